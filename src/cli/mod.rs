@@ -1,0 +1,178 @@
+//! Command-line front end: argument definitions and one function per subcommand.
+
+mod simulate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use gnntrack::geometry::Detector;
+use gnntrack::hits::{HitFileFormat, HitTolerance, read_hits};
+use gnntrack::sim::validate::{real_event_config, validate_against};
+
+/// Errors are reported as text with their context; the binary prints them and exits non-zero.
+pub type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
+
+/// GNN track finding for the LUXE positron tracker.
+#[derive(Debug, Parser)]
+#[command(name = "gnntrack", version, about)]
+pub struct Cli {
+    /// Worker threads (default: one per core).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Simulate LUXE bunch crossings and write one CSV file per crossing.
+    Simulate(simulate::SimulateArgs),
+    /// Print hits per layer and stave of a hit file, and check it against a geometry.
+    Inspect {
+        /// Hit file (project or LUXE CSV format).
+        file: PathBuf,
+        /// Geometry preset or TOML file (default: `luxe` for project files, `luxe-sl` for LUXE files).
+        #[arg(long)]
+        geometry: Option<String>,
+    },
+    /// Compare simulated crossings with a real one (single-layer geometry, 1.25 T).
+    ValidateSim {
+        /// The real crossing in LUXE CSV format.
+        #[arg(long, default_value = "../shared/data/luxe_xi3_sl.csv")]
+        real: PathBuf,
+        /// Simulated crossings to compare with.
+        #[arg(long, default_value_t = 5)]
+        bx: u64,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Override the width of px at the interaction point, MeV.
+        #[arg(long)]
+        px_sigma_mev: Option<f64>,
+        /// Override the width of py at the interaction point, MeV.
+        #[arg(long)]
+        py_sigma_mev: Option<f64>,
+    },
+    /// Print a geometry preset or file, as a summary or as TOML to start a custom one from.
+    Geometry {
+        /// Preset name or TOML file.
+        #[arg(default_value = "luxe")]
+        name: String,
+        /// Print TOML instead of the summary.
+        #[arg(long)]
+        toml: bool,
+    },
+}
+
+/// Runs one subcommand.
+pub fn run(command: Command) -> CliResult {
+    match command {
+        Command::Simulate(args) => simulate::run(args),
+        Command::Inspect { file, geometry } => inspect(&file, geometry.as_deref()),
+        Command::ValidateSim {
+            real,
+            bx,
+            seed,
+            px_sigma_mev,
+            py_sigma_mev,
+        } => validate_sim(&real, bx, seed, px_sigma_mev, py_sigma_mev),
+        Command::Geometry { name, toml } => {
+            let d = Detector::from_name_or_path(&name)?;
+            if toml {
+                print!("{}", d.to_toml());
+            } else {
+                print!("{d}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn inspect(file: &std::path::Path, geometry: Option<&str>) -> CliResult {
+    let (hits, format) = read_hits(file)?;
+    let geometry = geometry.unwrap_or(match format {
+        HitFileFormat::Project => "luxe",
+        HitFileFormat::Luxe => "luxe-sl",
+    });
+    let detector = Detector::from_name_or_path(geometry)?;
+    println!(
+        "{}: {} hits ({format:?} format)",
+        file.display(),
+        hits.len()
+    );
+    println!("layer  stave        hits");
+    for (l, staves) in hits.count_by_layer_and_stave().iter().enumerate() {
+        for (s, n) in staves.iter().enumerate() {
+            println!("{l:>5}  {s:>5}  {n:>10}");
+        }
+    }
+    if let Some(t) = &hits.truth {
+        let particles: std::collections::HashSet<u64> =
+            t.particle_id.iter().copied().filter(|&p| p != 0).collect();
+        let noise = t.particle_id.iter().filter(|&&p| p == 0).count();
+        let merged = t.merged.iter().filter(|&&m| m).count();
+        println!(
+            "truth: {} particles, {:.3} hits per particle, {noise} noise hits, {merged} merged hits",
+            particles.len(),
+            (hits.len() - noise) as f64 / particles.len().max(1) as f64
+        );
+    }
+    match hits.validate(&detector, &HitTolerance::default()) {
+        Ok(()) => {
+            println!("all hits valid for geometry {}", detector.name);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("invalid for geometry {}: {e}", detector.name);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn validate_sim(
+    real: &std::path::Path,
+    bx: u64,
+    seed: u64,
+    px_sigma_mev: Option<f64>,
+    py_sigma_mev: Option<f64>,
+) -> CliResult {
+    let (hits, _) = read_hits(real)?;
+    let mut config = real_event_config(&hits);
+    if let Some(s) = px_sigma_mev {
+        config.px_sigma_gev = s / 1000.0;
+    }
+    if let Some(s) = py_sigma_mev {
+        config.py_sigma_gev = s / 1000.0;
+    }
+    let rows = validate_against(&hits, &config, bx, seed)?;
+    println!(
+        "simulation ({bx} crossings, luxe-sl, 1.25 T) against {}\n",
+        real.display()
+    );
+    println!(
+        "{:<40} {:>12} {:>12} {:>8} {:>6}  ok",
+        "quantity", "real", "simulated", "diff", "tol"
+    );
+    let mut all = true;
+    for r in &rows {
+        all &= r.agrees();
+        println!(
+            "{:<40} {:>12.5} {:>12.5} {:>7.2}% {:>5.0}%  {}",
+            r.quantity,
+            r.real,
+            r.simulated,
+            100.0 * r.relative_difference(),
+            100.0 * r.tolerance,
+            if r.agrees() { "yes" } else { "NO" }
+        );
+    }
+    Ok(if all {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
