@@ -3,7 +3,8 @@
 //! The pipeline has one module per stage:
 //! - [`geometry`]: the detector (layers of planar staves of chips);
 //! - [`hits`]: the hits of one bunch crossing, their validation and CSV input/output;
-//! - [`sim`]: a fast simulation of LUXE bunch crossings, validated against a real one.
+//! - [`sim`]: a fast simulation of LUXE bunch crossings, validated against a real one;
+//! - [`tracks`]: scored edges to track candidates (components, junctions, line fit).
 //!
 //! Units everywhere: mm, GeV, T, ns.
 
@@ -12,6 +13,7 @@
 pub mod geometry;
 pub mod hits;
 pub mod sim;
+pub mod tracks;
 
 /// Version of the library (the crate version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,617 @@
+//! Track building: scored edges to track candidates with a straight-line fit.
+//!
+//! 1. Edges scoring at least the cut are kept.
+//! 2. Junctions are resolved per stave: a hit keeps at most one incoming edge from each
+//!    (layer, stave) and one outgoing edge to each (layer, stave), the best-scoring one. A track
+//!    has at most one hit per stave, so this removes the branches where crossing tracks would
+//!    merge, while a positron crossing the stave overlap keeps its triangle of edges.
+//! 3. Connected components of the remaining edges (union-find, linear time) with at least
+//!    `min_hits` hits become candidates.
+//! 4. Each candidate gets a weighted least-squares fit of x(z) and y(z) (tracks are straight in
+//!    the field-free tracker), optionally dropping outliers, and a momentum estimate p = k / x
+//!    at the reference plane (x * p is constant behind the dipole).
+
+use nalgebra::{Matrix2, Vector2};
+use serde::{Deserialize, Serialize};
+
+use crate::hits::Hits;
+
+/// Settings of track building.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackConfig {
+    /// Edges with a score (probability) at least this are kept.
+    pub edge_cut: f32,
+    /// Candidates with fewer hits are dropped.
+    pub min_hits: usize,
+    /// Keep only the best edge per hit and neighbouring stave (see the module docs).
+    pub resolve_junctions: bool,
+    /// Hit position uncertainty used in the fit, mm (resolution and scattering together).
+    pub hit_sigma_mm: f64,
+    /// Drop the worst hit while its chi2 contribution exceeds this (and enough hits remain);
+    /// `None` keeps every hit.
+    pub outlier_chi2: Option<f64>,
+    /// k in p = k / x, mm GeV (673 at 0.95 T, 887 at 1.25 T).
+    pub momentum_constant_mm_gev: f64,
+    /// z of the plane where x is taken for the momentum estimate, mm (LUXE layer 0).
+    pub momentum_reference_z: f64,
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        TrackConfig {
+            edge_cut: 0.5,
+            min_hits: 3,
+            resolve_junctions: true,
+            hit_sigma_mm: 0.010,
+            outlier_chi2: None,
+            momentum_constant_mm_gev: 673.0,
+            momentum_reference_z: 3956.0125,
+        }
+    }
+}
+
+/// Straight-line fit of one candidate: x(z) = x0 + tx (z - z0), y(z) = y0 + ty (z - z0).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LineFit {
+    /// Reference z: the z of the candidate's first (most upstream) hit, mm.
+    pub z0: f64,
+    /// x at z0, mm.
+    pub x0: f64,
+    /// y at z0, mm.
+    pub y0: f64,
+    /// dx/dz.
+    pub tx: f64,
+    /// dy/dz.
+    pub ty: f64,
+    /// Covariance of (x0, tx), mm and rad.
+    pub cov_x: [[f64; 2]; 2],
+    /// Covariance of (y0, ty).
+    pub cov_y: [[f64; 2]; 2],
+    /// Chi-square of both projections.
+    pub chi2: f64,
+    /// Degrees of freedom: 2 n - 4.
+    pub ndf: i32,
+    /// Momentum estimate k / x(momentum_reference_z), GeV (0 when x <= 0).
+    pub p_estimate: f64,
+}
+
+impl LineFit {
+    /// x at `z`.
+    pub fn x_at(&self, z: f64) -> f64 {
+        self.x0 + self.tx * (z - self.z0)
+    }
+    /// y at `z`.
+    pub fn y_at(&self, z: f64) -> f64 {
+        self.y0 + self.ty * (z - self.z0)
+    }
+}
+
+/// A track candidate: indices into the input hits (sorted by z) and its fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// Hit indices, ordered by z.
+    pub hits: Vec<u32>,
+    /// Straight-line fit.
+    pub fit: LineFit,
+}
+
+/// Union-find with path halving and union by size.
+#[derive(Debug, Clone)]
+pub struct UnionFind {
+    parent: Vec<u32>,
+    size: Vec<u32>,
+}
+
+impl UnionFind {
+    /// `n` singletons.
+    pub fn new(n: usize) -> UnionFind {
+        UnionFind {
+            parent: (0..n as u32).collect(),
+            size: vec![1; n],
+        }
+    }
+    /// Representative of `i`'s set.
+    pub fn find(&mut self, mut i: u32) -> u32 {
+        while self.parent[i as usize] != i {
+            let grand = self.parent[self.parent[i as usize] as usize];
+            self.parent[i as usize] = grand;
+            i = grand;
+        }
+        i
+    }
+    /// Joins the sets of `a` and `b`.
+    pub fn union(&mut self, a: u32, b: u32) {
+        let (mut a, mut b) = (self.find(a), self.find(b));
+        if a == b {
+            return;
+        }
+        if self.size[a as usize] < self.size[b as usize] {
+            std::mem::swap(&mut a, &mut b);
+        }
+        self.parent[b as usize] = a;
+        self.size[a as usize] += self.size[b as usize];
+    }
+}
+
+/// Connected components of an undirected graph on `n` nodes with at least `min_size` nodes,
+/// each sorted, ordered by their smallest node.
+pub fn connected_components(
+    n: usize,
+    edges: impl Iterator<Item = (u32, u32)>,
+    min_size: usize,
+) -> Vec<Vec<u32>> {
+    let mut uf = UnionFind::new(n);
+    let mut touched = vec![false; n];
+    for (a, b) in edges {
+        uf.union(a, b);
+        touched[a as usize] = true;
+        touched[b as usize] = true;
+    }
+    let mut slot = vec![u32::MAX; n];
+    let mut components: Vec<Vec<u32>> = Vec::new();
+    for i in 0..n as u32 {
+        if !touched[i as usize] {
+            continue;
+        }
+        let root = uf.find(i) as usize;
+        if slot[root] == u32::MAX {
+            slot[root] = components.len() as u32;
+            components.push(Vec::new());
+        }
+        components[slot[root] as usize].push(i);
+    }
+    components.retain(|c| c.len() >= min_size.max(1));
+    components
+}
+
+/// Indices of the edges that survive junction resolution: edge e = (a, b) is kept when it is
+/// the best-scoring edge from a to b's stave and the best-scoring edge into b from a's stave.
+/// Ties go to the lower edge index.
+pub fn resolve_junctions(
+    hits: &Hits,
+    edges: &[(u32, u32)],
+    scores: &[f32],
+    candidates: &[u32],
+) -> Vec<u32> {
+    use std::collections::HashMap;
+    let stave_key =
+        |h: u32| (u32::from(hits.layer[h as usize]) << 8) | u32::from(hits.stave[h as usize]);
+    let better = |e: u32, f: u32| {
+        let (se, sf) = (scores[e as usize], scores[f as usize]);
+        se > sf || (se == sf && e < f)
+    };
+    let mut best_out: HashMap<(u32, u32), u32> = HashMap::with_capacity(candidates.len());
+    let mut best_in: HashMap<(u32, u32), u32> = HashMap::with_capacity(candidates.len());
+    for &e in candidates {
+        let (a, b) = edges[e as usize];
+        let out = best_out.entry((a, stave_key(b))).or_insert(e);
+        if better(e, *out) {
+            *out = e;
+        }
+        let inc = best_in.entry((b, stave_key(a))).or_insert(e);
+        if better(e, *inc) {
+            *inc = e;
+        }
+    }
+    candidates
+        .iter()
+        .copied()
+        .filter(|&e| {
+            let (a, b) = edges[e as usize];
+            best_out[&(a, stave_key(b))] == e && best_in[&(b, stave_key(a))] == e
+        })
+        .collect()
+}
+
+/// Fits x(z) and y(z) by weighted least squares with equal weights 1/sigma^2.
+/// Returns `None` for fewer than two distinct z values.
+pub fn fit_line(
+    x: &[f64],
+    y: &[f64],
+    z: &[f64],
+    sigma: f64,
+    config: &TrackConfig,
+) -> Option<LineFit> {
+    let n = z.len();
+    let z0 = z.iter().copied().fold(f64::INFINITY, f64::min);
+    let w = 1.0 / (sigma * sigma);
+    // Normal equations of [1, z - z0] (shared by both projections).
+    let mut a = Matrix2::zeros();
+    let (mut bx, mut by) = (Vector2::zeros(), Vector2::zeros());
+    for i in 0..n {
+        let d = z[i] - z0;
+        let row = Vector2::new(1.0, d);
+        a += w * row * row.transpose();
+        bx += w * x[i] * row;
+        by += w * y[i] * row;
+    }
+    let cov = a.try_inverse()?;
+    if !cov.iter().all(|v| v.is_finite()) || a.determinant().abs() < 1e-12 * w * w {
+        return None;
+    }
+    let px = cov * bx;
+    let py = cov * by;
+    let mut chi2 = 0.0;
+    for i in 0..n {
+        let d = z[i] - z0;
+        chi2 += w * ((x[i] - px[0] - px[1] * d).powi(2) + (y[i] - py[0] - py[1] * d).powi(2));
+    }
+    let cov_arr = [[cov[(0, 0)], cov[(0, 1)]], [cov[(1, 0)], cov[(1, 1)]]];
+    let mut fit = LineFit {
+        z0,
+        x0: px[0],
+        y0: py[0],
+        tx: px[1],
+        ty: py[1],
+        cov_x: cov_arr,
+        cov_y: cov_arr,
+        chi2,
+        ndf: 2 * n as i32 - 4,
+        p_estimate: 0.0,
+    };
+    let x_ref = fit.x_at(config.momentum_reference_z);
+    fit.p_estimate = if x_ref > 0.0 {
+        config.momentum_constant_mm_gev / x_ref
+    } else {
+        0.0
+    };
+    Some(fit)
+}
+
+/// Fits a candidate's hits, dropping outliers if configured; returns the hits kept and the fit.
+fn fit_candidate(hits: &Hits, mut members: Vec<u32>, config: &TrackConfig) -> Option<Candidate> {
+    members.sort_by(|&a, &b| {
+        hits.z[a as usize]
+            .total_cmp(&hits.z[b as usize])
+            .then(a.cmp(&b))
+    });
+    loop {
+        let col = |v: &Vec<f64>| members.iter().map(|&i| v[i as usize]).collect::<Vec<f64>>();
+        let (x, y, z) = (col(&hits.x), col(&hits.y), col(&hits.z));
+        let fit = fit_line(&x, &y, &z, config.hit_sigma_mm, config)?;
+        let Some(limit) = config.outlier_chi2 else {
+            return Some(Candidate { hits: members, fit });
+        };
+        if members.len() <= config.min_hits.max(3) {
+            return Some(Candidate { hits: members, fit });
+        }
+        let s2 = config.hit_sigma_mm * config.hit_sigma_mm;
+        let (worst, worst_chi2) = (0..members.len())
+            .map(|k| {
+                let c = ((x[k] - fit.x_at(z[k])).powi(2) + (y[k] - fit.y_at(z[k])).powi(2)) / s2;
+                (k, c)
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("non-empty");
+        if worst_chi2 <= limit {
+            return Some(Candidate { hits: members, fit });
+        }
+        members.remove(worst);
+    }
+}
+
+/// Builds candidates from directed edges (indices into `hits`) and their scores.
+pub fn build_candidates(
+    hits: &Hits,
+    edges: &[(u32, u32)],
+    scores: &[f32],
+    config: &TrackConfig,
+) -> Vec<Candidate> {
+    debug_assert_eq!(edges.len(), scores.len());
+    let kept: Vec<u32> = (0..edges.len() as u32)
+        .filter(|&e| scores[e as usize] >= config.edge_cut)
+        .collect();
+    let kept = if config.resolve_junctions {
+        resolve_junctions(hits, edges, scores, &kept)
+    } else {
+        kept
+    };
+    let components = connected_components(
+        hits.len(),
+        kept.iter().map(|&e| edges[e as usize]),
+        config.min_hits,
+    );
+    components
+        .into_iter()
+        .filter_map(|c| fit_candidate(hits, c, config))
+        .filter(|c| c.hits.len() >= config.min_hits)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hits::Hit;
+    use approx::assert_relative_eq;
+    use rand::{RngExt, SeedableRng};
+
+    fn rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+        rand_chacha::ChaCha8Rng::seed_from_u64(seed)
+    }
+
+    /// Components by depth-first search over an adjacency matrix.
+    fn brute_components(n: usize, edges: &[(u32, u32)], min_size: usize) -> Vec<Vec<u32>> {
+        let mut adj = vec![vec![false; n]; n];
+        let mut touched = vec![false; n];
+        for &(a, b) in edges {
+            adj[a as usize][b as usize] = true;
+            adj[b as usize][a as usize] = true;
+            touched[a as usize] = true;
+            touched[b as usize] = true;
+        }
+        let mut seen = vec![false; n];
+        let mut out = Vec::new();
+        for s in 0..n {
+            if seen[s] || !touched[s] {
+                continue;
+            }
+            let mut comp = vec![];
+            let mut stack = vec![s];
+            seen[s] = true;
+            while let Some(v) = stack.pop() {
+                comp.push(v as u32);
+                for w in 0..n {
+                    if adj[v][w] && !seen[w] {
+                        seen[w] = true;
+                        stack.push(w);
+                    }
+                }
+            }
+            comp.sort();
+            if comp.len() >= min_size {
+                out.push(comp);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn components_match_brute_force_on_random_graphs() {
+        let mut r = rng(1);
+        for trial in 0..200 {
+            let n = r.random_range(1..60usize);
+            let m = r.random_range(0..2 * n);
+            let edges: Vec<(u32, u32)> = (0..m)
+                .map(|_| (r.random_range(0..n as u32), r.random_range(0..n as u32)))
+                .collect();
+            let min = 1 + trial % 4;
+            assert_eq!(
+                connected_components(n, edges.iter().copied(), min),
+                brute_components(n, &edges, min),
+                "trial {trial}"
+            );
+        }
+    }
+
+    fn random_layered_hits(r: &mut rand_chacha::ChaCha8Rng, n: usize) -> Hits {
+        let mut h = Hits::new(false);
+        for i in 0..n {
+            let layer = r.random_range(0..4u8);
+            let stave = r.random_range(0..2u8);
+            h.push(
+                Hit {
+                    hit_id: i as u64,
+                    x: r.random_range(50.0..500.0),
+                    y: 0.0,
+                    z: 3950.0 + 100.0 * layer as f64 + 12.0 * stave as f64,
+                    layer,
+                    stave,
+                },
+                None,
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn junction_resolution_matches_brute_force() {
+        let mut r = rng(2);
+        for trial in 0..100 {
+            let hits = random_layered_hits(&mut r, 30);
+            let mut edges = Vec::new();
+            for a in 0..30u32 {
+                for b in 0..30u32 {
+                    let (la, lb) = (hits.layer[a as usize], hits.layer[b as usize]);
+                    if lb == la + 1 && r.random::<f64>() < 0.3 {
+                        edges.push((a, b));
+                    }
+                }
+            }
+            // Few distinct score values so that ties happen.
+            let scores: Vec<f32> = edges
+                .iter()
+                .map(|_| r.random_range(0..5) as f32 / 4.0)
+                .collect();
+            let all: Vec<u32> = (0..edges.len() as u32).collect();
+            let fast = resolve_junctions(&hits, &edges, &scores, &all);
+            // Reference: for each edge, compare against every other edge explicitly.
+            let key = |h: u32| (hits.layer[h as usize], hits.stave[h as usize]);
+            let beats =
+                |f: usize, e: usize| scores[f] > scores[e] || (scores[f] == scores[e] && f < e);
+            let brute: Vec<u32> = (0..edges.len())
+                .filter(|&e| {
+                    let (a, b) = edges[e];
+                    !(0..edges.len()).any(|f| {
+                        f != e && {
+                            let (c, d) = edges[f];
+                            ((c == a && key(d) == key(b)) || (d == b && key(c) == key(a)))
+                                && beats(f, e)
+                        }
+                    })
+                })
+                .map(|e| e as u32)
+                .collect();
+            assert_eq!(fast, brute, "trial {trial}");
+        }
+    }
+
+    fn track_hits(lines: &[(f64, f64, f64, f64)], noise_sigma: f64, seed: u64) -> Hits {
+        let mut r = rng(seed);
+        let mut h = Hits::new(false);
+        for (t, &(x0, tx, y0, ty)) in lines.iter().enumerate() {
+            for layer in 0..4u8 {
+                let z = 3956.0125 + 100.0 * layer as f64;
+                let gauss = |r: &mut rand_chacha::ChaCha8Rng| {
+                    // Box-Muller from two uniforms.
+                    let (u, v): (f64, f64) = (r.random_range(1e-12..1.0), r.random());
+                    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+                };
+                h.push(
+                    Hit {
+                        hit_id: (t * 4 + layer as usize) as u64,
+                        x: x0 + tx * (z - 3956.0125) + noise_sigma * gauss(&mut r),
+                        y: y0 + ty * (z - 3956.0125) + noise_sigma * gauss(&mut r),
+                        z,
+                        layer,
+                        stave: 0,
+                    },
+                    None,
+                );
+            }
+        }
+        h
+    }
+
+    #[test]
+    fn fit_recovers_exact_lines() {
+        let cfg = TrackConfig::default();
+        let h = track_hits(&[(150.0, 0.0789, 0.3, -0.0002)], 0.0, 1);
+        let f = fit_line(&h.x, &h.y, &h.z, 0.01, &cfg).unwrap();
+        assert_relative_eq!(f.x0, 150.0, epsilon = 1e-9);
+        assert_relative_eq!(f.tx, 0.0789, epsilon = 1e-12);
+        assert_relative_eq!(f.y0, 0.3, epsilon = 1e-9);
+        assert_relative_eq!(f.ty, -0.0002, epsilon = 1e-12);
+        assert!(f.chi2 < 1e-12);
+        assert_eq!(f.ndf, 4);
+        assert_relative_eq!(f.p_estimate, 673.0 / 150.0, epsilon = 1e-9);
+        // Covariance of the intercept for 4 equally spaced points: sigma^2 * sum(d^2) / det.
+        let d = [0.0, 100.0, 200.0, 300.0];
+        let s2: f64 = d.iter().map(|v| v * v).sum();
+        let s1: f64 = d.iter().sum();
+        let det = 4.0 * s2 - s1 * s1;
+        assert_relative_eq!(f.cov_x[0][0], 1e-4 * s2 / det, max_relative = 1e-9);
+        assert_relative_eq!(f.cov_x[1][1], 1e-4 * 4.0 / det, max_relative = 1e-9);
+    }
+
+    #[test]
+    fn fit_on_smeared_lines_has_sensible_pulls_and_chi2() {
+        let cfg = TrackConfig::default();
+        let sigma = 0.01;
+        let (mut pull2, mut chi2, mut ndf) = (0.0, 0.0, 0.0);
+        let n = 400;
+        for t in 0..n {
+            let h = track_hits(
+                &[(100.0 + t as f64 * 0.5, 0.05, 0.0, 0.0001)],
+                sigma,
+                100 + t,
+            );
+            let f = fit_line(&h.x, &h.y, &h.z, sigma, &cfg).unwrap();
+            let x_true = 100.0 + t as f64 * 0.5;
+            pull2 += (f.x0 - x_true).powi(2) / f.cov_x[0][0];
+            chi2 += f.chi2;
+            ndf += f.ndf as f64;
+        }
+        // Both should be ~1 on average; 400 samples give a few per cent of spread.
+        assert_relative_eq!(pull2 / n as f64, 1.0, max_relative = 0.2);
+        assert_relative_eq!(chi2 / ndf, 1.0, max_relative = 0.1);
+    }
+
+    #[test]
+    fn outliers_are_removed_when_asked() {
+        let mut h = track_hits(&[(200.0, 0.1, 0.0, 0.0)], 0.0, 3);
+        h.push(
+            Hit {
+                hit_id: 99,
+                x: 200.0 + 0.1 * 150.0 + 2.0,
+                y: 0.0,
+                z: 3956.0125 + 150.0,
+                layer: 1,
+                stave: 1,
+            },
+            None,
+        );
+        let cfg = TrackConfig {
+            outlier_chi2: Some(25.0),
+            ..TrackConfig::default()
+        };
+        let c = fit_candidate(&h, (0..5).collect(), &cfg).unwrap();
+        assert_eq!(c.hits, vec![0, 1, 2, 3], "the off-line hit 4 is dropped");
+        assert!(c.fit.chi2 < 1e-9);
+        let keep = fit_candidate(&h, (0..5).collect(), &TrackConfig::default()).unwrap();
+        assert_eq!(keep.hits.len(), 5);
+    }
+
+    #[test]
+    fn crossing_tracks_are_split_by_junction_resolution() {
+        // Two tracks share no hit, but a fake edge with a lower score links them.
+        let h = track_hits(&[(150.0, 0.08, 0.0, 0.0), (160.0, 0.084, 0.5, 0.0)], 0.0, 4);
+        let mut edges = vec![];
+        let mut scores = vec![];
+        for t in 0..2u32 {
+            for l in 0..3u32 {
+                edges.push((4 * t + l, 4 * t + l + 1));
+                scores.push(0.95);
+            }
+        }
+        edges.push((1, 6)); // track 0 layer 1 -> track 1 layer 2
+        scores.push(0.7);
+        let plain = build_candidates(
+            &h,
+            &edges,
+            &scores,
+            &TrackConfig {
+                resolve_junctions: false,
+                ..TrackConfig::default()
+            },
+        );
+        assert_eq!(plain.len(), 1, "plain components merge the two tracks");
+        let resolved = build_candidates(&h, &edges, &scores, &TrackConfig::default());
+        assert_eq!(resolved.len(), 2);
+        assert_eq!(resolved[0].hits, vec![0, 1, 2, 3]);
+        assert_eq!(resolved[1].hits, vec![4, 5, 6, 7]);
+        // Below the cut nothing survives; short candidates are dropped.
+        let none = build_candidates(
+            &h,
+            &edges,
+            &scores,
+            &TrackConfig {
+                edge_cut: 0.99,
+                ..TrackConfig::default()
+            },
+        );
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn overlap_triangle_survives_junction_resolution() {
+        // Layer 0 stave 0 (a), layer 0 stave 1 (b), layer 1 (c), layer 2 (d).
+        let mut h = Hits::new(false);
+        for (i, (layer, stave, z)) in [
+            (0u8, 0u8, 3950.0),
+            (0, 1, 3962.0),
+            (1, 0, 4050.0),
+            (2, 0, 4150.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            h.push(
+                Hit {
+                    hit_id: i as u64,
+                    x: 300.0 + 0.15 * (z - 3950.0),
+                    y: 0.0,
+                    z,
+                    layer,
+                    stave,
+                },
+                None,
+            );
+        }
+        let edges = vec![(0, 1), (0, 2), (1, 2), (2, 3)];
+        let scores = vec![0.9, 0.8, 0.85, 0.9];
+        let c = build_candidates(&h, &edges, &scores, &TrackConfig::default());
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].hits, vec![0, 1, 2, 3]);
+    }
+}
