@@ -4,12 +4,14 @@
 //! - [`geometry`]: the detector (layers of planar staves of chips);
 //! - [`hits`]: the hits of one bunch crossing, their validation and CSV input/output;
 //! - [`sim`]: a fast simulation of LUXE bunch crossings, validated against a real one;
-//! - [`tracks`]: scored edges to track candidates (components, junctions, line fit).
+//! - [`tracks`]: scored edges to track candidates (components, junctions, line fit);
+//! - [`eval`]: track efficiency, fake and duplicate rates against truth, with bootstrap intervals.
 //!
 //! Units everywhere: mm, GeV, T, ns.
 
 #![warn(missing_docs)]
 
+pub mod eval;
 pub mod geometry;
 pub mod hits;
 pub mod sim;

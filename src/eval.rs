@@ -1,0 +1,329 @@
+//! Track-level evaluation against truth: efficiency, fake and duplicate rates, with bootstrap
+//! intervals over bunch crossings.
+//!
+//! Definitions (per bunch crossing):
+//! - a positron is *reconstructable* when it has at least [`MIN_TRUTH_HITS`] hits;
+//! - a candidate *matches* a positron under the double-majority rule when more than half of the
+//!   candidate's hits come from it and the candidate holds at least half of its hits;
+//! - a positron is *found* when a candidate matches it; *strictly found* when a candidate holds
+//!   exactly its hits (the rule of the LUXE QUBO studies);
+//! - a *fake* is a candidate that matches no particle; a *duplicate* is a candidate that matches a
+//!   particle already matched by an earlier candidate.
+//!
+//! Rates are ratios of sums over crossings; their 95 % intervals come from resampling the
+//! crossings with replacement (percentile bootstrap).
+
+use std::collections::HashMap;
+
+use rand::{RngExt, SeedableRng};
+
+use crate::hits::Hits;
+
+/// A positron needs this many hits to count in the efficiency.
+pub const MIN_TRUTH_HITS: usize = 3;
+
+/// Upper edges of the momentum bins of the efficiency-vs-momentum table, GeV.
+pub const MOMENTUM_BIN_EDGES: [f64; 8] = [2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, f64::INFINITY];
+
+/// Counts of one bunch crossing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BxCounts {
+    /// Reconstructable positrons.
+    pub reconstructable: usize,
+    /// Found under the double-majority rule.
+    pub found: usize,
+    /// Found with exactly their hits.
+    pub found_strict: usize,
+    /// Candidates.
+    pub candidates: usize,
+    /// Candidates matching no particle.
+    pub fakes: usize,
+    /// Candidates matching an already matched particle.
+    pub duplicates: usize,
+    /// Per momentum bin: (reconstructable, found).
+    pub by_momentum: Vec<(usize, usize)>,
+}
+
+fn momentum_bin(p: f64) -> usize {
+    MOMENTUM_BIN_EDGES
+        .iter()
+        .position(|&edge| p < edge)
+        .unwrap_or(MOMENTUM_BIN_EDGES.len() - 1)
+}
+
+/// Scores candidates (lists of hit indices) of one crossing against the hits' truth.
+/// Returns `None` when the hits carry no truth.
+pub fn score_bx(hits: &Hits, candidates: &[Vec<u32>]) -> Option<BxCounts> {
+    let truth = hits.truth.as_ref()?;
+    let mut hits_of: HashMap<u64, (usize, f64)> = HashMap::new();
+    for (&pid, &p) in truth.particle_id.iter().zip(&truth.particle_p) {
+        if pid != 0 {
+            let e = hits_of.entry(pid).or_insert((0, p));
+            e.0 += 1;
+        }
+    }
+    let mut counts = BxCounts {
+        by_momentum: vec![(0, 0); MOMENTUM_BIN_EDGES.len()],
+        candidates: candidates.len(),
+        ..BxCounts::default()
+    };
+    let mut matched: HashMap<u64, bool> = HashMap::new(); // particle -> strictly matched
+    for cand in candidates {
+        let mut per: HashMap<u64, usize> = HashMap::new();
+        for &h in cand {
+            *per.entry(truth.particle_id[h as usize]).or_default() += 1;
+        }
+        let best = per
+            .iter()
+            .filter(|&(&pid, _)| pid != 0)
+            .max_by_key(|&(&pid, &n)| (n, std::cmp::Reverse(pid)))
+            .map(|(&pid, &n)| (pid, n));
+        let Some((pid, n)) = best else {
+            counts.fakes += 1;
+            continue;
+        };
+        let total = hits_of[&pid].0;
+        if 2 * n > cand.len() && 2 * n >= total {
+            let strict = n == cand.len() && n == total;
+            match matched.get_mut(&pid) {
+                Some(s) => {
+                    counts.duplicates += 1;
+                    *s |= strict;
+                }
+                None => {
+                    matched.insert(pid, strict);
+                }
+            }
+        } else {
+            counts.fakes += 1;
+        }
+    }
+    for (pid, &(n, p)) in &hits_of {
+        if n < MIN_TRUTH_HITS {
+            continue;
+        }
+        counts.reconstructable += 1;
+        let bin = momentum_bin(p);
+        counts.by_momentum[bin].0 += 1;
+        if let Some(&strict) = matched.get(pid) {
+            counts.found += 1;
+            counts.found_strict += usize::from(strict);
+            counts.by_momentum[bin].1 += 1;
+        }
+    }
+    Some(counts)
+}
+
+/// A rate with its 95 % bootstrap interval.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Rate {
+    /// Ratio of the sums over all crossings.
+    pub value: f64,
+    /// 2.5 % quantile of the bootstrap distribution.
+    pub low: f64,
+    /// 97.5 % quantile.
+    pub high: f64,
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.3} % [{:.3}, {:.3}]",
+            100.0 * self.value,
+            100.0 * self.low,
+            100.0 * self.high
+        )
+    }
+}
+
+/// Ratio sum(num) / sum(den) over crossings with a percentile-bootstrap 95 % interval
+/// (`resamples` resamplings of the crossings with replacement, fixed seed).
+pub fn bootstrap_rate(per_bx: &[(usize, usize)], resamples: usize, seed: u64) -> Rate {
+    let ratio = |it: &mut dyn Iterator<Item = (usize, usize)>| {
+        let (n, d) = it.fold((0usize, 0usize), |(a, b), (n, d)| (a + n, b + d));
+        if d == 0 { 0.0 } else { n as f64 / d as f64 }
+    };
+    let value = ratio(&mut per_bx.iter().copied());
+    if per_bx.len() < 2 || resamples == 0 {
+        return Rate {
+            value,
+            low: value,
+            high: value,
+        };
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut samples: Vec<f64> = (0..resamples)
+        .map(|_| {
+            let mut it = (0..per_bx.len()).map(|_| per_bx[rng.random_range(0..per_bx.len())]);
+            ratio(&mut it)
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    let q = |f: f64| samples[((f * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    Rate {
+        value,
+        low: q(0.025),
+        high: q(0.975),
+    }
+}
+
+/// Rates over a set of crossings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TrackMetrics {
+    /// Crossings.
+    pub n_bx: usize,
+    /// Reconstructable positrons in all.
+    pub reconstructable: usize,
+    /// Candidates in all.
+    pub candidates: usize,
+    /// Double-majority efficiency.
+    pub efficiency: Rate,
+    /// All-hits-correct efficiency.
+    pub efficiency_strict: Rate,
+    /// Fakes per candidate.
+    pub fake_rate: Rate,
+    /// Duplicates per candidate.
+    pub duplicate_rate: Rate,
+    /// Per momentum bin: (upper edge GeV, reconstructable, efficiency).
+    pub efficiency_by_momentum: Vec<(f64, usize, Rate)>,
+}
+
+/// Number of bootstrap resamplings used by [`TrackMetrics::from_counts`].
+pub const BOOTSTRAP_RESAMPLES: usize = 1000;
+
+impl TrackMetrics {
+    /// Combines per-crossing counts.
+    pub fn from_counts(counts: &[BxCounts]) -> TrackMetrics {
+        let col =
+            |f: &dyn Fn(&BxCounts) -> (usize, usize)| counts.iter().map(f).collect::<Vec<_>>();
+        let rate = |f: &dyn Fn(&BxCounts) -> (usize, usize)| {
+            bootstrap_rate(&col(f), BOOTSTRAP_RESAMPLES, 1)
+        };
+        let efficiency_by_momentum = MOMENTUM_BIN_EDGES
+            .iter()
+            .enumerate()
+            .map(|(b, &edge)| {
+                let r = rate(&|c| c.by_momentum.get(b).map_or((0, 0), |&(n, f)| (f, n)));
+                (
+                    edge,
+                    counts
+                        .iter()
+                        .map(|c| c.by_momentum.get(b).map_or(0, |x| x.0))
+                        .sum(),
+                    r,
+                )
+            })
+            .collect();
+        TrackMetrics {
+            n_bx: counts.len(),
+            reconstructable: counts.iter().map(|c| c.reconstructable).sum(),
+            candidates: counts.iter().map(|c| c.candidates).sum(),
+            efficiency: rate(&|c| (c.found, c.reconstructable)),
+            efficiency_strict: rate(&|c| (c.found_strict, c.reconstructable)),
+            fake_rate: rate(&|c| (c.fakes, c.candidates)),
+            duplicate_rate: rate(&|c| (c.duplicates, c.candidates)),
+            efficiency_by_momentum,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hits::{Hit, HitTruth};
+
+    /// Hits of particles given as (particle id, number of hits); ids 0 are noise.
+    fn hits(parts: &[(u64, usize)]) -> Hits {
+        let mut h = Hits::new(true);
+        for &(pid, n) in parts {
+            for l in 0..n {
+                let i = h.len() as u64;
+                h.push(
+                    Hit {
+                        hit_id: i,
+                        x: 100.0,
+                        y: 0.0,
+                        z: 3956.0 + 100.0 * l as f64,
+                        layer: l as u8,
+                        stave: 0,
+                    },
+                    Some(HitTruth {
+                        particle_id: pid,
+                        particle_p: 4.5,
+                        merged: false,
+                    }),
+                );
+            }
+        }
+        h
+    }
+
+    #[test]
+    fn double_majority_strict_fake_and_duplicate() {
+        // Particle 1: hits 0-3, particle 2: hits 4-7, particle 3: hits 8-9 (not reconstructable),
+        // noise: hits 10-12.
+        let h = hits(&[(1, 4), (2, 4), (3, 2), (0, 3)]);
+        let candidates = vec![
+            vec![0, 1, 2, 3],  // particle 1, exact
+            vec![4, 5, 6, 10], // particle 2: 3/4 of the candidate, 3/4 of its hits
+            vec![4, 7, 11],    // particle 2 again: 2/3, holds 2/4 -> duplicate
+            vec![10, 11, 12],  // noise only -> fake
+            vec![0, 4, 8],     // no majority -> fake
+        ];
+        let c = score_bx(&h, &candidates).unwrap();
+        assert_eq!(c.reconstructable, 2);
+        assert_eq!(c.found, 2);
+        assert_eq!(c.found_strict, 1);
+        assert_eq!(c.candidates, 5);
+        assert_eq!(c.fakes, 2);
+        assert_eq!(c.duplicates, 1);
+        let bin = momentum_bin(4.5);
+        assert_eq!(c.by_momentum[bin], (2, 2));
+    }
+
+    #[test]
+    fn half_of_the_candidate_is_not_a_majority() {
+        let h = hits(&[(1, 4), (2, 4)]);
+        let c = score_bx(&h, &[vec![0, 1, 4, 5]]).unwrap();
+        assert_eq!(c.found, 0);
+        assert_eq!(c.fakes, 1);
+        // Holding exactly half of the particle's hits is enough.
+        let c = score_bx(&h, &[vec![0, 1, 4]]).unwrap();
+        assert_eq!(c.found, 1);
+    }
+
+    #[test]
+    fn no_truth_no_score() {
+        let mut h = hits(&[(1, 4)]);
+        h.truth = None;
+        assert!(score_bx(&h, &[]).is_none());
+    }
+
+    #[test]
+    fn bootstrap_interval_brackets_the_value_and_narrows_with_data() {
+        let few: Vec<(usize, usize)> = (0..5).map(|i| (90 + i % 3, 100)).collect();
+        let many: Vec<(usize, usize)> = (0..200).map(|i| (90 + i % 3, 100)).collect();
+        let a = bootstrap_rate(&few, 1000, 1);
+        let b = bootstrap_rate(&many, 1000, 1);
+        assert!(a.low <= a.value && a.value <= a.high);
+        assert!(b.low <= b.value && b.value <= b.high);
+        assert!(b.high - b.low < a.high - a.low);
+        assert!((b.value - 0.91).abs() < 0.001);
+        let one = bootstrap_rate(&[(3, 4)], 1000, 1);
+        assert_eq!((one.low, one.value, one.high), (0.75, 0.75, 0.75));
+        assert_eq!(bootstrap_rate(&[(0, 0), (0, 0)], 10, 1).value, 0.0);
+    }
+
+    #[test]
+    fn metrics_sum_over_crossings() {
+        let h = hits(&[(1, 4), (2, 4)]);
+        let a = score_bx(&h, &[vec![0, 1, 2, 3]]).unwrap();
+        let b = score_bx(&h, &[vec![0, 1, 2, 3], vec![4, 5, 6, 7]]).unwrap();
+        let m = TrackMetrics::from_counts(&[a, b]);
+        assert_eq!(m.reconstructable, 4);
+        assert!((m.efficiency.value - 0.75).abs() < 1e-12);
+        assert_eq!(m.fake_rate.value, 0.0);
+        assert_eq!(m.candidates, 3);
+    }
+}
