@@ -1,0 +1,71 @@
+"""ONNX export of a trained edge classifier with the gnntrack model-contract metadata.
+
+The model contract (inputs, output, metadata keys) is written down in models/README.md.
+"""
+
+import json
+
+import numpy as np
+import onnx
+import torch
+
+# Metadata keys of the model contract (see models/README.md).
+META_PREFIX = "gnntrack."
+
+
+def metadata(manifest, name, version, description, edge_cut=0.5):
+    node = manifest["node_features"]
+    edge = manifest["edge_features"]
+
+    def names(fs):
+        return ",".join(f["name"] if isinstance(f, dict) else f for f in fs)
+
+    def scales(fs):
+        return ",".join(str(f["scale"]) if isinstance(f, dict) else "1" for f in fs)
+
+    return {
+        "node_features": names(node),
+        "node_scales": scales(node),
+        "edge_features": names(edge),
+        "edge_scales": scales(edge),
+        "output": "logits",
+        "edge_cut": str(edge_cut),
+        "graph": json.dumps(manifest.get("graph", manifest.get("window", {})), sort_keys=True),
+        "model_name": name,
+        "model_version": version,
+        "description": description,
+    }
+
+
+def to_onnx(model, example, manifest, path, name, version, description, edge_cut=0.5):
+    x = torch.from_numpy(example["node_features"].astype(np.float32))
+    ei = torch.from_numpy(example["edge_index"].astype(np.int64))
+    ea = torch.from_numpy(example["edge_features"].astype(np.float32))
+    n = torch.export.Dim("n_nodes", min=2)
+    e = torch.export.Dim("n_edges", min=2)
+    model.eval()
+    torch.onnx.export(
+        model,
+        (x, ei, ea),
+        str(path),
+        dynamo=True,
+        external_data=False,
+        opset_version=18,
+        input_names=["node_features", "edge_index", "edge_features"],
+        output_names=["edge_logits"],
+        dynamic_shapes=({0: n}, {1: e}, {0: e}),
+    )
+    m = onnx.load(str(path))
+    ops = {node.op_type for node in m.graph.node}
+    if "ScatterND" in ops:
+        raise SystemExit("exported graph uses ScatterND, which sums wrongly on several threads")
+    if m.ir_version > 10:
+        m.ir_version = 10
+    del m.metadata_props[:]
+    for k, v in metadata(manifest, name, version, description, edge_cut).items():
+        p = m.metadata_props.add()
+        p.key = META_PREFIX + k
+        p.value = v
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))
+    print(f"wrote {path}: ops {sorted(ops)}")
