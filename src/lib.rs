@@ -3,7 +3,8 @@
 //! The pipeline has one module per stage:
 //! - [`geometry`]: the detector (layers of planar staves of chips);
 //! - [`hits`]: the hits of one bunch crossing, their validation and CSV input/output;
-//! - [`sim`]: a fast simulation of LUXE bunch crossings, validated against a real one.
+//! - [`sim`]: a fast simulation of LUXE bunch crossings, validated against a real one;
+//! - [`inference`]: edge scores from an ONNX graph neural network run by onnxruntime.
 //!
 //! Units everywhere: mm, GeV, T, ns.
 
@@ -11,6 +12,7 @@
 
 pub mod geometry;
 pub mod hits;
+pub mod inference;
 pub mod sim;
 
 /// Version of the library (the crate version).
