@@ -1,7 +1,16 @@
 # The two entry points of the README: `make demo` (main job) and `make test` (all tests).
 CARGO ?= cargo
+PYTHON ?= python3
 
-.PHONY: demo test build lint clean
+# Python tools of the tests: `onnx` writes the test models, the `onnxruntime` wheel provides
+# libonnxruntime.so (found by the library's own discovery in .venv). Nothing else uses Python.
+VENV := .venv
+ONNX_VERSION := 1.23.2
+ONNXRUNTIME_VERSION := 1.31.1
+VENV_STAMP := $(VENV)/.installed-onnx-$(ONNX_VERSION)-onnxruntime-$(ONNXRUNTIME_VERSION)
+TEST_MODELS := target/test-models
+
+.PHONY: demo test test-models venv build lint clean
 
 build:
 	$(CARGO) build --release
@@ -10,8 +19,21 @@ demo: build
 	./target/release/gnntrack simulate --xi 5 --bx 1 --seed 1 --out out/demo
 	./target/release/gnntrack inspect out/demo/bx_1_0000.csv
 
-test:
+test: test-models
 	$(CARGO) test --release
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): tests/models/setup_venv.sh
+	PYTHON=$(PYTHON) tests/models/setup_venv.sh $(VENV) onnx==$(ONNX_VERSION) onnxruntime==$(ONNXRUNTIME_VERSION)
+	touch $@
+
+# Small ONNX models with known functions and broken variants, for tests/inference*.rs.
+test-models: $(TEST_MODELS)/.stamp
+
+$(TEST_MODELS)/.stamp: tests/models/make_test_models.py $(VENV_STAMP)
+	$(VENV)/bin/python tests/models/make_test_models.py $(TEST_MODELS)
+	touch $@
 
 lint:
 	$(CARGO) fmt --check
@@ -19,4 +41,4 @@ lint:
 
 clean:
 	$(CARGO) clean
-	rm -rf out
+	rm -rf out $(VENV)

@@ -4,6 +4,7 @@
 //! - [`geometry`]: the detector (layers of planar staves of chips);
 //! - [`hits`]: the hits of one bunch crossing, their validation and CSV input/output;
 //! - [`sim`]: a fast simulation of LUXE bunch crossings, validated against a real one;
+//! - [`inference`]: edge scores from an ONNX graph neural network run by onnxruntime;
 //! - [`tracks`]: scored edges to track candidates (components, junctions, line fit);
 //! - [`eval`]: track efficiency, fake and duplicate rates against truth, with bootstrap intervals.
 //!
@@ -14,6 +15,7 @@
 pub mod eval;
 pub mod geometry;
 pub mod hits;
+pub mod inference;
 pub mod sim;
 pub mod tracks;
 

@@ -1,0 +1,869 @@
+//! The model contract: what an edge-classifier ONNX model must look like, checked at load time.
+//!
+//! `models/README.md` is the reference for model authors; this module implements it.
+//!
+//! Interface (names are read from the model, roles from type and rank):
+//!
+//! | role | dtype | shape |
+//! |---|---|---|
+//! | node features | float32 | `[N, Fn]` |
+//! | edge index | int64 | `[2, E]`: row 0 source (inner) node, row 1 target (outer) node |
+//! | edge features (optional) | float32 | `[E, Fe]` |
+//! | output: one edge score | float32 | `[E]` or `[E, 1]` |
+//!
+//! The int64 input is the edge index. With two float32 inputs, the metadata key
+//! `gnntrack.node_input` or `gnntrack.edge_input` names one of them; without it the first float32
+//! input in the model's input order holds the node features.
+//!
+//! Metadata (`metadata_props`), all values text:
+//!
+//! | key | required | value |
+//! |---|---|---|
+//! | `gnntrack.contract` | yes | `1`, this contract's version |
+//! | `gnntrack.model_name` | yes | free text |
+//! | `gnntrack.model_version` | yes | free text |
+//! | `gnntrack.node_features` | yes | comma-separated feature names, in column order |
+//! | `gnntrack.node_scales` | yes | comma-separated positive numbers, one per node feature |
+//! | `gnntrack.edge_features` | with an edge-feature input | as for nodes |
+//! | `gnntrack.edge_scales` | with an edge-feature input | as for nodes |
+//! | `gnntrack.output` | yes | `logits` or `probabilities` |
+//! | `gnntrack.edge_cut` | yes | recommended cut on the probability, in [0, 1] |
+//! | `gnntrack.graph` | yes | TOML text: the graph parameters used in training |
+//! | `gnntrack.node_input` | no | name of the node-feature input |
+//! | `gnntrack.edge_input` | no | name of the edge-feature input |
+
+use std::collections::HashSet;
+use std::fmt;
+
+use ort::session::Session;
+use ort::value::{TensorElementType, ValueType};
+use thiserror::Error;
+
+use super::GraphMismatch;
+
+/// Version of the contract this library reads (`gnntrack.contract`).
+pub const CONTRACT_VERSION: &str = "1";
+
+/// Every metadata key of the contract.
+pub const METADATA_KEYS: [&str; 12] = [
+    KEY_CONTRACT,
+    KEY_NAME,
+    KEY_VERSION,
+    KEY_NODE_FEATURES,
+    KEY_NODE_SCALES,
+    KEY_EDGE_FEATURES,
+    KEY_EDGE_SCALES,
+    KEY_OUTPUT,
+    KEY_EDGE_CUT,
+    KEY_GRAPH,
+    KEY_NODE_INPUT,
+    KEY_EDGE_INPUT,
+];
+
+const KEY_CONTRACT: &str = "gnntrack.contract";
+const KEY_NAME: &str = "gnntrack.model_name";
+const KEY_VERSION: &str = "gnntrack.model_version";
+const KEY_NODE_FEATURES: &str = "gnntrack.node_features";
+const KEY_NODE_SCALES: &str = "gnntrack.node_scales";
+const KEY_EDGE_FEATURES: &str = "gnntrack.edge_features";
+const KEY_EDGE_SCALES: &str = "gnntrack.edge_scales";
+const KEY_OUTPUT: &str = "gnntrack.output";
+const KEY_EDGE_CUT: &str = "gnntrack.edge_cut";
+const KEY_GRAPH: &str = "gnntrack.graph";
+const KEY_NODE_INPUT: &str = "gnntrack.node_input";
+const KEY_EDGE_INPUT: &str = "gnntrack.edge_input";
+
+/// Whether a feature belongs to a node (hit) or an edge (hit pair).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FeatureKind {
+    /// A per-hit feature.
+    Node,
+    /// A per-edge feature.
+    Edge,
+}
+
+impl fmt::Display for FeatureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FeatureKind::Node => "node",
+            FeatureKind::Edge => "edge",
+        })
+    }
+}
+
+/// The features the tracker can compute, with their fixed scales. The graph stage's feature
+/// registry implements this; [`FeatureTable`] is a plain list.
+pub trait FeatureRegistry {
+    /// The scale of feature `name`, or `None` when the tracker does not know it.
+    fn scale(&self, kind: FeatureKind, name: &str) -> Option<f32>;
+    /// All known feature names of a kind (for error messages).
+    fn names(&self, kind: FeatureKind) -> Vec<String>;
+}
+
+/// A [`FeatureRegistry`] given as two lists of `(name, scale)`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeatureTable {
+    /// Node features.
+    pub node: Vec<(String, f32)>,
+    /// Edge features.
+    pub edge: Vec<(String, f32)>,
+}
+
+impl FeatureTable {
+    /// A table from borrowed lists.
+    pub fn new(node: &[(&str, f32)], edge: &[(&str, f32)]) -> Self {
+        let own = |v: &[(&str, f32)]| v.iter().map(|(n, s)| (n.to_string(), *s)).collect();
+        FeatureTable {
+            node: own(node),
+            edge: own(edge),
+        }
+    }
+
+    fn list(&self, kind: FeatureKind) -> &[(String, f32)] {
+        match kind {
+            FeatureKind::Node => &self.node,
+            FeatureKind::Edge => &self.edge,
+        }
+    }
+}
+
+impl FeatureRegistry for FeatureTable {
+    fn scale(&self, kind: FeatureKind, name: &str) -> Option<f32> {
+        self.list(kind)
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| *s)
+    }
+    fn names(&self, kind: FeatureKind) -> Vec<String> {
+        self.list(kind).iter().map(|(n, _)| n.clone()).collect()
+    }
+}
+
+/// A feature a model takes, with the scale it was trained with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureSpec {
+    /// Feature name, as in the tracker's registry.
+    pub name: String,
+    /// Its scale.
+    pub scale: f32,
+}
+
+/// What the model's output means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    /// Unbounded scores; the sigmoid gives probabilities.
+    Logits,
+    /// Probabilities in [0, 1].
+    Probabilities,
+}
+
+/// The names of the model's inputs by role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputNames {
+    /// Node-feature input.
+    pub node_features: String,
+    /// Edge-index input.
+    pub edge_index: String,
+    /// Edge-feature input, if the model has one.
+    pub edge_features: Option<String>,
+}
+
+/// What a model declares about itself, read and checked at load time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// `gnntrack.model_name`.
+    pub name: String,
+    /// `gnntrack.model_version`.
+    pub version: String,
+    /// Node features in column order.
+    pub node_features: Vec<FeatureSpec>,
+    /// Edge features in column order (empty without an edge-feature input).
+    pub edge_features: Vec<FeatureSpec>,
+    /// Logits or probabilities.
+    pub output_kind: OutputKind,
+    /// Recommended cut on the edge probability.
+    pub edge_cut: f32,
+    /// Graph parameters of training (`gnntrack.graph`).
+    pub graph: toml::Table,
+    /// Input names by role.
+    pub inputs: InputNames,
+    /// Output name.
+    pub output: String,
+}
+
+/// A way in which a model breaks the contract.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ContractError {
+    /// A required metadata key is absent.
+    #[error("metadata key `{key}` is missing (see models/README.md)")]
+    MissingMetadata {
+        /// The key.
+        key: &'static str,
+    },
+    /// A metadata value cannot be used.
+    #[error("metadata `{key}` = `{value}`: {reason}")]
+    BadMetadata {
+        /// The key.
+        key: &'static str,
+        /// The value found.
+        value: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// A feature the tracker does not compute.
+    #[error("unknown {kind} feature `{name}` in `gnntrack.{kind}_features`; the tracker knows: {}", known.join(", "))]
+    UnknownFeature {
+        /// Node or edge.
+        kind: FeatureKind,
+        /// The feature name.
+        name: String,
+        /// The names the tracker knows.
+        known: Vec<String>,
+    },
+    /// A feature whose scale differs from the tracker's.
+    #[error("{kind} feature `{name}` has scale {model} in the model but {tracker} in the tracker")]
+    ScaleMismatch {
+        /// Node or edge.
+        kind: FeatureKind,
+        /// The feature name.
+        name: String,
+        /// The model's scale.
+        model: f32,
+        /// The tracker's scale.
+        tracker: f32,
+    },
+    /// Not 2 or 3 inputs.
+    #[error("the model has {} inputs ({}); the contract takes 2 (node features, edge_index) or 3 (plus edge features)", names.len(), names.join(", "))]
+    InputCount {
+        /// The input names.
+        names: Vec<String>,
+    },
+    /// An input of a type the contract does not allow.
+    #[error(
+        "input `{input}` has type {found}; inputs are float32 (features) or int64 (edge_index) tensors"
+    )]
+    InputType {
+        /// The input name.
+        input: String,
+        /// Its type.
+        found: String,
+    },
+    /// The inputs do not split into the contract's roles.
+    #[error("inputs {}: {reason}", inputs.join(", "))]
+    InputRoles {
+        /// The inputs involved, with their types.
+        inputs: Vec<String>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An input with the wrong rank or a wrong fixed dimension.
+    #[error("{role} input `{input}` has shape {shape}; expected {expected}")]
+    InputShape {
+        /// Its role.
+        role: &'static str,
+        /// The input name.
+        input: String,
+        /// Its declared shape.
+        shape: String,
+        /// The expected shape.
+        expected: &'static str,
+    },
+    /// A feature input whose fixed column count differs from the metadata's feature list.
+    #[error(
+        "{kind} feature input `{input}` has {columns} columns but `gnntrack.{kind}_features` lists {listed}"
+    )]
+    FeatureCount {
+        /// Node or edge.
+        kind: FeatureKind,
+        /// The input name.
+        input: String,
+        /// Its declared column count.
+        columns: i64,
+        /// The number of features in the metadata.
+        listed: usize,
+    },
+    /// Not exactly one output.
+    #[error("the model has {} outputs ({}); the contract has one (the edge score)", names.len(), names.join(", "))]
+    OutputCount {
+        /// The output names.
+        names: Vec<String>,
+    },
+    /// An output of the wrong type or shape.
+    #[error("output `{output}` has type {found}; expected float32 tensor [E] or [E, 1]")]
+    Output {
+        /// The output name.
+        output: String,
+        /// Its declared type and shape.
+        found: String,
+    },
+    /// Graph parameters differ from the tracker's (only with [`GraphMismatch::Error`]).
+    #[error("trained with other graph parameters than the tracker's: {}", differences.join("; "))]
+    GraphMismatch {
+        /// One line per differing parameter.
+        differences: Vec<String>,
+    },
+}
+
+/// Reads the metadata and interface of a loaded session and checks them against the contract,
+/// the tracker's features and (when given) its graph parameters. Differences in graph parameters
+/// are returned (for a warning) unless `policy` makes them an error.
+pub(crate) fn check(
+    session: &Session,
+    features: &dyn FeatureRegistry,
+    graph: Option<&toml::Table>,
+    policy: GraphMismatch,
+) -> Result<(ModelInfo, Vec<String>), ContractError> {
+    let metadata = session.metadata().map_err(|e| ContractError::BadMetadata {
+        key: KEY_CONTRACT,
+        value: String::new(),
+        reason: e.to_string(),
+    })?;
+    let get = |key: &'static str| metadata.custom(key);
+    let keys = metadata.custom_keys().unwrap_or_default();
+    let inputs: Vec<Port> = session
+        .inputs()
+        .iter()
+        .map(|o| Port::from_outlet(o.name(), o.dtype()))
+        .collect();
+    let outputs: Vec<Port> = session
+        .outputs()
+        .iter()
+        .map(|o| Port::from_outlet(o.name(), o.dtype()))
+        .collect();
+    check_ports(&get, &keys, &inputs, &outputs, features, graph, policy)
+}
+
+/// The type and shape of a graph input or output, as the contract sees them.
+#[derive(Debug, Clone)]
+pub(crate) struct Port {
+    pub name: String,
+    /// `None` when it is not a tensor.
+    pub dtype: Option<TensorElementType>,
+    /// Dimensions, -1 when dynamic.
+    pub shape: Vec<i64>,
+    /// Symbolic names of the dimensions ("" when none).
+    pub symbols: Vec<String>,
+    /// Type description for messages.
+    pub describe: String,
+}
+
+impl Port {
+    pub(crate) fn from_outlet(name: &str, dtype: &ValueType) -> Port {
+        match dtype {
+            ValueType::Tensor {
+                ty,
+                shape,
+                dimension_symbols,
+            } => {
+                let symbols: Vec<String> =
+                    dimension_symbols.iter().map(|s| s.to_string()).collect();
+                let mut port = Port {
+                    name: name.to_string(),
+                    dtype: Some(*ty),
+                    shape: shape.to_vec(),
+                    symbols,
+                    describe: String::new(),
+                };
+                port.describe = format!("{} tensor {}", dtype_name(*ty), port.shape_text());
+                port
+            }
+            other => Port {
+                name: name.to_string(),
+                dtype: None,
+                shape: Vec::new(),
+                symbols: Vec::new(),
+                describe: format!("not a tensor ({other:?})"),
+            },
+        }
+    }
+
+    pub(crate) fn shape_text(&self) -> String {
+        let dims: Vec<String> = self
+            .shape
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| match (d, self.symbols.get(i)) {
+                (d, _) if d >= 0 => d.to_string(),
+                (_, Some(s)) if !s.is_empty() => s.clone(),
+                _ => "?".to_string(),
+            })
+            .collect();
+        format!("[{}]", dims.join(", "))
+    }
+}
+
+fn dtype_name(t: TensorElementType) -> String {
+    match t {
+        TensorElementType::Float32 => "float32".into(),
+        TensorElementType::Float64 => "float64".into(),
+        TensorElementType::Float16 => "float16".into(),
+        TensorElementType::Int64 => "int64".into(),
+        TensorElementType::Int32 => "int32".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// The contract check on plain descriptions of the ports (testable without onnxruntime).
+pub(crate) fn check_ports(
+    get: &dyn Fn(&'static str) -> Option<String>,
+    keys: &[String],
+    inputs: &[Port],
+    outputs: &[Port],
+    features: &dyn FeatureRegistry,
+    graph: Option<&toml::Table>,
+    policy: GraphMismatch,
+) -> Result<(ModelInfo, Vec<String>), ContractError> {
+    let required = |key: &'static str| get(key).ok_or(ContractError::MissingMetadata { key });
+
+    let contract = required(KEY_CONTRACT)?;
+    if contract.trim() != CONTRACT_VERSION {
+        return Err(ContractError::BadMetadata {
+            key: KEY_CONTRACT,
+            value: contract,
+            reason: format!("this library reads contract version {CONTRACT_VERSION}"),
+        });
+    }
+    for key in keys {
+        if key.starts_with("gnntrack.") && !METADATA_KEYS.contains(&key.as_str()) {
+            log::warn!("model metadata key `{key}` is not part of the contract; ignored");
+        }
+    }
+
+    // Interface first: it decides whether edge-feature metadata is required.
+    let roles = assign_roles(get, inputs)?;
+    let output = check_output(outputs)?;
+
+    let name = required(KEY_NAME)?;
+    let version = required(KEY_VERSION)?;
+    let node_features = read_features(get, FeatureKind::Node, features)?;
+    let edge_features = match &roles.edge {
+        Some(_) => read_features(get, FeatureKind::Edge, features)?,
+        None => {
+            if let Some(v) = get(KEY_EDGE_FEATURES).filter(|v| !v.trim().is_empty()) {
+                return Err(ContractError::BadMetadata {
+                    key: KEY_EDGE_FEATURES,
+                    value: v,
+                    reason: "the model has no edge-feature input".into(),
+                });
+            }
+            Vec::new()
+        }
+    };
+    check_columns(FeatureKind::Node, roles.node, node_features.len())?;
+    if let Some(edge) = roles.edge {
+        check_columns(FeatureKind::Edge, edge, edge_features.len())?;
+    }
+
+    let output_text = required(KEY_OUTPUT)?;
+    let output_kind = match output_text.trim() {
+        "logits" => OutputKind::Logits,
+        "probabilities" => OutputKind::Probabilities,
+        _ => {
+            return Err(ContractError::BadMetadata {
+                key: KEY_OUTPUT,
+                value: output_text,
+                reason: "expected `logits` or `probabilities`".into(),
+            });
+        }
+    };
+    let cut_text = required(KEY_EDGE_CUT)?;
+    let edge_cut = match cut_text.trim().parse::<f32>() {
+        Ok(c) if (0.0..=1.0).contains(&c) => c,
+        Ok(_) => {
+            return Err(ContractError::BadMetadata {
+                key: KEY_EDGE_CUT,
+                value: cut_text,
+                reason: "a probability cut must lie in [0, 1]".into(),
+            });
+        }
+        Err(_) => {
+            return Err(ContractError::BadMetadata {
+                key: KEY_EDGE_CUT,
+                value: cut_text,
+                reason: "not a number".into(),
+            });
+        }
+    };
+    let graph_text = required(KEY_GRAPH)?;
+    let model_graph: toml::Table =
+        graph_text
+            .parse()
+            .map_err(|e: toml::de::Error| ContractError::BadMetadata {
+                key: KEY_GRAPH,
+                value: graph_text.clone(),
+                reason: format!("not a TOML table: {}", e.message()),
+            })?;
+    let differences = match graph {
+        Some(tracker) => compare_tables(&model_graph, tracker),
+        None => Vec::new(),
+    };
+    if !differences.is_empty() && policy == GraphMismatch::Error {
+        return Err(ContractError::GraphMismatch { differences });
+    }
+
+    let info = ModelInfo {
+        name,
+        version,
+        node_features,
+        edge_features,
+        output_kind,
+        edge_cut,
+        graph: model_graph,
+        inputs: InputNames {
+            node_features: roles.node.name.clone(),
+            edge_index: roles.edge_index.name.clone(),
+            edge_features: roles.edge.map(|p| p.name.clone()),
+        },
+        output: output.name.clone(),
+    };
+    Ok((info, differences))
+}
+
+struct Roles<'a> {
+    node: &'a Port,
+    edge_index: &'a Port,
+    edge: Option<&'a Port>,
+}
+
+fn assign_roles<'a>(
+    get: &dyn Fn(&'static str) -> Option<String>,
+    inputs: &'a [Port],
+) -> Result<Roles<'a>, ContractError> {
+    if !(2..=3).contains(&inputs.len()) {
+        return Err(ContractError::InputCount {
+            names: inputs.iter().map(|p| p.name.clone()).collect(),
+        });
+    }
+    let mut ints = Vec::new();
+    let mut floats = Vec::new();
+    for p in inputs {
+        match p.dtype {
+            Some(TensorElementType::Int64) => ints.push(p),
+            Some(TensorElementType::Float32) => floats.push(p),
+            _ => {
+                return Err(ContractError::InputType {
+                    input: p.name.clone(),
+                    found: p.describe.clone(),
+                });
+            }
+        }
+    }
+    let described = || {
+        inputs
+            .iter()
+            .map(|p| format!("`{}` ({})", p.name, p.describe))
+            .collect::<Vec<_>>()
+    };
+    if ints.len() != 1 {
+        return Err(ContractError::InputRoles {
+            inputs: described(),
+            reason: format!(
+                "exactly one int64 input (edge_index) is needed, found {}",
+                ints.len()
+            ),
+        });
+    }
+    let edge_index = ints[0];
+    // [2, E]; a fixed first dimension other than 2, or a symbolic one followed by a fixed 2 (the
+    // transposed [E, 2] layout), is refused.
+    let transposed =
+        edge_index.shape.len() == 2 && edge_index.shape[0] < 0 && edge_index.shape[1] == 2;
+    if edge_index.shape.len() != 2
+        || !(edge_index.shape[0] == 2 || edge_index.shape[0] < 0)
+        || transposed
+    {
+        return Err(ContractError::InputShape {
+            role: "edge_index",
+            input: edge_index.name.clone(),
+            shape: edge_index.shape_text(),
+            expected: "[2, E]",
+        });
+    }
+
+    let named = |key: &'static str| -> Result<Option<&'a Port>, ContractError> {
+        match get(key) {
+            None => Ok(None),
+            Some(name) => floats
+                .iter()
+                .find(|p| p.name == name.trim())
+                .copied()
+                .map(Some)
+                .ok_or_else(|| ContractError::BadMetadata {
+                    key,
+                    value: name.clone(),
+                    reason: format!(
+                        "no float32 input of that name (float32 inputs: {})",
+                        floats
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }),
+        }
+    };
+    let (node, edge) = match floats.len() {
+        1 => {
+            if let Some(p) = named(KEY_EDGE_INPUT)? {
+                return Err(ContractError::BadMetadata {
+                    key: KEY_EDGE_INPUT,
+                    value: p.name.clone(),
+                    reason: "the only float32 input must hold the node features".into(),
+                });
+            }
+            (floats[0], None)
+        }
+        2 => {
+            let other = |p: &Port| {
+                if std::ptr::eq(p, floats[0]) {
+                    floats[1]
+                } else {
+                    floats[0]
+                }
+            };
+            match (named(KEY_NODE_INPUT)?, named(KEY_EDGE_INPUT)?) {
+                (Some(n), Some(e)) if std::ptr::eq(n, e) => {
+                    return Err(ContractError::BadMetadata {
+                        key: KEY_EDGE_INPUT,
+                        value: e.name.clone(),
+                        reason: "names the same input as `gnntrack.node_input`".into(),
+                    });
+                }
+                (Some(n), _) => (n, Some(other(n))),
+                (None, Some(e)) => (other(e), Some(e)),
+                (None, None) => (floats[0], Some(floats[1])),
+            }
+        }
+        n => {
+            return Err(ContractError::InputRoles {
+                inputs: described(),
+                reason: format!(
+                    "one or two float32 inputs (node and edge features) are needed, found {n}"
+                ),
+            });
+        }
+    };
+    for (role, p) in [("node feature", Some(node)), ("edge feature", edge)] {
+        if let Some(p) = p
+            && p.shape.len() != 2
+        {
+            return Err(ContractError::InputShape {
+                role,
+                input: p.name.clone(),
+                shape: p.shape_text(),
+                expected: if role == "node feature" {
+                    "[N, Fn]"
+                } else {
+                    "[E, Fe]"
+                },
+            });
+        }
+    }
+    Ok(Roles {
+        node,
+        edge_index,
+        edge,
+    })
+}
+
+fn check_columns(kind: FeatureKind, port: &Port, listed: usize) -> Result<(), ContractError> {
+    let columns = port.shape[1];
+    if columns >= 0 && columns as usize != listed {
+        return Err(ContractError::FeatureCount {
+            kind,
+            input: port.name.clone(),
+            columns,
+            listed,
+        });
+    }
+    Ok(())
+}
+
+fn check_output(outputs: &[Port]) -> Result<&Port, ContractError> {
+    if outputs.len() != 1 {
+        return Err(ContractError::OutputCount {
+            names: outputs.iter().map(|p| p.name.clone()).collect(),
+        });
+    }
+    let out = &outputs[0];
+    let shape_ok = match out.shape.len() {
+        1 => true,
+        2 => out.shape[1] == 1 || out.shape[1] < 0,
+        _ => false,
+    };
+    if out.dtype != Some(TensorElementType::Float32) || !shape_ok {
+        return Err(ContractError::Output {
+            output: out.name.clone(),
+            found: out.describe.clone(),
+        });
+    }
+    Ok(out)
+}
+
+fn read_features(
+    get: &dyn Fn(&'static str) -> Option<String>,
+    kind: FeatureKind,
+    registry: &dyn FeatureRegistry,
+) -> Result<Vec<FeatureSpec>, ContractError> {
+    let (names_key, scales_key) = match kind {
+        FeatureKind::Node => (KEY_NODE_FEATURES, KEY_NODE_SCALES),
+        FeatureKind::Edge => (KEY_EDGE_FEATURES, KEY_EDGE_SCALES),
+    };
+    let names_text = get(names_key).ok_or(ContractError::MissingMetadata { key: names_key })?;
+    let scales_text = get(scales_key).ok_or(ContractError::MissingMetadata { key: scales_key })?;
+    let names: Vec<&str> = names_text.split(',').map(str::trim).collect();
+    if names.iter().any(|n| n.is_empty()) {
+        return Err(ContractError::BadMetadata {
+            key: names_key,
+            value: names_text.clone(),
+            reason: "expected comma-separated, non-empty feature names".into(),
+        });
+    }
+    let mut seen = HashSet::new();
+    if let Some(dup) = names.iter().find(|n| !seen.insert(**n)) {
+        return Err(ContractError::BadMetadata {
+            key: names_key,
+            value: names_text.clone(),
+            reason: format!("feature `{dup}` appears twice"),
+        });
+    }
+    let scales: Vec<&str> = scales_text.split(',').map(str::trim).collect();
+    if scales.len() != names.len() {
+        return Err(ContractError::BadMetadata {
+            key: scales_key,
+            value: scales_text.clone(),
+            reason: format!(
+                "{} scales for {} features in `{names_key}`",
+                scales.len(),
+                names.len()
+            ),
+        });
+    }
+    let mut out = Vec::with_capacity(names.len());
+    for (name, scale_text) in names.iter().zip(&scales) {
+        let scale = match scale_text.parse::<f32>() {
+            Ok(s) if s.is_finite() && s > 0.0 => s,
+            _ => {
+                return Err(ContractError::BadMetadata {
+                    key: scales_key,
+                    value: scales_text.clone(),
+                    reason: format!(
+                        "scale `{scale_text}` of feature `{name}` is not a positive finite number"
+                    ),
+                });
+            }
+        };
+        let Some(tracker) = registry.scale(kind, name) else {
+            return Err(ContractError::UnknownFeature {
+                kind,
+                name: name.to_string(),
+                known: registry.names(kind),
+            });
+        };
+        if (scale - tracker).abs() > 1e-6 * scale.abs().max(tracker.abs()) {
+            return Err(ContractError::ScaleMismatch {
+                kind,
+                name: name.to_string(),
+                model: scale,
+                tracker,
+            });
+        }
+        out.push(FeatureSpec {
+            name: name.to_string(),
+            scale,
+        });
+    }
+    Ok(out)
+}
+
+/// Differences between the model's graph parameters and the tracker's, one line each, with
+/// dotted paths for nested tables. Numbers compare with a relative tolerance of 1e-9 (an
+/// integer equals the same float); a key on one side only is a difference.
+pub fn compare_tables(model: &toml::Table, tracker: &toml::Table) -> Vec<String> {
+    let mut out = Vec::new();
+    compare_into("", model, tracker, &mut out);
+    out
+}
+
+fn compare_into(prefix: &str, model: &toml::Table, tracker: &toml::Table, out: &mut Vec<String>) {
+    let mut keys: Vec<&String> = model.keys().chain(tracker.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match (model.get(key), tracker.get(key)) {
+            (Some(toml::Value::Table(m)), Some(toml::Value::Table(t))) => {
+                compare_into(&path, m, t, out)
+            }
+            (Some(m), Some(t)) => {
+                if !values_equal(m, t) {
+                    out.push(format!("`{path}`: model {m}, tracker {t}"));
+                }
+            }
+            (Some(m), None) => out.push(format!("`{path}`: model {m}, not set in the tracker")),
+            (None, Some(t)) => out.push(format!("`{path}`: not set in the model, tracker {t}")),
+            (None, None) => {}
+        }
+    }
+}
+
+fn values_equal(a: &toml::Value, b: &toml::Value) -> bool {
+    use toml::Value as V;
+    let num = |v: &V| match v {
+        V::Integer(i) => Some(*i as f64),
+        V::Float(f) => Some(*f),
+        _ => None,
+    };
+    match (a, b) {
+        (V::Array(x), V::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal(p, q))
+        }
+        (V::Table(x), V::Table(y)) => compare_tables(x, y).is_empty(),
+        _ => match (num(a), num(b)) {
+            (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
+            _ => a == b,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(s: &str) -> toml::Table {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn graph_tables_compare_by_value_with_paths() {
+        let a = table("z = 2054\nw = [0.01, 0.02]\n[pairs]\ncut = 1.5\n");
+        let same = table("z = 2054.0\nw = [0.01, 0.02]\n[pairs]\ncut = 1.5\n");
+        assert!(compare_tables(&a, &same).is_empty());
+        let other = table("z = 2054.0\nw = [0.01, 0.03]\nextra = true\n[pairs]\ncut = 2.5\n");
+        let d = compare_tables(&a, &other);
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert!(
+            d.iter()
+                .any(|l| l.starts_with("`pairs.cut`: model 1.5, tracker 2.5")),
+            "{d:?}"
+        );
+        assert!(d.iter().any(|l| l.starts_with("`w`")), "{d:?}");
+        assert!(
+            d.iter()
+                .any(|l| l.contains("`extra`: not set in the model")),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn feature_table_lookup() {
+        let t = FeatureTable::new(&[("x", 1000.0)], &[("dx", 10.0)]);
+        assert_eq!(t.scale(FeatureKind::Node, "x"), Some(1000.0));
+        assert_eq!(t.scale(FeatureKind::Edge, "x"), None);
+        assert_eq!(t.names(FeatureKind::Edge), ["dx"]);
+    }
+}

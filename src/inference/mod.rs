@@ -1,0 +1,255 @@
+//! Edge scoring with an exported ONNX graph neural network, run by onnxruntime.
+//!
+//! # onnxruntime
+//!
+//! onnxruntime is loaded at run time (the `ort` crate with `load-dynamic`): the library builds and
+//! links without it, and nothing is downloaded at build time. [`runtime`] finds
+//! `libonnxruntime.so` in this order and keeps the first that loads:
+//!
+//! 1. the path in the configuration ([`LibrarySearch::path`]);
+//! 2. the environment variable `ORT_DYLIB_PATH`;
+//! 3. the Python package `onnxruntime` or `onnxruntime-gpu`
+//!    (`onnxruntime/capi/libonnxruntime.so.*`), looked for in the virtual environments
+//!    `$VIRTUAL_ENV` and `.venv` (in the working directory, the executable's directory or one of
+//!    their parents), then where `python3` imports it from, then in the usual user and system
+//!    site-packages folders;
+//! 4. the system names `libonnxruntime.so` and `libonnxruntime.so.1` (the dynamic loader's
+//!    search path, and the executable's directory).
+//!
+//! Steps 3 and 4 can be switched off ([`LibrarySearch::search`]). When nothing loads, the error
+//! lists every candidate with the reason it failed. onnxruntime allows one environment per
+//! process, even after the first is dropped: the first call decides, and later calls get the same
+//! runtime or the same error.
+//!
+//! # Execution providers
+//!
+//! [`Provider::Cpu`], [`Provider::Cuda`] or [`Provider::Auto`], with a CUDA device id and a number
+//! of intra-op threads. `cuda` that cannot start (onnxruntime built without CUDA, no driver, no
+//! device, missing CUDA libraries) is an error carrying onnxruntime's reason; `auto` tries CUDA and
+//! falls back to the CPU with a warning saying why. onnxruntime's own fallback is silent, so the
+//! CUDA provider is registered with "error on failure" and the provider in use is reported by
+//! [`EdgeClassifier::provider`] and an info log line.
+//!
+//! # Model contract
+//!
+//! `models/README.md` has the full contract; [`contract`] checks it at load time. In short: a float32
+//! node-feature input `[N, Fn]`, an int64 `edge_index` `[2, E]` (row 0 sources, row 1 targets), an
+//! optional float32 edge-feature input `[E, Fe]`, and one float32 output `[E]` or `[E, 1]`; the
+//! input and output names are read from the model; `metadata_props` keys `gnntrack.*` name the
+//! features with their scales, say whether the output is logits or probabilities and carry the
+//! recommended cut, the graph parameters of training and a model name and version.
+//!
+//! # Concurrency: the session pool
+//!
+//! `ort` runs a session through `&mut Session` (parts of onnxruntime are not thread-safe), yet
+//! many threads may call [`EdgeClassifier::score`] on one classifier at once. The classifier holds
+//! a bounded pool of sessions of the same model:
+//!
+//! - one session is created at load time (it checks the model and the provider);
+//! - a call takes an idle session, or creates a new one when all are busy and fewer than
+//!   [`InferenceConfig::pool_size`] exist (default: the number of CPUs, at most 4), or else waits
+//!   for one to come back;
+//! - the lock is held only to take or return a session, never while a session runs, so calls
+//!   run in parallel up to the pool size;
+//! - the sessions share their pre-packed weights; each has its own intra-op thread pool of
+//!   [`InferenceConfig::intra_threads`] threads, so up to `pool_size x intra_threads` threads
+//!   compute at once.
+
+pub mod contract;
+mod pool;
+mod runtime;
+mod session;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use contract::{
+    ContractError, FeatureKind, FeatureRegistry, FeatureSpec, FeatureTable, InputNames,
+    METADATA_KEYS, ModelInfo, OutputKind,
+};
+pub use runtime::{
+    CandidateSource, LibraryCandidate, LoadAttempt, OnnxRuntime, RuntimeError, library_candidates,
+    runtime,
+};
+pub use session::{ActiveProvider, EdgeClassifier, EdgeIndex};
+
+/// Which execution provider runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// The CPU provider.
+    #[default]
+    Cpu,
+    /// The CUDA provider; an error when it cannot start.
+    Cuda,
+    /// CUDA when it starts, else the CPU (with a warning saying why).
+    Auto,
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Provider::Cpu => "cpu",
+            Provider::Cuda => "cuda",
+            Provider::Auto => "auto",
+        })
+    }
+}
+
+impl FromStr for Provider {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Provider::Cpu),
+            "cuda" => Ok(Provider::Cuda),
+            "auto" => Ok(Provider::Auto),
+            other => Err(format!(
+                "unknown execution provider `{other}`: expected cpu, cuda or auto"
+            )),
+        }
+    }
+}
+
+/// What to do when the graph parameters a model was trained with differ from the tracker's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphMismatch {
+    /// Log a warning listing the differences and use the model.
+    #[default]
+    Warn,
+    /// Refuse the model ([`ContractError::GraphMismatch`]).
+    Error,
+}
+
+/// Where to look for the onnxruntime shared library (see the [module docs](self)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LibrarySearch {
+    /// Path of `libonnxruntime.so`, tried first.
+    pub path: Option<PathBuf>,
+    /// After the configured path and `ORT_DYLIB_PATH`, also look in Python packages and under the
+    /// system names (default true).
+    pub search: bool,
+}
+
+impl Default for LibrarySearch {
+    fn default() -> Self {
+        LibrarySearch {
+            path: None,
+            search: true,
+        }
+    }
+}
+
+/// Settings of the inference stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InferenceConfig {
+    /// Where to find onnxruntime.
+    pub library: LibrarySearch,
+    /// Execution provider.
+    pub provider: Provider,
+    /// CUDA device id (for `cuda` and `auto`).
+    pub device_id: i32,
+    /// Intra-op threads per session; 0 lets onnxruntime choose (one per physical core).
+    pub intra_threads: usize,
+    /// Let idle intra-op threads spin for more work (faster back-to-back runs, but they keep
+    /// cores busy that the other stages of the pipeline could use). Default false.
+    pub intra_spinning: bool,
+    /// Most sessions of one model alive at once; 0 means the default, the number of CPUs capped
+    /// at 4.
+    pub pool_size: usize,
+    /// Reaction to graph parameters that differ from the tracker's.
+    pub graph_mismatch: GraphMismatch,
+}
+
+impl Default for InferenceConfig {
+    fn default() -> Self {
+        InferenceConfig {
+            library: LibrarySearch::default(),
+            provider: Provider::Cpu,
+            device_id: 0,
+            intra_threads: 0,
+            intra_spinning: false,
+            pool_size: 0,
+            graph_mismatch: GraphMismatch::Warn,
+        }
+    }
+}
+
+impl InferenceConfig {
+    /// The pool size in effect: [`pool_size`](Self::pool_size), or when 0 the number of CPUs
+    /// capped at 4.
+    pub fn effective_pool_size(&self) -> usize {
+        if self.pool_size > 0 {
+            self.pool_size
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(4)
+        }
+    }
+}
+
+/// An error of the inference stage.
+#[derive(Debug, Clone, Error)]
+pub enum InferenceError {
+    /// onnxruntime could not be loaded or started.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The requested execution provider cannot run the model.
+    #[error("execution provider `{requested}` cannot start: {reason}")]
+    Provider {
+        /// The provider asked for.
+        requested: Provider,
+        /// Why it failed (onnxruntime's message).
+        reason: String,
+    },
+    /// The model file could not be read.
+    #[error("cannot read model {model}: {reason}")]
+    ModelIo {
+        /// The model file.
+        model: String,
+        /// The I/O error.
+        reason: String,
+    },
+    /// onnxruntime rejected the model.
+    #[error("onnxruntime cannot load model {model}: {reason}")]
+    ModelLoad {
+        /// The model file or label.
+        model: String,
+        /// onnxruntime's message.
+        reason: String,
+    },
+    /// The model breaks the model contract.
+    #[error("model {model}: {problem}")]
+    Contract {
+        /// The model file or label.
+        model: String,
+        /// What is wrong.
+        problem: ContractError,
+    },
+    /// The arguments of a scoring call are inconsistent.
+    #[error("bad inference input: {0}")]
+    Input(String),
+    /// onnxruntime failed while running the model.
+    #[error("model {model} failed to run: {reason}")]
+    Run {
+        /// The model file or label.
+        model: String,
+        /// onnxruntime's message.
+        reason: String,
+    },
+    /// The model ran but its output is unusable.
+    #[error("model {model} output: {reason}")]
+    Output {
+        /// The model file or label.
+        model: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}

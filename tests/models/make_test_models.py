@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""Write the small ONNX models the inference tests load.
+
+Only the `onnx` package is needed (no PyTorch): every graph is built node by node with
+`onnx.helper`. Two valid models compute simple known functions that the Rust tests recompute
+independently; the other models each break one rule of the model contract (models/README.md).
+
+Usage: make_test_models.py OUT_DIR
+"""
+
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+IR_VERSION = 10  # onnxruntime 1.31 reads IR versions up to 13; onnx 1.23 writes newer by default
+OPSET = 17
+
+# Parameters of the linear model; the Rust tests hold the same numbers.
+LINEAR_W = [0.5, -0.25, 0.125, -0.5, 0.75, -0.0625, 1.5, -2.0]
+LINEAR_B = 0.1
+# Parameters of the message-passing model.
+MP_W = [0.3, -0.7, 0.2, 0.45]
+MP_B = -0.05
+
+GRAPH_TOML = 'reference_z = 2054.0\nwindow_x = [0.01, 0.012, 0.014]\nskip_layers = false\n'
+
+
+def const(name, values, dtype=np.float32):
+    return numpy_helper.from_array(np.asarray(values, dtype=dtype), name)
+
+
+def linear_metadata():
+    return {
+        "gnntrack.contract": "1",
+        "gnntrack.model_name": "linear-test",
+        "gnntrack.model_version": "1.0.0",
+        "gnntrack.node_features": "x,y,z",
+        "gnntrack.node_scales": "1000,10,5000",
+        "gnntrack.edge_features": "dx,dy",
+        "gnntrack.edge_scales": "100,1",
+        "gnntrack.output": "logits",
+        "gnntrack.edge_cut": "0.5",
+        "gnntrack.graph": GRAPH_TOML,
+    }
+
+
+def linear_graph(
+    node_type=TensorProto.FLOAT,
+    node_shape=("N", 3),
+    edge_type=TensorProto.FLOAT,
+    edge_index_transposed=False,
+    extra_inputs=(),
+    outputs=None,
+    swap_float_inputs=False,
+):
+    """score = sigmoid(w . [x[src], x[dst], e] + b), returned as logits of shape [E, 1].
+
+    The keyword arguments bend the interface to make broken variants; the defaults give the
+    valid model.
+    """
+    nodes = []
+    initializers = [
+        const("w", np.array(LINEAR_W).reshape(8, 1)),
+        const("b", [LINEAR_B]),
+        const("zero", 0, np.int64),
+        const("one", 1, np.int64),
+    ]
+    x_name = "node_features"
+    if node_type != TensorProto.FLOAT:
+        nodes.append(helper.make_node("Cast", ["node_features"], ["x_cast"], to=TensorProto.FLOAT))
+        x_name = "x_cast"
+    if len(node_shape) == 3:
+        initializers.append(const("axis0", [0], np.int64))
+        nodes.append(helper.make_node("Squeeze", [x_name, "axis0"], ["x_squeezed"]))
+        x_name = "x_squeezed"
+    ei_name = "edge_index"
+    if edge_index_transposed:
+        nodes.append(helper.make_node("Transpose", ["edge_index"], ["ei_t"], perm=[1, 0]))
+        ei_name = "ei_t"
+    e_name = "edge_features"
+    if edge_type != TensorProto.FLOAT:
+        nodes.append(helper.make_node("Cast", ["edge_features"], ["e_cast"], to=TensorProto.FLOAT))
+        e_name = "e_cast"
+    nodes += [
+        helper.make_node("Gather", [ei_name, "zero"], ["src"], axis=0),
+        helper.make_node("Gather", [ei_name, "one"], ["dst"], axis=0),
+        helper.make_node("Gather", [x_name, "src"], ["x_src"], axis=0),
+        helper.make_node("Gather", [x_name, "dst"], ["x_dst"], axis=0),
+        helper.make_node("Concat", ["x_src", "x_dst", e_name], ["cat"], axis=1),
+        helper.make_node("MatMul", ["cat", "w"], ["wx"]),
+        helper.make_node("Add", ["wx", "b"], ["logits"]),
+    ]
+    node_in = helper.make_tensor_value_info("node_features", node_type, list(node_shape))
+    edge_index_shape = ["E", 2] if edge_index_transposed else [2, "E"]
+    edge_index_in = helper.make_tensor_value_info("edge_index", TensorProto.INT64, edge_index_shape)
+    edge_in = helper.make_tensor_value_info("edge_features", edge_type, ["E", 2])
+    float_inputs = [edge_in, node_in] if swap_float_inputs else [node_in, edge_in]
+    inputs = [float_inputs[0], edge_index_in, float_inputs[1]] + list(extra_inputs)
+    if outputs is None:
+        outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["E", 1])]
+    return helper.make_graph(nodes, "linear_edge_classifier", inputs, outputs, initializers)
+
+
+def message_passing_graph():
+    """One round of sum aggregation, then a linear edge score; outputs probabilities [E].
+
+    h = x + scatter_add over edges (src -> dst) of x[src]
+    score = sigmoid(w . [h[src], h[dst]] + b)
+
+    Inputs come in a different order (edge_index first) and with other names than the
+    linear model, so the tests show that names and order are read from the model.
+    """
+    nodes = [
+        helper.make_node("Gather", ["edges", "zero"], ["src"], axis=0),
+        helper.make_node("Gather", ["edges", "one"], ["dst"], axis=0),
+        helper.make_node("Gather", ["hits", "src"], ["x_src"], axis=0),
+        helper.make_node("Shape", ["x_src"], ["msg_shape"]),
+        helper.make_node("Unsqueeze", ["dst", "axis1"], ["dst_col"]),
+        helper.make_node("Expand", ["dst_col", "msg_shape"], ["dst_idx"]),
+        helper.make_node("Shape", ["hits"], ["hits_shape"]),
+        helper.make_node(
+            "ConstantOfShape",
+            ["hits_shape"],
+            ["zeros"],
+            value=numpy_helper.from_array(np.zeros(1, dtype=np.float32)),
+        ),
+        helper.make_node(
+            "ScatterElements", ["zeros", "dst_idx", "x_src"], ["agg"], axis=0, reduction="add"
+        ),
+        helper.make_node("Add", ["hits", "agg"], ["h"]),
+        helper.make_node("Gather", ["h", "src"], ["h_src"], axis=0),
+        helper.make_node("Gather", ["h", "dst"], ["h_dst"], axis=0),
+        helper.make_node("Concat", ["h_src", "h_dst"], ["cat"], axis=1),
+        helper.make_node("MatMul", ["cat", "w"], ["wx"]),
+        helper.make_node("Add", ["wx", "b"], ["z"]),
+        helper.make_node("Sigmoid", ["z"], ["edge_probability"]),
+    ]
+    initializers = [
+        const("w", MP_W),
+        const("b", [MP_B]),
+        const("zero", 0, np.int64),
+        const("one", 1, np.int64),
+        const("axis1", [1], np.int64),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("edges", TensorProto.INT64, [2, "num_edges"]),
+        helper.make_tensor_value_info("hits", TensorProto.FLOAT, ["num_hits", 2]),
+    ]
+    outputs = [helper.make_tensor_value_info("edge_probability", TensorProto.FLOAT, ["num_edges"])]
+    return helper.make_graph(nodes, "message_passing_edge_classifier", inputs, outputs, initializers)
+
+
+def message_passing_metadata():
+    return {
+        "gnntrack.contract": "1",
+        "gnntrack.model_name": "message-passing-test",
+        "gnntrack.model_version": "2.1",
+        "gnntrack.node_features": "x,layer",
+        "gnntrack.node_scales": "1000,1",
+        "gnntrack.output": "probabilities",
+        "gnntrack.edge_cut": "0.3",
+        "gnntrack.graph": GRAPH_TOML,
+    }
+
+
+def make_model(graph, metadata, check=True):
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="gnntrack-test-models",
+    )
+    model.ir_version = IR_VERSION
+    helper.set_model_props(model, metadata)
+    if check:
+        onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def without(metadata, key):
+    out = dict(metadata)
+    del out[key]
+    return out
+
+
+def with_value(metadata, key, value):
+    out = dict(metadata)
+    out[key] = value
+    return out
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    out_dir = sys.argv[1]
+    os.makedirs(out_dir, exist_ok=True)
+    lm = linear_metadata()
+    models = {
+        # valid models
+        "linear.onnx": make_model(linear_graph(), lm),
+        "message_passing.onnx": make_model(message_passing_graph(), message_passing_metadata()),
+        # valid, but trained with other graph parameters than the tests' tracker
+        "linear_other_graph.onnx": make_model(
+            linear_graph(), with_value(lm, "gnntrack.graph", GRAPH_TOML.replace("2054.0", "2000.0"))
+        ),
+        # valid: the float inputs come edge features first, named by metadata
+        "linear_swapped_named.onnx": make_model(
+            linear_graph(swap_float_inputs=True),
+            with_value(lm, "gnntrack.node_input", "node_features"),
+        ),
+        # broken interfaces
+        # float inputs edge features first, not named: taken by order, column counts disagree
+        "linear_swapped.onnx": make_model(linear_graph(swap_float_inputs=True), lm),
+        "wrong_dtype.onnx": make_model(linear_graph(node_type=TensorProto.DOUBLE), lm),
+        "wrong_rank.onnx": make_model(linear_graph(node_shape=(1, "N", 3)), lm),
+        "edge_index_transposed.onnx": make_model(linear_graph(edge_index_transposed=True), lm),
+        "too_many_inputs.onnx": make_model(
+            linear_graph(
+                extra_inputs=[helper.make_tensor_value_info("unused", TensorProto.FLOAT, ["N", 1])]
+            ),
+            lm,
+        ),
+        # three inputs, but two of them int64: which one is edge_index?
+        "two_int64_inputs.onnx": make_model(linear_graph(edge_type=TensorProto.INT64), lm),
+        "two_outputs.onnx": make_model(
+            linear_graph(
+                outputs=[
+                    helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["E", 1]),
+                    helper.make_tensor_value_info("wx", TensorProto.FLOAT, ["E", 1]),
+                ]
+            ),
+            lm,
+        ),
+        "wrong_output_shape.onnx": make_model(
+            linear_graph(outputs=[helper.make_tensor_value_info("cat", TensorProto.FLOAT, ["E", 8])]),
+            lm,
+        ),
+        "wrong_feature_count.onnx": make_model(
+            linear_graph(),
+            with_value(with_value(lm, "gnntrack.node_features", "x,y"), "gnntrack.node_scales", "1000,10"),
+        ),
+        # broken metadata
+        "unknown_feature.onnx": make_model(
+            linear_graph(), with_value(lm, "gnntrack.node_features", "x,y,banana")
+        ),
+        "bad_output_kind.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.output", "logit")),
+        "bad_edge_cut.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.edge_cut", "high")),
+        "bad_scales.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.node_scales", "1000,0,5000")),
+        "short_scales.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.node_scales", "1000,10")),
+        "bad_graph.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.graph", "reference_z = ")),
+        "bad_contract.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.contract", "7")),
+        "edge_features_without_input.onnx": make_model(
+            message_passing_graph(),
+            with_value(
+                with_value(message_passing_metadata(), "gnntrack.edge_features", "dx"),
+                "gnntrack.edge_scales",
+                "100",
+            ),
+        ),
+    }
+    required = [
+        "gnntrack.contract",
+        "gnntrack.model_name",
+        "gnntrack.model_version",
+        "gnntrack.node_features",
+        "gnntrack.node_scales",
+        "gnntrack.edge_features",
+        "gnntrack.edge_scales",
+        "gnntrack.output",
+        "gnntrack.edge_cut",
+        "gnntrack.graph",
+    ]
+    for key in required:
+        models["missing_" + key.removeprefix("gnntrack.") + ".onnx"] = make_model(
+            linear_graph(), without(lm, key)
+        )
+    for name, model in models.items():
+        onnx.save_model(model, os.path.join(out_dir, name))
+    with open(os.path.join(out_dir, "not_a_model.onnx"), "w") as f:
+        f.write("this is not an ONNX model\n")
+    print(f"wrote {len(models) + 1} test models to {out_dir}")
+
+
+if __name__ == "__main__":
+    main()
