@@ -3,13 +3,19 @@
 //! The pipeline has one module per stage:
 //! - [`geometry`]: the detector (layers of planar staves of chips);
 //! - [`hits`]: the hits of one bunch crossing, their validation and CSV input/output;
-//! - [`sim`]: a fast simulation of LUXE bunch crossings, validated against a real one.
+//! - [`sim`]: a fast simulation of LUXE bunch crossings, validated against a real one;
+//! - [`graph`]: hit-pair graphs inside cone windows, their truth metrics and window calibration;
+//! - [`features`]: named node and edge features with fixed scales;
+//! - [`export`]: training export (one NumPy archive per crossing and a JSON manifest).
 //!
 //! Units everywhere: mm, GeV, T, ns.
 
 #![warn(missing_docs)]
 
+pub mod export;
+pub mod features;
 pub mod geometry;
+pub mod graph;
 pub mod hits;
 pub mod sim;
 
