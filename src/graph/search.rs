@@ -58,12 +58,9 @@ impl Slabs {
 
     #[inline]
     fn of(&self, v: f64) -> usize {
-        let s = (v - self.v_min) * self.inv_width;
-        if s > 0.0 {
-            (s as usize).min(self.count() - 1)
-        } else {
-            0
-        }
+        // v is finite (checked hits), so the signed cast only needs the clamp.
+        let s = ((v - self.v_min) * self.inv_width) as i64;
+        s.clamp(0, self.count() as i64 - 1) as usize
     }
 }
 
@@ -92,10 +89,18 @@ impl Group {
         let (mut z_min, mut z_max) = (f64::INFINITY, f64::NEG_INFINITY);
         let (mut v_min, mut v_max) = (f64::INFINITY, f64::NEG_INFINITY);
         for p in &points {
-            z_min = z_min.min(p.z);
-            z_max = z_max.max(p.z);
-            v_min = v_min.min(p.v);
-            v_max = v_max.max(p.v);
+            if p.z < z_min {
+                z_min = p.z;
+            }
+            if p.z > z_max {
+                z_max = p.z;
+            }
+            if p.v < v_min {
+                v_min = p.v;
+            }
+            if p.v > v_max {
+                v_max = p.v;
+            }
         }
         let span = v_max - v_min;
         let n_slabs = if slab_width > 0.0 && span > 0.0 {
@@ -164,13 +169,15 @@ impl Group {
     #[inline]
     fn sweep(&self, cursor: &mut [u32], lo: [f64; 2], hi: [f64; 2], mut f: impl FnMut(&Point)) {
         let (first, last) = (self.slabs.of(lo[1]), self.slabs.of(hi[1]));
-        for (k, c) in cursor.iter_mut().enumerate().take(last + 1).skip(first) {
-            let a = self.slabs.offsets[k] as usize;
-            let slab = &self.points[a..self.slabs.offsets[k + 1] as usize];
-            let mut j = if *c == u32::MAX {
+        let offsets = &self.slabs.offsets;
+        for k in first..=last {
+            let a = offsets[k] as usize;
+            let slab = &self.points[a..offsets[k + 1] as usize];
+            let c = cursor[k];
+            let start = if c == u32::MAX {
                 slab.partition_point(|p| p.u < lo[0])
             } else {
-                let mut j = *c as usize - a;
+                let mut j = c as usize - a;
                 while j > 0 && slab[j - 1].u >= lo[0] {
                     j -= 1;
                 }
@@ -179,15 +186,14 @@ impl Group {
                 }
                 j
             };
-            *c = (a + j) as u32;
-            while let Some(p) = slab.get(j) {
+            cursor[k] = (a + start) as u32;
+            for p in &slab[start..] {
                 if p.u > hi[0] {
                     break;
                 }
                 if p.v >= lo[1] && p.v <= hi[1] {
                     f(p);
                 }
-                j += 1;
             }
         }
     }
@@ -384,12 +390,13 @@ fn search_run(
         for (r, target, f, g, cursor) in targets.iter_mut() {
             let cone = Cone::new(reference, &r.window, p1.u, p1.v, p1.z);
             let du = cone.wx * *f + 1e-12 * (1.0 + cone.u1.abs());
-            let dv = cone.wy * *g + 1e-12 * (1.0 + cone.v1.abs());
-            let lo = [cone.u1 - du, cone.v1 - dv];
-            let hi = [cone.u1 + du, cone.v1 + dv];
-            if hi[0] < target.u_min || lo[0] > target.u_max {
+            let (lo_u, hi_u) = (cone.u1 - du, cone.u1 + du);
+            if hi_u < target.u_min || lo_u > target.u_max {
                 continue;
             }
+            let dv = cone.wy * *g + 1e-12 * (1.0 + cone.v1.abs());
+            let lo = [lo_u, cone.v1 - dv];
+            let hi = [hi_u, cone.v1 + dv];
             let kind = r.kind;
             let edges = &mut out.edges;
             let visit = |p: &Point| {
