@@ -89,6 +89,10 @@ fn fast_builders_give_exactly_the_brute_force_edges() {
             inv_mm: 0.05,
         };
     }
+    let keep_shortcuts = GraphConfig {
+        drop_shortcuts: false,
+        ..skip.clone()
+    };
     let mut references = skip.clone();
     references.reference.z = 1900.0;
     references.reference.y_z = 2054.0;
@@ -104,6 +108,12 @@ fn fast_builders_give_exactly_the_brute_force_edges() {
             small_event(&luxe, 300, 3),
         ),
         ("1/x term", &luxe, inverse, small_event(&luxe, 300, 4)),
+        (
+            "shortcuts kept",
+            &luxe,
+            keep_shortcuts,
+            small_event(&luxe, 400, 9),
+        ),
         (
             "other references",
             &luxe,
@@ -213,6 +223,28 @@ fn overlap_edges_join_the_two_hits_of_a_positron_in_the_overlap() {
             found as f64 >= 0.995 * crossings as f64,
             "{geometry}: {found} of {crossings} overlap crossings connected"
         );
+        // The chain upstream stave -> downstream stave -> next layer remains; the edges that
+        // jump an overlap hit are dropped (and only then).
+        let segments = TrueSegments::from_hits(&hits, &d).unwrap();
+        let m = GraphMetrics::compute(&hits, &graph, &segments);
+        assert!(
+            m.shortcut_edges <= 3,
+            "{geometry}: {} shortcuts",
+            m.shortcut_edges
+        );
+        let keep = GraphConfig {
+            drop_shortcuts: false,
+            ..GraphConfig::default()
+        };
+        let full = build_graph(&hits, &d, &keep).unwrap();
+        let m_full = GraphMetrics::compute(&hits, &full, &segments);
+        assert!(
+            m_full.shortcut_edges > crossings,
+            "{geometry}: {} shortcuts kept, {crossings} crossings",
+            m_full.shortcut_edges
+        );
+        assert!(m_full.total.found_segments >= m.total.found_segments);
+        assert!(m_full.total.found_segments - m.total.found_segments <= crossings / 200);
         // Every overlap edge runs upstream -> downstream inside one layer, in the overlap.
         for e in (0..graph.len()).filter(|&e| graph.kind[e] == EdgeKind::Overlap) {
             let (s, t) = (graph.src[e] as usize, graph.dst[e] as usize);

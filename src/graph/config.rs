@@ -4,6 +4,7 @@
 //! search = "sweep"          # or "rtree"
 //! overlap_edges = true      # upstream stave -> downstream stave inside a layer
 //! skip_edges = false        # layer L -> L + 2, to bridge a missing hit
+//! drop_shortcuts = true     # drop edges that bypass a hit (see the graph module)
 //!
 //! [reference]               # the cone axis of a hit is the line from here through the hit
 //! x = 0.0                   # mm: x reference (magnet centre)
@@ -156,7 +157,8 @@ impl HalfWidth {
     /// The half-width for a hit at distance `d` (mm) from the x reference.
     #[inline]
     pub fn at(&self, d: f64) -> f64 {
-        let d = d.abs().max(1.0);
+        let d = d.abs();
+        let d = if d > 1.0 { d } else { 1.0 };
         let w = self.base + self.per_mm * d;
         if self.inv_mm == 0.0 {
             w
@@ -325,6 +327,9 @@ pub struct GraphConfig {
     pub overlap_edges: bool,
     /// Build skip-layer edges L -> L + 2.
     pub skip_edges: bool,
+    /// Drop edges that bypass a hit: next-layer edges parallel to a two-edge path through a
+    /// stave-overlap edge, and skip edges parallel to a path of two next-layer edges.
+    pub drop_shortcuts: bool,
     /// Reference points of the cone axis.
     pub reference: Reference,
     /// Window half-widths.
@@ -337,6 +342,7 @@ impl Default for GraphConfig {
             search: SearchMethod::default(),
             overlap_edges: true,
             skip_edges: false,
+            drop_shortcuts: true,
             reference: Reference::default(),
             window: Windows::default(),
         }
@@ -366,8 +372,15 @@ impl GraphConfig {
     pub fn to_toml(&self) -> String {
         let r = &self.reference;
         let mut out = format!(
-            "search = \"{}\"\noverlap_edges = {}\nskip_edges = {}\n\n[reference]\nx = {:?}\nz = {:?}\ny = {:?}\ny_z = {:?}\n",
-            self.search, self.overlap_edges, self.skip_edges, r.x, r.z, r.y, r.y_z
+            "search = \"{}\"\noverlap_edges = {}\nskip_edges = {}\ndrop_shortcuts = {}\n\n[reference]\nx = {:?}\nz = {:?}\ny = {:?}\ny_z = {:?}\n",
+            self.search,
+            self.overlap_edges,
+            self.skip_edges,
+            self.drop_shortcuts,
+            r.x,
+            r.z,
+            r.y,
+            r.y_z
         );
         for kind in EdgeKind::ALL {
             let list = self.window.of(kind);

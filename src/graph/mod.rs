@@ -14,12 +14,17 @@
 //!   overlaps it (a positron crossing the overlap leaves a hit on both);
 //! - [`EdgeKind::Skip`]: layer L to layer L + 2, bridging a missing hit (off by default).
 //!
+//! By default edges that bypass a hit of the same track are then dropped
+//! ([`GraphConfig::drop_shortcuts`]): a positron through the stave overlap keeps the chain
+//! upstream stave -> downstream stave -> next layer, without the edges that jump its overlap hit.
+//!
 //! [`metrics`] scores a graph against the truth, [`calibrate`] derives windows from simulated
 //! truth.
 
 pub mod calibrate;
 mod config;
 pub mod metrics;
+mod prune;
 mod search;
 
 use std::fmt;
@@ -301,6 +306,28 @@ pub fn check_hits(
     if n > u32::MAX as usize {
         return Err(GraphError::TooManyHits(n));
     }
+    // Fast pass; the detailed pass below runs only to name the first problem.
+    let mut staves = [0u8; 256];
+    for (l, layer) in detector.layers.iter().enumerate().take(256) {
+        staves[l] = layer.staves.len().min(255) as u8;
+    }
+    let z_floor = reference.z.max(reference.y_z);
+    let all_good = hits
+        .x
+        .iter()
+        .zip(&hits.y)
+        .zip(&hits.z)
+        .zip(hits.layer.iter().zip(&hits.stave))
+        .all(|(((x, y), z), (&l, &s))| {
+            x.is_finite()
+                && y.is_finite()
+                && z.is_finite()
+                && *z > z_floor
+                && s < staves[l as usize]
+        });
+    if all_good {
+        return Ok(());
+    }
     for i in 0..n {
         let h = hits.get(i);
         for (field, value) in [("x", h.x), ("y", h.y), ("z", h.z)] {
@@ -412,7 +439,16 @@ pub fn build_graph(
     config.validate()?;
     check_hits(hits, detector, &config.reference)?;
     let plan = Plan::new(detector, config);
-    Ok(search::build(hits, &plan, config))
+    Ok(finish(search::build(hits, &plan, config), config))
+}
+
+/// Applies the optional post-processing to a freshly built (sorted) graph.
+fn finish(graph: Graph, config: &GraphConfig) -> Graph {
+    if config.drop_shortcuts {
+        prune::drop_shortcuts(graph)
+    } else {
+        graph
+    }
 }
 
 /// The same graph as [`build_graph`] by comparing every pair of hits: O(n^2), a reference for
@@ -460,5 +496,5 @@ pub fn build_graph_brute_force(
             graph.kind.push(kind);
         }
     }
-    Ok(graph)
+    Ok(finish(graph, config))
 }
