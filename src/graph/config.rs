@@ -4,7 +4,7 @@
 //! search = "sweep"          # or "rtree"
 //! overlap_edges = true      # upstream stave -> downstream stave inside a layer
 //! skip_edges = false        # layer L -> L + 2, to bridge a missing hit
-//! drop_shortcuts = true     # drop edges that bypass a hit (see the graph module)
+//! drop_shortcuts = true     # drop next-layer edges that jump a stave-overlap hit
 //!
 //! [reference]               # the cone axis of a hit is the line from here through the hit
 //! x = 0.0                   # mm: x reference (magnet centre)
@@ -327,8 +327,8 @@ pub struct GraphConfig {
     pub overlap_edges: bool,
     /// Build skip-layer edges L -> L + 2.
     pub skip_edges: bool,
-    /// Drop edges that bypass a hit: next-layer edges parallel to a two-edge path through a
-    /// stave-overlap edge, and skip edges parallel to a path of two next-layer edges.
+    /// Drop next-layer edges that jump a stave-overlap hit: those parallel to a two-edge path
+    /// through a stave-overlap edge.
     pub drop_shortcuts: bool,
     /// Reference points of the cone axis.
     pub reference: Reference,

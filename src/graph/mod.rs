@@ -14,7 +14,7 @@
 //!   overlaps it (a positron crossing the overlap leaves a hit on both);
 //! - [`EdgeKind::Skip`]: layer L to layer L + 2, bridging a missing hit (off by default).
 //!
-//! By default edges that bypass a hit of the same track are then dropped
+//! By default next-layer edges that jump a stave-overlap hit are then dropped
 //! ([`GraphConfig::drop_shortcuts`]): a positron through the stave overlap keeps the chain
 //! upstream stave -> downstream stave -> next layer, without the edges that jump its overlap hit.
 //!

@@ -2,12 +2,10 @@
 //!
 //! A positron that crosses the stave overlap leaves hits A (upstream stave) and B (downstream
 //! stave) on layer L and usually C and D on layer L + 1; its path is A -> B -> C -> D. The windows
-//! also accept A -> C, A -> D and B -> D: edges between hits of one positron that skip a hit on
-//! its path. Likewise a skip edge L -> L + 2 is only needed where no hit on L + 1 links its ends.
-//! With shortcut removal on, the graph keeps
-//! - a next-layer edge x -> y only if no stave-overlap edge offers a path of two edges
-//!   (x -> w overlap, w -> y next; or x -> w next, w -> y overlap);
-//! - a skip edge x -> y only if no path x -> w -> y of two next-layer edges exists.
+//! also accept A -> C, A -> D and B -> D: edges between hits of one positron that jump a hit on
+//! its path. With shortcut removal on, the graph keeps a next-layer edge x -> y only if no
+//! stave-overlap edge offers a path of two edges (x -> w overlap and w -> y next, or x -> w next
+//! and w -> y overlap). Overlap and skip edges are never removed.
 //!
 //! The decision looks at the graph before any removal, so it does not depend on edge order.
 
@@ -49,55 +47,30 @@ impl<'a> Rows<'a> {
             .ok()
             .map(|k| start + k)
     }
-
-    /// Whether a next-layer edge from -> to exists.
-    #[inline]
-    fn has_next(&self, from: u32, to: u32) -> bool {
-        self.find(from, to)
-            .is_some_and(|e| self.graph.kind[e] == EdgeKind::Next)
-    }
 }
 
 /// The graph without its shortcut edges. `graph` must be sorted by (src, dst), as built.
-/// Costs a pass over the edges plus a few binary searches per overlap and skip edge.
+/// Costs two passes over the edges plus a few binary searches per overlap edge.
 pub(super) fn drop_shortcuts(mut graph: Graph) -> Graph {
-    let [_, overlaps, skips] = graph.count_by_kind();
-    if overlaps == 0 && skips == 0 {
+    if graph.count_by_kind()[EdgeKind::Overlap.code() as usize] == 0 {
         return graph;
     }
     let rows = Rows::new(&graph);
     let mut drop: Vec<usize> = Vec::new();
     let mut overlap_out = vec![false; graph.n_nodes];
-    let edges = graph
-        .src
-        .iter()
-        .zip(&graph.dst)
-        .zip(&graph.kind)
-        .enumerate();
-    for (e, ((&x, &y), &kind)) in edges {
-        match kind {
-            EdgeKind::Overlap => {
-                // x -> y (overlap), y -> w (next): drop x -> w.
-                overlap_out[x as usize] = true;
-                for f in rows.of(y) {
-                    if graph.kind[f] == EdgeKind::Next
-                        && let Some(g) = rows.find(x, graph.dst[f])
-                        && graph.kind[g] == EdgeKind::Next
-                    {
-                        drop.push(g);
-                    }
+    let edges = graph.src.iter().zip(&graph.dst).zip(&graph.kind);
+    for ((&x, &y), &kind) in edges {
+        if kind == EdgeKind::Overlap {
+            // x -> y (overlap), y -> w (next): drop x -> w.
+            overlap_out[x as usize] = true;
+            for f in rows.of(y) {
+                if graph.kind[f] == EdgeKind::Next
+                    && let Some(g) = rows.find(x, graph.dst[f])
+                    && graph.kind[g] == EdgeKind::Next
+                {
+                    drop.push(g);
                 }
             }
-            EdgeKind::Skip => {
-                // x -> w -> y through two next-layer edges: drop the skip edge.
-                let bypassed = rows
-                    .of(x)
-                    .any(|f| graph.kind[f] == EdgeKind::Next && rows.has_next(graph.dst[f], y));
-                if bypassed {
-                    drop.push(e);
-                }
-            }
-            EdgeKind::Next => {}
         }
     }
     // x -> w (next), w -> y (overlap): drop x -> y.
@@ -166,21 +139,18 @@ mod tests {
                 (1, 5, Next),
                 (3, 4, Next),
                 (2, 4, Next),
-                (1, 4, Skip),
                 (0, 4, Skip),
             ],
         );
-        let pruned = drop_shortcuts(g);
-        let kept: Vec<(u32, u32)> = pruned.pairs().collect();
-        // 2 -> 4 bypasses the overlap hit 3; 1 -> 4 and 0 -> 4 have two-edge paths (1 -> 3 -> 4 is
-        // gone, but the decision looks at the graph before removal).
-        assert_eq!(kept, vec![(0, 1), (1, 2), (1, 5), (2, 3), (3, 4)]);
+        let kept: Vec<(u32, u32)> = drop_shortcuts(g).pairs().collect();
+        // 0 -> 2, 0 -> 3, 1 -> 3 and 2 -> 4 jump an overlap hit; the skip edge stays.
+        assert_eq!(kept, vec![(0, 1), (0, 4), (1, 2), (1, 5), (2, 3), (3, 4)]);
     }
 
     #[test]
-    fn lone_skip_edges_stay() {
+    fn graphs_without_overlap_edges_are_unchanged() {
         use EdgeKind::*;
-        let g = graph(4, &[(0, 2, Skip), (0, 1, Next), (3, 2, Next)]);
+        let g = graph(4, &[(0, 2, Skip), (0, 1, Next), (1, 2, Next), (3, 2, Next)]);
         assert_eq!(drop_shortcuts(g.clone()), g);
     }
 }
