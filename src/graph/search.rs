@@ -307,34 +307,61 @@ pub(super) fn build(hits: &Hits, plan: &Plan, config: &GraphConfig) -> Graph {
         .map(|(g, a, b)| search_run(&groups, g, a..b, &plan.relations[g], config))
         .collect();
 
-    // Counting sort of the blocks by inner hit.
+    // Where each inner hit's block is, and where it goes: a counting sort by inner hit.
+    let mut block_of = vec![(u32::MAX, 0u32); n];
     let mut offsets = vec![0u32; n + 1];
-    for f in &found {
+    for (t, f) in found.iter().enumerate() {
+        let mut start = 0u32;
         for &(hit, count) in &f.blocks {
+            block_of[hit as usize] = (t as u32, start);
             offsets[hit as usize + 1] = count;
+            start += count;
         }
     }
     for i in 0..n {
         offsets[i + 1] += offsets[i];
     }
     let total = offsets[n] as usize;
+    let mut src = vec![0u32; total];
     let mut dst = vec![0u32; total];
     let mut kind = vec![EdgeKind::Next; total];
-    for f in &found {
-        let mut start = 0usize;
-        for &(hit, count) in &f.blocks {
-            let at = offsets[hit as usize] as usize;
-            for (k, &(j, e)) in f.edges[start..start + count as usize].iter().enumerate() {
-                dst[at + k] = j;
-                kind[at + k] = e;
+    // Fill runs of hits in parallel, each into its own stretch of the output.
+    let piece = n
+        .div_ceil(4 * rayon::current_num_threads().max(1))
+        .max(4096);
+    let mut pieces = Vec::with_capacity(n.div_ceil(piece));
+    let (mut s_rest, mut d_rest, mut k_rest) = (&mut src[..], &mut dst[..], &mut kind[..]);
+    for first in (0..n).step_by(piece) {
+        let last = (first + piece).min(n);
+        let len = (offsets[last] - offsets[first]) as usize;
+        let (s_here, s_tail) = std::mem::take(&mut s_rest).split_at_mut(len);
+        let (d_here, d_tail) = std::mem::take(&mut d_rest).split_at_mut(len);
+        let (k_here, k_tail) = std::mem::take(&mut k_rest).split_at_mut(len);
+        (s_rest, d_rest, k_rest) = (s_tail, d_tail, k_tail);
+        pieces.push((first..last, s_here, d_here, k_here));
+    }
+    pieces
+        .into_par_iter()
+        .for_each(|(hits_range, s_out, d_out, k_out)| {
+            let base = offsets[hits_range.start] as usize;
+            for i in hits_range {
+                let (at, end) = (offsets[i] as usize - base, offsets[i + 1] as usize - base);
+                if at == end {
+                    continue;
+                }
+                let (t, start) = block_of[i];
+                let block = &found[t as usize].edges[start as usize..][..end - at];
+                s_out[at..end].fill(i as u32);
+                for ((d, k), &(j, e)) in d_out[at..end]
+                    .iter_mut()
+                    .zip(&mut k_out[at..end])
+                    .zip(block)
+                {
+                    *d = j;
+                    *k = e;
+                }
             }
-            start += count as usize;
-        }
-    }
-    let mut src = Vec::with_capacity(total);
-    for i in 0..n {
-        src.resize(offsets[i + 1] as usize, i as u32);
-    }
+        });
     Graph {
         n_nodes: n,
         src,
