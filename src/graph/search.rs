@@ -221,32 +221,45 @@ fn members_by_group(hits: &Hits, plan: &Plan) -> Vec<Vec<u32>> {
     members
 }
 
-/// Typical half-height in v of the windows that look into group `target`: the mean over a
-/// sample of the inner hits of every relation into it.
+/// Typical half-height in v of the windows that look into group `g` (the mean over a sample of
+/// the inner hits of every relation into it); for a group nothing looks into, that of the
+/// windows it looks with, so that its hits are still visited slab by slab.
 fn typical_v_half_range(
     hits: &Hits,
     plan: &Plan,
     members: &[Vec<u32>],
     reference: &Reference,
-    target: usize,
+    g: usize,
 ) -> f64 {
-    let z_max = members[target]
-        .iter()
-        .map(|&i| hits.z[i as usize])
-        .fold(f64::NEG_INFINITY, f64::max);
+    let z_max = |group: usize| {
+        members[group]
+            .iter()
+            .map(|&i| hits.z[i as usize])
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    let mut pairs: Vec<(usize, usize, &Relation)> = Vec::new();
+    for (inner, relations) in plan.relations.iter().enumerate() {
+        pairs.extend(
+            relations
+                .iter()
+                .filter(|r| r.target == g)
+                .map(|r| (inner, g, r)),
+        );
+    }
+    if pairs.is_empty() {
+        pairs.extend(plan.relations[g].iter().map(|r| (g, r.target, r)));
+    }
     let (mut sum, mut count) = (0.0, 0usize);
-    for (g, relations) in plan.relations.iter().enumerate() {
-        for r in relations.iter().filter(|r| r.target == target) {
-            let inner = &members[g];
-            let step = (inner.len() / 256).max(1);
-            for &i in inner.iter().step_by(step) {
-                let k = i as usize;
-                let dz = z_max - hits.z[k];
-                if dz > 0.0 {
-                    let w = r.window.y.at(hits.x[k] - reference.x);
-                    sum += w * dz / (z_max - reference.y_z);
-                    count += 1;
-                }
+    for (inner, target, r) in pairs {
+        let z_max = z_max(target);
+        let step = (members[inner].len() / 256).max(1);
+        for &i in members[inner].iter().step_by(step) {
+            let k = i as usize;
+            let dz = z_max - hits.z[k];
+            if dz > 0.0 {
+                let w = r.window.y.at(hits.x[k] - reference.x);
+                sum += w * dz / (z_max - reference.y_z);
+                count += 1;
             }
         }
     }
@@ -279,11 +292,10 @@ pub(super) fn build(hits: &Hits, plan: &Plan, config: &GraphConfig) -> Graph {
         .into_par_iter()
         .map(|g| {
             (is_inner[g] || is_target[g]).then(|| {
-                // Slabs sized for the windows looking into the group; a group that is only
-                // looked from uses those of the windows it looks with.
+                // Slabs a few window heights wide: most windows fall on one or two.
                 let half = typical_v_half_range(hits, plan, &members, reference, g);
                 let width = match config.search {
-                    SearchMethod::Sweep => 2.0 * half,
+                    SearchMethod::Sweep => 4.0 * half,
                     SearchMethod::Rtree => 0.0,
                 };
                 Group::new(hits, reference, &members[g], width, config.search)
