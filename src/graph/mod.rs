@@ -402,20 +402,34 @@ pub(crate) struct Cone {
 }
 
 impl Cone {
-    /// The cone of an inner hit at z with projective coordinates (u1, v1); the half-widths are
-    /// taken at the distance u1 (z - z_ref) = x - x_ref.
+    /// The distance x - x_ref of an inner hit at z with projective x coordinate u1, as the
+    /// half-widths take it: u1 (z - z_ref).
     #[inline]
-    pub fn new(reference: &Reference, window: &PairWindow, u1: f64, v1: f64, z: f64) -> Cone {
-        let d = u1 * (z - reference.z);
+    pub fn distance(reference: &Reference, u1: f64, z: f64) -> f64 {
+        u1 * (z - reference.z)
+    }
+
+    /// The cone of an inner hit at z with projective coordinates (u1, v1) and half-widths
+    /// (wx, wy).
+    #[inline]
+    pub fn with_widths(reference: &Reference, u1: f64, v1: f64, z: f64, wx: f64, wy: f64) -> Cone {
         Cone {
             u1,
             v1,
             z1: z,
-            wx: window.x.at(d),
-            wy: window.y.at(d),
+            wx,
+            wy,
             zr: reference.z,
             zry: reference.y_z,
         }
+    }
+
+    /// The cone of an inner hit at z with projective coordinates (u1, v1); the half-widths are
+    /// taken at [`Cone::distance`].
+    #[inline]
+    pub fn new(reference: &Reference, window: &PairWindow, u1: f64, v1: f64, z: f64) -> Cone {
+        let d = Self::distance(reference, u1, z);
+        Self::with_widths(reference, u1, v1, z, window.x.at(d), window.y.at(d))
     }
 
     #[inline]

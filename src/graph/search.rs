@@ -425,17 +425,22 @@ fn search_run(
             }
         }
         let p1 = &inner.points[pos];
+        let d = Cone::distance(reference, p1.u, p1.z);
+        let (margin_u, margin_v) = (1e-12 * (1.0 + p1.u.abs()), 1e-12 * (1.0 + p1.v.abs()));
         let start = out.edges.len();
         for (r, target, f, g, cursor) in targets.iter_mut() {
-            let cone = Cone::new(reference, &r.window, p1.u, p1.v, p1.z);
-            let du = cone.wx * *f + 1e-12 * (1.0 + cone.u1.abs());
-            let (lo_u, hi_u) = (cone.u1 - du, cone.u1 + du);
+            // The x window first: most hits see only one stave of the next layer.
+            let wx = r.window.x.at(d);
+            let du = wx * *f + margin_u;
+            let (lo_u, hi_u) = (p1.u - du, p1.u + du);
             if hi_u < target.u_min || lo_u > target.u_max {
                 continue;
             }
-            let dv = cone.wy * *g + 1e-12 * (1.0 + cone.v1.abs());
-            let lo = [lo_u, cone.v1 - dv];
-            let hi = [hi_u, cone.v1 + dv];
+            let wy = r.window.y.at(d);
+            let cone = Cone::with_widths(reference, p1.u, p1.v, p1.z, wx, wy);
+            let dv = wy * *g + margin_v;
+            let lo = [lo_u, p1.v - dv];
+            let hi = [hi_u, p1.v + dv];
             let kind = r.kind;
             let edges = &mut out.edges;
             let visit = |p: &Point| {
