@@ -4,6 +4,9 @@
 //! - [`geometry`]: the detector (layers of planar staves of chips);
 //! - [`hits`]: the hits of one bunch crossing, their validation and CSV input/output;
 //! - [`sim`]: a fast simulation of LUXE bunch crossings, validated against a real one;
+//! - [`graph`]: hit-pair graphs inside cone windows, their truth metrics and window calibration;
+//! - [`features`]: named node and edge features with fixed scales;
+//! - [`export`]: training export (one NumPy archive per crossing and a JSON manifest);
 //! - [`inference`]: edge scores from an ONNX graph neural network run by onnxruntime;
 //! - [`tracks`]: scored edges to track candidates (components, junctions, line fit);
 //! - [`eval`]: track efficiency, fake and duplicate rates against truth, with bootstrap intervals.
@@ -13,7 +16,10 @@
 #![warn(missing_docs)]
 
 pub mod eval;
+pub mod export;
+pub mod features;
 pub mod geometry;
+pub mod graph;
 pub mod hits;
 pub mod inference;
 pub mod sim;

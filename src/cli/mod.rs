@@ -1,5 +1,7 @@
 //! Command-line front end: argument definitions and one function per subcommand.
 
+pub mod alloc;
+mod graph;
 mod simulate;
 
 use std::path::PathBuf;
@@ -57,6 +59,15 @@ pub enum Command {
         #[arg(long)]
         py_sigma_mev: Option<f64>,
     },
+    /// Build the hit graph of one file, write its edges and print truth metrics and time.
+    Graph(graph::GraphArgs),
+    /// Build graphs of a folder of hit files and write one NumPy archive per crossing for training.
+    ExportGraphs(graph::ExportArgs),
+    /// Derive window half-widths from simulated truth and print (or write) the configuration.
+    CalibrateWindows(graph::CalibrateArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(Bench),
     /// Print a geometry preset or file, as a summary or as TOML to start a custom one from.
     Geometry {
         /// Preset name or TOML file.
@@ -66,6 +77,13 @@ pub enum Command {
         #[arg(long)]
         toml: bool,
     },
+}
+
+/// What `gnntrack bench` measures.
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// Graph construction at xi = 3..7 and on the real crossing: edges, efficiency, purity, time, memory.
+    Graph(graph::BenchGraphArgs),
 }
 
 /// Runs one subcommand.
@@ -80,6 +98,10 @@ pub fn run(command: Command) -> CliResult {
             px_sigma_mev,
             py_sigma_mev,
         } => validate_sim(&real, bx, seed, px_sigma_mev, py_sigma_mev),
+        Command::Graph(args) => graph::graph(args),
+        Command::ExportGraphs(args) => graph::export_graphs(args),
+        Command::CalibrateWindows(args) => graph::calibrate_windows(args),
+        Command::Bench(Bench::Graph(args)) => graph::bench_graph(args),
         Command::Geometry { name, toml } => {
             let d = Detector::from_name_or_path(&name)?;
             if toml {

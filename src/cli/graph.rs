@@ -1,0 +1,487 @@
+//! `gnntrack graph`, `gnntrack export-graphs`, `gnntrack calibrate-windows` and `gnntrack bench graph`.
+
+use std::fmt::Write as _;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+
+use gnntrack::export::{ExportedFile, export_bx, manifest};
+use gnntrack::features::{all_edge_names, all_node_names};
+use gnntrack::geometry::Detector;
+use gnntrack::graph::calibrate::calibrate;
+use gnntrack::graph::metrics::{GraphMetrics, TrueSegments};
+use gnntrack::graph::{Graph, GraphConfig, SearchMethod, build_graph};
+use gnntrack::hits::{HitFileFormat, Hits, read_hits};
+use gnntrack::sim::{SimConfig, simulate_bx};
+
+use super::CliResult;
+use super::alloc;
+
+fn load_config(path: Option<&Path>) -> Result<GraphConfig, Box<dyn std::error::Error>> {
+    Ok(match path {
+        Some(p) => GraphConfig::from_toml_file(p)?,
+        None => GraphConfig::default(),
+    })
+}
+
+fn default_geometry(format: HitFileFormat) -> &'static str {
+    match format {
+        HitFileFormat::Project => "luxe",
+        HitFileFormat::Luxe => "luxe-sl",
+    }
+}
+
+/// Options of `gnntrack graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Hit file (project or LUXE CSV format).
+    #[arg(long = "in")]
+    pub input: PathBuf,
+    /// Geometry preset or TOML file (default: `luxe` for project files, `luxe-sl` for LUXE files).
+    #[arg(long)]
+    pub geometry: Option<String>,
+    /// Graph configuration TOML (default: the built-in calibrated windows).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Edge CSV to write (`hit_id_inner,hit_id_outer`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Builds the graph of one file, writes its edges and prints the truth metrics and the time.
+pub fn graph(args: GraphArgs) -> CliResult {
+    let config = load_config(args.config.as_deref())?;
+    let (hits, format) = read_hits(&args.input)?;
+    let detector =
+        Detector::from_name_or_path(args.geometry.as_deref().unwrap_or(default_geometry(format)))?;
+    let start = Instant::now();
+    let graph = build_graph(&hits, &detector, &config)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let [next, overlap, skip] = graph.count_by_kind();
+    println!(
+        "{}: {} hits, {} edges ({next} next-layer, {overlap} overlap, {skip} skip) in {:.2} ms ({} threads, {} search)",
+        args.input.display(),
+        hits.len(),
+        graph.len(),
+        1e3 * seconds,
+        rayon::current_num_threads(),
+        config.search
+    );
+    if let Some(segments) = TrueSegments::from_hits(&hits, &detector) {
+        print!("{}", GraphMetrics::compute(&hits, &graph, &segments));
+    }
+    if let Some(out) = &args.out {
+        write_edges(&hits, &graph, out)
+            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        println!("edges written to {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_edges(hits: &Hits, graph: &Graph, path: &Path) -> std::io::Result<()> {
+    let mut w = BufWriter::new(std::fs::File::create(path)?);
+    writeln!(w, "hit_id_inner,hit_id_outer")?;
+    for (s, d) in graph.pairs() {
+        writeln!(w, "{},{}", hits.hit_id[s as usize], hits.hit_id[d as usize])?;
+    }
+    w.flush()
+}
+
+/// Options of `gnntrack export-graphs`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Folder of hit files (every `*.csv`, in name order).
+    #[arg(long = "in")]
+    pub input: PathBuf,
+    /// Output folder (created if missing): one `.npz` per hit file and `manifest.json`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Geometry preset or TOML file (default: from each file's format).
+    #[arg(long)]
+    pub geometry: Option<String>,
+    /// Graph configuration TOML.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Node features, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub node_features: Option<Vec<String>>,
+    /// Edge features, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub edge_features: Option<Vec<String>>,
+}
+
+/// Writes one archive per crossing and the manifest.
+pub fn export_graphs(args: ExportArgs) -> CliResult {
+    let config = load_config(args.config.as_deref())?;
+    let node_names: Vec<String> = args
+        .node_features
+        .unwrap_or_else(|| all_node_names().iter().map(|s| s.to_string()).collect());
+    let edge_names: Vec<String> = args
+        .edge_features
+        .unwrap_or_else(|| all_edge_names().iter().map(|s| s.to_string()).collect());
+    let node_refs: Vec<&str> = node_names.iter().map(String::as_str).collect();
+    let edge_refs: Vec<&str> = edge_names.iter().map(String::as_str).collect();
+    // Check the names before reading anything.
+    gnntrack::features::node_specs(&node_refs)?;
+    gnntrack::features::edge_specs(&edge_refs)?;
+
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&args.input)
+        .map_err(|e| format!("cannot read folder {}: {e}", args.input.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    inputs.sort();
+    if inputs.is_empty() {
+        return Err(format!("no .csv hit files in {}", args.input.display()).into());
+    }
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    let mut files: Vec<ExportedFile> = Vec::with_capacity(inputs.len());
+    let mut detector_used: Option<Detector> = None;
+    for input in &inputs {
+        let (hits, format) = read_hits(input)?;
+        let name = args
+            .geometry
+            .clone()
+            .unwrap_or_else(|| default_geometry(format).to_string());
+        let detector = Detector::from_name_or_path(&name)?;
+        if let Some(d) = &detector_used
+            && d.name != detector.name
+        {
+            return Err(format!(
+                "{}: geometry {} differs from {} of the files before it: export one geometry per folder or pass --geometry",
+                input.display(),
+                detector.name,
+                d.name
+            )
+            .into());
+        }
+        let stem = input
+            .file_stem()
+            .map_or_else(|| "bx".to_string(), |s| s.to_string_lossy().into_owned());
+        let out = args.out.join(format!("{stem}.npz"));
+        let start = Instant::now();
+        let file = export_bx(
+            &hits,
+            &detector,
+            &config,
+            &node_refs,
+            &edge_refs,
+            &out,
+            &input.display().to_string(),
+        )?;
+        println!(
+            "{}: {} hits, {} edges{} ({:.0} ms)",
+            out.display(),
+            file.hits,
+            file.edges,
+            file.efficiency
+                .map(|e| format!(", efficiency {:.4} %", 100.0 * e))
+                .unwrap_or_default(),
+            1e3 * start.elapsed().as_secs_f64()
+        );
+        files.push(file);
+        detector_used = Some(detector);
+    }
+    let detector = detector_used.expect("at least one file");
+    let text = manifest(&detector, &config, &node_refs, &edge_refs, &files)?;
+    let path = args.out.join("manifest.json");
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("{} archives and {} written", files.len(), path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `gnntrack calibrate-windows`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// e-laser intensity of the simulated crossings (3..7).
+    #[arg(long, default_value_t = 5)]
+    pub xi: u8,
+    /// Fraction of the true segments of every layer pair to keep.
+    #[arg(long, default_value_t = 0.999)]
+    pub efficiency: f64,
+    /// Crossings to calibrate on.
+    #[arg(long, default_value_t = 4)]
+    pub bx: u64,
+    /// Crossings (of another seed) to check the result on.
+    #[arg(long, default_value_t = 2)]
+    pub check_bx: u64,
+    /// Random seed of the calibration crossings (the check uses seed + 1).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Geometry preset or TOML file.
+    #[arg(long, default_value = "luxe")]
+    pub geometry: String,
+    /// Base configuration (reference points, search, edge kinds) whose windows are replaced.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Write the configuration TOML here instead of printing it.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Derives window half-widths from simulated truth.
+pub fn calibrate_windows(args: CalibrateArgs) -> CliResult {
+    let base = load_config(args.config.as_deref())?;
+    let detector = Detector::from_name_or_path(&args.geometry)?;
+    let sim = SimConfig::e_laser(args.xi)?;
+    let simulate = |seed: u64, count: u64| -> Result<Vec<Hits>, Box<dyn std::error::Error>> {
+        (0..count)
+            .map(|bx| Ok(simulate_bx(&detector, &sim, seed, bx)?.hits))
+            .collect()
+    };
+    let events = simulate(args.seed, args.bx)?;
+    let start = Instant::now();
+    let calibration = calibrate(&events, &detector, &base, args.efficiency)?;
+    eprintln!(
+        "calibrated on {} crossings at xi = {} ({} hits) in {:.2} s",
+        args.bx,
+        args.xi,
+        events.iter().map(Hits::len).sum::<usize>(),
+        start.elapsed().as_secs_f64()
+    );
+    eprintln!("\nsamples per pair:");
+    for (kind, layer, n) in &calibration.samples {
+        eprintln!("  {kind:<8} layer {layer}: {n}");
+    }
+    eprintln!(
+        "\n{:<8} {:<22} {:>11} {:>9} {:>10}",
+        "kind", "shape", "efficiency", "purity", "edges"
+    );
+    for c in &calibration.candidates {
+        eprintln!(
+            "{:<8} {:<22} {:>10.4}% {:>8.2}% {:>10}",
+            c.kind.name(),
+            c.shape.to_string(),
+            100.0 * c.counts.efficiency(),
+            100.0 * c.counts.purity(),
+            c.counts.edges
+        );
+    }
+    eprintln!(
+        "\nchosen: next {}, overlap {}, skip {}",
+        calibration.chosen[0], calibration.chosen[1], calibration.chosen[2]
+    );
+
+    let check = simulate(args.seed + 1, args.check_bx)?;
+    let mut check_text = String::new();
+    for (k, hits) in check.iter().enumerate() {
+        let graph = build_graph(hits, &detector, &calibration.config)?;
+        let segments = TrueSegments::from_hits(hits, &detector).expect("simulated hits have truth");
+        let m = GraphMetrics::compute(hits, &graph, &segments);
+        let line = format!(
+            "check crossing {k} (seed {}): {} hits, efficiency {:.4} %, purity {:.2} %, {:.3} edges per hit",
+            args.seed + 1,
+            hits.len(),
+            100.0 * m.efficiency(),
+            100.0 * m.purity(),
+            m.edges_per_hit()
+        );
+        eprintln!("{line}");
+        writeln!(check_text, "# {line}").expect("string write");
+    }
+
+    let mut text = format!(
+        "# gnntrack calibrate-windows --xi {} --efficiency {} --bx {} --seed {} --geometry {}\n# shapes: next {}, overlap {}, skip {}\n{check_text}",
+        args.xi,
+        args.efficiency,
+        args.bx,
+        args.seed,
+        detector.name,
+        calibration.chosen[0],
+        calibration.chosen[1],
+        calibration.chosen[2]
+    );
+    text.push_str(&calibration.config.to_toml());
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!("configuration written to {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `gnntrack bench graph`.
+#[derive(Debug, Args)]
+pub struct BenchGraphArgs {
+    /// Graph configuration TOML (default: built-in).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// e-laser intensities to simulate.
+    #[arg(long, value_delimiter = ',', default_value = "3,4,5,6,7")]
+    pub xi: Vec<u8>,
+    /// Random seed of the simulated crossings.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Timed repetitions per case (the median is shown).
+    #[arg(long, default_value_t = 15)]
+    pub repeat: usize,
+    /// The real crossing (LUXE format, single-layer geometry); `none` to skip it.
+    #[arg(long, default_value = "../shared/data/luxe_xi3_sl.csv")]
+    pub real: String,
+}
+
+struct Timing {
+    median_ms: f64,
+    peak_bytes: usize,
+}
+
+fn time_build(
+    hits: &Hits,
+    detector: &Detector,
+    config: &GraphConfig,
+    threads: usize,
+    repeat: usize,
+) -> Result<Timing, Box<dyn std::error::Error>> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let mut times = Vec::with_capacity(repeat);
+    let mut peak_bytes = 0;
+    pool.install(|| -> Result<(), gnntrack::graph::GraphError> {
+        build_graph(hits, detector, config)?; // warm-up
+        for _ in 0..repeat.max(1) {
+            let base = alloc::reset_peak();
+            let start = Instant::now();
+            let graph = build_graph(hits, detector, config)?;
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+            peak_bytes = peak_bytes.max(alloc::peak_bytes() - base);
+            drop(graph);
+        }
+        Ok(())
+    })?;
+    times.sort_by(f64::total_cmp);
+    Ok(Timing {
+        median_ms: times[times.len() / 2],
+        peak_bytes,
+    })
+}
+
+/// Times the graph stage on simulated crossings and the real one.
+pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
+    let config = load_config(args.config.as_deref())?;
+    let mut cases: Vec<(String, Hits, Detector)> = Vec::new();
+    let luxe = Detector::preset("luxe")?;
+    for &xi in &args.xi {
+        let bx = simulate_bx(&luxe, &SimConfig::e_laser(xi)?, args.seed, 0)?;
+        cases.push((format!("sim xi={xi}"), bx.hits, luxe.clone()));
+    }
+    if args.real != "none" {
+        let (hits, format) = read_hits(Path::new(&args.real))?;
+        cases.push((
+            "real xi=3".to_string(),
+            hits,
+            Detector::from_name_or_path(default_geometry(format))?,
+        ));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "graph construction, median of {} runs; machine: {cores} cores; windows: {}",
+        args.repeat,
+        args.config
+            .as_ref()
+            .map_or("built-in".to_string(), |p| p.display().to_string())
+    );
+    println!(
+        "{:<11} {:>8} {:>9} {:>6} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        "case",
+        "hits",
+        "edges",
+        "e/hit",
+        "efficiency",
+        "purity",
+        "sweep 1c",
+        "sweep 2c",
+        "rtree 1c",
+        "rtree 2c",
+        "peak MB"
+    );
+    let mut results = Vec::new();
+    for (name, hits, detector) in &cases {
+        let graph = build_graph(hits, detector, &config)?;
+        let metrics = TrueSegments::from_hits(hits, detector)
+            .map(|s| GraphMetrics::compute(hits, &graph, &s));
+        let mut times = Vec::new();
+        let mut peak = 0;
+        for search in [SearchMethod::Sweep, SearchMethod::Rtree] {
+            let c = GraphConfig {
+                search,
+                ..config.clone()
+            };
+            for threads in [1, 2] {
+                let t = time_build(hits, detector, &c, threads, args.repeat)?;
+                if search == config.search && threads == 2 {
+                    peak = t.peak_bytes;
+                }
+                times.push(t.median_ms);
+            }
+        }
+        let (eff, pur) = metrics
+            .as_ref()
+            .map_or((f64::NAN, f64::NAN), |m| (m.efficiency(), m.purity()));
+        println!(
+            "{:<11} {:>8} {:>9} {:>6.2} {:>9.3}% {:>7.1}% {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>8.1}",
+            name,
+            hits.len(),
+            graph.len(),
+            graph.len() as f64 / hits.len().max(1) as f64,
+            100.0 * eff,
+            100.0 * pur,
+            times[0],
+            times[1],
+            times[2],
+            times[3],
+            peak as f64 / (1 << 20) as f64
+        );
+        let default_1c = if config.search == SearchMethod::Sweep {
+            times[0]
+        } else {
+            times[2]
+        };
+        let default_2c = if config.search == SearchMethod::Sweep {
+            times[1]
+        } else {
+            times[3]
+        };
+        results.push((name.clone(), eff, pur, default_1c, default_2c));
+    }
+    println!("\ntargets ({} search):", config.search);
+    for (name, eff, pur, t1, t2) in &results {
+        let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
+        let line = match name.as_str() {
+            "sim xi=5" => format!(
+                "efficiency {:.3}% >= 99.9% {}, purity {:.1}% >= 50% {}, {:.2} ms <= 5 ms on one core {}",
+                100.0 * eff,
+                verdict(*eff >= 0.999),
+                100.0 * pur,
+                verdict(*pur >= 0.5),
+                t1,
+                verdict(*t1 <= 5.0)
+            ),
+            "sim xi=7" => format!(
+                "efficiency {:.3}% >= 99.5% {}, purity {:.1}%, {:.2} ms <= 50 ms on 2 cores {}",
+                100.0 * eff,
+                verdict(*eff >= 0.995),
+                100.0 * pur,
+                t2,
+                verdict(*t2 <= 50.0)
+            ),
+            "real xi=3" => format!(
+                "efficiency {:.3}% >= 99.9% {}, purity {:.1}%, {:.2} ms on 2 cores",
+                100.0 * eff,
+                verdict(*eff >= 0.999),
+                100.0 * pur,
+                t2
+            ),
+            _ => continue,
+        };
+        println!("  {name:<10} {line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

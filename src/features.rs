@@ -1,0 +1,441 @@
+//! Named node and edge features with fixed scales.
+//!
+//! Every feature is `(raw - offset) / scale` with an offset and scale fixed here, never taken
+//! from the statistics of an event: a model sees the same numbers for the same hits whatever
+//! the occupancy. The registries [`NODE_FEATURES`] and [`EDGE_FEATURES`] list name, unit,
+//! offset, scale and meaning; a model declares the names it was trained with (in that order),
+//! and the inference stage checks them, offsets and scales included, against these tables.
+//!
+//! The projective coordinates and the cone-axis deviations use the graph's reference points
+//! ([`crate::graph::Reference`]), which the training manifest records with the features.
+
+use thiserror::Error;
+
+use crate::graph::{EdgeKind, Graph, Reference};
+use crate::hits::Hits;
+
+/// One feature: how to compute it is keyed by its name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeatureSpec {
+    /// Name a model refers to.
+    pub name: &'static str,
+    /// Unit of the raw value.
+    pub unit: &'static str,
+    /// Subtracted from the raw value.
+    pub offset: f64,
+    /// The raw value minus the offset is divided by this.
+    pub scale: f64,
+    /// What the raw value is.
+    pub description: &'static str,
+}
+
+/// Node (hit) features.
+pub const NODE_FEATURES: &[FeatureSpec] = &[
+    FeatureSpec {
+        name: "x",
+        unit: "mm",
+        offset: 0.0,
+        scale: 500.0,
+        description: "hit x",
+    },
+    FeatureSpec {
+        name: "y",
+        unit: "mm",
+        offset: 0.0,
+        scale: 10.0,
+        description: "hit y",
+    },
+    FeatureSpec {
+        name: "z",
+        unit: "mm",
+        offset: 4100.0,
+        scale: 200.0,
+        description: "hit z",
+    },
+    FeatureSpec {
+        name: "layer",
+        unit: "",
+        offset: 0.0,
+        scale: 3.0,
+        description: "layer index from the readout (0 nearest the interaction point)",
+    },
+    FeatureSpec {
+        name: "stave",
+        unit: "",
+        offset: 0.0,
+        scale: 1.0,
+        description: "stave index from the readout (0 inner, 1 outer)",
+    },
+    FeatureSpec {
+        name: "u",
+        unit: "rad",
+        offset: 0.0,
+        scale: 0.3,
+        description: "projective x: (x - x_ref) / (z - z_ref), the x slope of the cone axis",
+    },
+    FeatureSpec {
+        name: "v",
+        unit: "rad",
+        offset: 0.0,
+        scale: 0.004,
+        description: "projective y: (y - y_ref) / (z - y_z), the y slope of the cone axis",
+    },
+];
+
+/// Edge features (inner hit 1, outer hit 2).
+pub const EDGE_FEATURES: &[FeatureSpec] = &[
+    FeatureSpec {
+        name: "dx",
+        unit: "mm",
+        offset: 0.0,
+        scale: 20.0,
+        description: "x2 - x1",
+    },
+    FeatureSpec {
+        name: "dy",
+        unit: "mm",
+        offset: 0.0,
+        scale: 0.5,
+        description: "y2 - y1",
+    },
+    FeatureSpec {
+        name: "dz",
+        unit: "mm",
+        offset: 0.0,
+        scale: 100.0,
+        description: "z2 - z1",
+    },
+    FeatureSpec {
+        name: "slope_dev_x",
+        unit: "rad",
+        offset: 0.0,
+        scale: 1e-3,
+        description: "(x2 - x1) / (z2 - z1) minus the x slope of the inner hit's cone axis",
+    },
+    FeatureSpec {
+        name: "slope_dev_y",
+        unit: "rad",
+        offset: 0.0,
+        scale: 1e-3,
+        description: "(y2 - y1) / (z2 - z1) minus the y slope of the inner hit's cone axis",
+    },
+    FeatureSpec {
+        name: "dca",
+        unit: "mm",
+        offset: 0.0,
+        scale: 10.0,
+        description: "distance of closest approach of the line through both hits to the reference point (x_ref, y_ref, z_ref)",
+    },
+    FeatureSpec {
+        name: "doublet",
+        unit: "1/m",
+        offset: 0.5259,
+        scale: 0.005,
+        description: "(x2 - x1) / (x1 (z2 - z1)), the LUXE doublet variable, in 1/m",
+    },
+    FeatureSpec {
+        name: "is_overlap",
+        unit: "",
+        offset: 0.0,
+        scale: 1.0,
+        description: "1 for a stave-overlap edge inside one layer, else 0",
+    },
+    FeatureSpec {
+        name: "is_skip",
+        unit: "",
+        offset: 0.0,
+        scale: 1.0,
+        description: "1 for a skip-layer edge (L -> L + 2), else 0",
+    },
+];
+
+/// A feature name that is in neither registry.
+#[derive(Debug, Clone, Error, PartialEq)]
+#[error("unknown {what} feature `{name}`: known are {known}")]
+pub struct UnknownFeature {
+    /// `node` or `edge`.
+    pub what: &'static str,
+    /// The name asked for.
+    pub name: String,
+    /// The names that exist, comma-separated.
+    pub known: String,
+}
+
+/// A row-major `[rows, cols]` matrix of features.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMatrix {
+    /// Rows (nodes or edges).
+    pub rows: usize,
+    /// The features, one column each, in the order asked for.
+    pub columns: Vec<FeatureSpec>,
+    /// `rows * columns.len()` values, row by row.
+    pub data: Vec<f32>,
+}
+
+impl FeatureMatrix {
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        self.columns.len()
+    }
+    /// One row.
+    pub fn row(&self, r: usize) -> &[f32] {
+        let c = self.cols();
+        &self.data[r * c..(r + 1) * c]
+    }
+}
+
+fn lookup(
+    registry: &[FeatureSpec],
+    what: &'static str,
+    names: &[&str],
+) -> Result<Vec<FeatureSpec>, UnknownFeature> {
+    names
+        .iter()
+        .map(|&name| {
+            registry
+                .iter()
+                .find(|f| f.name == name)
+                .copied()
+                .ok_or_else(|| UnknownFeature {
+                    what,
+                    name: name.to_string(),
+                    known: registry
+                        .iter()
+                        .map(|f| f.name)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+        })
+        .collect()
+}
+
+/// The specs of named node features, in the order given.
+pub fn node_specs(names: &[&str]) -> Result<Vec<FeatureSpec>, UnknownFeature> {
+    lookup(NODE_FEATURES, "node", names)
+}
+
+/// The specs of named edge features, in the order given.
+pub fn edge_specs(names: &[&str]) -> Result<Vec<FeatureSpec>, UnknownFeature> {
+    lookup(EDGE_FEATURES, "edge", names)
+}
+
+/// Names of every node feature, in registry order.
+pub fn all_node_names() -> Vec<&'static str> {
+    NODE_FEATURES.iter().map(|f| f.name).collect()
+}
+
+/// Names of every edge feature, in registry order.
+pub fn all_edge_names() -> Vec<&'static str> {
+    EDGE_FEATURES.iter().map(|f| f.name).collect()
+}
+
+/// How a feature is computed, resolved once per column from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compute {
+    X,
+    Y,
+    Z,
+    Layer,
+    Stave,
+    U,
+    V,
+    Dx,
+    Dy,
+    Dz,
+    SlopeDevX,
+    SlopeDevY,
+    Dca,
+    Doublet,
+    IsOverlap,
+    IsSkip,
+}
+
+impl Compute {
+    fn of(name: &str) -> Compute {
+        match name {
+            "x" => Compute::X,
+            "y" => Compute::Y,
+            "z" => Compute::Z,
+            "layer" => Compute::Layer,
+            "stave" => Compute::Stave,
+            "u" => Compute::U,
+            "v" => Compute::V,
+            "dx" => Compute::Dx,
+            "dy" => Compute::Dy,
+            "dz" => Compute::Dz,
+            "slope_dev_x" => Compute::SlopeDevX,
+            "slope_dev_y" => Compute::SlopeDevY,
+            "dca" => Compute::Dca,
+            "doublet" => Compute::Doublet,
+            "is_overlap" => Compute::IsOverlap,
+            "is_skip" => Compute::IsSkip,
+            other => unreachable!("`{other}` is checked against the registry"),
+        }
+    }
+}
+
+/// Raw (unscaled) value of a node feature of hit `i`.
+fn node_raw(what: Compute, hits: &Hits, reference: &Reference, i: usize) -> f64 {
+    match what {
+        Compute::X => hits.x[i],
+        Compute::Y => hits.y[i],
+        Compute::Z => hits.z[i],
+        Compute::Layer => f64::from(hits.layer[i]),
+        Compute::Stave => f64::from(hits.stave[i]),
+        Compute::U => reference.u(hits.x[i], hits.z[i]),
+        Compute::V => reference.v(hits.y[i], hits.z[i]),
+        _ => unreachable!("edge feature in a node column"),
+    }
+}
+
+/// Raw (unscaled) value of an edge feature of the edge from point `p1` to point `p2`.
+fn edge_raw(
+    what: Compute,
+    reference: &Reference,
+    p1: [f64; 3],
+    p2: [f64; 3],
+    kind: EdgeKind,
+) -> f64 {
+    match what {
+        Compute::Dx => p2[0] - p1[0],
+        Compute::Dy => p2[1] - p1[1],
+        Compute::Dz => p2[2] - p1[2],
+        Compute::SlopeDevX => reference.slope_deviation(p1, p2).0,
+        Compute::SlopeDevY => reference.slope_deviation(p1, p2).1,
+        Compute::Dca => distance_to_line([reference.x, reference.y, reference.z], p1, p2),
+        Compute::Doublet => (p2[0] - p1[0]) / (p1[0] * (p2[2] - p1[2])) * 1000.0,
+        Compute::IsOverlap => f64::from(u8::from(kind == EdgeKind::Overlap)),
+        Compute::IsSkip => f64::from(u8::from(kind == EdgeKind::Skip)),
+        _ => unreachable!("node feature in an edge column"),
+    }
+}
+
+/// Raw (unscaled) value of the edge feature `name` for an edge from hit `a` to hit `b`.
+pub fn edge_value(
+    name: &str,
+    hits: &Hits,
+    reference: &Reference,
+    a: usize,
+    b: usize,
+    kind: EdgeKind,
+) -> Result<f64, UnknownFeature> {
+    let spec = edge_specs(&[name])?[0];
+    let p = |i: usize| [hits.x[i], hits.y[i], hits.z[i]];
+    Ok(edge_raw(
+        Compute::of(spec.name),
+        reference,
+        p(a),
+        p(b),
+        kind,
+    ))
+}
+
+/// Distance from point `p` to the line through `a` and `b` (the distance to `a` when they coincide).
+fn distance_to_line(p: [f64; 3], a: [f64; 3], b: [f64; 3]) -> f64 {
+    let d = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
+    let w = [p[0] - a[0], p[1] - a[1], p[2] - a[2]];
+    let dd = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+    let ww = w[0] * w[0] + w[1] * w[1] + w[2] * w[2];
+    if dd == 0.0 {
+        return ww.sqrt();
+    }
+    let c = [
+        w[1] * d[2] - w[2] * d[1],
+        w[2] * d[0] - w[0] * d[2],
+        w[0] * d[1] - w[1] * d[0],
+    ];
+    ((c[0] * c[0] + c[1] * c[1] + c[2] * c[2]) / dd).sqrt()
+}
+
+#[inline]
+fn scaled(spec: &FeatureSpec, raw: f64) -> f32 {
+    ((raw - spec.offset) / spec.scale) as f32
+}
+
+/// Node features `[hits, names.len()]` of every hit.
+pub fn node_features(
+    hits: &Hits,
+    names: &[&str],
+    reference: &Reference,
+) -> Result<FeatureMatrix, UnknownFeature> {
+    let columns = node_specs(names)?;
+    let compute: Vec<Compute> = columns.iter().map(|c| Compute::of(c.name)).collect();
+    let mut data = Vec::with_capacity(hits.len() * columns.len());
+    for i in 0..hits.len() {
+        for (spec, &what) in columns.iter().zip(&compute) {
+            data.push(scaled(spec, node_raw(what, hits, reference, i)));
+        }
+    }
+    Ok(FeatureMatrix {
+        rows: hits.len(),
+        columns,
+        data,
+    })
+}
+
+/// Edge features `[edges, names.len()]` of every edge of `graph` (built from `hits`).
+pub fn edge_features(
+    hits: &Hits,
+    graph: &Graph,
+    names: &[&str],
+    reference: &Reference,
+) -> Result<FeatureMatrix, UnknownFeature> {
+    let columns = edge_specs(names)?;
+    let compute: Vec<Compute> = columns.iter().map(|c| Compute::of(c.name)).collect();
+    let p = |i: u32| {
+        let i = i as usize;
+        [hits.x[i], hits.y[i], hits.z[i]]
+    };
+    let mut data = Vec::with_capacity(graph.len() * columns.len());
+    for e in 0..graph.len() {
+        let (p1, p2) = (p(graph.src[e]), p(graph.dst[e]));
+        for (spec, &what) in columns.iter().zip(&compute) {
+            data.push(scaled(
+                spec,
+                edge_raw(what, reference, p1, p2, graph.kind[e]),
+            ));
+        }
+    }
+    Ok(FeatureMatrix {
+        rows: graph.len(),
+        columns,
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique_and_scales_positive() {
+        for registry in [NODE_FEATURES, EDGE_FEATURES] {
+            for (k, f) in registry.iter().enumerate() {
+                assert!(f.scale > 0.0 && f.scale.is_finite(), "{}", f.name);
+                assert!(registry[..k].iter().all(|g| g.name != f.name), "{}", f.name);
+                assert!(!f.description.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_rejected_with_the_known_list() {
+        let e = node_specs(&["x", "energy"]).unwrap_err();
+        assert_eq!(e.name, "energy");
+        assert!(e.to_string().contains("unknown node feature `energy`"));
+        assert!(e.to_string().contains("layer"));
+        let e = edge_specs(&["dx", "x"]).unwrap_err();
+        assert_eq!(e.what, "edge");
+        assert!(edge_specs(&all_edge_names()).is_ok());
+    }
+
+    #[test]
+    fn closest_approach() {
+        // The x axis at y = 2: distance 2 from the origin.
+        let d = distance_to_line([0.0; 3], [1.0, 2.0, 0.0], [5.0, 2.0, 0.0]);
+        assert!((d - 2.0).abs() < 1e-12);
+        // A line through the point.
+        let d = distance_to_line([0.0, 0.0, 2054.0], [10.0, 0.0, 4054.0], [20.0, 0.0, 6054.0]);
+        assert!(d.abs() < 1e-9, "{d}");
+    }
+}

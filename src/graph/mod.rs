@@ -1,0 +1,514 @@
+//! Graph construction: directed hit-pair edges between consecutive layers, across stave
+//! overlaps and (optionally) across one layer, inside narrow cone windows.
+//!
+//! Behind the LUXE dipole a positron flies on a straight line that points back to the magnet
+//! centre in x and to the interaction point in y. The *cone axis* of a hit is the line from
+//! those reference points ([`Reference`]) through the hit; an outer hit is connected when the
+//! slope of the segment deviates from that axis by less than the window half-width of the
+//! layer pair, in x and in y ([`PairWindow`]). Layer and stave come from each hit, never from
+//! its z; which stave of a layer is upstream comes from the geometry.
+//!
+//! Edges are directed from the inner hit to the outer hit and come sorted by (inner, outer):
+//! - [`EdgeKind::Next`]: layer L to layer L + 1, every stave combination;
+//! - [`EdgeKind::Overlap`]: inside one layer, from a stave to a downstream stave whose x range
+//!   overlaps it (a positron crossing the overlap leaves a hit on both);
+//! - [`EdgeKind::Skip`]: layer L to layer L + 2, bridging a missing hit (off by default).
+//!
+//! By default next-layer edges that jump a stave-overlap hit are then dropped
+//! ([`GraphConfig::drop_shortcuts`]): a positron through the stave overlap keeps the chain
+//! upstream stave -> downstream stave -> next layer, without the edges that jump its overlap hit.
+//!
+//! [`metrics`] scores a graph against the truth, [`calibrate`] derives windows from simulated
+//! truth.
+
+pub mod calibrate;
+mod config;
+pub mod metrics;
+mod prune;
+mod search;
+
+use std::fmt;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use config::{GraphConfig, HalfWidth, PairWindow, Reference, SearchMethod, Windows};
+
+use crate::geometry::Detector;
+use crate::hits::{HitError, Hits};
+
+/// The kind of an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[repr(u8)]
+pub enum EdgeKind {
+    /// Layer L to layer L + 1.
+    Next = 0,
+    /// Upstream stave to downstream stave inside one layer.
+    Overlap = 1,
+    /// Layer L to layer L + 2.
+    Skip = 2,
+}
+
+impl EdgeKind {
+    /// Every kind, in code order.
+    pub const ALL: [EdgeKind; 3] = [EdgeKind::Next, EdgeKind::Overlap, EdgeKind::Skip];
+
+    /// Lower-case name, as in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            EdgeKind::Next => "next",
+            EdgeKind::Overlap => "overlap",
+            EdgeKind::Skip => "skip",
+        }
+    }
+
+    /// The numeric code (0 next, 1 overlap, 2 skip), as exported.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// Layers between the inner and the outer hit (1, 0 or 2).
+    pub fn layer_step(self) -> usize {
+        match self {
+            EdgeKind::Next => 1,
+            EdgeKind::Overlap => 0,
+            EdgeKind::Skip => 2,
+        }
+    }
+}
+
+impl fmt::Display for EdgeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A directed hit graph. Edge `e` goes from hit `src[e]` to hit `dst[e]` (indices into the
+/// [`Hits`] it was built from, inner to outer); edges are sorted by (src, dst).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Graph {
+    /// Number of hits (nodes).
+    pub n_nodes: usize,
+    /// Inner hit of each edge.
+    pub src: Vec<u32>,
+    /// Outer hit of each edge.
+    pub dst: Vec<u32>,
+    /// Kind of each edge.
+    pub kind: Vec<EdgeKind>,
+}
+
+impl Graph {
+    /// Number of edges.
+    pub fn len(&self) -> usize {
+        self.src.len()
+    }
+
+    /// Whether the graph has no edges.
+    pub fn is_empty(&self) -> bool {
+        self.src.is_empty()
+    }
+
+    /// The edges as (src, dst) pairs.
+    pub fn pairs(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.src.iter().copied().zip(self.dst.iter().copied())
+    }
+
+    /// Row offsets of the outgoing edges: the edges of hit `i` are `offsets[i]..offsets[i + 1]`.
+    pub fn offsets(&self) -> Vec<usize> {
+        let mut offsets = vec![0usize; self.n_nodes + 1];
+        for &s in &self.src {
+            offsets[s as usize + 1] += 1;
+        }
+        for i in 0..self.n_nodes {
+            offsets[i + 1] += offsets[i];
+        }
+        offsets
+    }
+
+    /// Number of edges of each kind, indexed by [`EdgeKind::code`].
+    pub fn count_by_kind(&self) -> [usize; 3] {
+        let mut counts = [0; 3];
+        for k in &self.kind {
+            counts[k.code() as usize] += 1;
+        }
+        counts
+    }
+}
+
+/// An error of the graph stage, naming the offending field or hit and its value.
+#[derive(Debug, Error)]
+pub enum GraphError {
+    /// A configuration setting is invalid.
+    #[error("graph setting `{field}` = {value}: {reason}")]
+    Config {
+        /// Path of the setting, for example `window.next[0].x.base`.
+        field: String,
+        /// The value found.
+        value: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// The TOML text could not be parsed or has fields of the wrong type.
+    #[error("graph configuration TOML: {0}")]
+    Toml(String),
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A hit is unusable (non-finite position, unknown layer or stave, columns of different lengths).
+    #[error(transparent)]
+    Hit(#[from] HitError),
+    /// A hit lies at or upstream of a reference point, so its cone axis is undefined.
+    #[error(
+        "hit {index} (id {hit_id}): `z` = {z} mm is not downstream of the graph setting `{field}` = {z_ref} mm"
+    )]
+    UpstreamOfReference {
+        /// Position of the hit.
+        index: usize,
+        /// Caller's id.
+        hit_id: u64,
+        /// Its z.
+        z: f64,
+        /// `reference.z` or `reference.y_z`.
+        field: &'static str,
+        /// The reference z.
+        z_ref: f64,
+    },
+    /// More hits than edge indices can address.
+    #[error("{0} hits: the graph addresses at most 4294967295 hits")]
+    TooManyHits(usize),
+}
+
+impl GraphError {
+    pub(crate) fn config(
+        field: impl Into<String>,
+        value: impl fmt::Display,
+        reason: &str,
+    ) -> GraphError {
+        GraphError::Config {
+            field: field.into(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// One search to run for the hits of a (layer, stave): its outer (layer, stave), the kind of the
+/// edges and their window.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Relation {
+    pub target: usize,
+    pub kind: EdgeKind,
+    pub window: PairWindow,
+}
+
+/// The hits' (layer, stave) groups and which groups connect to which.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// First group index of each layer.
+    pub layer_offset: Vec<usize>,
+    /// Relations per inner group.
+    pub relations: Vec<Vec<Relation>>,
+    /// Number of groups.
+    pub n_groups: usize,
+}
+
+impl Plan {
+    pub fn new(detector: &Detector, config: &GraphConfig) -> Plan {
+        let mut layer_offset = Vec::with_capacity(detector.layers.len() + 1);
+        let mut n_groups = 0;
+        for layer in &detector.layers {
+            layer_offset.push(n_groups);
+            n_groups += layer.staves.len();
+        }
+        layer_offset.push(n_groups);
+        let mut relations = vec![Vec::new(); n_groups];
+        let window = |kind: EdgeKind, layer: usize| {
+            *config
+                .window
+                .get(kind, layer)
+                .expect("validated: enabled kinds have windows")
+        };
+        let n_layers = detector.layers.len();
+        for (l, layer) in detector.layers.iter().enumerate() {
+            for s in 0..layer.staves.len() {
+                let inner = layer_offset[l] + s;
+                for kind in [EdgeKind::Next, EdgeKind::Skip] {
+                    let outer_layer = l + kind.layer_step();
+                    if !config.builds(kind) || outer_layer >= n_layers {
+                        continue;
+                    }
+                    for t in 0..detector.layers[outer_layer].staves.len() {
+                        relations[inner].push(Relation {
+                            target: layer_offset[outer_layer] + t,
+                            kind,
+                            window: window(kind, l),
+                        });
+                    }
+                }
+                if config.overlap_edges {
+                    let a = &layer.staves[s];
+                    for (t, b) in layer.staves.iter().enumerate() {
+                        let overlap = a.x_min().max(b.x_min()) <= a.x_max().min(b.x_max());
+                        if t != s && b.z > a.z && overlap {
+                            relations[inner].push(Relation {
+                                target: layer_offset[l] + t,
+                                kind: EdgeKind::Overlap,
+                                window: window(EdgeKind::Overlap, l),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Plan {
+            layer_offset,
+            relations,
+            n_groups,
+        }
+    }
+
+    pub fn group(&self, layer: u8, stave: u8) -> usize {
+        self.layer_offset[layer as usize] + stave as usize
+    }
+}
+
+/// Checks that every hit can enter the graph: equal column lengths, finite coordinates, a layer
+/// and stave known to the detector, and a position downstream of both reference points.
+pub fn check_hits(
+    hits: &Hits,
+    detector: &Detector,
+    reference: &Reference,
+) -> Result<(), GraphError> {
+    let n = hits.len();
+    for (column, len) in [
+        ("x", hits.x.len()),
+        ("y", hits.y.len()),
+        ("z", hits.z.len()),
+        ("layer", hits.layer.len()),
+        ("stave", hits.stave.len()),
+    ] {
+        if len != n {
+            return Err(HitError::LengthMismatch {
+                column,
+                len,
+                expected: n,
+            }
+            .into());
+        }
+    }
+    if n > u32::MAX as usize {
+        return Err(GraphError::TooManyHits(n));
+    }
+    // Fast pass; the detailed pass below runs only to name the first problem.
+    let mut staves = [0u8; 256];
+    for (l, layer) in detector.layers.iter().enumerate().take(256) {
+        staves[l] = layer.staves.len().min(255) as u8;
+    }
+    let z_floor = reference.z.max(reference.y_z);
+    let all_good = hits
+        .x
+        .iter()
+        .zip(&hits.y)
+        .zip(&hits.z)
+        .zip(hits.layer.iter().zip(&hits.stave))
+        .all(|(((x, y), z), (&l, &s))| {
+            x.is_finite()
+                && y.is_finite()
+                && z.is_finite()
+                && *z > z_floor
+                && s < staves[l as usize]
+        });
+    if all_good {
+        return Ok(());
+    }
+    for i in 0..n {
+        let h = hits.get(i);
+        for (field, value) in [("x", h.x), ("y", h.y), ("z", h.z)] {
+            if !value.is_finite() {
+                return Err(HitError::NonFinite {
+                    index: i,
+                    hit_id: h.hit_id,
+                    field,
+                    value,
+                }
+                .into());
+            }
+        }
+        let Some(layer) = detector.layers.get(h.layer as usize) else {
+            return Err(HitError::UnknownLayer {
+                index: i,
+                hit_id: h.hit_id,
+                layer: h.layer as i64,
+                geometry: detector.name.clone(),
+                n_layers: detector.n_layers(),
+            }
+            .into());
+        };
+        if h.stave as usize >= layer.staves.len() {
+            return Err(HitError::UnknownStave {
+                index: i,
+                hit_id: h.hit_id,
+                layer: h.layer,
+                stave: h.stave as i64,
+                geometry: detector.name.clone(),
+                n_staves: layer.staves.len(),
+            }
+            .into());
+        }
+        for (field, z_ref) in [
+            ("reference.z", reference.z),
+            ("reference.y_z", reference.y_z),
+        ] {
+            if h.z <= z_ref {
+                return Err(GraphError::UpstreamOfReference {
+                    index: i,
+                    hit_id: h.hit_id,
+                    z: h.z,
+                    field,
+                    z_ref,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The window of one inner hit for one layer pair: everything the accept test needs.
+///
+/// With the projective coordinates u = (x - x_ref) / (z - z_ref) and v = (y - y_ref) / (z - y_z)
+/// of both hits, the slope deviation of the segment from the inner hit's cone axis is exactly
+/// d_x = (u2 - u1) (z2 - z_ref) / (z2 - z1) (and the same in y). The segment is accepted when
+/// the outer hit is downstream (z2 > z1) and |u2 - u1| (z2 - z_ref) <= w_x (z2 - z1), and the
+/// same in y. Every builder computes u and v with [`Reference::u`] and [`Reference::v`] and
+/// decides with this one test, so the fast builders and the brute-force reference agree exactly.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cone {
+    pub u1: f64,
+    pub v1: f64,
+    pub z1: f64,
+    /// Half-widths.
+    pub wx: f64,
+    pub wy: f64,
+    /// Reference z of each axis.
+    pub zr: f64,
+    pub zry: f64,
+}
+
+impl Cone {
+    /// The distance x - x_ref of an inner hit at z with projective x coordinate u1, as the
+    /// half-widths take it: u1 (z - z_ref).
+    #[inline]
+    pub fn distance(reference: &Reference, u1: f64, z: f64) -> f64 {
+        u1 * (z - reference.z)
+    }
+
+    /// The cone of an inner hit at z with projective coordinates (u1, v1) and half-widths
+    /// (wx, wy).
+    #[inline]
+    pub fn with_widths(reference: &Reference, u1: f64, v1: f64, z: f64, wx: f64, wy: f64) -> Cone {
+        Cone {
+            u1,
+            v1,
+            z1: z,
+            wx,
+            wy,
+            zr: reference.z,
+            zry: reference.y_z,
+        }
+    }
+
+    /// The cone of an inner hit at z with projective coordinates (u1, v1); the half-widths are
+    /// taken at [`Cone::distance`].
+    #[inline]
+    pub fn new(reference: &Reference, window: &PairWindow, u1: f64, v1: f64, z: f64) -> Cone {
+        let d = Self::distance(reference, u1, z);
+        Self::with_widths(reference, u1, v1, z, window.x.at(d), window.y.at(d))
+    }
+
+    #[inline]
+    pub fn accepts(&self, u2: f64, v2: f64, z2: f64) -> bool {
+        let dz = z2 - self.z1;
+        dz > 0.0
+            && (u2 - self.u1).abs() * (z2 - self.zr) <= self.wx * dz
+            && (v2 - self.v1).abs() * (z2 - self.zry) <= self.wy * dz
+    }
+}
+
+/// Builds the graph of one bunch crossing.
+///
+/// Empty layers, a single hit or hits in one layer only give an empty graph. Runs on the
+/// current rayon thread pool; the output does not depend on the thread count.
+pub fn build_graph(
+    hits: &Hits,
+    detector: &Detector,
+    config: &GraphConfig,
+) -> Result<Graph, GraphError> {
+    config.validate()?;
+    check_hits(hits, detector, &config.reference)?;
+    let plan = Plan::new(detector, config);
+    Ok(finish(search::build(hits, &plan, config), config))
+}
+
+/// Applies the optional post-processing to a freshly built (sorted) graph.
+fn finish(graph: Graph, config: &GraphConfig) -> Graph {
+    if config.drop_shortcuts {
+        prune::drop_shortcuts(graph)
+    } else {
+        graph
+    }
+}
+
+/// The same graph as [`build_graph`] by comparing every pair of hits: O(n^2), a reference for
+/// tests of the fast builders.
+pub fn build_graph_brute_force(
+    hits: &Hits,
+    detector: &Detector,
+    config: &GraphConfig,
+) -> Result<Graph, GraphError> {
+    config.validate()?;
+    check_hits(hits, detector, &config.reference)?;
+    let plan = Plan::new(detector, config);
+    let n = hits.len();
+    let r = &config.reference;
+    let u: Vec<f64> = (0..n).map(|i| r.u(hits.x[i], hits.z[i])).collect();
+    let v: Vec<f64> = (0..n).map(|i| r.v(hits.y[i], hits.z[i])).collect();
+    let per_hit: Vec<Vec<(u32, EdgeKind)>> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let relations = &plan.relations[plan.group(hits.layer[i], hits.stave[i])];
+            let cones: Vec<Cone> = relations
+                .iter()
+                .map(|rel| Cone::new(r, &rel.window, u[i], v[i], hits.z[i]))
+                .collect();
+            let mut out = Vec::new();
+            for j in 0..n {
+                let g = plan.group(hits.layer[j], hits.stave[j]);
+                for (rel, cone) in relations.iter().zip(&cones) {
+                    if rel.target == g && cone.accepts(u[j], v[j], hits.z[j]) {
+                        out.push((j as u32, rel.kind));
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    let mut graph = Graph {
+        n_nodes: n,
+        ..Graph::default()
+    };
+    for (i, out) in per_hit.into_iter().enumerate() {
+        for (j, kind) in out {
+            graph.src.push(i as u32);
+            graph.dst.push(j);
+            graph.kind.push(kind);
+        }
+    }
+    Ok(finish(graph, config))
+}

@@ -1,0 +1,156 @@
+//! Removal of shortcut edges.
+//!
+//! A positron that crosses the stave overlap leaves hits A (upstream stave) and B (downstream
+//! stave) on layer L and usually C and D on layer L + 1; its path is A -> B -> C -> D. The windows
+//! also accept A -> C, A -> D and B -> D: edges between hits of one positron that jump a hit on
+//! its path. With shortcut removal on, the graph keeps a next-layer edge x -> y only if no
+//! stave-overlap edge offers a path of two edges (x -> w overlap and w -> y next, or x -> w next
+//! and w -> y overlap). Overlap and skip edges are never removed.
+//!
+//! The decision looks at the graph before any removal, so it does not depend on edge order.
+
+use super::{EdgeKind, Graph};
+
+/// Edge positions of each source in a graph sorted by (src, dst).
+struct Rows<'a> {
+    graph: &'a Graph,
+    /// The edges of node i are `offsets[i]..offsets[i + 1]`.
+    offsets: Vec<u32>,
+}
+
+impl<'a> Rows<'a> {
+    fn new(graph: &'a Graph) -> Rows<'a> {
+        let mut offsets = vec![0u32; graph.n_nodes + 1];
+        for &s in &graph.src {
+            offsets[s as usize + 1] += 1;
+        }
+        for i in 0..graph.n_nodes {
+            offsets[i + 1] += offsets[i];
+        }
+        Rows { graph, offsets }
+    }
+
+    /// Positions of the edges leaving `node`.
+    #[inline]
+    fn of(&self, node: u32) -> std::ops::Range<usize> {
+        let n = node as usize;
+        self.offsets[n] as usize..self.offsets[n + 1] as usize
+    }
+
+    /// Position of the edge from -> to, if any.
+    #[inline]
+    fn find(&self, from: u32, to: u32) -> Option<usize> {
+        let rows = self.of(from);
+        let start = rows.start;
+        self.graph.dst[rows]
+            .binary_search(&to)
+            .ok()
+            .map(|k| start + k)
+    }
+}
+
+/// The graph without its shortcut edges. `graph` must be sorted by (src, dst), as built.
+/// Costs two passes over the edges plus a few binary searches per overlap edge.
+pub(super) fn drop_shortcuts(mut graph: Graph) -> Graph {
+    if graph.count_by_kind()[EdgeKind::Overlap.code() as usize] == 0 {
+        return graph;
+    }
+    let rows = Rows::new(&graph);
+    let mut drop: Vec<usize> = Vec::new();
+    let mut overlap_out = vec![false; graph.n_nodes];
+    let edges = graph.src.iter().zip(&graph.dst).zip(&graph.kind);
+    for ((&x, &y), &kind) in edges {
+        if kind == EdgeKind::Overlap {
+            // x -> y (overlap), y -> w (next): drop x -> w.
+            overlap_out[x as usize] = true;
+            for f in rows.of(y) {
+                if graph.kind[f] == EdgeKind::Next
+                    && let Some(g) = rows.find(x, graph.dst[f])
+                    && graph.kind[g] == EdgeKind::Next
+                {
+                    drop.push(g);
+                }
+            }
+        }
+    }
+    // x -> w (next), w -> y (overlap): drop x -> y.
+    let edges = graph.src.iter().zip(&graph.dst).zip(&graph.kind);
+    for ((&x, &w), &kind) in edges {
+        if kind == EdgeKind::Next && overlap_out[w as usize] {
+            for f in rows.of(w) {
+                if graph.kind[f] == EdgeKind::Overlap
+                    && let Some(g) = rows.find(x, graph.dst[f])
+                    && graph.kind[g] == EdgeKind::Next
+                {
+                    drop.push(g);
+                }
+            }
+        }
+    }
+    if drop.is_empty() {
+        return graph;
+    }
+    drop.sort_unstable();
+    drop.dedup();
+    // Compact in place.
+    let mut write = drop[0];
+    for (k, &d) in drop.iter().enumerate() {
+        let end = drop.get(k + 1).copied().unwrap_or(graph.len());
+        let len = end - (d + 1);
+        graph.src.copy_within(d + 1..end, write);
+        graph.dst.copy_within(d + 1..end, write);
+        graph.kind.copy_within(d + 1..end, write);
+        write += len;
+    }
+    graph.src.truncate(write);
+    graph.dst.truncate(write);
+    graph.kind.truncate(write);
+    graph
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(n: usize, edges: &[(u32, u32, EdgeKind)]) -> Graph {
+        let mut e = edges.to_vec();
+        e.sort_by_key(|&(s, d, _)| (s, d));
+        Graph {
+            n_nodes: n,
+            src: e.iter().map(|x| x.0).collect(),
+            dst: e.iter().map(|x| x.1).collect(),
+            kind: e.iter().map(|x| x.2).collect(),
+        }
+    }
+
+    #[test]
+    fn overlap_chain_keeps_only_consecutive_edges() {
+        use EdgeKind::*;
+        // A=0, B=1 on layer L; C=2, D=3 on layer L + 1; 4 on L + 2; 5 an unrelated hit on L + 1.
+        let g = graph(
+            6,
+            &[
+                (0, 1, Overlap),
+                (2, 3, Overlap),
+                (0, 2, Next),
+                (0, 3, Next),
+                (1, 2, Next),
+                (1, 3, Next),
+                (1, 5, Next),
+                (3, 4, Next),
+                (2, 4, Next),
+                (0, 4, Skip),
+            ],
+        );
+        let kept: Vec<(u32, u32)> = drop_shortcuts(g).pairs().collect();
+        // 0 -> 2, 0 -> 3, 1 -> 3 and 2 -> 4 jump an overlap hit; the skip edge stays.
+        assert_eq!(kept, vec![(0, 1), (0, 4), (1, 2), (1, 5), (2, 3), (3, 4)]);
+    }
+
+    #[test]
+    fn graphs_without_overlap_edges_are_unchanged() {
+        use EdgeKind::*;
+        let g = graph(4, &[(0, 2, Skip), (0, 1, Next), (1, 2, Next), (3, 2, Next)]);
+        assert_eq!(drop_shortcuts(g.clone()), g);
+    }
+}

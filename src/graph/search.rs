@@ -1,0 +1,465 @@
+//! The fast builders: the hits of every (layer, stave) are indexed in the projective
+//! coordinates u = (x - x_ref) / (z - z_ref) and v = (y - y_ref) / (z - y_z), where the window of
+//! an inner hit is (nearly) a rectangle.
+//!
+//! An inner hit with cone slopes (u1, v1) at z1 accepts an outer hit at z2 when
+//! |u2 - u1| <= w_x (z2 - z1) / (z2 - z_ref) (and the same in v); the factor grows with z2, so the
+//! rectangle |u - u1| <= w_x f(z_max), |v - v1| <= w_y g(z_max) over the outer group's largest z
+//! holds every accepted hit. The candidates inside it are decided by
+//! [`Cone::accepts`], the test the brute-force reference applies, so all builders agree.
+//!
+//! - **sweep**: the outer hits are cut into slabs of v, each sorted by u; the inner hits are
+//!   visited in increasing u, so each slab keeps a cursor that only moves forward a little.
+//! - **rtree**: an R*-tree (`rstar`) over (u, v) of the outer hits, one envelope query per window.
+
+use rayon::prelude::*;
+use rstar::primitives::GeomWithData;
+use rstar::{AABB, RTree};
+
+use super::{Cone, EdgeKind, Graph, GraphConfig, Plan, Reference, Relation, SearchMethod};
+use crate::hits::Hits;
+
+/// A hit with its projective coordinates.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    u: f64,
+    v: f64,
+    z: f64,
+    index: u32,
+    slab: u32,
+}
+
+/// The hits of one (layer, stave).
+#[derive(Debug)]
+struct Group {
+    /// Points in (slab, u) order: the order of the sweep, and the order inner hits are visited
+    /// in (so that consecutive windows fall on the same few slabs of the outer group).
+    points: Vec<Point>,
+    u_min: f64,
+    u_max: f64,
+    z_min: f64,
+    z_max: f64,
+    slabs: Slabs,
+    tree: Option<RTree<GeomWithData<[f64; 2], u32>>>,
+}
+
+/// Slab k of v holds points `offsets[k]..offsets[k + 1]`, each slab sorted by u.
+#[derive(Debug)]
+struct Slabs {
+    v_min: f64,
+    inv_width: f64,
+    offsets: Vec<u32>,
+}
+
+impl Slabs {
+    fn count(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    #[inline]
+    fn of(&self, v: f64) -> usize {
+        // v is finite (checked hits), so the signed cast only needs the clamp.
+        let s = ((v - self.v_min) * self.inv_width) as i64;
+        s.clamp(0, self.count() as i64 - 1) as usize
+    }
+}
+
+impl Group {
+    /// The members in slabs of `slab_width` in v (one slab when the width is 0), each sorted by u.
+    fn new(
+        hits: &Hits,
+        reference: &Reference,
+        members: &[u32],
+        slab_width: f64,
+        search: SearchMethod,
+    ) -> Group {
+        let mut points: Vec<Point> = members
+            .iter()
+            .map(|&i| {
+                let k = i as usize;
+                Point {
+                    u: reference.u(hits.x[k], hits.z[k]),
+                    v: reference.v(hits.y[k], hits.z[k]),
+                    z: hits.z[k],
+                    index: i,
+                    slab: 0,
+                }
+            })
+            .collect();
+        let (mut z_min, mut z_max) = (f64::INFINITY, f64::NEG_INFINITY);
+        let (mut v_min, mut v_max) = (f64::INFINITY, f64::NEG_INFINITY);
+        for p in &points {
+            if p.z < z_min {
+                z_min = p.z;
+            }
+            if p.z > z_max {
+                z_max = p.z;
+            }
+            if p.v < v_min {
+                v_min = p.v;
+            }
+            if p.v > v_max {
+                v_max = p.v;
+            }
+        }
+        let span = v_max - v_min;
+        let n_slabs = if slab_width > 0.0 && span > 0.0 {
+            // At most one slab per four points.
+            ((span / slab_width) as usize + 1).min((points.len() / 4).max(1))
+        } else {
+            1
+        };
+        let mut slabs = Slabs {
+            v_min,
+            inv_width: if span > 0.0 {
+                n_slabs as f64 / span
+            } else {
+                0.0
+            },
+            offsets: vec![0; n_slabs + 1],
+        };
+        // One sort by u (fast on hits that come ordered along the stave), then a stable
+        // counting scatter into the slabs.
+        points.sort_unstable_by(|a, b| a.u.total_cmp(&b.u).then(a.index.cmp(&b.index)));
+        if n_slabs == 1 {
+            slabs.offsets[1] = points.len() as u32;
+        } else {
+            for p in points.iter_mut() {
+                p.slab = slabs.of(p.v) as u32;
+                slabs.offsets[p.slab as usize + 1] += 1;
+            }
+            for k in 0..n_slabs {
+                slabs.offsets[k + 1] += slabs.offsets[k];
+            }
+            let mut fill: Vec<u32> = slabs.offsets[..n_slabs].to_vec();
+            let mut order = vec![0u32; points.len()];
+            for (r, p) in points.iter().enumerate() {
+                order[fill[p.slab as usize] as usize] = r as u32;
+                fill[p.slab as usize] += 1;
+            }
+            points = order.iter().map(|&r| points[r as usize]).collect();
+        }
+        let (u_min, u_max) = points
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p.u), hi.max(p.u))
+            });
+        let tree = (search == SearchMethod::Rtree).then(|| {
+            RTree::bulk_load(
+                points
+                    .iter()
+                    .enumerate()
+                    .map(|(k, p)| GeomWithData::new([p.u, p.v], k as u32))
+                    .collect(),
+            )
+        });
+        Group {
+            points,
+            u_min,
+            u_max,
+            z_min,
+            z_max,
+            slabs,
+            tree,
+        }
+    }
+
+    /// Visits the points inside the rectangle, slab by slab. `cursor[k]` remembers where the last
+    /// query started in slab k; queries come in increasing u, so it moves forward a little each time.
+    #[inline]
+    fn sweep(&self, cursor: &mut [u32], lo: [f64; 2], hi: [f64; 2], mut f: impl FnMut(&Point)) {
+        let (first, last) = (self.slabs.of(lo[1]), self.slabs.of(hi[1]));
+        let offsets = &self.slabs.offsets;
+        for k in first..=last {
+            let a = offsets[k] as usize;
+            let slab = &self.points[a..offsets[k + 1] as usize];
+            let c = cursor[k];
+            let start = if c == u32::MAX {
+                slab.partition_point(|p| p.u < lo[0])
+            } else {
+                let mut j = c as usize - a;
+                while j > 0 && slab[j - 1].u >= lo[0] {
+                    j -= 1;
+                }
+                while j < slab.len() && slab[j].u < lo[0] {
+                    j += 1;
+                }
+                j
+            };
+            cursor[k] = (a + start) as u32;
+            for p in &slab[start..] {
+                if p.u > hi[0] {
+                    break;
+                }
+                if p.v >= lo[1] && p.v <= hi[1] {
+                    f(p);
+                }
+            }
+        }
+    }
+
+    /// Visits the points inside the rectangle with an R-tree query.
+    #[inline]
+    fn query(&self, lo: [f64; 2], hi: [f64; 2], mut f: impl FnMut(&Point)) {
+        let tree = self.tree.as_ref().expect("built for the R-tree search");
+        for item in tree.locate_in_envelope(&AABB::from_corners(lo, hi)) {
+            f(&self.points[item.data as usize]);
+        }
+    }
+}
+
+/// Hits per group, each list in increasing hit order.
+fn members_by_group(hits: &Hits, plan: &Plan) -> Vec<Vec<u32>> {
+    let mut counts = vec![0usize; plan.n_groups];
+    for i in 0..hits.len() {
+        counts[plan.group(hits.layer[i], hits.stave[i])] += 1;
+    }
+    let mut members: Vec<Vec<u32>> = counts.iter().map(|&c| Vec::with_capacity(c)).collect();
+    for i in 0..hits.len() {
+        members[plan.group(hits.layer[i], hits.stave[i])].push(i as u32);
+    }
+    members
+}
+
+/// Typical half-height in v of the windows that look into group `g` (the mean over a sample of
+/// the inner hits of every relation into it); for a group nothing looks into, that of the
+/// windows it looks with, so that its hits are still visited slab by slab.
+fn typical_v_half_range(
+    hits: &Hits,
+    plan: &Plan,
+    members: &[Vec<u32>],
+    reference: &Reference,
+    g: usize,
+) -> f64 {
+    let z_max = |group: usize| {
+        members[group]
+            .iter()
+            .map(|&i| hits.z[i as usize])
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    let mut pairs: Vec<(usize, usize, &Relation)> = Vec::new();
+    for (inner, relations) in plan.relations.iter().enumerate() {
+        pairs.extend(
+            relations
+                .iter()
+                .filter(|r| r.target == g)
+                .map(|r| (inner, g, r)),
+        );
+    }
+    if pairs.is_empty() {
+        pairs.extend(plan.relations[g].iter().map(|r| (g, r.target, r)));
+    }
+    let (mut sum, mut count) = (0.0, 0usize);
+    for (inner, target, r) in pairs {
+        let z_max = z_max(target);
+        let step = (members[inner].len() / 256).max(1);
+        for &i in members[inner].iter().step_by(step) {
+            let k = i as usize;
+            let dz = z_max - hits.z[k];
+            if dz > 0.0 {
+                let w = r.window.y.at(hits.x[k] - reference.x);
+                sum += w * dz / (z_max - reference.y_z);
+                count += 1;
+            }
+        }
+    }
+    if count == 0 { 0.0 } else { sum / count as f64 }
+}
+
+/// Edges found for a run of inner hits: per inner hit a block of (dst, kind) sorted by dst.
+struct Found {
+    /// (inner hit, number of edges), in the order of the blocks in `edges`.
+    blocks: Vec<(u32, u32)>,
+    edges: Vec<(u32, EdgeKind)>,
+}
+
+pub(super) fn build(hits: &Hits, plan: &Plan, config: &GraphConfig) -> Graph {
+    let n = hits.len();
+    let reference = &config.reference;
+    let members = members_by_group(hits, plan);
+
+    let mut is_inner = vec![false; plan.n_groups];
+    let mut is_target = vec![false; plan.n_groups];
+    for (g, relations) in plan.relations.iter().enumerate() {
+        for r in relations {
+            if !members[g].is_empty() && !members[r.target].is_empty() {
+                is_target[r.target] = true;
+                is_inner[g] = true;
+            }
+        }
+    }
+    let groups: Vec<Option<Group>> = (0..plan.n_groups)
+        .into_par_iter()
+        .map(|g| {
+            (is_inner[g] || is_target[g]).then(|| {
+                // Slabs a few window heights wide: most windows fall on one or two.
+                let half = typical_v_half_range(hits, plan, &members, reference, g);
+                let width = match config.search {
+                    SearchMethod::Sweep => 4.0 * half,
+                    SearchMethod::Rtree => 0.0,
+                };
+                Group::new(hits, reference, &members[g], width, config.search)
+            })
+        })
+        .collect();
+
+    // Tasks: runs of inner hits of one group, in increasing u.
+    let chunk = (n / (8 * rayon::current_num_threads().max(1))).clamp(1024, 1 << 15);
+    let tasks: Vec<(usize, usize, usize)> = groups
+        .iter()
+        .enumerate()
+        .filter(|&(g, _)| is_inner[g])
+        .flat_map(|(g, group)| {
+            let len = group.as_ref().map_or(0, |gr| gr.points.len());
+            (0..len.div_ceil(chunk)).map(move |c| (g, c * chunk, ((c + 1) * chunk).min(len)))
+        })
+        .collect();
+    let found: Vec<Found> = tasks
+        .into_par_iter()
+        .map(|(g, a, b)| search_run(&groups, g, a..b, &plan.relations[g], config))
+        .collect();
+
+    // Where each inner hit's block is, and where it goes: a counting sort by inner hit.
+    let mut block_of = vec![(u32::MAX, 0u32); n];
+    let mut offsets = vec![0u32; n + 1];
+    for (t, f) in found.iter().enumerate() {
+        let mut start = 0u32;
+        for &(hit, count) in &f.blocks {
+            block_of[hit as usize] = (t as u32, start);
+            offsets[hit as usize + 1] = count;
+            start += count;
+        }
+    }
+    for i in 0..n {
+        offsets[i + 1] += offsets[i];
+    }
+    let total = offsets[n] as usize;
+    let mut src = vec![0u32; total];
+    let mut dst = vec![0u32; total];
+    let mut kind = vec![EdgeKind::Next; total];
+    // Fill runs of hits in parallel, each into its own stretch of the output.
+    let piece = n
+        .div_ceil(4 * rayon::current_num_threads().max(1))
+        .max(4096);
+    let mut pieces = Vec::with_capacity(n.div_ceil(piece));
+    let (mut s_rest, mut d_rest, mut k_rest) = (&mut src[..], &mut dst[..], &mut kind[..]);
+    for first in (0..n).step_by(piece) {
+        let last = (first + piece).min(n);
+        let len = (offsets[last] - offsets[first]) as usize;
+        let (s_here, s_tail) = std::mem::take(&mut s_rest).split_at_mut(len);
+        let (d_here, d_tail) = std::mem::take(&mut d_rest).split_at_mut(len);
+        let (k_here, k_tail) = std::mem::take(&mut k_rest).split_at_mut(len);
+        (s_rest, d_rest, k_rest) = (s_tail, d_tail, k_tail);
+        pieces.push((first..last, s_here, d_here, k_here));
+    }
+    pieces
+        .into_par_iter()
+        .for_each(|(hits_range, s_out, d_out, k_out)| {
+            let base = offsets[hits_range.start] as usize;
+            for i in hits_range {
+                let (at, end) = (offsets[i] as usize - base, offsets[i + 1] as usize - base);
+                if at == end {
+                    continue;
+                }
+                let (t, start) = block_of[i];
+                let block = &found[t as usize].edges[start as usize..][..end - at];
+                s_out[at..end].fill(i as u32);
+                for ((d, k), &(j, e)) in d_out[at..end]
+                    .iter_mut()
+                    .zip(&mut k_out[at..end])
+                    .zip(block)
+                {
+                    *d = j;
+                    *k = e;
+                }
+            }
+        });
+    Graph {
+        n_nodes: n,
+        src,
+        dst,
+        kind,
+    }
+}
+
+/// Searches every relation of the inner hits at positions `run` of group `g`.
+fn search_run(
+    groups: &[Option<Group>],
+    g: usize,
+    run: std::ops::Range<usize>,
+    relations: &[Relation],
+    config: &GraphConfig,
+) -> Found {
+    let reference = &config.reference;
+    let inner = groups[g].as_ref().expect("task of a built group");
+    let mut out = Found {
+        blocks: Vec::with_capacity(run.len()),
+        edges: Vec::with_capacity(run.len() * 2),
+    };
+    // Targets that exist, with the largest (z2 - z1) / (z2 - z_ref) over both groups (for x
+    // and y), and one cursor per slab (unset until first used).
+    let mut targets: Vec<(&Relation, &Group, f64, f64, Vec<u32>)> = relations
+        .iter()
+        .filter_map(|r| {
+            let t = groups[r.target].as_ref()?;
+            if t.z_max <= inner.z_min {
+                return None;
+            }
+            let f = (t.z_max - inner.z_min) / (t.z_max - reference.z) * (1.0 + 1e-9);
+            let g = (t.z_max - inner.z_min) / (t.z_max - reference.y_z) * (1.0 + 1e-9);
+            let cursors = match config.search {
+                SearchMethod::Sweep => vec![u32::MAX; t.slabs.count()],
+                SearchMethod::Rtree => Vec::new(),
+            };
+            Some((r, t, f, g, cursors))
+        })
+        .collect();
+    let mut next_slab_at = run.start;
+    for pos in run {
+        if pos >= next_slab_at {
+            // A new slab of inner hits starts again from low u: forget the cursors.
+            let slab = inner.slabs.offsets.partition_point(|&o| o as usize <= pos) - 1;
+            next_slab_at = inner.slabs.offsets[slab + 1] as usize;
+            for t in targets.iter_mut() {
+                t.4.fill(u32::MAX);
+            }
+        }
+        let p1 = &inner.points[pos];
+        let d = Cone::distance(reference, p1.u, p1.z);
+        let (margin_u, margin_v) = (1e-12 * (1.0 + p1.u.abs()), 1e-12 * (1.0 + p1.v.abs()));
+        let start = out.edges.len();
+        for (r, target, f, g, cursor) in targets.iter_mut() {
+            // The x window first: most hits see only one stave of the next layer.
+            let wx = r.window.x.at(d);
+            let du = wx * *f + margin_u;
+            let (lo_u, hi_u) = (p1.u - du, p1.u + du);
+            if hi_u < target.u_min || lo_u > target.u_max {
+                continue;
+            }
+            let wy = r.window.y.at(d);
+            let cone = Cone::with_widths(reference, p1.u, p1.v, p1.z, wx, wy);
+            let dv = wy * *g + margin_v;
+            let lo = [lo_u, p1.v - dv];
+            let hi = [hi_u, p1.v + dv];
+            let kind = r.kind;
+            let edges = &mut out.edges;
+            let visit = |p: &Point| {
+                if cone.accepts(p.u, p.v, p.z) {
+                    edges.push((p.index, kind));
+                }
+            };
+            match config.search {
+                SearchMethod::Sweep => target.sweep(cursor, lo, hi, visit),
+                SearchMethod::Rtree => target.query(lo, hi, visit),
+            }
+        }
+        let count = out.edges.len() - start;
+        if count > 0 {
+            if count > 1 {
+                out.edges[start..].sort_unstable_by_key(|&(j, _)| j);
+            }
+            out.blocks.push((p1.index, count as u32));
+        }
+    }
+    out
+}

@@ -1,0 +1,658 @@
+//! Graph construction: fast builders against the brute-force reference, overlap and skip
+//! edges, edge cases, feature locality, truth metrics and window calibration.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use gnntrack::features::{all_edge_names, edge_features};
+use gnntrack::geometry::Detector;
+use gnntrack::graph::calibrate::{Deviation, WindowShape, calibrate, fit_pair};
+use gnntrack::graph::metrics::{GraphMetrics, NO_SUCCESSOR, TrueSegments};
+use gnntrack::graph::{
+    EdgeKind, Graph, GraphConfig, GraphError, HalfWidth, PairWindow, SearchMethod, build_graph,
+    build_graph_brute_force,
+};
+use gnntrack::hits::{Hit, HitTruth, Hits, read_hits};
+use gnntrack::sim::{PositronCount, SimConfig, simulate_bx};
+
+fn small_event(detector: &Detector, positrons: usize, seed: u64) -> Hits {
+    let mut config = SimConfig::e_laser(5).unwrap();
+    config.positrons = PositronCount::Exact(positrons);
+    config.noise_per_pixel = 2e-5; // ~750 noise hits: plenty of fakes to reject
+    simulate_bx(detector, &config, seed, 0).unwrap().hits
+}
+
+/// The hits in another order (all columns and the truth permuted alike).
+fn permuted(hits: &Hits, seed: u64) -> Hits {
+    let mut order: Vec<usize> = (0..hits.len()).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let mut out = Hits::new(hits.truth.is_some());
+    for &i in &order {
+        out.push(hits.get(i), hits.truth_of(i));
+    }
+    out
+}
+
+/// Edges as (inner hit id, outer hit id, kind).
+fn id_edges(hits: &Hits, graph: &Graph) -> BTreeSet<(u64, u64, EdgeKind)> {
+    (0..graph.len())
+        .map(|e| {
+            (
+                hits.hit_id[graph.src[e] as usize],
+                hits.hit_id[graph.dst[e] as usize],
+                graph.kind[e],
+            )
+        })
+        .collect()
+}
+
+fn assert_sorted(graph: &Graph) {
+    for e in 1..graph.len() {
+        assert!(
+            (graph.src[e - 1], graph.dst[e - 1]) < (graph.src[e], graph.dst[e]),
+            "edges not strictly sorted at {e}"
+        );
+    }
+}
+
+fn wide(config: &GraphConfig, factor: f64) -> GraphConfig {
+    let mut c = config.clone();
+    for kind in EdgeKind::ALL {
+        for w in c.window.of_mut(kind) {
+            for h in [&mut w.x, &mut w.y] {
+                h.base *= factor;
+                h.per_mm *= factor;
+            }
+        }
+    }
+    c
+}
+
+#[test]
+fn fast_builders_give_exactly_the_brute_force_edges() {
+    let luxe = Detector::preset("luxe").unwrap();
+    let key4hep = Detector::preset("luxe-key4hep").unwrap();
+    let sl = Detector::preset("luxe-sl").unwrap();
+    let base = GraphConfig::default();
+    let mut skip = base.clone();
+    skip.skip_edges = true;
+    let mut inverse = skip.clone();
+    for w in &mut inverse.window.next {
+        w.x = HalfWidth {
+            base: 2e-4,
+            per_mm: 2e-6,
+            inv_mm: 0.05,
+        };
+    }
+    let keep_shortcuts = GraphConfig {
+        drop_shortcuts: false,
+        ..skip.clone()
+    };
+    let mut references = skip.clone();
+    references.reference.z = 1900.0;
+    references.reference.y_z = 2054.0;
+    references.reference.x = -3.0;
+    references.reference.y = 0.5;
+    let cases: Vec<(&str, &Detector, GraphConfig, Hits)> = vec![
+        ("default", &luxe, base.clone(), small_event(&luxe, 400, 1)),
+        ("skip", &luxe, skip.clone(), small_event(&luxe, 400, 2)),
+        (
+            "wide windows",
+            &luxe,
+            wide(&skip, 8.0),
+            small_event(&luxe, 300, 3),
+        ),
+        ("1/x term", &luxe, inverse, small_event(&luxe, 300, 4)),
+        (
+            "shortcuts kept",
+            &luxe,
+            keep_shortcuts,
+            small_event(&luxe, 400, 9),
+        ),
+        (
+            "other references",
+            &luxe,
+            references,
+            small_event(&luxe, 300, 5),
+        ),
+        (
+            "key4hep",
+            &key4hep,
+            skip.clone(),
+            small_event(&key4hep, 400, 6),
+        ),
+        ("single layer", &sl, skip.clone(), small_event(&sl, 400, 7)),
+        (
+            "shuffled",
+            &luxe,
+            wide(&skip, 3.0),
+            permuted(&small_event(&luxe, 400, 8), 8),
+        ),
+    ];
+    for (name, detector, config, hits) in cases {
+        let reference = build_graph_brute_force(&hits, detector, &config).unwrap();
+        assert!(
+            reference.len() > 100,
+            "{name}: only {} edges",
+            reference.len()
+        );
+        for search in [SearchMethod::Sweep, SearchMethod::Rtree] {
+            let c = GraphConfig {
+                search,
+                ..config.clone()
+            };
+            let graph = build_graph(&hits, detector, &c).unwrap();
+            assert_sorted(&graph);
+            assert_eq!(graph, reference, "{name}, {search}");
+        }
+    }
+}
+
+#[test]
+fn output_does_not_depend_on_threads_or_hit_order() {
+    let d = Detector::preset("luxe").unwrap();
+    let hits = simulate_bx(&d, &SimConfig::e_laser(4).unwrap(), 3, 0)
+        .unwrap()
+        .hits;
+    let config = GraphConfig::default();
+    let run = |threads: usize, hits: &Hits| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| build_graph(hits, &d, &config).unwrap())
+    };
+    let one = run(1, &hits);
+    assert!(one.len() > 5_000);
+    assert_eq!(one, run(2, &hits));
+    assert_eq!(one, run(3, &hits));
+    let shuffled = permuted(&hits, 1);
+    let other = run(2, &shuffled);
+    assert_sorted(&other);
+    assert_eq!(id_edges(&hits, &one), id_edges(&shuffled, &other));
+}
+
+#[test]
+fn overlap_edges_join_the_two_hits_of_a_positron_in_the_overlap() {
+    for geometry in ["luxe", "luxe-key4hep"] {
+        let d = Detector::preset(geometry).unwrap();
+        let mut sim = SimConfig::e_laser(5).unwrap();
+        sim.positrons = PositronCount::Exact(3000);
+        let hits = simulate_bx(&d, &sim, 11, 0).unwrap().hits;
+        let graph = build_graph(&hits, &d, &GraphConfig::default()).unwrap();
+        let truth = hits.truth.as_ref().unwrap();
+        let edges: HashMap<(u32, u32), EdgeKind> = (0..graph.len())
+            .map(|e| ((graph.src[e], graph.dst[e]), graph.kind[e]))
+            .collect();
+        // Hits of each positron per (layer, stave).
+        let mut by_particle: HashMap<(u64, u8), [Option<u32>; 2]> = HashMap::new();
+        for i in 0..hits.len() {
+            let p = truth.particle_id[i];
+            if p != 0 && !truth.merged[i] {
+                by_particle.entry((p, hits.layer[i])).or_default()[hits.stave[i] as usize] =
+                    Some(i as u32);
+            }
+        }
+        let (mut crossings, mut found) = (0, 0);
+        for ((_, layer), staves) in &by_particle {
+            if let [Some(a), Some(b)] = *staves {
+                crossings += 1;
+                let up = d.layers[*layer as usize].upstream_stave();
+                let (inner, outer) = if up == 0 { (a, b) } else { (b, a) };
+                let x = hits.x[inner as usize];
+                assert!(
+                    (280.0..324.0).contains(&x),
+                    "{geometry}: crossing at x = {x}"
+                );
+                if edges.get(&(inner, outer)) == Some(&EdgeKind::Overlap) {
+                    found += 1;
+                }
+                assert!(
+                    !edges.contains_key(&(outer, inner)),
+                    "edge against the beam"
+                );
+            }
+        }
+        assert!(crossings > 100, "{geometry}: {crossings} crossings");
+        assert!(
+            found as f64 >= 0.995 * crossings as f64,
+            "{geometry}: {found} of {crossings} overlap crossings connected"
+        );
+        // The chain upstream stave -> downstream stave -> next layer remains; the edges that
+        // jump an overlap hit are dropped (and only then).
+        let segments = TrueSegments::from_hits(&hits, &d).unwrap();
+        let m = GraphMetrics::compute(&hits, &graph, &segments);
+        assert!(
+            m.shortcut_edges <= 3,
+            "{geometry}: {} shortcuts",
+            m.shortcut_edges
+        );
+        let keep = GraphConfig {
+            drop_shortcuts: false,
+            ..GraphConfig::default()
+        };
+        let full = build_graph(&hits, &d, &keep).unwrap();
+        let m_full = GraphMetrics::compute(&hits, &full, &segments);
+        assert!(
+            m_full.shortcut_edges > crossings,
+            "{geometry}: {} shortcuts kept, {crossings} crossings",
+            m_full.shortcut_edges
+        );
+        assert!(m_full.total.found_segments >= m.total.found_segments);
+        assert!(m_full.total.found_segments - m.total.found_segments <= crossings / 200);
+        // Every overlap edge runs upstream -> downstream inside one layer, in the overlap.
+        for e in (0..graph.len()).filter(|&e| graph.kind[e] == EdgeKind::Overlap) {
+            let (s, t) = (graph.src[e] as usize, graph.dst[e] as usize);
+            assert_eq!(hits.layer[s], hits.layer[t]);
+            let layer = &d.layers[hits.layer[s] as usize];
+            assert_eq!(hits.stave[s] as usize, layer.upstream_stave(), "{geometry}");
+            assert_ne!(hits.stave[s], hits.stave[t]);
+        }
+    }
+}
+
+fn hit(id: u64, x: f64, y: f64, layer: u8, stave: u8, detector: &Detector) -> Hit {
+    Hit {
+        hit_id: id,
+        x,
+        y,
+        z: detector.stave(layer, stave).unwrap().z,
+        layer,
+        stave,
+    }
+}
+
+/// A straight track from the magnet centre with x-slope `sx` (and y = 0).
+fn track_hits(detector: &Detector, first_id: u64, sx: f64, layers: &[(u8, u8)]) -> Vec<Hit> {
+    layers
+        .iter()
+        .enumerate()
+        .map(|(k, &(l, s))| {
+            let z = detector.stave(l, s).unwrap().z;
+            hit(first_id + k as u64, sx * (z - 2054.0), 0.0, l, s, detector)
+        })
+        .collect()
+}
+
+fn hits_of(list: &[Hit]) -> Hits {
+    let mut hits = Hits::new(false);
+    for h in list {
+        hits.push(*h, None);
+    }
+    hits
+}
+
+#[test]
+fn empty_layers_a_single_hit_or_one_layer_give_an_empty_graph() {
+    let d = Detector::preset("luxe").unwrap();
+    let mut config = GraphConfig {
+        skip_edges: true,
+        ..GraphConfig::default()
+    };
+    for search in [SearchMethod::Sweep, SearchMethod::Rtree] {
+        config.search = search;
+        let empty = build_graph(&Hits::new(false), &d, &config).unwrap();
+        assert!(empty.is_empty());
+        assert_eq!(empty.n_nodes, 0);
+
+        let one = hits_of(&track_hits(&d, 1, 0.08, &[(1, 0)]));
+        assert!(build_graph(&one, &d, &config).unwrap().is_empty());
+
+        // A whole track's worth of hits, but all on layer 2 (no overlap pair).
+        let mut same_layer = Vec::new();
+        for k in 0..50 {
+            same_layer.extend(track_hits(&d, 10 * k, 0.03 + 0.001 * k as f64, &[(2, 0)]));
+        }
+        assert!(
+            build_graph(&hits_of(&same_layer), &d, &config)
+                .unwrap()
+                .is_empty()
+        );
+
+        // Layers 0 and 3 only: nothing connects them (skip edges span one layer).
+        let far = hits_of(&track_hits(&d, 1, 0.08, &[(0, 0), (3, 0)]));
+        assert!(build_graph(&far, &d, &config).unwrap().is_empty());
+
+        // Empty layer 1: 2 -> 3 edges remain, 0 -> 2 only as a skip edge.
+        let gap = hits_of(&track_hits(&d, 1, 0.08, &[(0, 0), (2, 0), (3, 0)]));
+        let g = build_graph(&gap, &d, &config).unwrap();
+        assert_eq!(g.pairs().collect::<Vec<_>>(), vec![(0, 1), (1, 2)]);
+        assert_eq!(g.kind, vec![EdgeKind::Skip, EdgeKind::Next]);
+        let mut no_skip = config.clone();
+        no_skip.skip_edges = false;
+        let g = build_graph(&gap, &d, &no_skip).unwrap();
+        assert_eq!(g.pairs().collect::<Vec<_>>(), vec![(1, 2)]);
+    }
+}
+
+#[test]
+fn bad_hits_are_errors_naming_the_hit_and_value() {
+    let d = Detector::preset("luxe").unwrap();
+    let config = GraphConfig::default();
+    let good = track_hits(&d, 1, 0.08, &[(0, 0), (1, 0)]);
+    let check = |mutate: &dyn Fn(&mut Hits), expect: &[&str]| {
+        let mut hits = hits_of(&good);
+        mutate(&mut hits);
+        let e = build_graph(&hits, &d, &config).unwrap_err().to_string();
+        for part in expect {
+            assert!(e.contains(part), "`{e}` lacks `{part}`");
+        }
+    };
+    check(&|h| h.x[1] = f64::NAN, &["id 2", "`x` = NaN"]);
+    check(&|h| h.layer[0] = 7, &["id 1", "`layer` = 7"]);
+    check(&|h| h.stave[1] = 3, &["id 2", "`stave` = 3"]);
+    check(&|h| h.z[0] = 1000.0, &["id 1", "`z` = 1000", "reference.z"]);
+    check(&|h| h.y.pop().map_or((), |_| ()), &["column `y`"]);
+    let mut bad = config.clone();
+    bad.window.next[1].y.per_mm = f64::INFINITY;
+    let e = build_graph(&hits_of(&good), &d, &bad).unwrap_err();
+    assert!(matches!(e, GraphError::Config { .. }));
+    assert!(e.to_string().contains("window.next[1].y.per_mm"), "{e}");
+}
+
+#[test]
+fn edge_features_do_not_change_when_unrelated_hits_are_added() {
+    let d = Detector::preset("luxe").unwrap();
+    let config = GraphConfig::default();
+    let names = all_edge_names();
+    let small = small_event(&d, 200, 21);
+    let g_small = build_graph(&small, &d, &config).unwrap();
+    let f_small = edge_features(&small, &g_small, &names, &config.reference).unwrap();
+
+    // The same hits among ten times more, renumbered and in another order.
+    let mut big_list: Vec<(Hit, HitTruth)> = (0..small.len())
+        .map(|i| (small.get(i), small.truth_of(i).unwrap()))
+        .collect();
+    let other = small_event(&d, 2000, 22);
+    for i in 0..other.len() {
+        let mut h = other.get(i);
+        h.hit_id += 1_000_000;
+        big_list.push((h, other.truth_of(i).unwrap()));
+    }
+    big_list.shuffle(&mut ChaCha8Rng::seed_from_u64(5));
+    let mut big = Hits::new(true);
+    for (h, t) in &big_list {
+        big.push(*h, Some(*t));
+    }
+    let g_big = build_graph(&big, &d, &config).unwrap();
+    let f_big = edge_features(&big, &g_big, &names, &config.reference).unwrap();
+    let row_of: HashMap<(u64, u64), usize> = (0..g_big.len())
+        .map(|e| {
+            (
+                (
+                    big.hit_id[g_big.src[e] as usize],
+                    big.hit_id[g_big.dst[e] as usize],
+                ),
+                e,
+            )
+        })
+        .collect();
+    assert!(g_small.len() > 500);
+    for e in 0..g_small.len() {
+        let key = (
+            small.hit_id[g_small.src[e] as usize],
+            small.hit_id[g_small.dst[e] as usize],
+        );
+        let r = row_of[&key];
+        assert_eq!(f_small.row(e), f_big.row(r), "edge {key:?}");
+    }
+}
+
+/// One positron through the `luxe` geometry, noise next to it, and a second positron.
+fn hand_made_event(d: &Detector) -> Hits {
+    let mut hits = Hits::new(true);
+    let truth = |p: u64| {
+        Some(HitTruth {
+            particle_id: p,
+            particle_p: if p == 1 { 2.5 } else { 6.0 },
+            merged: false,
+        })
+    };
+    // Positron 1 crosses the overlap on layer 0, has no hit on layer 2.
+    for h in track_hits(d, 10, 0.16, &[(0, 0), (0, 1), (1, 0), (3, 0)]) {
+        hits.push(h, truth(1));
+    }
+    // Positron 2: layers 0, 1, 2, given in reverse order.
+    for h in track_hits(d, 20, 0.05, &[(2, 0), (1, 0), (0, 0)]) {
+        hits.push(h, truth(2));
+    }
+    // Noise on the path of positron 2.
+    let z = d.stave(3, 0).unwrap().z;
+    hits.push(hit(30, 0.05 * (z - 2054.0), 0.0, 3, 0, d), truth(0));
+    hits
+}
+
+#[test]
+fn true_segments_follow_each_positron_along_its_path() {
+    let d = Detector::preset("luxe").unwrap();
+    let hits = hand_made_event(&d);
+    let s = TrueSegments::from_hits(&hits, &d).unwrap();
+    let segments: Vec<(u64, u64, EdgeKind)> = s
+        .iter()
+        .map(|(a, b, k)| (hits.hit_id[a as usize], hits.hit_id[b as usize], k))
+        .collect();
+    assert_eq!(
+        segments,
+        vec![
+            (10, 11, EdgeKind::Overlap),
+            (11, 12, EdgeKind::Next),
+            (12, 13, EdgeKind::Skip),
+            (21, 20, EdgeKind::Next),
+            (22, 21, EdgeKind::Next),
+        ]
+    );
+    assert_eq!(
+        s.successor[7], NO_SUCCESSOR,
+        "noise is never part of a segment"
+    );
+    assert!(!s.is_true(5, 7), "positron 2 -> noise");
+
+    // Upstream stave first: in key4hep the outer stave comes first along the path.
+    let k4 = Detector::preset("luxe-key4hep").unwrap();
+    let mut two = Hits::new(true);
+    let t = Some(HitTruth {
+        particle_id: 4,
+        particle_p: 3.0,
+        merged: false,
+    });
+    for h in track_hits(&k4, 1, 0.16, &[(0, 0), (0, 1)]) {
+        two.push(h, t);
+    }
+    let s = TrueSegments::from_hits(&two, &k4).unwrap();
+    assert_eq!(
+        s.iter().collect::<Vec<_>>(),
+        vec![(1, 0, EdgeKind::Overlap)]
+    );
+
+    // Without truth there is nothing to score.
+    assert!(TrueSegments::from_hits(&hits_of(&[hits.get(0)]), &d).is_none());
+}
+
+#[test]
+fn truth_metrics_count_before_the_cut() {
+    let d = Detector::preset("luxe").unwrap();
+    let hits = hand_made_event(&d);
+    let s = TrueSegments::from_hits(&hits, &d).unwrap();
+    // A hand-made graph: one true overlap segment, one shortcut of positron 1 (layer 0 stave 0 ->
+    // layer 1, skipping its overlap hit), positron 2's 0 -> 1 segment, a fake into noise and
+    // the true skip segment 12 -> 13.
+    let graph = Graph {
+        n_nodes: hits.len(),
+        src: vec![0, 0, 2, 3, 6, 5],
+        dst: vec![1, 2, 3, 7, 5, 7],
+        kind: vec![
+            EdgeKind::Overlap,
+            EdgeKind::Next,
+            EdgeKind::Skip,
+            EdgeKind::Next,
+            EdgeKind::Next,
+            EdgeKind::Next,
+        ],
+    };
+    let m = GraphMetrics::compute(&hits, &graph, &s);
+    // True next-layer and overlap segments: 10->11, 11->12, 21->20, 22->21; found: 10->11, 22->21.
+    assert_eq!(m.total.true_segments, 4);
+    assert_eq!(m.total.found_segments, 2);
+    assert_eq!(m.efficiency(), 0.5);
+    assert_eq!(m.total.edges, 6);
+    assert_eq!(
+        m.total.true_edges, 3,
+        "overlap, positron 2's segment and the skip segment"
+    );
+    assert_eq!(m.purity(), 0.5);
+    assert_eq!(m.shortcut_edges, 1);
+    assert_eq!((m.skip.true_segments, m.skip.found_segments), (1, 1));
+    assert!((m.edges_per_hit() - 6.0 / 8.0).abs() < 1e-12);
+    let pair = |kind: EdgeKind, layer: u8| {
+        m.by_pair
+            .iter()
+            .find(|p| p.kind == kind && p.inner_layer == layer)
+            .unwrap()
+            .counts
+            .clone()
+    };
+    let c = pair(EdgeKind::Next, 0);
+    assert_eq!(
+        (c.true_segments, c.found_segments, c.edges, c.true_edges),
+        (2, 1, 2, 1)
+    );
+    let c = pair(EdgeKind::Overlap, 0);
+    assert_eq!((c.true_segments, c.found_segments), (1, 1));
+    // Positron 1 (2.5 GeV) and positron 2 (6 GeV) land in their momentum bins.
+    let bin = |p: f64| {
+        m.by_momentum
+            .iter()
+            .find(|b| b.p_min.is_some_and(|lo| lo <= p) && b.p_max.is_none_or(|hi| p < hi))
+            .unwrap()
+            .counts
+            .clone()
+    };
+    assert_eq!(bin(2.5).true_segments, 2);
+    assert_eq!(bin(2.5).found_segments, 1);
+    assert_eq!(bin(6.0).true_segments, 2);
+    assert_eq!(bin(6.0).edges, 2);
+    // Labels follow the same definition.
+    assert_eq!(s.edge_labels(&graph), vec![1, 0, 1, 0, 1, 0]);
+}
+
+#[test]
+fn calibration_keeps_the_requested_fraction_and_prefers_windows_growing_like_1_over_p() {
+    // Synthetic: deviations uniform within +-c d: the linear shape reproduces c exactly.
+    let samples: Vec<Deviation> = (0..10_000)
+        .map(|k| {
+            let d = 50.0 + (k % 500) as f64;
+            let t = ((k * 7919) % 10_000) as f64 / 10_000.0 * 2.0 - 1.0;
+            Deviation {
+                d,
+                x: 3e-6 * d * t,
+                y: 1e-6 * d * t,
+            }
+        })
+        .collect();
+    let w = fit_pair(&samples, WindowShape::Linear { floor_mm: 0.0 }, 0.99);
+    assert!((w.x.per_mm / 3e-6 - 0.995).abs() < 0.01, "{:?}", w.x);
+    assert!((w.y.per_mm / 1e-6 - 0.995).abs() < 0.01, "{:?}", w.y);
+    let inside = samples
+        .iter()
+        .filter(|s| s.x.abs() <= w.x.at(s.d) && s.y.abs() <= w.y.at(s.d))
+        .count();
+    assert!(inside as f64 >= 0.99 * samples.len() as f64);
+
+    // Simulated truth.
+    let d = Detector::preset("luxe").unwrap();
+    let sim = SimConfig::e_laser(4).unwrap();
+    let events: Vec<Hits> = (0..2)
+        .map(|bx| simulate_bx(&d, &sim, 5, bx).unwrap().hits)
+        .collect();
+    let c = calibrate(&events, &d, &GraphConfig::default(), 0.995).unwrap();
+    for cand in &c.candidates {
+        eprintln!(
+            "{} {} {:.5} {:.4} {}",
+            cand.kind,
+            cand.shape,
+            cand.counts.efficiency(),
+            cand.counts.purity(),
+            cand.counts.edges
+        );
+    }
+    assert!(
+        matches!(c.chosen[0], WindowShape::Linear { .. }),
+        "{}",
+        c.chosen[0]
+    );
+    for w in &c.config.window.next {
+        assert!(w.x.per_mm > 0.0 && w.y.per_mm > 0.0, "{w:?}");
+        assert!(
+            w.x.at(150.0) > w.y.at(150.0),
+            "x is wider (interaction-point angle)"
+        );
+    }
+    for hits in &events {
+        let g = build_graph(hits, &d, &c.config).unwrap();
+        let m = GraphMetrics::compute(hits, &g, &TrueSegments::from_hits(hits, &d).unwrap());
+        assert!(m.efficiency() >= 0.995 - 0.002, "{}", m.efficiency());
+    }
+    let check = simulate_bx(&d, &sim, 6, 0).unwrap().hits;
+    let g = build_graph(&check, &d, &c.config).unwrap();
+    let m = GraphMetrics::compute(&check, &g, &TrueSegments::from_hits(&check, &d).unwrap());
+    assert!(
+        m.efficiency() >= 0.99,
+        "independent crossing: {}",
+        m.efficiency()
+    );
+    assert!(m.purity() >= 0.5, "independent crossing: {}", m.purity());
+
+    // A narrower efficiency gives narrower windows.
+    let loose = calibrate(&events, &d, &GraphConfig::default(), 0.95).unwrap();
+    assert!(loose.config.window.next[0].x.at(150.0) < c.config.window.next[0].x.at(150.0));
+    assert!(calibrate(&events, &d, &GraphConfig::default(), 1.0).is_err());
+}
+
+#[test]
+fn default_windows_on_the_real_crossing() {
+    let (hits, _) = read_hits(&common::shared_data("luxe_xi3_sl.csv")).unwrap();
+    let d = Detector::preset("luxe-sl").unwrap();
+    let graph = build_graph(&hits, &d, &GraphConfig::default()).unwrap();
+    let m = GraphMetrics::compute(&hits, &graph, &TrueSegments::from_hits(&hits, &d).unwrap());
+    assert_eq!(m.total.true_segments, 3 * 778);
+    assert!(m.efficiency() >= 0.999, "{m}");
+    assert!(m.purity() >= 0.5, "{m}");
+}
+
+#[test]
+fn default_windows_on_simulated_xi5() {
+    let d = Detector::preset("luxe").unwrap();
+    let hits = simulate_bx(&d, &SimConfig::e_laser(5).unwrap(), 101, 0)
+        .unwrap()
+        .hits;
+    let graph = build_graph(&hits, &d, &GraphConfig::default()).unwrap();
+    let m = GraphMetrics::compute(&hits, &graph, &TrueSegments::from_hits(&hits, &d).unwrap());
+    assert!(m.efficiency() >= 0.999, "{m}");
+    assert!(m.purity() >= 0.5, "{m}");
+    assert!(m.of_kind(EdgeKind::Overlap).efficiency() >= 0.995, "{m}");
+}
+
+#[test]
+fn windows_from_toml_apply_per_layer_pair() {
+    let d = Detector::preset("luxe").unwrap();
+    let hits = small_event(&d, 300, 31);
+    // Layer pair 1 -> 2 closed, the others wide open.
+    let config = GraphConfig::from_toml_str(
+        "overlap_edges = false\n\
+         [[window.next]]\nx = { base = 0.01 }\ny = { base = 0.01 }\n\
+         [[window.next]]\nx = { base = 0.0 }\ny = { base = 0.0 }\n\
+         [[window.next]]\nx = { base = 0.01 }\ny = { base = 0.01 }\n",
+    )
+    .unwrap();
+    let g = build_graph(&hits, &d, &config).unwrap();
+    let layers: BTreeSet<u8> = g.src.iter().map(|&s| hits.layer[s as usize]).collect();
+    assert_eq!(layers, BTreeSet::from([0, 2]));
+    assert!(g.kind.iter().all(|&k| k == EdgeKind::Next));
+    let w = config.window.get(EdgeKind::Next, 1).unwrap();
+    assert_eq!(*w, PairWindow::default());
+}
