@@ -296,6 +296,7 @@ pub fn manifest(
         "edge_kinds": {"0": "next layer", "1": "stave overlap", "2": "skip layer"},
         "edge_label": "1 when the two hits are consecutive on one positron's path (next layer, stave overlap, or across a layer without its hit)",
         "graph": config,
+        "graph_toml": toml::to_string(config).expect("the graph configuration serialises"),
         "arrays": {
             "node_features": "float32 [N, node_features]",
             "edge_index": "int64 [2, E]: inner hit, outer hit",

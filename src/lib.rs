@@ -9,6 +9,7 @@
 //! - [`export`]: training export (one NumPy archive per crossing and a JSON manifest);
 //! - [`inference`]: edge scores from an ONNX graph neural network run by onnxruntime;
 //! - [`tracks`]: scored edges to track candidates (components, junctions, line fit);
+//! - [`pipeline`]: the [`pipeline::Tracker`] that chains the stages;
 //! - [`eval`]: track efficiency, fake and duplicate rates against truth, with bootstrap intervals.
 //!
 //! Units everywhere: mm, GeV, T, ns.
@@ -22,6 +23,7 @@ pub mod geometry;
 pub mod graph;
 pub mod hits;
 pub mod inference;
+pub mod pipeline;
 pub mod sim;
 pub mod tracks;
 

@@ -3,8 +3,6 @@
 The model contract (inputs, output, metadata keys) is written down in models/README.md.
 """
 
-import json
-
 import numpy as np
 import onnx
 import torch
@@ -30,10 +28,10 @@ def metadata(manifest, name, version, description, edge_cut=0.5):
         "edge_scales": scales(edge),
         "output": "logits",
         "edge_cut": str(edge_cut),
-        "graph": json.dumps(manifest.get("graph", manifest.get("window", {})), sort_keys=True),
+        "graph": manifest["graph_toml"],
+        "contract": "1",
         "model_name": name,
         "model_version": version,
-        "description": description,
     }
 
 

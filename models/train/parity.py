@@ -22,7 +22,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
     ap.add_argument("--state", required=True, help="PyTorch state dict saved by train.py (.pt)")
-    ap.add_argument("--graphs", required=True)
+    ap.add_argument("--graphs", required=True, nargs="+")
     ap.add_argument("--min-edges", type=int, default=500_000)
     ap.add_argument("--tolerance", type=float, default=1e-4)
     args = ap.parse_args()

@@ -23,15 +23,23 @@ import gnn
 import export
 
 
-def load_graphs(folder):
-    folder = pathlib.Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    graphs = []
-    for f in sorted(folder.glob("*.npz")):
-        z = np.load(f)
-        graphs.append({k: z[k] for k in z.files} | {"name": f.stem})
+def load_graphs(folders):
+    """Graphs of one or more export folders; their features and graph settings must agree."""
+    if isinstance(folders, (str, pathlib.Path)):
+        folders = [folders]
+    manifest, graphs = None, []
+    for folder in map(pathlib.Path, folders):
+        m = json.loads((folder / "manifest.json").read_text())
+        if manifest is None:
+            manifest = m
+        for k in ("node_features", "edge_features", "graph"):
+            if m[k] != manifest[k]:
+                raise SystemExit(f"{folder}: `{k}` differs from the first folder's manifest")
+        for f in sorted(folder.glob("*.npz")):
+            z = np.load(f)
+            graphs.append({k: z[k] for k in z.files} | {"name": f"{folder.name}/{f.stem}"})
     if not graphs:
-        raise SystemExit(f"no .npz graphs in {folder}")
+        raise SystemExit(f"no .npz graphs in {folders}")
     return manifest, graphs
 
 
@@ -104,10 +112,11 @@ def edge_metrics(model, graphs, cut=0.5):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--graphs", required=True, help="folder of exported graphs")
+    ap.add_argument("--graphs", required=True, nargs="+", help="folders of exported graphs")
     ap.add_argument("--arch", choices=["in", "gat"], default="in")
     ap.add_argument("--hidden", type=int, default=16)
     ap.add_argument("--iterations", type=int, default=3, help="message-passing iterations / attention layers")
+    ap.add_argument("--message", type=int, default=0, help="message width before aggregation (in; 0: hidden)")
     ap.add_argument("--heads", type=int, default=4, help="attention heads (gat)")
     ap.add_argument("--no-sharing", action="store_true", help="separate weights per iteration (in)")
     ap.add_argument("--epochs", type=int, default=30)
@@ -137,7 +146,7 @@ def main():
     n_node = key(graphs[0], "node_features").shape[1]
     n_edge = key(graphs[0], "edge_features").shape[1]
     if args.arch == "in":
-        model = gnn.build("in", n_node, n_edge, hidden=args.hidden, iterations=args.iterations, shared=not args.no_sharing)
+        model = gnn.build("in", n_node, n_edge, hidden=args.hidden, iterations=args.iterations, shared=not args.no_sharing, message=args.message or None)
     else:
         model = gnn.build("gat", n_node, n_edge, hidden=args.hidden, heads=args.heads, layers=args.iterations)
     n_params = sum(p.numel() for p in model.parameters())
@@ -177,7 +186,7 @@ def main():
     plot_loss(history, out.with_suffix(".loss.png"))
     name = args.name or out.stem
     export.to_onnx(model, graphs[0], manifest, out, name=name, version=args.version,
-                   description=f"{args.arch} hidden={args.hidden} iterations={args.iterations} params={n_params}")
+                   description=f"{args.arch} hidden={args.hidden} iterations={args.iterations} message={args.message or args.hidden} params={n_params}")
     info = {"name": name, "arch": args.arch, "hidden": args.hidden, "iterations": args.iterations,
             "parameters": n_params, "epochs_run": len(history), "best_epoch": best[2],
             "train_seconds": round(train_seconds), "val_edge_efficiency": eff, "val_edge_purity": pur,
@@ -185,7 +194,7 @@ def main():
     out.with_suffix(".train.json").write_text(json.dumps(info, indent=2) + "\n")
     config = {"arch": args.arch, "n_node": n_node, "n_edge": n_edge, "hidden": args.hidden}
     if args.arch == "in":
-        config |= {"iterations": args.iterations, "shared": not args.no_sharing}
+        config |= {"iterations": args.iterations, "shared": not args.no_sharing, "message": args.message or None}
     else:
         config |= {"heads": args.heads, "layers": args.iterations}
     torch.save({"config": config, "weights": model.state_dict()}, out.with_suffix(".pt"))

@@ -2,6 +2,7 @@
 
 pub mod alloc;
 mod graph;
+mod reconstruct;
 mod simulate;
 
 use std::path::PathBuf;
@@ -65,6 +66,13 @@ pub enum Command {
     ExportGraphs(graph::ExportArgs),
     /// Derive window half-widths from simulated truth and print (or write) the configuration.
     CalibrateWindows(graph::CalibrateArgs),
+    /// Reconstruct the track candidates of one hit file and write them as `track_id,hit_id`.
+    Reconstruct(reconstruct::ReconstructArgs),
+    /// Simulate one crossing, reconstruct it with the bundled model and print efficiency,
+    /// fake rate and times.
+    Demo(reconstruct::DemoArgs),
+    /// Efficiency, fake and duplicate rates with 95 % intervals over simulated crossings or files.
+    Eval(reconstruct::EvalArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(Bench),
@@ -84,6 +92,8 @@ pub enum Command {
 pub enum Bench {
     /// Graph construction at xi = 3..7 and on the real crossing: edges, efficiency, purity, time, memory.
     Graph(graph::BenchGraphArgs),
+    /// The whole pipeline at xi = 3..7: per-stage times, candidates and peak memory.
+    Pipeline(reconstruct::BenchPipelineArgs),
 }
 
 /// Runs one subcommand.
@@ -102,6 +112,10 @@ pub fn run(command: Command) -> CliResult {
         Command::ExportGraphs(args) => graph::export_graphs(args),
         Command::CalibrateWindows(args) => graph::calibrate_windows(args),
         Command::Bench(Bench::Graph(args)) => graph::bench_graph(args),
+        Command::Bench(Bench::Pipeline(args)) => reconstruct::bench_pipeline(args),
+        Command::Reconstruct(args) => reconstruct::reconstruct(args),
+        Command::Demo(args) => reconstruct::demo(args),
+        Command::Eval(args) => reconstruct::eval(args),
         Command::Geometry { name, toml } => {
             let d = Detector::from_name_or_path(&name)?;
             if toml {

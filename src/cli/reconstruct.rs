@@ -1,0 +1,493 @@
+//! `gnntrack reconstruct`, `demo`, `eval` and `bench pipeline`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+
+use gnntrack::eval::{BxCounts, Rate, TrackMetrics, bootstrap_rate, score_bx};
+use gnntrack::geometry::Detector;
+use gnntrack::graph::metrics::TrueSegments;
+use gnntrack::hits::{Hits, read_hits};
+use gnntrack::pipeline::{Reconstruction, StageTimes, Tracker, TrackerConfig};
+use gnntrack::sim::{SimConfig, simulate_bx};
+
+use super::CliResult;
+
+/// Options shared by every command that runs the tracker.
+#[derive(Debug, Args)]
+pub struct TrackerArgs {
+    /// Tracker configuration TOML (geometry, graph, inference, tracks).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Geometry preset or TOML file (overrides the configuration).
+    #[arg(long)]
+    pub geometry: Option<String>,
+    /// ONNX model (default: the bundled default model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Execution provider: cpu, cuda or auto.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Any configuration key, as KEY=VALUE (repeatable), e.g. --set tracks.min_hits=4.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+impl TrackerArgs {
+    /// The configuration: file, then the explicit options, then --set overrides.
+    pub fn config(
+        &self,
+        default_geometry: &str,
+    ) -> Result<TrackerConfig, Box<dyn std::error::Error>> {
+        let mut config = match &self.config {
+            Some(path) => TrackerConfig::from_toml_file(path)?,
+            None => TrackerConfig {
+                geometry: default_geometry.to_string(),
+                ..TrackerConfig::default()
+            },
+        };
+        if let Some(g) = &self.geometry {
+            config.geometry = g.clone();
+        }
+        if let Some(m) = &self.model {
+            config.model = Some(m.clone());
+        }
+        if let Some(p) = &self.provider {
+            config.set("inference.provider", p)?;
+        }
+        for kv in &self.overrides {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("--set `{kv}`: expected KEY=VALUE"))?;
+            config.set(k.trim(), v.trim())?;
+        }
+        Ok(config)
+    }
+}
+
+/// Options of `gnntrack reconstruct`.
+#[derive(Debug, Args)]
+pub struct ReconstructArgs {
+    /// Hit file (project or LUXE CSV format).
+    #[arg(long = "in")]
+    pub input: PathBuf,
+    /// Track file to write: `track_id,hit_id`, one row per hit.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Tracker options.
+    #[command(flatten)]
+    pub tracker: TrackerArgs,
+}
+
+fn default_geometry_for(hits_format: gnntrack::hits::HitFileFormat) -> &'static str {
+    match hits_format {
+        gnntrack::hits::HitFileFormat::Project => "luxe",
+        gnntrack::hits::HitFileFormat::Luxe => "luxe-sl",
+    }
+}
+
+fn print_times(t: &StageTimes) {
+    println!(
+        "times: graph {:.1} ms, features {:.1} ms, inference {:.1} ms, tracks {:.1} ms, total {:.1} ms",
+        1e3 * t.graph,
+        1e3 * t.features,
+        1e3 * t.inference,
+        1e3 * t.tracks,
+        1e3 * t.total()
+    );
+}
+
+/// Writes `track_id,hit_id` rows.
+fn write_tracks(path: &Path, hits: &Hits, r: &Reconstruction) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(w, "track_id,hit_id")?;
+    for (t, c) in r.candidates.iter().enumerate() {
+        for &h in &c.hits {
+            writeln!(w, "{t},{}", hits.hit_id[h as usize])?;
+        }
+    }
+    w.flush()
+}
+
+/// Edge efficiency and purity after the cut (true segments counted before any cut).
+fn edge_counts(
+    hits: &Hits,
+    detector: &Detector,
+    r: &Reconstruction,
+) -> Option<(usize, usize, usize)> {
+    let segments = TrueSegments::from_hits(hits, detector)?;
+    let labels = segments.edge_labels(&r.graph);
+    let kept_true = labels
+        .iter()
+        .zip(&r.scores)
+        .filter(|&(&l, &s)| l == 1 && s >= r.edge_cut)
+        .count();
+    Some((kept_true, r.kept_edges(), segments.iter().count()))
+}
+
+/// Runs `gnntrack reconstruct`.
+pub fn reconstruct(args: ReconstructArgs) -> CliResult {
+    let (hits, format) = read_hits(&args.input)?;
+    let tracker = Tracker::new(args.tracker.config(default_geometry_for(format))?)?;
+    let start = Instant::now();
+    let r = tracker.reconstruct(&hits)?;
+    let wall = start.elapsed().as_secs_f64();
+    println!(
+        "{}: {} hits, {} edges, {} kept, {} track candidates in {:.1} ms",
+        args.input.display(),
+        hits.len(),
+        r.graph.len(),
+        r.kept_edges(),
+        r.candidates.len(),
+        1e3 * wall
+    );
+    print_times(&r.times);
+    if let Some(counts) = score_bx(&hits, &candidate_hits(&r)) {
+        report_counts(&counts);
+    }
+    if let Some(out) = &args.out {
+        write_tracks(out, &hits, &r).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        println!("tracks written to {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn candidate_hits(r: &Reconstruction) -> Vec<Vec<u32>> {
+    r.candidates.iter().map(|c| c.hits.clone()).collect()
+}
+
+fn pct(n: usize, d: usize) -> f64 {
+    if d == 0 {
+        0.0
+    } else {
+        100.0 * n as f64 / d as f64
+    }
+}
+
+fn report_counts(c: &BxCounts) {
+    println!(
+        "truth: efficiency {:.2} % ({} of {} positrons with >= 3 hits), strict {:.2} %, fake rate {:.2} % ({} of {} candidates), duplicates {:.2} %",
+        pct(c.found, c.reconstructable),
+        c.found,
+        c.reconstructable,
+        pct(c.found_strict, c.reconstructable),
+        pct(c.fakes, c.candidates),
+        c.fakes,
+        c.candidates,
+        pct(c.duplicates, c.candidates)
+    );
+}
+
+/// Options of `gnntrack demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// e-laser intensity of the simulated crossing.
+    #[arg(long, default_value_t = 5)]
+    pub xi: u8,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Tracker options.
+    #[command(flatten)]
+    pub tracker: TrackerArgs,
+}
+
+/// Runs `gnntrack demo`: simulate one crossing, reconstruct it, score it.
+pub fn demo(args: DemoArgs) -> CliResult {
+    let config = args.tracker.config("luxe")?;
+    let tracker = Tracker::new(config)?;
+    let sim = SimConfig::e_laser(args.xi)?;
+    let event = simulate_bx(tracker.detector(), &sim, args.seed, 0)?;
+    println!(
+        "simulated xi = {} crossing (seed {}): {} positrons, {} hits, geometry {}",
+        args.xi,
+        args.seed,
+        event.particles.len(),
+        event.hits.len(),
+        tracker.detector().name
+    );
+    let info = tracker.classifier().info();
+    println!(
+        "model {} {} on {}, edge cut {}",
+        info.name,
+        info.version,
+        tracker.classifier().provider(),
+        tracker.track_config().edge_cut
+    );
+    // The first run of a new onnxruntime session is slow: time the second.
+    tracker.reconstruct(&event.hits)?;
+    let r = tracker.reconstruct(&event.hits)?;
+    println!(
+        "{} edges, {} kept, {} track candidates",
+        r.graph.len(),
+        r.kept_edges(),
+        r.candidates.len()
+    );
+    if let Some((kept_true, kept, segments)) = edge_counts(&event.hits, tracker.detector(), &r) {
+        println!(
+            "edges after the GNN: efficiency {:.2} %, purity {:.2} %",
+            pct(kept_true, segments),
+            pct(kept_true, kept)
+        );
+    }
+    if let Some(c) = score_bx(&event.hits, &candidate_hits(&r)) {
+        report_counts(&c);
+    }
+    print_times(&r.times);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `gnntrack eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Intensities to simulate, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "3,5,7")]
+    pub xi: Vec<u8>,
+    /// Crossings per intensity.
+    #[arg(long, default_value_t = 20)]
+    pub bx: u64,
+    /// Random seed of the simulated crossings.
+    #[arg(long, default_value_t = 1000)]
+    pub seed: u64,
+    /// Dipole field of the simulated crossings, T.
+    #[arg(long, default_value_t = 0.95)]
+    pub field: f64,
+    /// Hit files to evaluate instead of (or beside, with --xi) simulated crossings; they form one
+    /// more group named `files`.
+    #[arg(long = "in", value_delimiter = ',')]
+    pub files: Vec<PathBuf>,
+    /// Folder for the JSON report.
+    #[arg(long, default_value = "out/eval")]
+    pub out: PathBuf,
+    /// Tracker options.
+    #[command(flatten)]
+    pub tracker: TrackerArgs,
+}
+
+#[derive(serde::Serialize)]
+struct GroupReport {
+    name: String,
+    metrics: TrackMetrics,
+    edge_efficiency: Rate,
+    edge_purity: Rate,
+    mean_hits: f64,
+    mean_edges: f64,
+    mean_times_ms: StageTimesMs,
+}
+
+#[derive(serde::Serialize, Default)]
+struct StageTimesMs {
+    graph: f64,
+    features: f64,
+    inference: f64,
+    tracks: f64,
+    total: f64,
+}
+
+fn evaluate_group(
+    tracker: &Tracker,
+    name: &str,
+    events: &[Hits],
+) -> Result<GroupReport, Box<dyn std::error::Error>> {
+    let mut counts = Vec::new();
+    let (mut edge_eff, mut edge_pur) = (Vec::new(), Vec::new());
+    let mut times = StageTimesMs::default();
+    let (mut hits_sum, mut edges_sum) = (0usize, 0usize);
+    if let Some(first) = events.first() {
+        tracker.reconstruct(first)?; // warm-up, not timed
+    }
+    for hits in events {
+        let r = tracker.reconstruct(hits)?;
+        hits_sum += hits.len();
+        edges_sum += r.graph.len();
+        times.graph += 1e3 * r.times.graph;
+        times.features += 1e3 * r.times.features;
+        times.inference += 1e3 * r.times.inference;
+        times.tracks += 1e3 * r.times.tracks;
+        times.total += 1e3 * r.times.total();
+        let c = score_bx(hits, &candidate_hits(&r)).ok_or("evaluation needs hits with truth")?;
+        counts.push(c);
+        if let Some((kept_true, kept, segments)) = edge_counts(hits, tracker.detector(), &r) {
+            edge_eff.push((kept_true, segments));
+            edge_pur.push((kept_true, kept));
+        }
+    }
+    let n = events.len().max(1) as f64;
+    for t in [
+        &mut times.graph,
+        &mut times.features,
+        &mut times.inference,
+        &mut times.tracks,
+        &mut times.total,
+    ] {
+        *t /= n;
+    }
+    Ok(GroupReport {
+        name: name.to_string(),
+        metrics: TrackMetrics::from_counts(&counts),
+        edge_efficiency: bootstrap_rate(&edge_eff, 1000, 2),
+        edge_purity: bootstrap_rate(&edge_pur, 1000, 3),
+        mean_hits: hits_sum as f64 / n,
+        mean_edges: edges_sum as f64 / n,
+        mean_times_ms: times,
+    })
+}
+
+fn print_group(g: &GroupReport) {
+    let m = &g.metrics;
+    println!(
+        "\n== {}: {} crossings, {:.0} hits and {:.0} edges per crossing, {} positrons with >= 3 hits",
+        g.name, m.n_bx, g.mean_hits, g.mean_edges, m.reconstructable
+    );
+    println!("efficiency (double majority) {}", m.efficiency);
+    println!("efficiency (all hits right)  {}", m.efficiency_strict);
+    println!("fake rate                    {}", m.fake_rate);
+    println!("duplicate rate               {}", m.duplicate_rate);
+    println!("edge efficiency after GNN    {}", g.edge_efficiency);
+    println!("edge purity after GNN        {}", g.edge_purity);
+    let t = &g.mean_times_ms;
+    println!(
+        "mean times: graph {:.1} ms, features {:.1} ms, inference {:.1} ms, tracks {:.1} ms, total {:.1} ms",
+        t.graph, t.features, t.inference, t.tracks, t.total
+    );
+    print!("efficiency vs p:");
+    let mut low = 0.0;
+    for (edge, n, r) in &m.efficiency_by_momentum {
+        if *n > 0 {
+            print!("  {low:.0}-{edge:.0} GeV: {:.2} % (n={n})", 100.0 * r.value);
+        }
+        low = *edge;
+    }
+    println!();
+}
+
+/// Runs `gnntrack eval`.
+pub fn eval(args: EvalArgs) -> CliResult {
+    let mut groups: Vec<(String, Vec<Hits>, &'static str)> = Vec::new();
+    if !args.files.is_empty() {
+        let mut events = Vec::new();
+        let mut geometry = "luxe";
+        for f in &args.files {
+            let (hits, format) = read_hits(f)?;
+            geometry = default_geometry_for(format);
+            events.push(hits);
+        }
+        groups.push(("files".to_string(), events, geometry));
+    }
+    let explicit_xi = !args.files.is_empty() && std::env::args().any(|a| a.starts_with("--xi"));
+    if args.files.is_empty() || explicit_xi {
+        for &xi in &args.xi {
+            let mut sim = SimConfig::e_laser(xi)?;
+            sim.magnet.field_t = args.field;
+            let detector = Detector::from_name_or_path(&args.tracker.config("luxe")?.geometry)?;
+            let events = (0..args.bx)
+                .map(|bx| {
+                    simulate_bx(&detector, &sim, args.seed + u64::from(xi), bx).map(|e| e.hits)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            groups.push((format!("xi = {xi}"), events, "luxe"));
+        }
+    }
+    let mut reports = Vec::new();
+    let mut trackers: Vec<(&str, Tracker)> = Vec::new();
+    for (name, events, geometry) in &groups {
+        let idx = match trackers.iter().position(|(g, _)| g == geometry) {
+            Some(i) => i,
+            None => {
+                trackers.push((geometry, Tracker::new(args.tracker.config(geometry)?)?));
+                trackers.len() - 1
+            }
+        };
+        let report = evaluate_group(&trackers[idx].1, name, events)?;
+        print_group(&report);
+        reports.push(report);
+    }
+    std::fs::create_dir_all(&args.out)?;
+    let path = args.out.join("eval.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&reports)?)?;
+    println!("\nreport written to {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `gnntrack bench pipeline`.
+#[derive(Debug, Args)]
+pub struct BenchPipelineArgs {
+    /// Intensities, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "3,4,5,6,7")]
+    pub xi: Vec<u8>,
+    /// Timed repetitions per intensity (after one warm-up run).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Tracker options.
+    #[command(flatten)]
+    pub tracker: TrackerArgs,
+}
+
+/// Resident-set high-water mark of this process, bytes (Linux), if known.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Runs `gnntrack bench pipeline`.
+pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
+    let tracker = Tracker::new(args.tracker.config("luxe")?)?;
+    println!(
+        "model {} on {}, {} threads available; times are medians of {} warm runs",
+        tracker.classifier().info().name,
+        tracker.classifier().provider(),
+        rayon::current_num_threads(),
+        args.repeat
+    );
+    println!(
+        "{:>4} {:>8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "xi",
+        "hits",
+        "edges",
+        "tracks",
+        "graph ms",
+        "feat ms",
+        "infer ms",
+        "track ms",
+        "total ms",
+        "peak RSS"
+    );
+    let mut xis = args.xi.clone();
+    xis.sort_unstable();
+    for xi in xis {
+        let event = simulate_bx(tracker.detector(), &SimConfig::e_laser(xi)?, args.seed, 0)?;
+        let mut r = tracker.reconstruct(&event.hits)?;
+        let mut runs: Vec<StageTimes> = Vec::new();
+        for _ in 0..args.repeat.max(1) {
+            r = tracker.reconstruct(&event.hits)?;
+            runs.push(r.times);
+        }
+        runs.sort_by(|a, b| a.total().total_cmp(&b.total()));
+        let t = runs[runs.len() / 2];
+        println!(
+            "{:>4} {:>8} {:>9} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.0} MiB",
+            xi,
+            event.hits.len(),
+            r.graph.len(),
+            r.candidates.len(),
+            1e3 * t.graph,
+            1e3 * t.features,
+            1e3 * t.inference,
+            1e3 * t.tracks,
+            1e3 * t.total(),
+            peak_rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64
+        );
+    }
+    println!(
+        "peak RSS is the process high-water mark so far (intensities run in increasing order)"
+    );
+    Ok(ExitCode::SUCCESS)
+}

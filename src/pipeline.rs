@@ -1,0 +1,492 @@
+//! The whole reconstruction: hits -> graph -> features -> GNN edge scores -> track candidates.
+//!
+//! [`Tracker::new`] loads the geometry and the model once; [`Tracker::reconstruct`] takes the
+//! hits of one bunch crossing and returns the candidates with per-stage times. A tracker is
+//! `Sync`: many threads may call `reconstruct` on one tracker at once. Each call keeps its own
+//! per-event state; the only shared, locked resource is the model's bounded session pool (see
+//! [`crate::inference`]), held only while onnxruntime runs.
+//!
+//! Configuration is TOML with one table per stage (every key optional):
+//!
+//! ```toml
+//! geometry = "luxe"          # preset or geometry TOML file
+//! model = "my_model.onnx"    # default: the bundled default model
+//! max_edges = 20000000       # larger graphs are refused (see `edge_cap`)
+//! edge_cap = "error"         # or "truncate": keep the first max_edges edges, with a warning
+//! [hits]                     # validation tolerances, mm
+//! [graph]                    # graph::GraphConfig
+//! [inference]                # inference::InferenceConfig
+//! [tracks]                   # tracks::TrackConfig (edge_cut defaults to the model's)
+//! ```
+//!
+//! [`TrackerConfig::set`] changes one key from a string (`"tracks.min_hits" = "4"`), which is how
+//! steering parameters of a host framework arrive.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::features::{EDGE_FEATURES, NODE_FEATURES, edge_features, node_features};
+use crate::geometry::{Detector, GeometryError};
+use crate::graph::{Graph, GraphConfig, GraphError, build_graph};
+use crate::hits::{HitError, HitTolerance, Hits};
+use crate::inference::{
+    EdgeClassifier, EdgeIndex, FeatureKind, FeatureRegistry, InferenceConfig, InferenceError,
+};
+use crate::tracks::{Candidate, TrackConfig, build_candidates};
+
+/// The default model, compiled into the library: a small interaction network fast enough for
+/// the CPU (see `models/README.md`).
+pub const DEFAULT_MODEL: &[u8] = include_bytes!("../models/gnntrack_in_small.onnx");
+/// Label of the bundled default model in messages.
+pub const DEFAULT_MODEL_LABEL: &str = "bundled gnntrack_in_small.onnx";
+
+/// What to do with a graph larger than `max_edges`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EdgeCap {
+    /// Refuse the crossing with [`TrackerError::TooManyEdges`].
+    #[default]
+    Error,
+    /// Keep the first `max_edges` edges (ordered by inner hit) and log a warning.
+    Truncate,
+}
+
+/// Hit validation tolerances, mm.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HitsConfig {
+    /// Largest distance of a hit from its stave's plane.
+    pub plane_tolerance_mm: f64,
+    /// Largest distance of a hit outside its stave's extent.
+    pub extent_tolerance_mm: f64,
+}
+
+impl Default for HitsConfig {
+    fn default() -> Self {
+        let t = HitTolerance::default();
+        HitsConfig {
+            plane_tolerance_mm: t.plane_mm,
+            extent_tolerance_mm: t.extent_mm,
+        }
+    }
+}
+
+/// Every setting of a [`Tracker`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackerConfig {
+    /// Geometry preset name or TOML file.
+    pub geometry: String,
+    /// ONNX model file; `None` uses the bundled default model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<PathBuf>,
+    /// Largest graph accepted.
+    pub max_edges: usize,
+    /// Reaction to a larger graph.
+    pub edge_cap: EdgeCap,
+    /// Hit validation.
+    pub hits: HitsConfig,
+    /// Graph construction.
+    pub graph: GraphConfig,
+    /// Inference.
+    pub inference: InferenceConfig,
+    /// Track building; `edge_cut` absent means the model's recommended cut.
+    pub tracks: TracksSection,
+}
+
+/// Track-building settings as configured: like [`TrackConfig`] with an optional edge cut.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TracksSection {
+    /// Edge cut; the model's recommendation when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge_cut: Option<f32>,
+    /// Candidates with fewer hits are dropped.
+    pub min_hits: usize,
+    /// Per-stave junction resolution.
+    pub resolve_junctions: bool,
+    /// Hit uncertainty in the fit, mm.
+    pub hit_sigma_mm: f64,
+    /// Outlier removal threshold (chi2 of one hit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlier_chi2: Option<f64>,
+    /// k of p = k / x, mm GeV.
+    pub momentum_constant_mm_gev: f64,
+    /// z of the momentum reference plane, mm.
+    pub momentum_reference_z: f64,
+}
+
+impl Default for TracksSection {
+    fn default() -> Self {
+        let t = TrackConfig::default();
+        TracksSection {
+            edge_cut: None,
+            min_hits: t.min_hits,
+            resolve_junctions: t.resolve_junctions,
+            hit_sigma_mm: t.hit_sigma_mm,
+            outlier_chi2: t.outlier_chi2,
+            momentum_constant_mm_gev: t.momentum_constant_mm_gev,
+            momentum_reference_z: t.momentum_reference_z,
+        }
+    }
+}
+
+impl TracksSection {
+    fn resolve(&self, model_cut: f32) -> TrackConfig {
+        TrackConfig {
+            edge_cut: self.edge_cut.unwrap_or(model_cut),
+            min_hits: self.min_hits,
+            resolve_junctions: self.resolve_junctions,
+            hit_sigma_mm: self.hit_sigma_mm,
+            outlier_chi2: self.outlier_chi2,
+            momentum_constant_mm_gev: self.momentum_constant_mm_gev,
+            momentum_reference_z: self.momentum_reference_z,
+        }
+    }
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            geometry: "luxe".to_string(),
+            model: None,
+            max_edges: 20_000_000,
+            edge_cap: EdgeCap::Error,
+            hits: HitsConfig::default(),
+            graph: GraphConfig::default(),
+            inference: InferenceConfig::default(),
+            tracks: TracksSection::default(),
+        }
+    }
+}
+
+/// An error of the tracker; every variant says which field, value or stage.
+#[derive(Debug, Error)]
+pub enum TrackerError {
+    /// A configuration key or value is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The geometry could not be loaded.
+    #[error(transparent)]
+    Geometry(#[from] GeometryError),
+    /// A hit is invalid.
+    #[error("invalid hit: {0}")]
+    Hit(#[from] HitError),
+    /// The graph stage failed.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// The inference stage failed (onnxruntime, provider or model).
+    #[error(transparent)]
+    Inference(#[from] InferenceError),
+    /// The graph is larger than the configured cap.
+    #[error(
+        "the graph has {edges} edges, more than max_edges = {cap} (raise `max_edges` or set `edge_cap = \"truncate\"`)"
+    )]
+    TooManyEdges {
+        /// Edges built.
+        edges: usize,
+        /// The cap.
+        cap: usize,
+    },
+}
+
+impl TrackerConfig {
+    /// Parses a configuration from TOML; missing keys keep their defaults.
+    pub fn from_toml_str(text: &str) -> Result<TrackerConfig, TrackerError> {
+        let config: TrackerConfig =
+            toml::from_str(text).map_err(|e| TrackerError::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads a TOML file.
+    pub fn from_toml_file(path: &Path) -> Result<TrackerConfig, TrackerError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| TrackerError::Config(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml_str(&text)
+    }
+
+    /// The configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("the configuration serialises")
+    }
+
+    /// Checks values that the stages do not check themselves.
+    pub fn validate(&self) -> Result<(), TrackerError> {
+        let bad = |key: &str, value: &dyn std::fmt::Display, why: &str| {
+            Err(TrackerError::Config(format!("`{key}` = {value}: {why}")))
+        };
+        if self.max_edges == 0 {
+            return bad("max_edges", &0, "must be at least 1");
+        }
+        for (key, v) in [
+            ("hits.plane_tolerance_mm", self.hits.plane_tolerance_mm),
+            ("hits.extent_tolerance_mm", self.hits.extent_tolerance_mm),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(key, &v, "must be finite and >= 0");
+            }
+        }
+        let t = &self.tracks;
+        if let Some(cut) = t.edge_cut
+            && !(0.0..=1.0).contains(&cut)
+        {
+            return bad("tracks.edge_cut", &cut, "must be within 0..1");
+        }
+        if t.min_hits < 2 {
+            return bad("tracks.min_hits", &t.min_hits, "must be at least 2");
+        }
+        if !(t.hit_sigma_mm.is_finite() && t.hit_sigma_mm > 0.0) {
+            return bad("tracks.hit_sigma_mm", &t.hit_sigma_mm, "must be positive");
+        }
+        if !t.momentum_constant_mm_gev.is_finite() || !t.momentum_reference_z.is_finite() {
+            return bad(
+                "tracks.momentum_constant_mm_gev",
+                &t.momentum_constant_mm_gev,
+                "must be finite",
+            );
+        }
+        self.graph.validate()?;
+        Ok(())
+    }
+
+    /// Sets one key (dotted path, e.g. `tracks.min_hits` or `inference.provider`) from its text.
+    /// The text is read as a TOML value when it is one (`4`, `0.5`, `true`, `[1, 2]`), else as a
+    /// string. Unknown keys and values of the wrong type are errors naming the key and value.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), TrackerError> {
+        let fail = |why: String| TrackerError::Config(format!("`{key}` = `{value}`: {why}"));
+        if key.is_empty() || key.split('.').any(str::is_empty) {
+            return Err(fail("not a key".into()));
+        }
+        let parsed: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.to_string()));
+        let mut root = toml::Table::try_from(&*self).map_err(|e| fail(e.to_string()))?;
+        let parts: Vec<&str> = key.split('.').collect();
+        let mut table = &mut root;
+        for part in &parts[..parts.len() - 1] {
+            table = table
+                .entry(part.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .ok_or_else(|| fail(format!("`{part}` is not a table")))?;
+        }
+        table.insert(parts[parts.len() - 1].to_string(), parsed);
+        let updated: TrackerConfig = root
+            .try_into()
+            .map_err(|e: toml::de::Error| fail(e.message().to_string()))?;
+        updated.validate().map_err(|e| fail(e.to_string()))?;
+        *self = updated;
+        Ok(())
+    }
+}
+
+/// The feature registry of the tracker (the graph stage's named features with their scales).
+struct Features;
+
+impl FeatureRegistry for Features {
+    fn scale(&self, kind: FeatureKind, name: &str) -> Option<f32> {
+        let list = match kind {
+            FeatureKind::Node => NODE_FEATURES,
+            FeatureKind::Edge => EDGE_FEATURES,
+        };
+        list.iter().find(|f| f.name == name).map(|f| f.scale as f32)
+    }
+    fn names(&self, kind: FeatureKind) -> Vec<String> {
+        let list = match kind {
+            FeatureKind::Node => NODE_FEATURES,
+            FeatureKind::Edge => EDGE_FEATURES,
+        };
+        list.iter().map(|f| f.name.to_string()).collect()
+    }
+}
+
+/// Wall-clock time of each stage of one reconstruction, seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct StageTimes {
+    /// Hit validation and graph construction.
+    pub graph: f64,
+    /// Feature computation.
+    pub features: f64,
+    /// GNN inference.
+    pub inference: f64,
+    /// Track building and fits.
+    pub tracks: f64,
+}
+
+impl StageTimes {
+    /// Sum of the stages.
+    pub fn total(&self) -> f64 {
+        self.graph + self.features + self.inference + self.tracks
+    }
+}
+
+/// The result of one reconstruction.
+#[derive(Debug, Clone, Default)]
+pub struct Reconstruction {
+    /// Track candidates: indices into the input hits and fitted parameters.
+    pub candidates: Vec<Candidate>,
+    /// The graph that was scored.
+    pub graph: Graph,
+    /// Edge probabilities, one per graph edge.
+    pub scores: Vec<f32>,
+    /// Edge cut applied.
+    pub edge_cut: f32,
+    /// Per-stage times.
+    pub times: StageTimes,
+}
+
+impl Reconstruction {
+    /// Edges at or above the cut.
+    pub fn kept_edges(&self) -> usize {
+        self.scores.iter().filter(|&&s| s >= self.edge_cut).count()
+    }
+}
+
+/// A configured reconstruction chain: geometry, graph settings and a loaded model.
+#[derive(Debug)]
+pub struct Tracker {
+    config: TrackerConfig,
+    detector: Detector,
+    classifier: EdgeClassifier,
+    tracks: TrackConfig,
+    tolerance: HitTolerance,
+}
+
+impl Tracker {
+    /// Loads the geometry and the model (checking its contract against this tracker's features
+    /// and graph settings) and starts the execution provider.
+    pub fn new(config: TrackerConfig) -> Result<Tracker, TrackerError> {
+        config.validate()?;
+        let detector = Detector::from_name_or_path(&config.geometry)?;
+        let graph_table = toml::Table::try_from(&config.graph)
+            .map_err(|e| TrackerError::Config(e.to_string()))?;
+        let classifier = match &config.model {
+            Some(path) => {
+                EdgeClassifier::load(path, &config.inference, &Features, Some(&graph_table))?
+            }
+            None => EdgeClassifier::from_bytes(
+                DEFAULT_MODEL.to_vec(),
+                DEFAULT_MODEL_LABEL,
+                &config.inference,
+                &Features,
+                Some(&graph_table),
+            )?,
+        };
+        let tracks = config.tracks.resolve(classifier.info().edge_cut);
+        let tolerance = HitTolerance {
+            plane_mm: config.hits.plane_tolerance_mm,
+            extent_mm: config.hits.extent_tolerance_mm,
+        };
+        log::info!(
+            "tracker ready: geometry {}, model {} {} on {}, edge cut {}",
+            detector.name,
+            classifier.info().name,
+            classifier.info().version,
+            classifier.provider(),
+            tracks.edge_cut
+        );
+        Ok(Tracker {
+            config,
+            detector,
+            classifier,
+            tracks,
+            tolerance,
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    /// The detector in use.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// The loaded model.
+    pub fn classifier(&self) -> &EdgeClassifier {
+        &self.classifier
+    }
+
+    /// The track-building settings in effect (edge cut resolved).
+    pub fn track_config(&self) -> &TrackConfig {
+        &self.tracks
+    }
+
+    /// Reconstructs one bunch crossing. The hits are validated against the geometry first; no
+    /// edges give an empty result.
+    pub fn reconstruct(&self, hits: &Hits) -> Result<Reconstruction, TrackerError> {
+        let t0 = Instant::now();
+        hits.validate(&self.detector, &self.tolerance)?;
+        let mut graph = build_graph(hits, &self.detector, &self.config.graph)?;
+        if graph.len() > self.config.max_edges {
+            match self.config.edge_cap {
+                EdgeCap::Error => {
+                    return Err(TrackerError::TooManyEdges {
+                        edges: graph.len(),
+                        cap: self.config.max_edges,
+                    });
+                }
+                EdgeCap::Truncate => {
+                    log::warn!(
+                        "graph of {} edges truncated to max_edges = {}: tracks of the hits beyond are lost",
+                        graph.len(),
+                        self.config.max_edges
+                    );
+                    let cap = self.config.max_edges;
+                    graph.src.truncate(cap);
+                    graph.dst.truncate(cap);
+                    graph.kind.truncate(cap);
+                }
+            }
+        }
+        let t1 = Instant::now();
+        let info = self.classifier.info();
+        let reference = &self.config.graph.reference;
+        let node_names: Vec<&str> = info.node_features.iter().map(|f| f.name.as_str()).collect();
+        let edge_names: Vec<&str> = info.edge_features.iter().map(|f| f.name.as_str()).collect();
+        let unknown = |e: crate::features::UnknownFeature| TrackerError::Config(e.to_string());
+        let nodes = node_features(hits, &node_names, reference).map_err(unknown)?;
+        let edges = if info.inputs.edge_features.is_some() {
+            Some(edge_features(hits, &graph, &edge_names, reference).map_err(unknown)?)
+        } else {
+            None
+        };
+        let t2 = Instant::now();
+        let scores = if graph.is_empty() {
+            Vec::new()
+        } else {
+            self.classifier.score(
+                &nodes.data,
+                hits.len(),
+                EdgeIndex::Pairs {
+                    src: &graph.src,
+                    dst: &graph.dst,
+                },
+                edges.as_ref().map(|m| m.data.as_slice()),
+            )?
+        };
+        let t3 = Instant::now();
+        let pairs: Vec<(u32, u32)> = graph.pairs().collect();
+        let candidates = build_candidates(hits, &pairs, &scores, &self.tracks);
+        let t4 = Instant::now();
+        Ok(Reconstruction {
+            candidates,
+            graph,
+            scores,
+            edge_cut: self.tracks.edge_cut,
+            times: StageTimes {
+                graph: (t1 - t0).as_secs_f64(),
+                features: (t2 - t1).as_secs_f64(),
+                inference: (t3 - t2).as_secs_f64(),
+                tracks: (t4 - t3).as_secs_f64(),
+            },
+        })
+    }
+}
