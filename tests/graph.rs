@@ -14,8 +14,8 @@ use gnntrack::geometry::Detector;
 use gnntrack::graph::calibrate::{Deviation, WindowShape, calibrate, fit_pair};
 use gnntrack::graph::metrics::{GraphMetrics, NO_SUCCESSOR, TrueSegments};
 use gnntrack::graph::{
-    EdgeKind, Graph, GraphConfig, GraphError, HalfWidth, PairWindow, SearchMethod, build_graph,
-    build_graph_brute_force,
+    EdgeKind, Graph, GraphBuilder, GraphConfig, GraphError, HalfWidth, PairWindow, SearchMethod,
+    build_graph, build_graph_brute_force,
 };
 use gnntrack::hits::{Hit, HitTruth, Hits, read_hits};
 use gnntrack::sim::{PositronCount, SimConfig, simulate_bx};
@@ -655,4 +655,42 @@ fn windows_from_toml_apply_per_layer_pair() {
     assert!(g.kind.iter().all(|&k| k == EdgeKind::Next));
     let w = config.window.get(EdgeKind::Next, 1).unwrap();
     assert_eq!(*w, PairWindow::default());
+}
+
+#[test]
+fn a_reused_builder_gives_the_graphs_of_fresh_ones() {
+    let d = Detector::preset("luxe").unwrap();
+    let big = simulate_bx(&d, &SimConfig::e_laser(4).unwrap(), 41, 0)
+        .unwrap()
+        .hits;
+    let small = small_event(&d, 300, 42);
+    // Only layers 0 and 1: the other groups sit idle with the previous crossing's points.
+    let mut two_layers = Hits::new(true);
+    for i in (0..big.len()).filter(|&i| big.layer[i] < 2) {
+        two_layers.push(big.get(i), big.truth_of(i));
+    }
+    let empty = Hits::new(true);
+    for search in [SearchMethod::Sweep, SearchMethod::Rtree] {
+        let config = GraphConfig {
+            search,
+            skip_edges: true,
+            ..GraphConfig::default()
+        };
+        let mut builder = GraphBuilder::new(&d, &config).unwrap();
+        let mut reused = Graph::default();
+        for hits in [&big, &small, &two_layers, &empty, &big, &two_layers, &small] {
+            let fresh = build_graph(hits, &d, &config).unwrap();
+            assert_eq!(builder.build(hits).unwrap(), fresh, "{search}");
+            builder.build_into(hits, &mut reused).unwrap();
+            assert_eq!(reused, fresh, "{search}");
+        }
+        // A rejected crossing leaves the builder usable.
+        let mut bad = small.clone();
+        bad.z[3] = f64::NAN;
+        assert!(builder.build(&bad).is_err());
+        assert_eq!(
+            builder.build(&big).unwrap(),
+            build_graph(&big, &d, &config).unwrap()
+        );
+    }
 }
