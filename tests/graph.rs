@@ -348,6 +348,20 @@ fn bad_hits_are_errors_naming_the_hit_and_value() {
     check(&|h| h.stave[1] = 3, &["id 2", "`stave` = 3"]);
     check(&|h| h.z[0] = 1000.0, &["id 1", "`z` = 1000", "reference.z"]);
     check(&|h| h.y.pop().map_or((), |_| ()), &["column `y`"]);
+    let mut with_truth = hits_of(&good);
+    with_truth.truth = Some(gnntrack::hits::Truth {
+        particle_id: vec![1],
+        particle_p: vec![3.0, 3.0],
+        merged: vec![false, false],
+    });
+    let e = build_graph(&with_truth, &d, &config)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("column `particle_id` has 1 entries, expected 2"),
+        "{e}"
+    );
+    assert!(TrueSegments::from_hits(&with_truth, &d).is_none());
     let mut bad = config.clone();
     bad.window.next[1].y.per_mm = f64::INFINITY;
     let e = build_graph(&hits_of(&good), &d, &bad).unwrap_err();

@@ -279,21 +279,30 @@ impl Plan {
     }
 }
 
-/// Checks that every hit can enter the graph: equal column lengths, finite coordinates, a layer
-/// and stave known to the detector, and a position downstream of both reference points.
+/// Checks that every hit can enter the graph: equal column lengths (truth included), finite
+/// coordinates, a layer and stave known to the detector, and a position downstream of both
+/// reference points.
 pub fn check_hits(
     hits: &Hits,
     detector: &Detector,
     reference: &Reference,
 ) -> Result<(), GraphError> {
     let n = hits.len();
-    for (column, len) in [
+    let mut columns = vec![
         ("x", hits.x.len()),
         ("y", hits.y.len()),
         ("z", hits.z.len()),
         ("layer", hits.layer.len()),
         ("stave", hits.stave.len()),
-    ] {
+    ];
+    if let Some(t) = &hits.truth {
+        columns.extend([
+            ("particle_id", t.particle_id.len()),
+            ("particle_p", t.particle_p.len()),
+            ("merged", t.merged.len()),
+        ]);
+    }
+    for (column, len) in columns {
         if len != n {
             return Err(HitError::LengthMismatch {
                 column,
