@@ -8,9 +8,13 @@
 //! holds every accepted hit. The candidates inside it are decided by
 //! [`Cone::accepts`], the test the brute-force reference applies, so all builders agree.
 //!
-//! - **sweep**: the outer hits are cut into slabs of v, each sorted by u; the inner hits are
-//!   visited in increasing u, so each slab keeps a cursor that only moves forward a little.
+//! - **sweep**: every group is cut into slabs of v a few window heights wide, each sorted by u.
+//!   The inner hits are visited in the same (slab, u) order, so consecutive windows fall on the
+//!   same one or two outer slabs, where a cursor per slab only moves forward a little.
 //! - **rtree**: an R*-tree (`rstar`) over (u, v) of the outer hits, one envelope query per window.
+//!
+//! The work space (groups, found edges, offsets) lives in [`Scratch`] and is reused from one
+//! crossing to the next by a [`super::GraphBuilder`].
 
 use rayon::prelude::*;
 use rstar::primitives::GeomWithData;
