@@ -77,7 +77,7 @@ pub const NODE_FEATURES: &[FeatureSpec] = &[
         name: "v",
         unit: "rad",
         offset: 0.0,
-        scale: 0.004,
+        scale: 0.002,
         description: "projective y: (y - y_ref) / (z - y_z), the y slope of the cone axis",
     },
 ];
@@ -141,11 +141,11 @@ pub const EDGE_FEATURES: &[FeatureSpec] = &[
         description: "distance of closest approach of the edge line to the reference points: sqrt(dca_x^2 + dca_y^2)",
     },
     FeatureSpec {
-        name: "doublet",
-        unit: "1/m",
-        offset: 0.5259,
-        scale: 0.005,
-        description: "(x2 - x1) / (x1 (z2 - z1)), the LUXE doublet variable, in 1/m",
+        name: "slope_dev_x_rel",
+        unit: "",
+        offset: 0.0,
+        scale: 0.01,
+        description: "slope_dev_x divided by the x slope of the inner hit's cone axis: the deviation relative to the expected slope, free of its growth with 1/p (the LUXE doublet variable dx / (x1 dz) over its expected value, minus 1)",
     },
     FeatureSpec {
         name: "is_overlap",
@@ -261,7 +261,7 @@ enum Compute {
     DcaX,
     DcaY,
     Dca,
-    Doublet,
+    SlopeDevXRel,
     IsOverlap,
     IsSkip,
 }
@@ -284,7 +284,7 @@ impl Compute {
             "dca_x" => Compute::DcaX,
             "dca_y" => Compute::DcaY,
             "dca" => Compute::Dca,
-            "doublet" => Compute::Doublet,
+            "slope_dev_x_rel" => Compute::SlopeDevXRel,
             "is_overlap" => Compute::IsOverlap,
             "is_skip" => Compute::IsSkip,
             other => unreachable!("`{other}` is checked against the registry"),
@@ -332,7 +332,16 @@ fn edge_raw(
                 distance_in_plane((reference.y_z, reference.y), (p1[2], p1[1]), (p2[2], p2[1]));
             dx.hypot(dy)
         }
-        Compute::Doublet => (p2[0] - p1[0]) / (p1[0] * (p2[2] - p1[2])) * 1000.0,
+        Compute::SlopeDevXRel => {
+            // Hits sit well away from the x reference (x >= 50 mm in LUXE); guard against 0.
+            let u1 = reference.u(p1[0], p1[2]);
+            let u1 = if u1.abs() < 1e-9 {
+                1e-9f64.copysign(u1)
+            } else {
+                u1
+            };
+            reference.slope_deviation(p1, p2).0 / u1
+        }
         Compute::IsOverlap => f64::from(u8::from(kind == EdgeKind::Overlap)),
         Compute::IsSkip => f64::from(u8::from(kind == EdgeKind::Skip)),
         _ => unreachable!("node feature in an edge column"),
