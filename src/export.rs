@@ -4,14 +4,14 @@
 //!
 //! | name | dtype | shape | content |
 //! |---|---|---|---|
-//! | `node_features` | float32 | [N, Fn] | the manifest's node features, scaled |
-//! | `edge_index` | int64 | [2, E] | inner and outer hit (row into the node arrays) |
-//! | `edge_features` | float32 | [E, Fe] | the manifest's edge features, scaled |
-//! | `edge_kind` | uint8 | [E] | 0 next layer, 1 stave overlap, 2 skip layer |
-//! | `hit_id` | uint64 | [N] | the caller's hit ids |
-//! | `edge_labels` | uint8 | [E] | 1 when the edge is a true segment (with truth only) |
-//! | `particle_id` | int64 | [N] | true particle, 0 for noise (with truth only) |
-//! | `particle_p` | float32 | [N] | its momentum in GeV (with truth only) |
+//! | `node_features` | float32 | `[N, Fn]` | the manifest's node features, scaled |
+//! | `edge_index` | int64 | `[2, E]` | inner and outer hit (row into the node arrays) |
+//! | `edge_features` | float32 | `[E, Fe]` | the manifest's edge features, scaled |
+//! | `edge_kind` | uint8 | `[E]` | 0 next layer, 1 stave overlap, 2 skip layer |
+//! | `hit_id` | uint64 | `[N]` | the caller's hit ids |
+//! | `edge_labels` | uint8 | `[E]` | 1 when the edge is a true segment (with truth only) |
+//! | `particle_id` | int64 | `[N]` | true particle, 0 for noise (with truth only) |
+//! | `particle_p` | float32 | `[N]` | its momentum in GeV (with truth only) |
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

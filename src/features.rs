@@ -77,7 +77,7 @@ pub const NODE_FEATURES: &[FeatureSpec] = &[
         name: "v",
         unit: "rad",
         offset: 0.0,
-        scale: 0.004,
+        scale: 0.002,
         description: "projective y: (y - y_ref) / (z - y_z), the y slope of the cone axis",
     },
 ];
@@ -120,18 +120,32 @@ pub const EDGE_FEATURES: &[FeatureSpec] = &[
         description: "(y2 - y1) / (z2 - z1) minus the y slope of the inner hit's cone axis",
     },
     FeatureSpec {
+        name: "dca_x",
+        unit: "mm",
+        offset: 0.0,
+        scale: 5.0,
+        description: "distance of closest approach, in the xz plane, of the line through both hits to the x reference point (x_ref, z_ref)",
+    },
+    FeatureSpec {
+        name: "dca_y",
+        unit: "mm",
+        offset: 0.0,
+        scale: 5.0,
+        description: "distance of closest approach, in the yz plane, of the line through both hits to the y reference point (y_ref, y_z)",
+    },
+    FeatureSpec {
         name: "dca",
         unit: "mm",
         offset: 0.0,
-        scale: 10.0,
-        description: "distance of closest approach of the line through both hits to the reference point (x_ref, y_ref, z_ref)",
+        scale: 5.0,
+        description: "distance of closest approach of the edge line to the reference points: sqrt(dca_x^2 + dca_y^2)",
     },
     FeatureSpec {
-        name: "doublet",
-        unit: "1/m",
-        offset: 0.5259,
-        scale: 0.005,
-        description: "(x2 - x1) / (x1 (z2 - z1)), the LUXE doublet variable, in 1/m",
+        name: "slope_dev_x_rel",
+        unit: "",
+        offset: 0.0,
+        scale: 0.01,
+        description: "slope_dev_x divided by the x slope of the inner hit's cone axis: the deviation relative to the expected slope, free of its growth with 1/p (the LUXE doublet variable dx / (x1 dz) over its expected value, minus 1)",
     },
     FeatureSpec {
         name: "is_overlap",
@@ -244,8 +258,10 @@ enum Compute {
     Dz,
     SlopeDevX,
     SlopeDevY,
+    DcaX,
+    DcaY,
     Dca,
-    Doublet,
+    SlopeDevXRel,
     IsOverlap,
     IsSkip,
 }
@@ -265,8 +281,10 @@ impl Compute {
             "dz" => Compute::Dz,
             "slope_dev_x" => Compute::SlopeDevX,
             "slope_dev_y" => Compute::SlopeDevY,
+            "dca_x" => Compute::DcaX,
+            "dca_y" => Compute::DcaY,
             "dca" => Compute::Dca,
-            "doublet" => Compute::Doublet,
+            "slope_dev_x_rel" => Compute::SlopeDevXRel,
             "is_overlap" => Compute::IsOverlap,
             "is_skip" => Compute::IsSkip,
             other => unreachable!("`{other}` is checked against the registry"),
@@ -302,8 +320,28 @@ fn edge_raw(
         Compute::Dz => p2[2] - p1[2],
         Compute::SlopeDevX => reference.slope_deviation(p1, p2).0,
         Compute::SlopeDevY => reference.slope_deviation(p1, p2).1,
-        Compute::Dca => distance_to_line([reference.x, reference.y, reference.z], p1, p2),
-        Compute::Doublet => (p2[0] - p1[0]) / (p1[0] * (p2[2] - p1[2])) * 1000.0,
+        Compute::DcaX => {
+            distance_in_plane((reference.z, reference.x), (p1[2], p1[0]), (p2[2], p2[0]))
+        }
+        Compute::DcaY => {
+            distance_in_plane((reference.y_z, reference.y), (p1[2], p1[1]), (p2[2], p2[1]))
+        }
+        Compute::Dca => {
+            let dx = distance_in_plane((reference.z, reference.x), (p1[2], p1[0]), (p2[2], p2[0]));
+            let dy =
+                distance_in_plane((reference.y_z, reference.y), (p1[2], p1[1]), (p2[2], p2[1]));
+            dx.hypot(dy)
+        }
+        Compute::SlopeDevXRel => {
+            // Hits sit well away from the x reference (x >= 50 mm in LUXE); guard against 0.
+            let u1 = reference.u(p1[0], p1[2]);
+            let u1 = if u1.abs() < 1e-9 {
+                1e-9f64.copysign(u1)
+            } else {
+                u1
+            };
+            reference.slope_deviation(p1, p2).0 / u1
+        }
         Compute::IsOverlap => f64::from(u8::from(kind == EdgeKind::Overlap)),
         Compute::IsSkip => f64::from(u8::from(kind == EdgeKind::Skip)),
         _ => unreachable!("node feature in an edge column"),
@@ -330,21 +368,16 @@ pub fn edge_value(
     ))
 }
 
-/// Distance from point `p` to the line through `a` and `b` (the distance to `a` when they coincide).
-fn distance_to_line(p: [f64; 3], a: [f64; 3], b: [f64; 3]) -> f64 {
-    let d = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
-    let w = [p[0] - a[0], p[1] - a[1], p[2] - a[2]];
-    let dd = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-    let ww = w[0] * w[0] + w[1] * w[1] + w[2] * w[2];
-    if dd == 0.0 {
-        return ww.sqrt();
+/// Distance in a plane from point `p` to the line through `a` and `b` (to `a` when they coincide).
+fn distance_in_plane(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let (wx, wy) = (p.0 - a.0, p.1 - a.1);
+    let length = dx.hypot(dy);
+    if length == 0.0 {
+        wx.hypot(wy)
+    } else {
+        (wx * dy - wy * dx).abs() / length
     }
-    let c = [
-        w[1] * d[2] - w[2] * d[1],
-        w[2] * d[0] - w[0] * d[2],
-        w[0] * d[1] - w[1] * d[0],
-    ];
-    ((c[0] * c[0] + c[1] * c[1] + c[2] * c[2]) / dd).sqrt()
 }
 
 #[inline]
@@ -431,11 +464,44 @@ mod tests {
 
     #[test]
     fn closest_approach() {
-        // The x axis at y = 2: distance 2 from the origin.
-        let d = distance_to_line([0.0; 3], [1.0, 2.0, 0.0], [5.0, 2.0, 0.0]);
-        assert!((d - 2.0).abs() < 1e-12);
-        // A line through the point.
-        let d = distance_to_line([0.0, 0.0, 2054.0], [10.0, 0.0, 4054.0], [20.0, 0.0, 6054.0]);
-        assert!(d.abs() < 1e-9, "{d}");
+        // The line z = x through (0, 0): distance sqrt(2) from (2, 0).
+        let d = distance_in_plane((2.0, 0.0), (0.0, 0.0), (1.0, 1.0));
+        assert!((d - 2f64.sqrt()).abs() < 1e-12);
+        assert_eq!(distance_in_plane((3.0, 4.0), (0.0, 0.0), (0.0, 0.0)), 5.0);
+
+        // A track from the magnet centre in x and from the interaction point in y.
+        let r = Reference::default();
+        let track = |z: f64| [0.1 * (z - 2054.0), 0.001 * z, z];
+        let mut hits = Hits::new(false);
+        for (k, z) in [3950.0, 4050.0].into_iter().enumerate() {
+            let [x, y, z] = track(z);
+            hits.push(
+                crate::hits::Hit {
+                    hit_id: k as u64,
+                    x,
+                    y,
+                    z,
+                    layer: k as u8,
+                    stave: 0,
+                },
+                None,
+            );
+        }
+        let graph = Graph {
+            n_nodes: 2,
+            src: vec![0],
+            dst: vec![1],
+            kind: vec![EdgeKind::Next],
+        };
+        let f =
+            edge_features(&hits, &graph, &["dca_x", "dca_y", "dca", "slope_dev_x"], &r).unwrap();
+        assert!(f.data.iter().all(|v| v.abs() < 1e-6), "{:?}", f.data);
+        // Moving the outer hit by 0.1 mm in x tilts the line: 0.1 mm over 100 mm is 1 mrad.
+        hits.x[1] += 0.1;
+        let v = edge_value("slope_dev_x", &hits, &r, 0, 1, EdgeKind::Next).unwrap();
+        assert!((v - 1e-3).abs() < 1e-9, "{v}");
+        let dca = edge_value("dca_x", &hits, &r, 0, 1, EdgeKind::Next).unwrap();
+        // The line now misses the magnet centre by about 1 mrad * (3950 - 2054) mm.
+        assert!((dca - 1.896).abs() < 0.01, "{dca}");
     }
 }

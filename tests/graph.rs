@@ -14,8 +14,8 @@ use gnntrack::geometry::Detector;
 use gnntrack::graph::calibrate::{Deviation, WindowShape, calibrate, fit_pair};
 use gnntrack::graph::metrics::{GraphMetrics, NO_SUCCESSOR, TrueSegments};
 use gnntrack::graph::{
-    EdgeKind, Graph, GraphConfig, GraphError, HalfWidth, PairWindow, SearchMethod, build_graph,
-    build_graph_brute_force,
+    EdgeKind, Graph, GraphBuilder, GraphConfig, GraphError, HalfWidth, PairWindow, SearchMethod,
+    build_graph, build_graph_brute_force,
 };
 use gnntrack::hits::{Hit, HitTruth, Hits, read_hits};
 use gnntrack::sim::{PositronCount, SimConfig, simulate_bx};
@@ -348,6 +348,20 @@ fn bad_hits_are_errors_naming_the_hit_and_value() {
     check(&|h| h.stave[1] = 3, &["id 2", "`stave` = 3"]);
     check(&|h| h.z[0] = 1000.0, &["id 1", "`z` = 1000", "reference.z"]);
     check(&|h| h.y.pop().map_or((), |_| ()), &["column `y`"]);
+    let mut with_truth = hits_of(&good);
+    with_truth.truth = Some(gnntrack::hits::Truth {
+        particle_id: vec![1],
+        particle_p: vec![3.0, 3.0],
+        merged: vec![false, false],
+    });
+    let e = build_graph(&with_truth, &d, &config)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("column `particle_id` has 1 entries, expected 2"),
+        "{e}"
+    );
+    assert!(TrueSegments::from_hits(&with_truth, &d).is_none());
     let mut bad = config.clone();
     bad.window.next[1].y.per_mm = f64::INFINITY;
     let e = build_graph(&hits_of(&good), &d, &bad).unwrap_err();
@@ -655,4 +669,42 @@ fn windows_from_toml_apply_per_layer_pair() {
     assert!(g.kind.iter().all(|&k| k == EdgeKind::Next));
     let w = config.window.get(EdgeKind::Next, 1).unwrap();
     assert_eq!(*w, PairWindow::default());
+}
+
+#[test]
+fn a_reused_builder_gives_the_graphs_of_fresh_ones() {
+    let d = Detector::preset("luxe").unwrap();
+    let big = simulate_bx(&d, &SimConfig::e_laser(4).unwrap(), 41, 0)
+        .unwrap()
+        .hits;
+    let small = small_event(&d, 300, 42);
+    // Only layers 0 and 1: the other groups sit idle with the previous crossing's points.
+    let mut two_layers = Hits::new(true);
+    for i in (0..big.len()).filter(|&i| big.layer[i] < 2) {
+        two_layers.push(big.get(i), big.truth_of(i));
+    }
+    let empty = Hits::new(true);
+    for search in [SearchMethod::Sweep, SearchMethod::Rtree] {
+        let config = GraphConfig {
+            search,
+            skip_edges: true,
+            ..GraphConfig::default()
+        };
+        let mut builder = GraphBuilder::new(&d, &config).unwrap();
+        let mut reused = Graph::default();
+        for hits in [&big, &small, &two_layers, &empty, &big, &two_layers, &small] {
+            let fresh = build_graph(hits, &d, &config).unwrap();
+            assert_eq!(builder.build(hits).unwrap(), fresh, "{search}");
+            builder.build_into(hits, &mut reused).unwrap();
+            assert_eq!(reused, fresh, "{search}");
+        }
+        // A rejected crossing leaves the builder usable.
+        let mut bad = small.clone();
+        bad.z[3] = f64::NAN;
+        assert!(builder.build(&bad).is_err());
+        assert_eq!(
+            builder.build(&big).unwrap(),
+            build_graph(&big, &d, &config).unwrap()
+        );
+    }
 }

@@ -31,11 +31,20 @@ pub struct TrueSegments {
 }
 
 impl TrueSegments {
-    /// Segments of hits that carry truth; `None` without truth. Hits with a layer or stave
-    /// unknown to the detector are left out.
+    /// Segments of hits that carry truth; `None` without truth (or with truth columns of another
+    /// length than the hits). Hits with a layer or stave unknown to the detector are left out.
     pub fn from_hits(hits: &Hits, detector: &Detector) -> Option<TrueSegments> {
         let truth = hits.truth.as_ref()?;
         let n = hits.len();
+        let lengths = [
+            truth.particle_id.len(),
+            truth.particle_p.len(),
+            hits.layer.len(),
+            hits.stave.len(),
+        ];
+        if lengths.iter().any(|&len| len != n) {
+            return None;
+        }
         // Rank of each stave inside its layer, by the geometry's z.
         let rank: Vec<Vec<u8>> = detector
             .layers
@@ -191,8 +200,16 @@ pub struct GraphMetrics {
 }
 
 impl GraphMetrics {
-    /// Scores `graph` (built from `hits`) against the true segments.
+    /// Scores `graph` against the true segments; both must come from `hits` (this panics with a
+    /// message otherwise).
     pub fn compute(hits: &Hits, graph: &Graph, segments: &TrueSegments) -> GraphMetrics {
+        assert!(
+            graph.n_nodes == hits.len() && segments.successor.len() == hits.len(),
+            "graph ({} nodes) and segments ({} hits) must come from these {} hits",
+            graph.n_nodes,
+            segments.successor.len(),
+            hits.len()
+        );
         let truth = hits.truth.as_ref();
         let n_layers = hits
             .layer

@@ -279,21 +279,30 @@ impl Plan {
     }
 }
 
-/// Checks that every hit can enter the graph: equal column lengths, finite coordinates, a layer
-/// and stave known to the detector, and a position downstream of both reference points.
+/// Checks that every hit can enter the graph: equal column lengths (truth included), finite
+/// coordinates, a layer and stave known to the detector, and a position downstream of both
+/// reference points.
 pub fn check_hits(
     hits: &Hits,
     detector: &Detector,
     reference: &Reference,
 ) -> Result<(), GraphError> {
     let n = hits.len();
-    for (column, len) in [
+    let mut columns = vec![
         ("x", hits.x.len()),
         ("y", hits.y.len()),
         ("z", hits.z.len()),
         ("layer", hits.layer.len()),
         ("stave", hits.stave.len()),
-    ] {
+    ];
+    if let Some(t) = &hits.truth {
+        columns.extend([
+            ("particle_id", t.particle_id.len()),
+            ("particle_p", t.particle_p.len()),
+            ("merged", t.merged.len()),
+        ]);
+    }
+    for (column, len) in columns {
         if len != n {
             return Err(HitError::LengthMismatch {
                 column,
@@ -441,7 +450,64 @@ impl Cone {
     }
 }
 
-/// Builds the graph of one bunch crossing.
+/// Builds the graphs of bunch crossings with one geometry and configuration, keeping its work
+/// space from one crossing to the next (what a reconstruction framework does per event: after the
+/// first crossing it allocates only the edges it returns, or nothing with
+/// [`GraphBuilder::build_into`]).
+#[derive(Debug)]
+pub struct GraphBuilder {
+    detector: Detector,
+    config: GraphConfig,
+    plan: Plan,
+    search: search::Scratch,
+    prune: prune::Scratch,
+}
+
+impl GraphBuilder {
+    /// A builder for this geometry and configuration (checked here, once).
+    pub fn new(detector: &Detector, config: &GraphConfig) -> Result<GraphBuilder, GraphError> {
+        config.validate()?;
+        Ok(GraphBuilder {
+            detector: detector.clone(),
+            config: config.clone(),
+            plan: Plan::new(detector, config),
+            search: search::Scratch::default(),
+            prune: prune::Scratch::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GraphConfig {
+        &self.config
+    }
+
+    /// The geometry.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// Builds the graph of one crossing.
+    ///
+    /// Empty layers, a single hit or hits in one layer only give an empty graph. Runs on the
+    /// current rayon thread pool; the output does not depend on the thread count.
+    pub fn build(&mut self, hits: &Hits) -> Result<Graph, GraphError> {
+        let mut graph = Graph::default();
+        self.build_into(hits, &mut graph)?;
+        Ok(graph)
+    }
+
+    /// Builds the graph of one crossing into `graph`, reusing its vectors.
+    pub fn build_into(&mut self, hits: &Hits, graph: &mut Graph) -> Result<(), GraphError> {
+        check_hits(hits, &self.detector, &self.config.reference)?;
+        search::build_into(hits, &self.plan, &self.config, &mut self.search, graph);
+        if self.config.drop_shortcuts {
+            prune::drop_shortcuts(graph, &mut self.prune);
+        }
+        Ok(())
+    }
+}
+
+/// Builds the graph of one bunch crossing (a [`GraphBuilder`] used once).
 ///
 /// Empty layers, a single hit or hits in one layer only give an empty graph. Runs on the
 /// current rayon thread pool; the output does not depend on the thread count.
@@ -450,19 +516,7 @@ pub fn build_graph(
     detector: &Detector,
     config: &GraphConfig,
 ) -> Result<Graph, GraphError> {
-    config.validate()?;
-    check_hits(hits, detector, &config.reference)?;
-    let plan = Plan::new(detector, config);
-    Ok(finish(search::build(hits, &plan, config), config))
-}
-
-/// Applies the optional post-processing to a freshly built (sorted) graph.
-fn finish(graph: Graph, config: &GraphConfig) -> Graph {
-    if config.drop_shortcuts {
-        prune::drop_shortcuts(graph)
-    } else {
-        graph
-    }
+    GraphBuilder::new(detector, config)?.build(hits)
 }
 
 /// The same graph as [`build_graph`] by comparing every pair of hits: O(n^2), a reference for
@@ -510,5 +564,8 @@ pub fn build_graph_brute_force(
             graph.kind.push(kind);
         }
     }
-    Ok(finish(graph, config))
+    if config.drop_shortcuts {
+        prune::drop_shortcuts(&mut graph, &mut prune::Scratch::default());
+    }
+    Ok(graph)
 }

@@ -11,16 +11,25 @@
 
 use super::{EdgeKind, Graph};
 
+/// Work space kept from one crossing to the next.
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    offsets: Vec<u32>,
+    overlap_out: Vec<bool>,
+    drop: Vec<usize>,
+}
+
 /// Edge positions of each source in a graph sorted by (src, dst).
 struct Rows<'a> {
     graph: &'a Graph,
     /// The edges of node i are `offsets[i]..offsets[i + 1]`.
-    offsets: Vec<u32>,
+    offsets: &'a [u32],
 }
 
 impl<'a> Rows<'a> {
-    fn new(graph: &'a Graph) -> Rows<'a> {
-        let mut offsets = vec![0u32; graph.n_nodes + 1];
+    fn new(graph: &'a Graph, offsets: &'a mut Vec<u32>) -> Rows<'a> {
+        offsets.clear();
+        offsets.resize(graph.n_nodes + 1, 0);
         for &s in &graph.src {
             offsets[s as usize + 1] += 1;
         }
@@ -49,15 +58,21 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// The graph without its shortcut edges. `graph` must be sorted by (src, dst), as built.
+/// Removes the shortcut edges from `graph`, which must be sorted by (src, dst), as built.
 /// Costs two passes over the edges plus a few binary searches per overlap edge.
-pub(super) fn drop_shortcuts(mut graph: Graph) -> Graph {
+pub(super) fn drop_shortcuts(graph: &mut Graph, scratch: &mut Scratch) {
     if graph.count_by_kind()[EdgeKind::Overlap.code() as usize] == 0 {
-        return graph;
+        return;
     }
-    let rows = Rows::new(&graph);
-    let mut drop: Vec<usize> = Vec::new();
-    let mut overlap_out = vec![false; graph.n_nodes];
+    let Scratch {
+        offsets,
+        overlap_out,
+        drop,
+    } = scratch;
+    drop.clear();
+    overlap_out.clear();
+    overlap_out.resize(graph.n_nodes, false);
+    let rows = Rows::new(graph, offsets);
     let edges = graph.src.iter().zip(&graph.dst).zip(&graph.kind);
     for ((&x, &y), &kind) in edges {
         if kind == EdgeKind::Overlap {
@@ -88,7 +103,7 @@ pub(super) fn drop_shortcuts(mut graph: Graph) -> Graph {
         }
     }
     if drop.is_empty() {
-        return graph;
+        return;
     }
     drop.sort_unstable();
     drop.dedup();
@@ -105,12 +120,16 @@ pub(super) fn drop_shortcuts(mut graph: Graph) -> Graph {
     graph.src.truncate(write);
     graph.dst.truncate(write);
     graph.kind.truncate(write);
-    graph
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pruned(mut g: Graph) -> Graph {
+        drop_shortcuts(&mut g, &mut Scratch::default());
+        g
+    }
 
     fn graph(n: usize, edges: &[(u32, u32, EdgeKind)]) -> Graph {
         let mut e = edges.to_vec();
@@ -142,7 +161,7 @@ mod tests {
                 (0, 4, Skip),
             ],
         );
-        let kept: Vec<(u32, u32)> = drop_shortcuts(g).pairs().collect();
+        let kept: Vec<(u32, u32)> = pruned(g).pairs().collect();
         // 0 -> 2, 0 -> 3, 1 -> 3 and 2 -> 4 jump an overlap hit; the skip edge stays.
         assert_eq!(kept, vec![(0, 1), (0, 4), (1, 2), (1, 5), (2, 3), (3, 4)]);
     }
@@ -151,6 +170,6 @@ mod tests {
     fn graphs_without_overlap_edges_are_unchanged() {
         use EdgeKind::*;
         let g = graph(4, &[(0, 2, Skip), (0, 1, Next), (1, 2, Next), (3, 2, Next)]);
-        assert_eq!(drop_shortcuts(g.clone()), g);
+        assert_eq!(pruned(g.clone()), g);
     }
 }

@@ -8,9 +8,13 @@
 //! holds every accepted hit. The candidates inside it are decided by
 //! [`Cone::accepts`], the test the brute-force reference applies, so all builders agree.
 //!
-//! - **sweep**: the outer hits are cut into slabs of v, each sorted by u; the inner hits are
-//!   visited in increasing u, so each slab keeps a cursor that only moves forward a little.
+//! - **sweep**: every group is cut into slabs of v a few window heights wide, each sorted by u.
+//!   The inner hits are visited in the same (slab, u) order, so consecutive windows fall on the
+//!   same one or two outer slabs, where a cursor per slab only moves forward a little.
 //! - **rtree**: an R*-tree (`rstar`) over (u, v) of the outer hits, one envelope query per window.
+//!
+//! The work space (groups, found edges, offsets) lives in [`Scratch`] and is reused from one
+//! crossing to the next by a [`super::GraphBuilder`].
 
 use rayon::prelude::*;
 use rstar::primitives::GeomWithData;
@@ -29,9 +33,11 @@ struct Point {
     slab: u32,
 }
 
-/// The hits of one (layer, stave).
-#[derive(Debug)]
+/// The hits of one (layer, stave), rebuilt for every crossing in the same allocations.
+#[derive(Debug, Default)]
 struct Group {
+    /// Whether the group takes part in this crossing.
+    active: bool,
     /// Points in (slab, u) order: the order of the sweep, and the order inner hits are visited
     /// in (so that consecutive windows fall on the same few slabs of the outer group).
     points: Vec<Point>,
@@ -41,10 +47,13 @@ struct Group {
     z_max: f64,
     slabs: Slabs,
     tree: Option<RTree<GeomWithData<[f64; 2], u32>>>,
+    /// Work space of the slab scatter.
+    spare: Vec<Point>,
+    fill: Vec<u32>,
 }
 
 /// Slab k of v holds points `offsets[k]..offsets[k + 1]`, each slab sorted by u.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Slabs {
     v_min: f64,
     inv_width: f64,
@@ -66,29 +75,30 @@ impl Slabs {
 
 impl Group {
     /// The members in slabs of `slab_width` in v (one slab when the width is 0), each sorted by u.
-    fn new(
+    fn rebuild(
+        &mut self,
         hits: &Hits,
         reference: &Reference,
         members: &[u32],
         slab_width: f64,
         search: SearchMethod,
-    ) -> Group {
-        let mut points: Vec<Point> = members
-            .iter()
-            .map(|&i| {
-                let k = i as usize;
-                Point {
-                    u: reference.u(hits.x[k], hits.z[k]),
-                    v: reference.v(hits.y[k], hits.z[k]),
-                    z: hits.z[k],
-                    index: i,
-                    slab: 0,
-                }
-            })
-            .collect();
+    ) {
+        self.active = true;
+        let points = &mut self.points;
+        points.clear();
+        points.extend(members.iter().map(|&i| {
+            let k = i as usize;
+            Point {
+                u: reference.u(hits.x[k], hits.z[k]),
+                v: reference.v(hits.y[k], hits.z[k]),
+                z: hits.z[k],
+                index: i,
+                slab: 0,
+            }
+        }));
         let (mut z_min, mut z_max) = (f64::INFINITY, f64::NEG_INFINITY);
         let (mut v_min, mut v_max) = (f64::INFINITY, f64::NEG_INFINITY);
-        for p in &points {
+        for p in points.iter() {
             if p.z < z_min {
                 z_min = p.z;
             }
@@ -109,15 +119,15 @@ impl Group {
         } else {
             1
         };
-        let mut slabs = Slabs {
-            v_min,
-            inv_width: if span > 0.0 {
-                n_slabs as f64 / span
-            } else {
-                0.0
-            },
-            offsets: vec![0; n_slabs + 1],
+        let slabs = &mut self.slabs;
+        slabs.v_min = v_min;
+        slabs.inv_width = if span > 0.0 {
+            n_slabs as f64 / span
+        } else {
+            0.0
         };
+        slabs.offsets.clear();
+        slabs.offsets.resize(n_slabs + 1, 0);
         // One sort by u (fast on hits that come ordered along the stave), then a stable
         // counting scatter into the slabs.
         points.sort_unstable_by(|a, b| a.u.total_cmp(&b.u).then(a.index.cmp(&b.index)));
@@ -131,20 +141,25 @@ impl Group {
             for k in 0..n_slabs {
                 slabs.offsets[k + 1] += slabs.offsets[k];
             }
-            let mut fill: Vec<u32> = slabs.offsets[..n_slabs].to_vec();
-            let mut order = vec![0u32; points.len()];
-            for (r, p) in points.iter().enumerate() {
-                order[fill[p.slab as usize] as usize] = r as u32;
-                fill[p.slab as usize] += 1;
+            self.fill.clear();
+            self.fill.extend_from_slice(&slabs.offsets[..n_slabs]);
+            self.spare.clear();
+            self.spare.resize(points.len(), points[0]);
+            for p in points.iter() {
+                let at = &mut self.fill[p.slab as usize];
+                self.spare[*at as usize] = *p;
+                *at += 1;
             }
-            points = order.iter().map(|&r| points[r as usize]).collect();
+            std::mem::swap(points, &mut self.spare);
         }
+        let points = &self.points;
         let (u_min, u_max) = points
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
                 (lo.min(p.u), hi.max(p.u))
             });
-        let tree = (search == SearchMethod::Rtree).then(|| {
+        (self.u_min, self.u_max, self.z_min, self.z_max) = (u_min, u_max, z_min, z_max);
+        self.tree = (search == SearchMethod::Rtree).then(|| {
             RTree::bulk_load(
                 points
                     .iter()
@@ -153,15 +168,6 @@ impl Group {
                     .collect(),
             )
         });
-        Group {
-            points,
-            u_min,
-            u_max,
-            z_min,
-            z_max,
-            slabs,
-            tree,
-        }
     }
 
     /// Visits the points inside the rectangle, slab by slab. `cursor[k]` remembers where the last
@@ -209,16 +215,14 @@ impl Group {
 }
 
 /// Hits per group, each list in increasing hit order.
-fn members_by_group(hits: &Hits, plan: &Plan) -> Vec<Vec<u32>> {
-    let mut counts = vec![0usize; plan.n_groups];
-    for i in 0..hits.len() {
-        counts[plan.group(hits.layer[i], hits.stave[i])] += 1;
+fn members_by_group(hits: &Hits, plan: &Plan, members: &mut Vec<Vec<u32>>) {
+    members.resize_with(plan.n_groups, Vec::new);
+    for m in members.iter_mut() {
+        m.clear();
     }
-    let mut members: Vec<Vec<u32>> = counts.iter().map(|&c| Vec::with_capacity(c)).collect();
     for i in 0..hits.len() {
         members[plan.group(hits.layer[i], hits.stave[i])].push(i as u32);
     }
-    members
 }
 
 /// Typical half-height in v of the windows that look into group `g` (the mean over a sample of
@@ -267,16 +271,35 @@ fn typical_v_half_range(
 }
 
 /// Edges found for a run of inner hits: per inner hit a block of (dst, kind) sorted by dst.
+#[derive(Debug, Default)]
 struct Found {
     /// (inner hit, number of edges), in the order of the blocks in `edges`.
     blocks: Vec<(u32, u32)>,
     edges: Vec<(u32, EdgeKind)>,
 }
 
-pub(super) fn build(hits: &Hits, plan: &Plan, config: &GraphConfig) -> Graph {
+/// Everything the builder allocates, kept from one crossing to the next.
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    members: Vec<Vec<u32>>,
+    groups: Vec<Group>,
+    found: Vec<Found>,
+    block_of: Vec<(u32, u32)>,
+    offsets: Vec<u32>,
+}
+
+/// Builds the graph of `hits` into `out` (its vectors are reused), sorted by (src, dst).
+pub(super) fn build_into(
+    hits: &Hits,
+    plan: &Plan,
+    config: &GraphConfig,
+    scratch: &mut Scratch,
+    out: &mut Graph,
+) {
     let n = hits.len();
     let reference = &config.reference;
-    let members = members_by_group(hits, plan);
+    members_by_group(hits, plan, &mut scratch.members);
+    let members = &scratch.members;
 
     let mut is_inner = vec![false; plan.n_groups];
     let mut is_target = vec![false; plan.n_groups];
@@ -288,20 +311,24 @@ pub(super) fn build(hits: &Hits, plan: &Plan, config: &GraphConfig) -> Graph {
             }
         }
     }
-    let groups: Vec<Option<Group>> = (0..plan.n_groups)
-        .into_par_iter()
-        .map(|g| {
-            (is_inner[g] || is_target[g]).then(|| {
+    scratch.groups.resize_with(plan.n_groups, Group::default);
+    scratch
+        .groups
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(g, group)| {
+            group.active = false;
+            if is_inner[g] || is_target[g] {
                 // Slabs a few window heights wide: most windows fall on one or two.
-                let half = typical_v_half_range(hits, plan, &members, reference, g);
+                let half = typical_v_half_range(hits, plan, members, reference, g);
                 let width = match config.search {
                     SearchMethod::Sweep => 4.0 * half,
                     SearchMethod::Rtree => 0.0,
                 };
-                Group::new(hits, reference, &members[g], width, config.search)
-            })
-        })
-        .collect();
+                group.rebuild(hits, reference, &members[g], width, config.search);
+            }
+        });
+    let groups = &scratch.groups;
 
     // Tasks: runs of inner hits of one group, in increasing u.
     let chunk = (n / (8 * rayon::current_num_threads().max(1))).clamp(1024, 1 << 15);
@@ -310,18 +337,23 @@ pub(super) fn build(hits: &Hits, plan: &Plan, config: &GraphConfig) -> Graph {
         .enumerate()
         .filter(|&(g, _)| is_inner[g])
         .flat_map(|(g, group)| {
-            let len = group.as_ref().map_or(0, |gr| gr.points.len());
+            let len = group.points.len();
             (0..len.div_ceil(chunk)).map(move |c| (g, c * chunk, ((c + 1) * chunk).min(len)))
         })
         .collect();
-    let found: Vec<Found> = tasks
-        .into_par_iter()
-        .map(|(g, a, b)| search_run(&groups, g, a..b, &plan.relations[g], config))
-        .collect();
+    scratch.found.resize_with(tasks.len(), Found::default);
+    let found = &mut scratch.found[..tasks.len()];
+    found
+        .par_iter_mut()
+        .zip(&tasks)
+        .for_each(|(f, &(g, a, b))| search_run(groups, g, a..b, &plan.relations[g], config, f));
 
     // Where each inner hit's block is, and where it goes: a counting sort by inner hit.
-    let mut block_of = vec![(u32::MAX, 0u32); n];
-    let mut offsets = vec![0u32; n + 1];
+    let (block_of, offsets) = (&mut scratch.block_of, &mut scratch.offsets);
+    block_of.clear();
+    block_of.resize(n, (u32::MAX, 0));
+    offsets.clear();
+    offsets.resize(n + 1, 0);
     for (t, f) in found.iter().enumerate() {
         let mut start = 0u32;
         for &(hit, count) in &f.blocks {
@@ -334,15 +366,20 @@ pub(super) fn build(hits: &Hits, plan: &Plan, config: &GraphConfig) -> Graph {
         offsets[i + 1] += offsets[i];
     }
     let total = offsets[n] as usize;
-    let mut src = vec![0u32; total];
-    let mut dst = vec![0u32; total];
-    let mut kind = vec![EdgeKind::Next; total];
+    out.n_nodes = n;
+    for v in [&mut out.src, &mut out.dst] {
+        v.clear();
+        v.resize(total, 0);
+    }
+    out.kind.clear();
+    out.kind.resize(total, EdgeKind::Next);
     // Fill runs of hits in parallel, each into its own stretch of the output.
     let piece = n
         .div_ceil(4 * rayon::current_num_threads().max(1))
         .max(4096);
     let mut pieces = Vec::with_capacity(n.div_ceil(piece));
-    let (mut s_rest, mut d_rest, mut k_rest) = (&mut src[..], &mut dst[..], &mut kind[..]);
+    let (mut s_rest, mut d_rest, mut k_rest) =
+        (&mut out.src[..], &mut out.dst[..], &mut out.kind[..]);
     for first in (0..n).step_by(piece) {
         let last = (first + piece).min(n);
         let len = (offsets[last] - offsets[first]) as usize;
@@ -352,6 +389,7 @@ pub(super) fn build(hits: &Hits, plan: &Plan, config: &GraphConfig) -> Graph {
         (s_rest, d_rest, k_rest) = (s_tail, d_tail, k_tail);
         pieces.push((first..last, s_here, d_here, k_here));
     }
+    let (block_of, offsets, found) = (&*block_of, &*offsets, &*found);
     pieces
         .into_par_iter()
         .for_each(|(hits_range, s_out, d_out, k_out)| {
@@ -374,35 +412,28 @@ pub(super) fn build(hits: &Hits, plan: &Plan, config: &GraphConfig) -> Graph {
                 }
             }
         });
-    Graph {
-        n_nodes: n,
-        src,
-        dst,
-        kind,
-    }
 }
 
 /// Searches every relation of the inner hits at positions `run` of group `g`.
 fn search_run(
-    groups: &[Option<Group>],
+    groups: &[Group],
     g: usize,
     run: std::ops::Range<usize>,
     relations: &[Relation],
     config: &GraphConfig,
-) -> Found {
+    out: &mut Found,
+) {
     let reference = &config.reference;
-    let inner = groups[g].as_ref().expect("task of a built group");
-    let mut out = Found {
-        blocks: Vec::with_capacity(run.len()),
-        edges: Vec::with_capacity(run.len() * 2),
-    };
+    let inner = &groups[g];
+    out.blocks.clear();
+    out.edges.clear();
     // Targets that exist, with the largest (z2 - z1) / (z2 - z_ref) over both groups (for x
     // and y), and one cursor per slab (unset until first used).
     let mut targets: Vec<(&Relation, &Group, f64, f64, Vec<u32>)> = relations
         .iter()
         .filter_map(|r| {
-            let t = groups[r.target].as_ref()?;
-            if t.z_max <= inner.z_min {
+            let t = &groups[r.target];
+            if !t.active || t.points.is_empty() || t.z_max <= inner.z_min {
                 return None;
             }
             let f = (t.z_max - inner.z_min) / (t.z_max - reference.z) * (1.0 + 1e-9);
@@ -461,5 +492,4 @@ fn search_run(
             out.blocks.push((p1.index, count as u32));
         }
     }
-    out
 }
