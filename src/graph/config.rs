@@ -330,6 +330,9 @@ pub struct GraphConfig {
     /// Drop next-layer edges that jump a stave-overlap hit: those parallel to a two-edge path
     /// through a stave-overlap edge.
     pub drop_shortcuts: bool,
+    /// Keep a skip edge only where a hit is missing: its inner hit has no next-layer or overlap
+    /// edge out, or its outer hit none in.
+    pub skip_only_where_needed: bool,
     /// Reference points of the cone axis.
     pub reference: Reference,
     /// Window half-widths.
@@ -341,8 +344,9 @@ impl Default for GraphConfig {
         GraphConfig {
             search: SearchMethod::default(),
             overlap_edges: true,
-            skip_edges: false,
+            skip_edges: true,
             drop_shortcuts: true,
+            skip_only_where_needed: true,
             reference: Reference::default(),
             window: Windows::default(),
         }
@@ -372,11 +376,12 @@ impl GraphConfig {
     pub fn to_toml(&self) -> String {
         let r = &self.reference;
         let mut out = format!(
-            "search = \"{}\"\noverlap_edges = {}\nskip_edges = {}\ndrop_shortcuts = {}\n\n[reference]\nx = {:?}\nz = {:?}\ny = {:?}\ny_z = {:?}\n",
+            "search = \"{}\"\noverlap_edges = {}\nskip_edges = {}\ndrop_shortcuts = {}\nskip_only_where_needed = {}\n\n[reference]\nx = {:?}\nz = {:?}\ny = {:?}\ny_z = {:?}\n",
             self.search,
             self.overlap_edges,
             self.skip_edges,
             self.drop_shortcuts,
+            self.skip_only_where_needed,
             r.x,
             r.z,
             r.y,

@@ -503,6 +503,9 @@ impl GraphBuilder {
         if self.config.drop_shortcuts {
             prune::drop_shortcuts(graph, &mut self.prune);
         }
+        if self.config.skip_edges && self.config.skip_only_where_needed {
+            prune::keep_needed_skips(graph);
+        }
         Ok(())
     }
 }
@@ -566,6 +569,9 @@ pub fn build_graph_brute_force(
     }
     if config.drop_shortcuts {
         prune::drop_shortcuts(&mut graph, &mut prune::Scratch::default());
+    }
+    if config.skip_edges && config.skip_only_where_needed {
+        prune::keep_needed_skips(&mut graph);
     }
     Ok(graph)
 }

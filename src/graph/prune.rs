@@ -122,6 +122,34 @@ pub(super) fn drop_shortcuts(graph: &mut Graph, scratch: &mut Scratch) {
     graph.kind.truncate(write);
 }
 
+/// Keeps a skip edge a -> c only where a hit is missing: when `a` has no next-layer or overlap
+/// edge out or `c` has none in. A positron with all its hits is already connected by its
+/// next-layer edges; one that misses a middle hit leaves its neighbours without them (at low
+/// occupancy), which is where a skip edge is needed.
+pub(super) fn keep_needed_skips(graph: &mut Graph) {
+    let n = graph.n_nodes;
+    let mut has_out = vec![false; n];
+    let mut has_in = vec![false; n];
+    for e in 0..graph.len() {
+        if graph.kind[e] != EdgeKind::Skip {
+            has_out[graph.src[e] as usize] = true;
+            has_in[graph.dst[e] as usize] = true;
+        }
+    }
+    let keep = |e: usize| {
+        graph.kind[e] != EdgeKind::Skip
+            || !has_out[graph.src[e] as usize]
+            || !has_in[graph.dst[e] as usize]
+    };
+    let kept: Vec<usize> = (0..graph.len()).filter(|&e| keep(e)).collect();
+    if kept.len() == graph.len() {
+        return;
+    }
+    graph.src = kept.iter().map(|&e| graph.src[e]).collect();
+    graph.dst = kept.iter().map(|&e| graph.dst[e]).collect();
+    graph.kind = kept.iter().map(|&e| graph.kind[e]).collect();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +192,24 @@ mod tests {
         let kept: Vec<(u32, u32)> = pruned(g).pairs().collect();
         // 0 -> 2, 0 -> 3, 1 -> 3 and 2 -> 4 jump an overlap hit; the skip edge stays.
         assert_eq!(kept, vec![(0, 1), (0, 4), (1, 2), (1, 5), (2, 3), (3, 4)]);
+    }
+
+    #[test]
+    fn skip_edges_stay_only_where_a_hit_is_missing() {
+        // 0 -> 1 -> 2 is a full chain with a parallel skip 0 -> 2; 3 -> 5 bridges a missing hit.
+        let mut g = graph(
+            6,
+            &[
+                (0, 1, EdgeKind::Next),
+                (0, 2, EdgeKind::Skip),
+                (1, 2, EdgeKind::Next),
+                (3, 5, EdgeKind::Skip),
+                (4, 5, EdgeKind::Next),
+            ],
+        );
+        keep_needed_skips(&mut g);
+        let kept: Vec<(u32, u32)> = g.pairs().collect();
+        assert_eq!(kept, vec![(0, 1), (1, 2), (3, 5), (4, 5)]);
     }
 
     #[test]
