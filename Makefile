@@ -10,14 +10,15 @@ ONNXRUNTIME_VERSION := 1.31.1
 VENV_STAMP := $(VENV)/.installed-onnx-$(ONNX_VERSION)-onnxruntime-$(ONNXRUNTIME_VERSION)
 TEST_MODELS := target/test-models
 
-.PHONY: demo test test-models venv build lint clean
+.PHONY: demo test test-models venv build lint clean model train-venv
 
 build:
 	$(CARGO) build --release
 
-demo: build
-	./target/release/gnntrack simulate --xi 5 --bx 1 --seed 1 --out out/demo
-	./target/release/gnntrack inspect out/demo/bx_1_0000.csv
+# Simulates a xi = 5 crossing, reconstructs it with the bundled model (onnxruntime from .venv)
+# and prints efficiency, fake rate and times.
+demo: build venv
+	./target/release/gnntrack demo --xi 5 --seed 1
 
 test: test-models
 	$(CARGO) test --release
@@ -34,6 +35,17 @@ test-models: $(TEST_MODELS)/.stamp
 $(TEST_MODELS)/.stamp: tests/models/make_test_models.py $(VENV_STAMP)
 	$(VENV)/bin/python tests/models/make_test_models.py $(TEST_MODELS)
 	touch $@
+
+# Training (PyTorch; not used by the tests): environment, then the default model from seed 1.
+train-venv: .venv-train/.installed
+
+.venv-train/.installed: models/train/requirements.txt
+	$(PYTHON) -m venv .venv-train
+	.venv-train/bin/pip install -q -r models/train/requirements.txt
+	touch $@
+
+model: train-venv
+	models/train/make_model.sh models/gnntrack_in_small.onnx 1
 
 lint:
 	$(CARGO) fmt --check

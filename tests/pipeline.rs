@@ -1,0 +1,188 @@
+//! The whole pipeline with the bundled models: physics floor, concurrency, edge cases, errors.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use gnntrack::eval::score_bx;
+use gnntrack::hits::{Hit, Hits};
+use gnntrack::pipeline::{EdgeCap, Tracker, TrackerConfig, TrackerError};
+use gnntrack::sim::{SimConfig, simulate_bx};
+
+fn tracker(config: TrackerConfig) -> Tracker {
+    Tracker::new(config).expect("tracker with the bundled model")
+}
+
+fn event(xi: u8, seed: u64) -> Hits {
+    let d = gnntrack::geometry::Detector::preset("luxe").unwrap();
+    simulate_bx(&d, &SimConfig::e_laser(xi).unwrap(), seed, 0)
+        .unwrap()
+        .hits
+}
+
+fn candidates(t: &Tracker, hits: &Hits) -> Vec<Vec<u32>> {
+    t.reconstruct(hits)
+        .unwrap()
+        .candidates
+        .into_iter()
+        .map(|c| c.hits)
+        .collect()
+}
+
+fn models_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+#[test]
+fn bundled_model_finds_tracks_at_xi4() {
+    let t = tracker(TrackerConfig::default());
+    let hits = event(4, 21);
+    let c = score_bx(&hits, &candidates(&t, &hits)).unwrap();
+    let eff = c.found as f64 / c.reconstructable as f64;
+    let fake = c.fakes as f64 / c.candidates as f64;
+    assert!(c.reconstructable > 1500);
+    assert!(eff > 0.95, "efficiency {eff}");
+    assert!(fake < 0.05, "fake rate {fake}");
+}
+
+#[test]
+fn every_bundled_model_runs_through_the_same_tracker_code() {
+    let hits = event(3, 5);
+    let mut results = Vec::new();
+    for name in [
+        "gnntrack_in_small.onnx",
+        "gnntrack_in_large.onnx",
+        "gnntrack_gat.onnx",
+    ] {
+        let config = TrackerConfig {
+            model: Some(models_dir().join(name)),
+            ..TrackerConfig::default()
+        };
+        let t = tracker(config);
+        let r = t.reconstruct(&hits).unwrap();
+        let c = score_bx(
+            &hits,
+            &r.candidates
+                .iter()
+                .map(|c| c.hits.clone())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert!(
+            c.found as f64 > 0.9 * c.reconstructable as f64,
+            "{name}: {} of {} found",
+            c.found,
+            c.reconstructable
+        );
+        results.push(r.scores);
+    }
+    assert_ne!(
+        results[0], results[1],
+        "different models give different scores"
+    );
+    assert_ne!(results[0], results[2]);
+}
+
+#[test]
+fn concurrent_reconstruction_equals_serial() {
+    let t = Arc::new(tracker(TrackerConfig::default()));
+    let events: Vec<Hits> = (0..8).map(|s| event(4, 100 + s)).collect();
+    let serial: Vec<Vec<Vec<u32>>> = events.iter().map(|h| candidates(&t, h)).collect();
+    let events = Arc::new(events);
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let (t, events) = (Arc::clone(&t), Arc::clone(&events));
+            std::thread::spawn(move || {
+                // Each thread runs every event, starting at a different one.
+                (0..8)
+                    .map(|k| {
+                        let e = (i + k) % 8;
+                        (e, candidates(&t, &events[e]))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for h in handles {
+        for (e, c) in h.join().unwrap() {
+            assert_eq!(c, serial[e], "event {e} differs between threads");
+        }
+    }
+}
+
+fn hit(id: u64, x: f64, layer: u8) -> Hit {
+    Hit {
+        hit_id: id,
+        x,
+        y: 0.0,
+        z: 3950.0125 + 100.0 * f64::from(layer),
+        layer,
+        stave: 0,
+    }
+}
+
+#[test]
+fn empty_and_degenerate_crossings_give_empty_results() {
+    let t = tracker(TrackerConfig::default());
+    let empty = Hits::new(false);
+    let r = t.reconstruct(&empty).unwrap();
+    assert!(r.candidates.is_empty() && r.graph.is_empty());
+    let mut one_layer = Hits::new(false);
+    for i in 0..5 {
+        one_layer.push(hit(i, 100.0 + i as f64, 2), None);
+    }
+    assert!(t.reconstruct(&one_layer).unwrap().candidates.is_empty());
+}
+
+#[test]
+fn edge_cap_is_an_error_or_a_truncation() {
+    let hits = event(4, 3);
+    let t = tracker(TrackerConfig {
+        max_edges: 100,
+        ..TrackerConfig::default()
+    });
+    match t.reconstruct(&hits) {
+        Err(TrackerError::TooManyEdges { edges, cap: 100 }) => assert!(edges > 100),
+        other => panic!("expected TooManyEdges, got {other:?}"),
+    }
+    let t = tracker(TrackerConfig {
+        max_edges: 100,
+        edge_cap: EdgeCap::Truncate,
+        ..TrackerConfig::default()
+    });
+    assert_eq!(t.reconstruct(&hits).unwrap().graph.len(), 100);
+}
+
+#[test]
+fn bad_hits_and_settings_are_errors_naming_field_and_value() {
+    let t = tracker(TrackerConfig::default());
+    let mut hits = Hits::new(false);
+    hits.push(hit(1, f64::NAN, 0), None);
+    let e = t.reconstruct(&hits).unwrap_err().to_string();
+    assert!(e.contains("`x` = NaN"), "{e}");
+
+    let mut c = TrackerConfig::default();
+    let e = c.set("tracks.min_hitz", "4").unwrap_err().to_string();
+    assert!(
+        e.contains("tracks.min_hitz") && e.contains("min_hitz"),
+        "{e}"
+    );
+    let e = c.set("tracks.min_hits", "many").unwrap_err().to_string();
+    assert!(e.contains("many"), "{e}");
+    let e = c.set("tracks.edge_cut", "1.5").unwrap_err().to_string();
+    assert!(e.contains("edge_cut") && e.contains("1.5"), "{e}");
+    let e = c.set("inference.provider", "tpu").unwrap_err().to_string();
+    assert!(e.contains("tpu"), "{e}");
+    c.set("tracks.min_hits", "4").unwrap();
+    c.set("inference.provider", "cpu").unwrap();
+    c.set("graph.skip_edges", "false").unwrap();
+    assert_eq!(c.tracks.min_hits, 4);
+    let back = TrackerConfig::from_toml_str(&c.to_toml()).unwrap();
+    assert_eq!(back, c);
+
+    let missing = TrackerConfig {
+        model: Some(PathBuf::from("no/such/model.onnx")),
+        ..TrackerConfig::default()
+    };
+    let e = Tracker::new(missing).unwrap_err().to_string();
+    assert!(e.contains("no/such/model.onnx"), "{e}");
+}
