@@ -42,6 +42,9 @@ pub struct BxCounts {
     pub duplicates: usize,
     /// Per momentum bin: (reconstructable, found).
     pub by_momentum: Vec<(usize, usize)>,
+    /// Per bin of the candidates' estimated momentum: (candidates, fakes); empty when no
+    /// estimates were given.
+    pub fakes_by_momentum: Vec<(usize, usize)>,
 }
 
 fn momentum_bin(p: f64) -> usize {
@@ -54,6 +57,16 @@ fn momentum_bin(p: f64) -> usize {
 /// Scores candidates (lists of hit indices) of one crossing against the hits' truth.
 /// Returns `None` when the hits carry no truth.
 pub fn score_bx(hits: &Hits, candidates: &[Vec<u32>]) -> Option<BxCounts> {
+    score_bx_with_momenta(hits, candidates, None)
+}
+
+/// Like [`score_bx`], also counting fakes per bin of the candidates' estimated momenta (GeV,
+/// one per candidate).
+pub fn score_bx_with_momenta(
+    hits: &Hits,
+    candidates: &[Vec<u32>],
+    momenta: Option<&[f64]>,
+) -> Option<BxCounts> {
     let truth = hits.truth.as_ref()?;
     let mut hits_of: HashMap<u64, (usize, f64)> = HashMap::new();
     for (&pid, &p) in truth.particle_id.iter().zip(&truth.particle_p) {
@@ -64,11 +77,20 @@ pub fn score_bx(hits: &Hits, candidates: &[Vec<u32>]) -> Option<BxCounts> {
     }
     let mut counts = BxCounts {
         by_momentum: vec![(0, 0); MOMENTUM_BIN_EDGES.len()],
+        fakes_by_momentum: if momenta.is_some() {
+            vec![(0, 0); MOMENTUM_BIN_EDGES.len()]
+        } else {
+            Vec::new()
+        },
         candidates: candidates.len(),
         ..BxCounts::default()
     };
     let mut matched: HashMap<u64, bool> = HashMap::new(); // particle -> strictly matched
-    for cand in candidates {
+    for (k, cand) in candidates.iter().enumerate() {
+        let fake_bin = momenta.and_then(|m| m.get(k)).map(|&p| momentum_bin(p));
+        if let Some(b) = fake_bin {
+            counts.fakes_by_momentum[b].0 += 1;
+        }
         let mut per: HashMap<u64, usize> = HashMap::new();
         for &h in cand {
             *per.entry(truth.particle_id[h as usize]).or_default() += 1;
@@ -80,6 +102,9 @@ pub fn score_bx(hits: &Hits, candidates: &[Vec<u32>]) -> Option<BxCounts> {
             .map(|(&pid, &n)| (pid, n));
         let Some((pid, n)) = best else {
             counts.fakes += 1;
+            if let Some(b) = fake_bin {
+                counts.fakes_by_momentum[b].1 += 1;
+            }
             continue;
         };
         let total = hits_of[&pid].0;
@@ -96,6 +121,9 @@ pub fn score_bx(hits: &Hits, candidates: &[Vec<u32>]) -> Option<BxCounts> {
             }
         } else {
             counts.fakes += 1;
+            if let Some(b) = fake_bin {
+                counts.fakes_by_momentum[b].1 += 1;
+            }
         }
     }
     for (pid, &(n, p)) in &hits_of {
@@ -187,6 +215,9 @@ pub struct TrackMetrics {
     pub duplicate_rate: Rate,
     /// Per momentum bin: (upper edge GeV, reconstructable, efficiency).
     pub efficiency_by_momentum: Vec<(f64, usize, Rate)>,
+    /// Per bin of estimated candidate momentum: (upper edge GeV, candidates, fake rate); empty
+    /// without momentum estimates.
+    pub fake_rate_by_momentum: Vec<(f64, usize, Rate)>,
 }
 
 /// Number of bootstrap resamplings used by [`TrackMetrics::from_counts`].
@@ -215,7 +246,29 @@ impl TrackMetrics {
                 )
             })
             .collect();
+        let with_momenta =
+            counts.iter().all(|c| !c.fakes_by_momentum.is_empty()) && !counts.is_empty();
+        let fake_rate_by_momentum = if with_momenta {
+            MOMENTUM_BIN_EDGES
+                .iter()
+                .enumerate()
+                .map(|(b, &edge)| {
+                    let r = rate(&|c| {
+                        let (n, f) = c.fakes_by_momentum[b];
+                        (f, n)
+                    });
+                    (
+                        edge,
+                        counts.iter().map(|c| c.fakes_by_momentum[b].0).sum(),
+                        r,
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         TrackMetrics {
+            fake_rate_by_momentum,
             n_bx: counts.len(),
             reconstructable: counts.iter().map(|c| c.reconstructable).sum(),
             candidates: counts.iter().map(|c| c.candidates).sum(),
@@ -280,6 +333,12 @@ mod tests {
         assert_eq!(c.duplicates, 1);
         let bin = momentum_bin(4.5);
         assert_eq!(c.by_momentum[bin], (2, 2));
+        assert!(c.fakes_by_momentum.is_empty());
+        let p = [4.5, 4.5, 4.5, 1.0, 12.0];
+        let c = score_bx_with_momenta(&h, &candidates, Some(&p)).unwrap();
+        assert_eq!(c.fakes_by_momentum[momentum_bin(1.0)], (1, 1));
+        assert_eq!(c.fakes_by_momentum[momentum_bin(12.0)], (1, 1));
+        assert_eq!(c.fakes_by_momentum[momentum_bin(4.5)], (3, 0));
     }
 
     #[test]

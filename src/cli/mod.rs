@@ -2,6 +2,7 @@
 
 pub mod alloc;
 mod graph;
+mod plots;
 mod reconstruct;
 mod simulate;
 

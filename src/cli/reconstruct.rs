@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use clap::Args;
 
-use gnntrack::eval::{BxCounts, Rate, TrackMetrics, bootstrap_rate, score_bx};
+use gnntrack::eval::{
+    BxCounts, Rate, TrackMetrics, bootstrap_rate, score_bx, score_bx_with_momenta,
+};
 use gnntrack::geometry::Detector;
 use gnntrack::graph::metrics::TrueSegments;
 use gnntrack::hits::{Hits, read_hits};
@@ -15,6 +17,7 @@ use gnntrack::pipeline::{Reconstruction, StageTimes, Tracker, TrackerConfig};
 use gnntrack::sim::{SimConfig, simulate_bx};
 
 use super::CliResult;
+use super::plots;
 
 /// Options shared by every command that runs the tracker.
 #[derive(Debug, Args)]
@@ -308,7 +311,9 @@ fn evaluate_group(
         times.inference += 1e3 * r.times.inference;
         times.tracks += 1e3 * r.times.tracks;
         times.total += 1e3 * r.times.total();
-        let c = score_bx(hits, &candidate_hits(&r)).ok_or("evaluation needs hits with truth")?;
+        let momenta: Vec<f64> = r.candidates.iter().map(|c| c.fit.p_estimate).collect();
+        let c = score_bx_with_momenta(hits, &candidate_hits(&r), Some(&momenta))
+            .ok_or("evaluation needs hits with truth")?;
         counts.push(c);
         if let Some((kept_true, kept, segments)) = edge_counts(hits, tracker.detector(), &r) {
             edge_eff.push((kept_true, segments));
@@ -409,6 +414,59 @@ pub fn eval(args: EvalArgs) -> CliResult {
     let path = args.out.join("eval.json");
     std::fs::write(&path, serde_json::to_string_pretty(&reports)?)?;
     println!("\nreport written to {}", path.display());
+    match plots::ensure_font() {
+        Ok(()) => {
+            let eff: Vec<plots::Curve> = reports
+                .iter()
+                .map(|r| plots::Curve {
+                    label: r.name.clone(),
+                    bins: &r.metrics.efficiency_by_momentum,
+                })
+                .collect();
+            let p = args.out.join("efficiency_vs_p.png");
+            plots::rate_vs_momentum(
+                &p,
+                "track efficiency (double majority)",
+                "efficiency [%]",
+                &eff,
+                (50.0, 101.0),
+            )?;
+            let fake: Vec<plots::Curve> = reports
+                .iter()
+                .map(|r| plots::Curve {
+                    label: r.name.clone(),
+                    bins: &r.metrics.fake_rate_by_momentum,
+                })
+                .collect();
+            let p2 = args.out.join("fake_rate_vs_p.png");
+            plots::rate_vs_momentum(
+                &p2,
+                "fake rate vs estimated momentum",
+                "fake rate [%]",
+                &fake,
+                (0.0, 30.0),
+            )?;
+            if let Some((name, events, geometry)) = groups.first()
+                && let Some(hits) = events.first()
+            {
+                let tracker = &trackers
+                    .iter()
+                    .find(|(g, _)| g == geometry)
+                    .expect("built above")
+                    .1;
+                let r = tracker.reconstruct(hits)?;
+                let p3 = args.out.join("event_display.png");
+                let title = format!(
+                    "{name}: {} hits, {} track candidates",
+                    hits.len(),
+                    r.candidates.len()
+                );
+                plots::event_display(&p3, &title, hits, &r.candidates)?;
+            }
+            println!("plots written to {}", args.out.display());
+        }
+        Err(e) => println!("plots skipped: {e}"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
