@@ -108,6 +108,8 @@ pub struct TracksSection {
     pub min_hits: usize,
     /// Per-stave junction resolution.
     pub resolve_junctions: bool,
+    /// Share a hit between two candidates where junction resolution cut a piece off.
+    pub share_hits: bool,
     /// Hit uncertainty in the fit, mm.
     pub hit_sigma_mm: f64,
     /// Outlier removal threshold (chi2 of one hit).
@@ -126,6 +128,7 @@ impl Default for TracksSection {
             edge_cut: None,
             min_hits: t.min_hits,
             resolve_junctions: t.resolve_junctions,
+            share_hits: t.share_hits,
             hit_sigma_mm: t.hit_sigma_mm,
             outlier_chi2: t.outlier_chi2,
             momentum_constant_mm_gev: t.momentum_constant_mm_gev,
@@ -140,6 +143,7 @@ impl TracksSection {
             edge_cut: self.edge_cut.unwrap_or(model_cut),
             min_hits: self.min_hits,
             resolve_junctions: self.resolve_junctions,
+            share_hits: self.share_hits,
             hit_sigma_mm: self.hit_sigma_mm,
             outlier_chi2: self.outlier_chi2,
             momentum_constant_mm_gev: self.momentum_constant_mm_gev,

@@ -6,7 +6,9 @@
 //!    has at most one hit per stave, so this removes the branches where crossing tracks would
 //!    merge, while a positron crossing the stave overlap keeps its triangle of edges.
 //! 3. Connected components of the remaining edges (union-find, linear time) with at least
-//!    `min_hits` hits become candidates.
+//!    `min_hits` hits become candidates. A piece too short to be a candidate gets the hit at the
+//!    other end of its best edge removed in step 2 (`share_hits`): where two positrons' hits
+//!    merged into one, both candidates keep it.
 //! 4. Each candidate gets a weighted least-squares fit of x(z) and y(z) (tracks are straight in
 //!    the field-free tracker), optionally dropping outliers, and a momentum estimate p = k / x
 //!    at the reference plane (x * p is constant behind the dipole).
@@ -26,6 +28,10 @@ pub struct TrackConfig {
     pub min_hits: usize,
     /// Keep only the best edge per hit and neighbouring stave (see the module docs).
     pub resolve_junctions: bool,
+    /// Give a piece shorter than `min_hits` that junction resolution cut off the hit at the other
+    /// end of its best removed edge, so that hit is shared by two candidates (two positrons whose
+    /// hits merged into one).
+    pub share_hits: bool,
     /// Hit position uncertainty used in the fit, mm (resolution and scattering together).
     pub hit_sigma_mm: f64,
     /// Drop the worst hit while its chi2 contribution exceeds this (and enough hits remain);
@@ -43,6 +49,7 @@ impl Default for TrackConfig {
             edge_cut: 0.5,
             min_hits: 3,
             resolve_junctions: true,
+            share_hits: true,
             hit_sigma_mm: 0.010,
             outlier_chi2: None,
             momentum_constant_mm_gev: 673.0,
@@ -291,6 +298,64 @@ fn fit_candidate(hits: &Hits, mut members: Vec<u32>, config: &TrackConfig) -> Op
     }
 }
 
+/// Pieces shorter than `min_hits` left by junction resolution are given the hit at the other end
+/// of their best-scoring removed edge (above the cut), when that makes them long enough: two
+/// positrons whose hits merged into one keep that hit in both candidates.
+fn attach_short_pieces(
+    n: usize,
+    edges: &[(u32, u32)],
+    scores: &[f32],
+    above_cut: &[u32],
+    kept: &[u32],
+    components: &[Vec<u32>],
+    min_hits: usize,
+) -> Vec<Vec<u32>> {
+    let mut piece_of = vec![u32::MAX; n];
+    for (k, c) in components.iter().enumerate() {
+        if c.len() < min_hits {
+            for &h in c {
+                piece_of[h as usize] = k as u32;
+            }
+        }
+    }
+    let mut is_kept = vec![false; edges.len()];
+    for &e in kept {
+        is_kept[e as usize] = true;
+    }
+    // Best removed edge per short piece: (score, edge index, outside hit).
+    let mut best: Vec<Option<(f32, u32, u32)>> = vec![None; components.len()];
+    for &e in above_cut {
+        if is_kept[e as usize] {
+            continue;
+        }
+        let (a, b) = edges[e as usize];
+        for (inside, outside) in [(a, b), (b, a)] {
+            let k = piece_of[inside as usize];
+            if k == u32::MAX || piece_of[outside as usize] == k {
+                continue;
+            }
+            let s = scores[e as usize];
+            let slot = &mut best[k as usize];
+            if slot.is_none_or(|(bs, be, _)| s > bs || (s == bs && e < be)) {
+                *slot = Some((s, e, outside));
+            }
+        }
+    }
+    components
+        .iter()
+        .zip(best)
+        .filter_map(|(c, b)| {
+            let (_, _, outside) = b?;
+            (c.len() + 1 >= min_hits).then(|| {
+                let mut members = c.clone();
+                members.push(outside);
+                members.sort_unstable();
+                members
+            })
+        })
+        .collect()
+}
+
 /// Builds candidates from directed edges (indices into `hits`) and their scores.
 pub fn build_candidates(
     hits: &Hits,
@@ -299,21 +364,31 @@ pub fn build_candidates(
     config: &TrackConfig,
 ) -> Vec<Candidate> {
     debug_assert_eq!(edges.len(), scores.len());
-    let kept: Vec<u32> = (0..edges.len() as u32)
+    let above_cut: Vec<u32> = (0..edges.len() as u32)
         .filter(|&e| scores[e as usize] >= config.edge_cut)
         .collect();
     let kept = if config.resolve_junctions {
-        resolve_junctions(hits, edges, scores, &kept)
+        resolve_junctions(hits, edges, scores, &above_cut)
     } else {
-        kept
+        above_cut.clone()
     };
-    let components = connected_components(
-        hits.len(),
-        kept.iter().map(|&e| edges[e as usize]),
-        config.min_hits,
-    );
+    let mut components =
+        connected_components(hits.len(), kept.iter().map(|&e| edges[e as usize]), 1);
+    if config.share_hits && config.resolve_junctions {
+        let shared = attach_short_pieces(
+            hits.len(),
+            edges,
+            scores,
+            &above_cut,
+            &kept,
+            &components,
+            config.min_hits,
+        );
+        components.extend(shared);
+    }
     components
         .into_iter()
+        .filter(|c| c.len() >= config.min_hits)
         .filter_map(|c| fit_candidate(hits, c, config))
         .filter(|c| c.hits.len() >= config.min_hits)
         .collect()
@@ -581,6 +656,32 @@ mod tests {
             },
         );
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn a_merged_hit_is_shared_by_both_tracks() {
+        // Tracks 0 (hits 0-3) and 1 (hits 4-7) meet on layer 1: hit 1 stands for both (hit 5 is
+        // its merged twin and is dropped here), so track 1 runs 4 -> 1 -> 6 -> 7.
+        let h = track_hits(&[(150.0, 0.08, 0.0, 0.0), (150.0, 0.08, 0.4, 0.0)], 0.0, 5);
+        let edges = vec![(0, 1), (1, 2), (2, 3), (4, 1), (1, 6), (6, 7)];
+        let scores = vec![0.95, 0.95, 0.95, 0.9, 0.9, 0.95];
+        let plain = build_candidates(
+            &h,
+            &edges,
+            &scores,
+            &TrackConfig {
+                share_hits: false,
+                ..TrackConfig::default()
+            },
+        );
+        assert_eq!(
+            plain.len(),
+            1,
+            "without sharing only one track keeps the merged hit"
+        );
+        let shared = build_candidates(&h, &edges, &scores, &TrackConfig::default());
+        let lists: Vec<Vec<u32>> = shared.iter().map(|c| c.hits.clone()).collect();
+        assert_eq!(lists, vec![vec![0, 1, 2, 3], vec![1, 6, 7]]);
     }
 
     #[test]
