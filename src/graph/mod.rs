@@ -288,30 +288,7 @@ pub fn check_hits(
     reference: &Reference,
 ) -> Result<(), GraphError> {
     let n = hits.len();
-    let mut columns = vec![
-        ("x", hits.x.len()),
-        ("y", hits.y.len()),
-        ("z", hits.z.len()),
-        ("layer", hits.layer.len()),
-        ("stave", hits.stave.len()),
-    ];
-    if let Some(t) = &hits.truth {
-        columns.extend([
-            ("particle_id", t.particle_id.len()),
-            ("particle_p", t.particle_p.len()),
-            ("merged", t.merged.len()),
-        ]);
-    }
-    for (column, len) in columns {
-        if len != n {
-            return Err(HitError::LengthMismatch {
-                column,
-                len,
-                expected: n,
-            }
-            .into());
-        }
-    }
+    hits.check_lengths()?;
     if n > u32::MAX as usize {
         return Err(GraphError::TooManyHits(n));
     }

@@ -365,7 +365,8 @@ impl Hits {
         Ok(())
     }
 
-    fn check_lengths(&self) -> Result<(), HitError> {
+    /// Checks that every column (truth included) has as many entries as `hit_id`.
+    pub fn check_lengths(&self) -> Result<(), HitError> {
         let n = self.len();
         let mut columns: Vec<(&'static str, usize)> = vec![
             ("x", self.x.len()),
