@@ -10,7 +10,8 @@
  * - Every function apart from the version queries, the error queries and the *_free
  *   functions returns a gnntrack_status. It also records that status and a message in
  *   thread-local storage: gnntrack_last_status() and gnntrack_last_error() read them until
- *   the next such call on the same thread; a successful call clears them.
+ *   the next such call on the same thread; a successful call clears them. The functions that
+ *   return no status (the *_free functions included) leave them alone.
  * - No call unwinds or aborts: internal errors come back as GNNTRACK_STATUS_PANIC.
  * - NULL handles, arrays and outputs give GNNTRACK_STATUS_NULL_ARGUMENT; n_hits = 0 gives
  *   GNNTRACK_STATUS_EMPTY_INPUT; every message names the argument, key, field or value.

@@ -8,7 +8,8 @@
 //! Conventions of every function:
 //! - it returns a [`gnntrack_status`] (apart from the version queries, the error queries and the
 //!   `*_free` functions) and records that status and a message in thread-local storage, read
-//!   with [`gnntrack_last_status`] and [`gnntrack_last_error`]; a successful call clears them;
+//!   with [`gnntrack_last_status`] and [`gnntrack_last_error`]; a successful call clears them,
+//!   the other functions leave them alone;
 //! - it catches panics and reports them as [`gnntrack_status::Panic`]; nothing unwinds into the
 //!   caller;
 //! - NULL handles or arrays, a zero hit count and invalid values are refused with their own
@@ -351,17 +352,21 @@ fn guard(body: impl FnOnce() -> Result<(), Failure>) -> gnntrack_status {
     status
 }
 
-/// Frees a handle, catching a panic in its destructor.
+/// Frees a handle, catching a panic in its destructor (logged as an error). The thread's last
+/// error is left alone, so that a host may free handles before reading it.
 fn free_handle<T>(handle: *mut T) {
     if handle.is_null() {
         return;
     }
-    guard(|| {
-        // SAFETY: the handle was made by `Box::into_raw` in this module and, per the contract
-        // of the `*_free` functions, is not used again.
-        drop(unsafe { Box::from_raw(handle) });
-        Ok(())
-    });
+    install_logger();
+    // SAFETY: the handle was made by `Box::into_raw` in this module and, per the contract of
+    // the `*_free` functions, is not used again.
+    let freed = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(handle) })));
+    if let Err(payload) = freed {
+        let message = panic_message(payload.as_ref());
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+        let _ = catch_unwind(|| log::error!("while freeing a handle: {message}"));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
