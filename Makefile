@@ -9,8 +9,12 @@ ONNX_VERSION := 1.23.2
 ONNXRUNTIME_VERSION := 1.31.1
 VENV_STAMP := $(VENV)/.installed-onnx-$(ONNX_VERSION)-onnxruntime-$(ONNXRUNTIME_VERSION)
 TEST_MODELS := target/test-models
+# The CMake package (C and C++ programs against an installed copy); cargo's target folder is
+# shared, so the library is built once.
+CMAKE ?= cmake
+CMAKE_BUILD := target/cmake
 
-.PHONY: demo test test-models venv build lint clean model train-venv
+.PHONY: demo test test-cmake test-models venv build lint clean model train-venv
 
 build:
 	$(CARGO) build --release
@@ -22,6 +26,13 @@ demo: build venv
 
 test: test-models
 	$(CARGO) test --release
+	$(MAKE) --no-print-directory test-cmake
+
+# Configure, build, install into a prefix inside the build folder, and run ctest there.
+test-cmake: test-models
+	$(CMAKE) -S . -B $(CMAKE_BUILD) -DCMAKE_BUILD_TYPE=Release -DGNNTRACK_TEST_MODELS=$(CURDIR)/$(TEST_MODELS)
+	$(CMAKE) --build $(CMAKE_BUILD)
+	cd $(CMAKE_BUILD) && ctest --output-on-failure
 
 venv: $(VENV_STAMP)
 

@@ -10,6 +10,7 @@
 //! - [`inference`]: edge scores from an ONNX graph neural network run by onnxruntime;
 //! - [`tracks`]: scored edges to track candidates (components, junctions, line fit);
 //! - [`pipeline`]: the [`pipeline::Tracker`] that chains the stages;
+//! - [`ffi`]: the C ABI (`include/gnntrack.h`) over the pipeline;
 //! - [`eval`]: track efficiency, fake and duplicate rates against truth, with bootstrap intervals.
 //!
 //! Units everywhere: mm, GeV, T, ns.
@@ -19,6 +20,7 @@
 pub mod eval;
 pub mod export;
 pub mod features;
+pub mod ffi;
 pub mod geometry;
 pub mod graph;
 pub mod hits;

@@ -1,0 +1,562 @@
+/*
+ * gnntrack: GNN track finding for the LUXE positron tracker, C API.
+ *
+ * Usage: create a configuration (gnntrack_config_new, then gnntrack_config_set or
+ * gnntrack_config_load_file), a tracker from it (gnntrack_tracker_new), then call
+ * gnntrack_reconstruct once per bunch crossing and read the result with the
+ * gnntrack_result_* accessors before freeing it with gnntrack_result_free.
+ *
+ * Conventions:
+ * - Every function apart from the version queries, the error queries and the *_free
+ *   functions returns a gnntrack_status. It also records that status and a message in
+ *   thread-local storage: gnntrack_last_status() and gnntrack_last_error() read them until
+ *   the next such call on the same thread; a successful call clears them. The functions that
+ *   return no status (the *_free functions included) leave them alone.
+ * - No call unwinds or aborts: internal errors come back as GNNTRACK_STATUS_PANIC.
+ * - NULL handles, arrays and outputs give GNNTRACK_STATUS_NULL_ARGUMENT; n_hits = 0 gives
+ *   GNNTRACK_STATUS_EMPTY_INPUT; every message names the argument, key, field or value.
+ * - Output handles are set to NULL when a call fails.
+ * - Caller arrays are only read, during the call. Handles and the arrays handed out by a
+ *   result belong to the library until the matching *_free call. Freeing a handle twice is
+ *   undefined behaviour, like free(); *_free(NULL) does nothing.
+ * - Threads: a tracker serves concurrent gnntrack_reconstruct calls; results are read-only;
+ *   a configuration must not be changed from two threads at once.
+ * - onnxruntime is loaded at run time: the configuration key inference.library.path, then the
+ *   environment variable ORT_DYLIB_PATH, then a Python onnxruntime package, then
+ *   libonnxruntime.so through the dynamic loader.
+ * - Strings are NUL-terminated UTF-8. Units: mm, GeV, seconds.
+ */
+
+
+#ifndef GNNTRACK_H
+#define GNNTRACK_H
+
+/* Generated from src/ffi.rs by build.rs (cbindgen); do not edit. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Version of this header's library, as a string. */
+#define GNNTRACK_VERSION "0.1.0"
+/** Major, minor and patch version of this header's library. */
+#define GNNTRACK_VERSION_MAJOR 0
+#define GNNTRACK_VERSION_MINOR 1
+#define GNNTRACK_VERSION_PATCH 0
+
+/**
+ * Version of the C ABI. It changes whenever a function, a struct or the meaning of a status
+ * changes incompatibly; compare it with `gnntrack_abi_version()` after loading the library.
+ */
+#define GNNTRACK_ABI_VERSION 1
+
+/**
+ * Outcome of a call. `GNNTRACK_STATUS_OK` is 0; every other value comes with a message from
+ * `gnntrack_last_error()`.
+ */
+typedef enum gnntrack_status {
+    /**
+     * Success.
+     */
+    GNNTRACK_STATUS_OK = 0,
+    /**
+     * A required pointer (handle, array, string or output) is NULL.
+     */
+    GNNTRACK_STATUS_NULL_ARGUMENT = 1,
+    /**
+     * No hits were given (`n_hits` = 0). An empty crossing has no tracks: skip the call.
+     */
+    GNNTRACK_STATUS_EMPTY_INPUT = 2,
+    /**
+     * An argument is unusable: a string that is not UTF-8, a misaligned array, an index out of
+     * range, too many hits, a log level out of range.
+     */
+    GNNTRACK_STATUS_INVALID_ARGUMENT = 3,
+    /**
+     * A hit is invalid: non-finite coordinate, layer or stave unknown to the geometry, off its
+     * stave, or a duplicate hit id. The message names the hit, field and value.
+     */
+    GNNTRACK_STATUS_INVALID_HIT = 4,
+    /**
+     * A configuration key is unknown, a value does not parse or is out of range, or a
+     * configuration file cannot be read or parsed.
+     */
+    GNNTRACK_STATUS_CONFIG = 5,
+    /**
+     * The geometry preset or file cannot be loaded.
+     */
+    GNNTRACK_STATUS_GEOMETRY = 6,
+    /**
+     * The model file cannot be read (missing, unreadable).
+     */
+    GNNTRACK_STATUS_MODEL_UNREADABLE = 7,
+    /**
+     * onnxruntime rejects the model file (corrupt, not ONNX).
+     */
+    GNNTRACK_STATUS_MODEL_INVALID = 8,
+    /**
+     * The model breaks the model contract (inputs, outputs, metadata, features).
+     */
+    GNNTRACK_STATUS_MODEL_CONTRACT = 9,
+    /**
+     * No onnxruntime library could be loaded, or its environment could not be created.
+     */
+    GNNTRACK_STATUS_ONNXRUNTIME = 10,
+    /**
+     * The requested execution provider cannot start.
+     */
+    GNNTRACK_STATUS_PROVIDER = 11,
+    /**
+     * The graph of the crossing has more edges than `max_edges` (with `edge_cap = "error"`).
+     */
+    GNNTRACK_STATUS_TOO_MANY_EDGES = 12,
+    /**
+     * The model failed while running or returned unusable scores.
+     */
+    GNNTRACK_STATUS_INFERENCE = 13,
+    /**
+     * The graph stage failed for a reason other than the hits.
+     */
+    GNNTRACK_STATUS_GRAPH = 14,
+    /**
+     * An internal error (a panic) was caught; please report it with the message.
+     */
+    GNNTRACK_STATUS_PANIC = 15,
+} gnntrack_status;
+
+/**
+ * Severity of a log message, as passed to a `gnntrack_log_fn`.
+ */
+typedef enum gnntrack_log_level {
+    /**
+     * Nothing is logged (only meaningful as a maximum level).
+     */
+    GNNTRACK_LOG_LEVEL_OFF = 0,
+    /**
+     * Errors.
+     */
+    GNNTRACK_LOG_LEVEL_ERROR = 1,
+    /**
+     * Warnings (for example a model trained with other graph parameters).
+     */
+    GNNTRACK_LOG_LEVEL_WARN = 2,
+    /**
+     * Information (onnxruntime found, tracker ready).
+     */
+    GNNTRACK_LOG_LEVEL_INFO = 3,
+    /**
+     * Debugging detail.
+     */
+    GNNTRACK_LOG_LEVEL_DEBUG = 4,
+    /**
+     * Finest detail.
+     */
+    GNNTRACK_LOG_LEVEL_TRACE = 5,
+} gnntrack_log_level;
+
+/**
+ * A tracker configuration (opaque). Created by `gnntrack_config_new`, freed by
+ * `gnntrack_config_free`. Not safe to change from several threads at once.
+ */
+typedef struct gnntrack_config gnntrack_config;
+
+/**
+ * The candidates of one reconstruction (opaque). Created by `gnntrack_reconstruct`, freed by
+ * `gnntrack_result_free`; read-only, so any thread may read it.
+ */
+typedef struct gnntrack_result gnntrack_result;
+
+/**
+ * A tracker: geometry, graph settings and loaded model (opaque). Created by
+ * `gnntrack_tracker_new`, freed by `gnntrack_tracker_free`. Many threads may call
+ * `gnntrack_reconstruct` on one tracker at once.
+ */
+typedef struct gnntrack_tracker gnntrack_tracker;
+
+/**
+ * A log sink of the host: called with the level, the message (NUL-terminated UTF-8, valid
+ * only during the call) and the `user_data` given to `gnntrack_set_log_callback`. It may be
+ * called from any thread, also concurrently, and must not unwind (throw) into the library.
+ */
+typedef void (*gnntrack_log_fn)(enum gnntrack_log_level level, const char *message, void *user_data);
+
+/**
+ * The hits of one bunch crossing, as columns owned by the caller; each non-NULL pointer points
+ * to `n_hits` values (the count is an argument of `gnntrack_reconstruct`). The library only
+ * reads them, during the call.
+ */
+typedef struct gnntrack_hits {
+    /**
+     * x, mm.
+     */
+    const double *x;
+    /**
+     * y, mm.
+     */
+    const double *y;
+    /**
+     * z, mm.
+     */
+    const double *z;
+    /**
+     * Layer index from the readout, 0 nearest the interaction point. `int32_t` so that any
+     * value a host decodes can be passed and checked: values the geometry does not know are
+     * refused with `GNNTRACK_STATUS_INVALID_HIT`.
+     */
+    const int32_t *layer;
+    /**
+     * Stave index within the layer (0 inner, 1 outer), checked like `layer`.
+     */
+    const int32_t *stave;
+    /**
+     * Optional caller hit ids, unique within the crossing; NULL uses the hit's index.
+     * Only messages use them: results refer to hits by index.
+     */
+    const uint64_t *hit_id;
+} gnntrack_hits;
+
+/**
+ * Straight-line fit of one candidate: x(z) = x0 + tx (z - z0), y(z) = y0 + ty (z - z0).
+ */
+typedef struct gnntrack_fit {
+    /**
+     * Reference z: the z of the candidate's first (most upstream) hit, mm.
+     */
+    double z0;
+    /**
+     * x at z0, mm.
+     */
+    double x0;
+    /**
+     * y at z0, mm.
+     */
+    double y0;
+    /**
+     * dx/dz.
+     */
+    double tx;
+    /**
+     * dy/dz.
+     */
+    double ty;
+    /**
+     * Covariance of (x0, tx), row-major.
+     */
+    double cov_x[2][2];
+    /**
+     * Covariance of (y0, ty), row-major.
+     */
+    double cov_y[2][2];
+    /**
+     * Chi-square of both projections.
+     */
+    double chi2;
+    /**
+     * Momentum estimate, GeV (0 when unavailable).
+     */
+    double p_estimate;
+    /**
+     * Degrees of freedom: 2 n_hits - 4.
+     */
+    int32_t ndf;
+    /**
+     * Hits of the candidate.
+     */
+    uint32_t n_hits;
+} gnntrack_fit;
+
+/**
+ * Wall-clock time of each stage of one reconstruction, seconds.
+ */
+typedef struct gnntrack_times {
+    /**
+     * Hit validation and graph construction.
+     */
+    double graph;
+    /**
+     * Feature computation.
+     */
+    double features;
+    /**
+     * GNN inference.
+     */
+    double inference;
+    /**
+     * Track building and fits.
+     */
+    double tracks;
+    /**
+     * Sum of the stages.
+     */
+    double total;
+} gnntrack_times;
+
+/**
+ * Size of the scored graph of one reconstruction.
+ */
+typedef struct gnntrack_graph_summary {
+    /**
+     * Hits given.
+     */
+    size_t n_hits;
+    /**
+     * Edges scored.
+     */
+    size_t n_edges;
+    /**
+     * Edges at or above the cut.
+     */
+    size_t n_edges_kept;
+    /**
+     * Edge cut applied.
+     */
+    float edge_cut;
+} gnntrack_graph_summary;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * The library version, for example `"0.1.0"` (static storage, never freed).
+ */
+const char *gnntrack_version(void);
+
+/**
+ * The ABI version of the loaded library. A host compiled against this header should check
+ * `gnntrack_abi_version() == GNNTRACK_ABI_VERSION` before any other call.
+ */
+uint32_t gnntrack_abi_version(void);
+
+/**
+ * The status of the last call on this thread that returns a status
+ * (`GNNTRACK_STATUS_OK` when it succeeded).
+ */
+enum gnntrack_status gnntrack_last_status(void);
+
+/**
+ * The message of the last call on this thread that returns a status: empty when it succeeded,
+ * else what failed, naming the argument, key, field or value. The string belongs to the
+ * library and stays valid until the next call of a status-returning function on this thread;
+ * never NULL.
+ */
+const char *gnntrack_last_error(void);
+
+/**
+ * The name of a status, for example `"GNNTRACK_STATUS_INVALID_HIT"`, or `"unknown status"`
+ * (static storage, never NULL).
+ */
+const char *gnntrack_status_name(int32_t status);
+
+/**
+ * Routes the library's log messages to `callback` (with `user_data`) instead of stderr,
+ * for messages up to `max_level` (a `gnntrack_log_level`, `GNNTRACK_LOG_LEVEL_OFF` to drop
+ * everything). `callback` = NULL restores the default: stderr, filtered by the environment
+ * variable `GNNTRACK_LOG` (else `RUST_LOG`; env_logger syntax), warnings and errors when unset.
+ *
+ * When this function returns, the previous callback is no longer running and will not be
+ * called again. It must not be called from inside the callback (`GNNTRACK_STATUS_INVALID_ARGUMENT`);
+ * messages logged while the callback runs on the same thread go to stderr. Fails with
+ * `GNNTRACK_STATUS_INVALID_ARGUMENT` when another logging system of the process (a Rust host)
+ * was installed first.
+ */
+enum gnntrack_status gnntrack_set_log_callback(gnntrack_log_fn callback,
+                                               void *user_data,
+                                               int32_t max_level);
+
+/**
+ * Creates a configuration with every key at its default (geometry `luxe`, the bundled model,
+ * the CPU provider) and stores it in `*out`; free it with `gnntrack_config_free`.
+ *
+ * # Safety
+ * `out` is NULL (refused) or valid for writing a pointer.
+ */
+enum gnntrack_status gnntrack_config_new(struct gnntrack_config **out);
+
+/**
+ * Frees a configuration; NULL is ignored. Freeing twice is undefined behaviour.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration, not used afterwards.
+ */
+void gnntrack_config_free(struct gnntrack_config *config);
+
+/**
+ * Sets one key (dotted path, for example `"tracks.min_hits"`, `"inference.provider"`,
+ * `"max_edges"`) from its text, as steering parameters of a host framework arrive. The text is
+ * read as a TOML value when it is one (`4`, `0.5`, `true`, `[1, 2]`), else as a string.
+ * An unknown key or a value of the wrong type or range gives `GNNTRACK_STATUS_CONFIG` with the
+ * key and value; the configuration is then unchanged.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `key` and `value` are NULL or NUL-terminated.
+ */
+enum gnntrack_status gnntrack_config_set(struct gnntrack_config *config,
+                                         const char *key,
+                                         const char *value);
+
+/**
+ * Replaces the whole configuration by a TOML file's (keys it does not set get their
+ * defaults). An unreadable file, a TOML error, an unknown key or a bad value gives
+ * `GNNTRACK_STATUS_CONFIG`; the configuration is then unchanged.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `path` is NULL or NUL-terminated.
+ */
+enum gnntrack_status gnntrack_config_load_file(struct gnntrack_config *config, const char *path);
+
+/**
+ * Replaces the whole configuration by the one in a TOML text (keys it does not set get their
+ * defaults). Errors as for `gnntrack_config_load_file`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `toml` is NULL or NUL-terminated.
+ */
+enum gnntrack_status gnntrack_config_load_string(struct gnntrack_config *config, const char *toml);
+
+/**
+ * Writes the configuration as TOML into `buffer` like `snprintf`: at most `capacity - 1`
+ * bytes and a NUL (nothing when `capacity` is 0, and then `buffer` may be NULL), and the full
+ * length without the NUL into `*length` (when `length` is not NULL). Call with `capacity` 0
+ * to learn the size.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `buffer` is valid for `capacity` bytes;
+ * `length` is NULL or valid for writing.
+ */
+enum gnntrack_status gnntrack_config_to_toml(const struct gnntrack_config *config,
+                                             char *buffer,
+                                             size_t capacity,
+                                             size_t *length);
+
+/**
+ * Creates a tracker from a configuration (which is copied: it may be freed or changed
+ * afterwards): loads the geometry, finds onnxruntime, loads the model and checks its contract,
+ * starts the execution provider. Stores it in `*out`; free it with `gnntrack_tracker_free`.
+ *
+ * Errors: `GNNTRACK_STATUS_CONFIG`, `_GEOMETRY`, `_MODEL_UNREADABLE` (missing model file),
+ * `_MODEL_INVALID` (corrupt), `_MODEL_CONTRACT`, `_ONNXRUNTIME` (no onnxruntime library could
+ * be loaded; the message lists every candidate tried), `_PROVIDER`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `out` is NULL or valid for writing a pointer.
+ */
+enum gnntrack_status gnntrack_tracker_new(const struct gnntrack_config *config,
+                                          struct gnntrack_tracker **out);
+
+/**
+ * Frees a tracker; NULL is ignored. No `gnntrack_reconstruct` call on it may still be running.
+ * Freeing twice is undefined behaviour.
+ *
+ * # Safety
+ * `tracker` is NULL or a live tracker, not used afterwards.
+ */
+void gnntrack_tracker_free(struct gnntrack_tracker *tracker);
+
+/**
+ * The execution provider in use, for example `"CPU"`, `"CUDA device 0"` or
+ * `"CPU (CUDA unavailable: ...)"`, stored in `*provider`; the string belongs to the tracker.
+ *
+ * # Safety
+ * `tracker` is NULL or a live tracker; `provider` is NULL or valid for writing a pointer.
+ */
+enum gnntrack_status gnntrack_tracker_provider(const struct gnntrack_tracker *tracker,
+                                               const char **provider);
+
+/**
+ * Reconstructs one bunch crossing: `n_hits` hits in the columns of `*hits` (read only during
+ * the call). On success stores the candidates in `*out`; free them with `gnntrack_result_free`.
+ * Many threads may call this at once on one tracker.
+ *
+ * Errors: `GNNTRACK_STATUS_NULL_ARGUMENT` (tracker, hits, a required column or out is NULL),
+ * `_EMPTY_INPUT` (`n_hits` = 0), `_INVALID_ARGUMENT` (more than 4294967295 hits, a misaligned
+ * column), `_INVALID_HIT` (the first invalid hit: NaN or infinite coordinate, layer or stave
+ * the geometry does not know, hit off its stave, duplicate hit id), `_TOO_MANY_EDGES` (graph
+ * above `max_edges`), `_INFERENCE`.
+ *
+ * # Safety
+ * `tracker` is NULL or a live tracker; `hits` is NULL or points to a `gnntrack_hits` whose
+ * non-NULL columns hold `n_hits` values each; `out` is NULL or valid for writing a pointer.
+ */
+enum gnntrack_status gnntrack_reconstruct(const struct gnntrack_tracker *tracker,
+                                          const struct gnntrack_hits *hits,
+                                          size_t n_hits,
+                                          struct gnntrack_result **out);
+
+/**
+ * Frees a result; NULL is ignored. Freeing a result twice is undefined behaviour (as for
+ * `free`): set the pointer to NULL after freeing it.
+ *
+ * # Safety
+ * `result` is NULL or a live result, not used afterwards (nor the arrays it handed out).
+ */
+void gnntrack_result_free(struct gnntrack_result *result);
+
+/**
+ * Stores the number of track candidates in `*count`.
+ *
+ * # Safety
+ * `result` is NULL or a live result; `count` is NULL or valid for writing.
+ */
+enum gnntrack_status gnntrack_result_candidate_count(const struct gnntrack_result *result,
+                                                     size_t *count);
+
+/**
+ * The hits of every candidate in compressed form: `*offsets` points to `count + 1` offsets
+ * (the first is 0) and `*indices` to `offsets[count]` hit indices, so that candidate `i` has
+ * the hits `indices[offsets[i]] .. indices[offsets[i + 1] - 1]`, ordered by z. An index
+ * refers to the position of the hit in the caller's columns. Both arrays belong to the result.
+ *
+ * # Safety
+ * `result` is NULL or a live result; `offsets` and `indices` are NULL or valid for writing a
+ * pointer.
+ */
+enum gnntrack_status gnntrack_result_hit_indices(const struct gnntrack_result *result,
+                                                 const size_t **offsets,
+                                                 const uint32_t **indices);
+
+/**
+ * The hits of candidate `candidate`: `*indices` points to `*n_hits` hit indices (positions in
+ * the caller's columns, ordered by z), owned by the result. An index at or above the count
+ * gives `GNNTRACK_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `result` is NULL or a live result; `indices` and `n_hits` are NULL or valid for writing.
+ */
+enum gnntrack_status gnntrack_result_candidate_hits(const struct gnntrack_result *result,
+                                                    size_t candidate,
+                                                    const uint32_t **indices,
+                                                    size_t *n_hits);
+
+/**
+ * The fitted parameters of every candidate: `*fits` points to `count` structs, owned by the
+ * result.
+ *
+ * # Safety
+ * `result` is NULL or a live result; `fits` is NULL or valid for writing a pointer.
+ */
+enum gnntrack_status gnntrack_result_fits(const struct gnntrack_result *result,
+                                          const struct gnntrack_fit **fits);
+
+/**
+ * Copies the per-stage times of the reconstruction into `*times`.
+ *
+ * # Safety
+ * `result` is NULL or a live result; `times` is NULL or valid for writing.
+ */
+enum gnntrack_status gnntrack_result_times(const struct gnntrack_result *result,
+                                           struct gnntrack_times *times);
+
+/**
+ * Copies the size of the scored graph (hits, edges, edges kept, cut) into `*summary`.
+ *
+ * # Safety
+ * `result` is NULL or a live result; `summary` is NULL or valid for writing.
+ */
+enum gnntrack_status gnntrack_result_graph(const struct gnntrack_result *result,
+                                           struct gnntrack_graph_summary *summary);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+#endif  /* GNNTRACK_H */
