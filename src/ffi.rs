@@ -318,7 +318,8 @@ thread_local! {
 
 fn set_last_error(status: gnntrack_status, message: &str) {
     let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|last| {
+    // `try_with`: nothing to record once the thread's storage is gone (thread exit).
+    let _ = LAST_ERROR.try_with(|last| {
         if let Ok(mut last) = last.try_borrow_mut() {
             *last = LastError { status, message };
         }
@@ -471,6 +472,11 @@ thread_local! {
     static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Whether this thread is inside the host's log callback.
+fn in_callback() -> bool {
+    IN_CALLBACK.try_with(Cell::get).unwrap_or(false)
+}
+
 /// The stderr filter: `GNNTRACK_LOG`, else `RUST_LOG`, else warnings and errors.
 fn stderr_logger() -> env_logger::Logger {
     let filter = std::env::var("GNNTRACK_LOG")
@@ -514,7 +520,7 @@ impl log::Log for Logger {
     }
 
     fn log(&self, record: &log::Record) {
-        if !IN_CALLBACK.get() {
+        if !in_callback() {
             // The read lock is held during the callback, so that once
             // `gnntrack_set_log_callback` returns the old callback is no longer running.
             let sink = self.sink.read().unwrap_or_else(PoisonError::into_inner);
@@ -522,7 +528,7 @@ impl log::Log for Logger {
                 if record.level() <= sink.level {
                     let text = format!("{}", record.args()).replace('\0', "\\0");
                     let message = CString::new(text).unwrap_or_default();
-                    IN_CALLBACK.set(true);
+                    let _ = IN_CALLBACK.try_with(|c| c.set(true));
                     // SAFETY: the host gave this callback and user data for this purpose.
                     unsafe {
                         (sink.callback)(
@@ -531,7 +537,7 @@ impl log::Log for Logger {
                             sink.user_data as *mut c_void,
                         )
                     };
-                    IN_CALLBACK.set(false);
+                    let _ = IN_CALLBACK.try_with(|c| c.set(false));
                 }
                 return;
             }
@@ -567,7 +573,9 @@ pub extern "C" fn gnntrack_abi_version() -> u32 {
 /// (`GNNTRACK_STATUS_OK` when it succeeded).
 #[unsafe(no_mangle)]
 pub extern "C" fn gnntrack_last_status() -> gnntrack_status {
-    LAST_ERROR.with(|last| last.try_borrow().map_or(gnntrack_status::Ok, |l| l.status))
+    LAST_ERROR
+        .try_with(|last| last.try_borrow().map_or(gnntrack_status::Ok, |l| l.status))
+        .unwrap_or(gnntrack_status::Ok)
 }
 
 /// The message of the last call on this thread that returns a status: empty when it succeeded,
@@ -576,10 +584,12 @@ pub extern "C" fn gnntrack_last_status() -> gnntrack_status {
 /// never NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn gnntrack_last_error() -> *const c_char {
-    LAST_ERROR.with(|last| {
-        last.try_borrow()
-            .map_or(c"".as_ptr(), |l| l.message.as_ptr())
-    })
+    LAST_ERROR
+        .try_with(|last| {
+            last.try_borrow()
+                .map_or(c"".as_ptr(), |l| l.message.as_ptr())
+        })
+        .unwrap_or(c"".as_ptr())
 }
 
 /// The name of a status, for example `"GNNTRACK_STATUS_INVALID_HIT"`, or `"unknown status"`
@@ -609,7 +619,7 @@ pub extern "C" fn gnntrack_set_log_callback(
     max_level: i32,
 ) -> gnntrack_status {
     guard(|| {
-        if IN_CALLBACK.get() {
+        if in_callback() {
             return Err(Failure::new(
                 gnntrack_status::InvalidArgument,
                 "gnntrack_set_log_callback called from inside the log callback",

