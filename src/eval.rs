@@ -2,13 +2,18 @@
 //! intervals over bunch crossings.
 //!
 //! Definitions (per bunch crossing):
+//! - a hit merged from two positrons belongs to both ([`MergedHits::Shared`], the default): a
+//!   candidate through it is right for either; [`MergedHits::Majority`] gives it only to the
+//!   positron with most parts, as a one-particle-per-hit truth does;
 //! - a positron is *reconstructable* when it has at least [`MIN_TRUTH_HITS`] hits;
 //! - a candidate *matches* a positron under the double-majority rule when more than half of the
 //!   candidate's hits come from it and the candidate holds at least half of its hits;
 //! - a positron is *found* when a candidate matches it; *strictly found* when a candidate holds
-//!   exactly its hits (the rule of the LUXE QUBO studies);
-//! - a *fake* is a candidate that matches no particle; a *duplicate* is a candidate that matches a
-//!   particle already matched by an earlier candidate.
+//!   exactly its hits (the rule of the LUXE QUBO studies). A candidate matches at most one
+//!   positron, except where merged hits make it meet the rule for two: two positrons that merged
+//!   on most layers leave one track, and that track is found for both;
+//! - a *fake* is a candidate that matches no particle; a *duplicate* is a candidate whose
+//!   particles were all matched by earlier candidates.
 //!
 //! Rates are ratios of sums over crossings; their 95 % intervals come from resampling the
 //! crossings with replacement (percentile bootstrap).
@@ -54,25 +59,55 @@ fn momentum_bin(p: f64) -> usize {
         .unwrap_or(MOMENTUM_BIN_EDGES.len() - 1)
 }
 
-/// Scores candidates (lists of hit indices) of one crossing against the hits' truth.
-/// Returns `None` when the hits carry no truth.
-pub fn score_bx(hits: &Hits, candidates: &[Vec<u32>]) -> Option<BxCounts> {
-    score_bx_with_momenta(hits, candidates, None)
+/// Whom a hit merged from two positrons belongs to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MergedHits {
+    /// To both positrons (the hit lies on both paths).
+    #[default]
+    Shared,
+    /// Only to the positron with most parts.
+    Majority,
 }
 
-/// Like [`score_bx`], also counting fakes per bin of the candidates' estimated momenta (GeV,
-/// one per candidate).
+/// Scores candidates (lists of hit indices) of one crossing against the hits' truth, merged
+/// hits shared. Returns `None` when the hits carry no truth.
+pub fn score_bx(hits: &Hits, candidates: &[Vec<u32>]) -> Option<BxCounts> {
+    score_bx_with_momenta(hits, candidates, None, MergedHits::Shared)
+}
+
+/// Like [`score_bx`] with a choice for merged hits, also counting fakes per bin of the
+/// candidates' estimated momenta (GeV, one per candidate) when given.
 pub fn score_bx_with_momenta(
     hits: &Hits,
     candidates: &[Vec<u32>],
     momenta: Option<&[f64]>,
+    merged: MergedHits,
 ) -> Option<BxCounts> {
     let truth = hits.truth.as_ref()?;
+    let particles_of = |i: usize| {
+        let shared = merged == MergedHits::Shared
+            && truth.other_particle_id.len() == truth.particle_id.len();
+        let first = truth.particle_id[i];
+        let second = if shared {
+            truth.other_particle_id[i]
+        } else {
+            0
+        };
+        [first, second]
+            .into_iter()
+            .enumerate()
+            .filter(move |&(k, p)| p != 0 && (k == 0 || p != first))
+            .map(|(_, p)| p)
+    };
+    // Per positron: hits, and momentum (from a hit where it is the first particle).
     let mut hits_of: HashMap<u64, (usize, f64)> = HashMap::new();
-    for (&pid, &p) in truth.particle_id.iter().zip(&truth.particle_p) {
-        if pid != 0 {
-            let e = hits_of.entry(pid).or_insert((0, p));
+    for i in 0..truth.particle_id.len() {
+        for pid in particles_of(i) {
+            let e = hits_of.entry(pid).or_insert((0, 0.0));
             e.0 += 1;
+            if pid == truth.particle_id[i] {
+                e.1 = truth.particle_p[i];
+            }
         }
     }
     let mut counts = BxCounts {
@@ -93,37 +128,30 @@ pub fn score_bx_with_momenta(
         }
         let mut per: HashMap<u64, usize> = HashMap::new();
         for &h in cand {
-            *per.entry(truth.particle_id[h as usize]).or_default() += 1;
+            for pid in particles_of(h as usize) {
+                *per.entry(pid).or_default() += 1;
+            }
         }
-        let best = per
+        // Every particle meeting the double-majority rule: at most one, except through hits
+        // merged from two positrons.
+        let mut owners: Vec<(u64, bool)> = per
             .iter()
-            .filter(|&(&pid, _)| pid != 0)
-            .max_by_key(|&(&pid, &n)| (n, std::cmp::Reverse(pid)))
-            .map(|(&pid, &n)| (pid, n));
-        let Some((pid, n)) = best else {
+            .filter(|&(pid, &n)| 2 * n > cand.len() && 2 * n >= hits_of[pid].0)
+            .map(|(&pid, &n)| (pid, n == cand.len() && n == hits_of[&pid].0))
+            .collect();
+        owners.sort_unstable();
+        if owners.is_empty() {
             counts.fakes += 1;
             if let Some(b) = fake_bin {
                 counts.fakes_by_momentum[b].1 += 1;
             }
             continue;
-        };
-        let total = hits_of[&pid].0;
-        if 2 * n > cand.len() && 2 * n >= total {
-            let strict = n == cand.len() && n == total;
-            match matched.get_mut(&pid) {
-                Some(s) => {
-                    counts.duplicates += 1;
-                    *s |= strict;
-                }
-                None => {
-                    matched.insert(pid, strict);
-                }
-            }
-        } else {
-            counts.fakes += 1;
-            if let Some(b) = fake_bin {
-                counts.fakes_by_momentum[b].1 += 1;
-            }
+        }
+        if owners.iter().all(|(pid, _)| matched.contains_key(pid)) {
+            counts.duplicates += 1;
+        }
+        for (pid, strict) in owners {
+            *matched.entry(pid).or_insert(strict) |= strict;
         }
     }
     for (pid, &(n, p)) in &hits_of {
@@ -305,6 +333,7 @@ mod tests {
                         particle_id: pid,
                         particle_p: 4.5,
                         merged: false,
+                        other_particle_id: 0,
                     }),
                 );
             }
@@ -335,7 +364,7 @@ mod tests {
         assert_eq!(c.by_momentum[bin], (2, 2));
         assert!(c.fakes_by_momentum.is_empty());
         let p = [4.5, 4.5, 4.5, 1.0, 12.0];
-        let c = score_bx_with_momenta(&h, &candidates, Some(&p)).unwrap();
+        let c = score_bx_with_momenta(&h, &candidates, Some(&p), MergedHits::Shared).unwrap();
         assert_eq!(c.fakes_by_momentum[momentum_bin(1.0)], (1, 1));
         assert_eq!(c.fakes_by_momentum[momentum_bin(12.0)], (1, 1));
         assert_eq!(c.fakes_by_momentum[momentum_bin(4.5)], (3, 0));
@@ -350,6 +379,49 @@ mod tests {
         // Holding exactly half of the particle's hits is enough.
         let c = score_bx(&h, &[vec![0, 1, 4]]).unwrap();
         assert_eq!(c.found, 1);
+    }
+
+    /// Marks hit `i` as merged from its particle and `other`.
+    fn merge(h: &mut Hits, i: usize, other: u64) {
+        let t = h.truth.as_mut().unwrap();
+        t.merged[i] = true;
+        t.other_particle_id[i] = other;
+    }
+
+    #[test]
+    fn a_merged_hit_belongs_to_both_positrons_unless_majority_is_asked() {
+        // Particles 1 (hits 0-3) and 2 (hits 4-6, its layer-3 hit merged into hit 3).
+        let mut h = hits(&[(1, 4), (2, 3)]);
+        merge(&mut h, 3, 2);
+        let candidates = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 3]];
+        let shared = score_bx(&h, &candidates).unwrap();
+        assert_eq!((shared.found, shared.found_strict, shared.fakes), (2, 2, 0));
+        let majority = score_bx_with_momenta(&h, &candidates, None, MergedHits::Majority).unwrap();
+        // Particle 2 has only its three own hits; its candidate holds them and one of 1's.
+        assert_eq!((majority.found, majority.found_strict), (2, 1));
+        // Two halves of different positrons stay a fake under either rule.
+        let halves = vec![vec![0, 1, 5, 6]];
+        assert_eq!(score_bx(&h, &halves).unwrap().fakes, 1);
+    }
+
+    #[test]
+    fn positrons_merged_on_every_layer_are_found_by_one_track() {
+        // Particle 2's four hits all merged into particle 1's: one track is both positrons'.
+        let mut h = hits(&[(1, 4)]);
+        for i in 0..4 {
+            merge(&mut h, i, 2);
+        }
+        let c = score_bx(&h, &[vec![0, 1, 2, 3]]).unwrap();
+        assert_eq!(c.reconstructable, 2);
+        assert_eq!(
+            (c.found, c.found_strict, c.fakes, c.duplicates),
+            (2, 2, 0, 0)
+        );
+        // A second identical track is a duplicate.
+        let c = score_bx(&h, &[vec![0, 1, 2, 3], vec![0, 1, 2, 3]]).unwrap();
+        assert_eq!((c.found, c.duplicates), (2, 1));
+        let c = score_bx_with_momenta(&h, &[vec![0, 1, 2, 3]], None, MergedHits::Majority).unwrap();
+        assert_eq!((c.reconstructable, c.found), (1, 1));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! | `hit_id` | uint64 | `[N]` | the caller's hit ids |
 //! | `edge_labels` | uint8 | `[E]` | 1 when the edge is a true segment (with truth only) |
 //! | `particle_id` | int64 | `[N]` | true particle, 0 for noise (with truth only) |
+//! | `other_particle_id` | int64 | `[N]` | second positron of a merged hit, 0 if none (with truth only) |
 //! | `particle_p` | float32 | `[N]` | its momentum in GeV (with truth only) |
 
 use std::fs::File;
@@ -218,6 +219,11 @@ pub fn graph_arrays(
             vec![n],
             truth.particle_id.iter().map(|&p| p as i64),
         ));
+        arrays.push(NpyArray::i64(
+            "other_particle_id",
+            vec![n],
+            truth.other_particle_id.iter().map(|&p| p as i64),
+        ));
         let p: Vec<f32> = truth.particle_p.iter().map(|&p| p as f32).collect();
         arrays.push(NpyArray::f32("particle_p", vec![n], &p));
         metrics = Some(GraphMetrics::compute(hits, &graph, &segments));
@@ -294,7 +300,7 @@ pub fn manifest(
         "node_features": nodes,
         "edge_features": edges,
         "edge_kinds": {"0": "next layer", "1": "stave overlap", "2": "skip layer"},
-        "edge_label": "1 when the two hits are consecutive on one positron's path (next layer, stave overlap, or across a layer without its hit)",
+        "edge_label": "1 when the two hits are consecutive on one positron's path (next layer, stave overlap, or across a layer without its hit); a hit merged from two positrons is on both paths",
         "graph": config,
         "graph_toml": toml::to_string(config).expect("the graph configuration serialises"),
         "arrays": {
@@ -305,6 +311,7 @@ pub fn manifest(
             "hit_id": "uint64 [N]",
             "edge_labels": "uint8 [E] (files with truth)",
             "particle_id": "int64 [N], 0 = noise (files with truth)",
+            "other_particle_id": "int64 [N], second positron of a merged hit, 0 = none (files with truth)",
             "particle_p": "float32 [N], GeV (files with truth)"
         },
         "files": files,

@@ -358,6 +358,7 @@ fn bad_hits_are_errors_naming_the_hit_and_value() {
         particle_id: vec![1],
         particle_p: vec![3.0, 3.0],
         merged: vec![false, false],
+        other_particle_id: vec![0, 0],
     });
     let e = build_graph(&with_truth, &d, &config)
         .unwrap_err()
@@ -438,6 +439,7 @@ fn hand_made_event(d: &Detector) -> Hits {
             particle_id: p,
             particle_p: if p == 1 { 2.5 } else { 6.0 },
             merged: false,
+            other_particle_id: 0,
         })
     };
     // Positron 1 crosses the overlap on layer 0, has no hit on layer 2.
@@ -479,6 +481,33 @@ fn true_segments_follow_each_positron_along_its_path() {
     );
     assert!(!s.is_true(5, 7), "positron 2 -> noise");
 
+    // Positron 2's layer-1 hit (index 5) merged with a positron 3 that continues to its own
+    // layer-2 hit: the merged hit has a successor on each path.
+    let mut merged = hits.clone();
+    let t = merged.truth.as_mut().unwrap();
+    t.merged[5] = true;
+    t.other_particle_id[5] = 3;
+    let z2 = d.stave(2, 0).unwrap().z;
+    merged.push(
+        hit(40, 0.05 * (z2 - 2054.0) + 0.3, 0.0, 2, 0, &d),
+        Some(HitTruth {
+            particle_id: 3,
+            particle_p: 4.0,
+            merged: false,
+            other_particle_id: 0,
+        }),
+    );
+    let s3 = TrueSegments::from_hits(&merged, &d).unwrap();
+    assert!(s3.is_true(5, 8), "merged hit -> positron 3's next hit");
+    assert!(
+        s3.is_true(6, 5) && s3.is_true(5, 4),
+        "positron 2 keeps its segments"
+    );
+    assert_eq!(s3.iter().count(), segments.len() + 1);
+    let truth = merged.truth.as_ref().unwrap();
+    assert!(truth.share_particle(5, 8) && truth.share_particle(5, 6));
+    assert!(!truth.share_particle(8, 6) && !truth.share_particle(7, 8));
+
     // Upstream stave first: in key4hep the outer stave comes first along the path.
     let k4 = Detector::preset("luxe-key4hep").unwrap();
     let mut two = Hits::new(true);
@@ -486,6 +515,7 @@ fn true_segments_follow_each_positron_along_its_path() {
         particle_id: 4,
         particle_p: 3.0,
         merged: false,
+        other_particle_id: 0,
     });
     for h in track_hits(&k4, 1, 0.16, &[(0, 0), (0, 1)]) {
         two.push(h, t);

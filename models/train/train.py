@@ -78,6 +78,9 @@ def sample(g, max_edges, rng):
     particles = np.unique(pid[pid != 0])
     chosen = particles[rng.random(particles.size) < share]
     keep = np.isin(pid, chosen) | ((pid == 0) & (rng.random(pid.size) < share))
+    if "other_particle_id" in g:
+        # A hit merged from two positrons stays when either of them is drawn.
+        keep |= np.isin(g["other_particle_id"], chosen)
     return as_tensors(g, keep)
 
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use clap::Args;
 
 use gnntrack::eval::{
-    BxCounts, Rate, TrackMetrics, bootstrap_rate, score_bx, score_bx_with_momenta,
+    BxCounts, MergedHits, Rate, TrackMetrics, bootstrap_rate, score_bx, score_bx_with_momenta,
 };
 use gnntrack::geometry::Detector;
 use gnntrack::graph::metrics::TrueSegments;
@@ -265,9 +265,21 @@ pub struct EvalArgs {
     /// Folder for the JSON report.
     #[arg(long, default_value = "out/eval")]
     pub out: PathBuf,
+    /// Whom a hit merged from two positrons belongs to: `shared` (both) or `majority` (the one
+    /// with most parts, as in a one-particle-per-hit truth).
+    #[arg(long, default_value = "shared", value_parser = parse_merged_hits)]
+    pub merged_hits: MergedHits,
     /// Tracker options.
     #[command(flatten)]
     pub tracker: TrackerArgs,
+}
+
+fn parse_merged_hits(text: &str) -> Result<MergedHits, String> {
+    match text {
+        "shared" => Ok(MergedHits::Shared),
+        "majority" => Ok(MergedHits::Majority),
+        other => Err(format!("`{other}`: expected `shared` or `majority`")),
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -294,6 +306,7 @@ fn evaluate_group(
     tracker: &Tracker,
     name: &str,
     events: &[Hits],
+    merged_hits: MergedHits,
 ) -> Result<GroupReport, Box<dyn std::error::Error>> {
     let mut counts = Vec::new();
     let (mut edge_eff, mut edge_pur) = (Vec::new(), Vec::new());
@@ -312,7 +325,7 @@ fn evaluate_group(
         times.tracks += 1e3 * r.times.tracks;
         times.total += 1e3 * r.times.total();
         let momenta: Vec<f64> = r.candidates.iter().map(|c| c.fit.p_estimate).collect();
-        let c = score_bx_with_momenta(hits, &candidate_hits(&r), Some(&momenta))
+        let c = score_bx_with_momenta(hits, &candidate_hits(&r), Some(&momenta), merged_hits)
             .ok_or("evaluation needs hits with truth")?;
         counts.push(c);
         if let Some((kept_true, kept, segments)) = edge_counts(hits, tracker.detector(), &r) {
@@ -406,7 +419,7 @@ pub fn eval(args: EvalArgs) -> CliResult {
                 trackers.len() - 1
             }
         };
-        let report = evaluate_group(&trackers[idx].1, name, events)?;
+        let report = evaluate_group(&trackers[idx].1, name, events, args.merged_hits)?;
         print_group(&report);
         reports.push(report);
     }

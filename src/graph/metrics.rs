@@ -8,7 +8,8 @@
 //! - [`EdgeKind::Overlap`] when they are on two staves of one layer,
 //! - [`EdgeKind::Skip`] when the positron left no hit on the layer between them.
 //!
-//! Noise hits (particle 0) are never part of a segment. The edge efficiency counts next-layer
+//! A hit merged from two positrons lies on both paths. Noise hits (particle 0) are never part
+//! of a segment. The edge efficiency counts next-layer
 //! and overlap segments (skip segments are reported on their own); an edge is true when it is
 //! a segment of any kind, so purity = true edges / edges.
 
@@ -21,13 +22,17 @@ use crate::hits::Hits;
 /// Marks a hit without a successor.
 pub const NO_SUCCESSOR: u32 = u32::MAX;
 
-/// The true segments of a crossing: each hit has at most one successor along its positron's path.
+/// The true segments of a crossing. Each hit has at most one successor along the path of each of
+/// its positrons: one in general, two for a hit merged from two positrons.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrueSegments {
-    /// The next hit of the same positron along its path ([`NO_SUCCESSOR`] when none).
+    /// The next hit along the path of the first positron processed ([`NO_SUCCESSOR`] when none).
     pub successor: Vec<u32>,
     /// The kind of the segment to the successor (meaningless without one).
     pub kind: Vec<EdgeKind>,
+    /// Segments from a merged hit along its other positron's path, where that differs from
+    /// `successor`: (inner hit, outer hit, kind), sorted.
+    pub second: Vec<(u32, u32, EdgeKind)>,
 }
 
 impl TrueSegments {
@@ -65,16 +70,26 @@ impl TrueSegments {
                 .get(hits.stave[i] as usize)?;
             Some((hits.layer[i], *r))
         };
+        let with_second = truth.other_particle_id.len() == n;
         let mut order: Vec<(u64, u8, u8, u32)> = (0..n)
-            .filter(|&i| truth.particle_id[i] != 0)
-            .filter_map(|i| {
-                let (l, r) = plane(i)?;
-                Some((truth.particle_id[i], l, r, i as u32))
+            .filter_map(|i| Some((i, plane(i)?)))
+            .flat_map(|(i, (l, r))| {
+                let second = if with_second {
+                    truth.other_particle_id[i]
+                } else {
+                    0
+                };
+                [truth.particle_id[i], second]
+                    .into_iter()
+                    .enumerate()
+                    .filter(move |&(k, p)| p != 0 && (k == 0 || p != truth.particle_id[i]))
+                    .map(move |(_, p)| (p, l, r, i as u32))
             })
             .collect();
         order.sort_unstable();
         let mut successor = vec![NO_SUCCESSOR; n];
         let mut kind = vec![EdgeKind::Next; n];
+        let mut second = Vec::new();
         for w in order.windows(2) {
             let (pa, la, ra, a) = w[0];
             let (pb, lb, rb, b) = w[1];
@@ -87,16 +102,31 @@ impl TrueSegments {
                 2 => EdgeKind::Skip,
                 _ => continue,
             };
-            successor[a as usize] = b;
-            kind[a as usize] = k;
+            if successor[a as usize] == NO_SUCCESSOR {
+                successor[a as usize] = b;
+                kind[a as usize] = k;
+            } else if successor[a as usize] != b {
+                second.push((a, b, k));
+            }
         }
-        Some(TrueSegments { successor, kind })
+        second.sort_unstable_by_key(|&(a, b, _)| (a, b));
+        second.dedup_by_key(|&mut (a, b, _)| (a, b));
+        Some(TrueSegments {
+            successor,
+            kind,
+            second,
+        })
     }
 
     /// Whether the edge from hit `src` to hit `dst` is a true segment.
     #[inline]
     pub fn is_true(&self, src: u32, dst: u32) -> bool {
         self.successor[src as usize] == dst
+            || (!self.second.is_empty()
+                && self
+                    .second
+                    .binary_search_by_key(&(src, dst), |&(a, b, _)| (a, b))
+                    .is_ok())
     }
 
     /// One label per edge of the graph: 1 for a true segment, 0 otherwise.
@@ -114,6 +144,7 @@ impl TrueSegments {
             .enumerate()
             .filter(|&(_, &s)| s != NO_SUCCESSOR)
             .map(|(i, &s)| (i as u32, s, self.kind[i]))
+            .chain(self.second.iter().copied())
     }
 }
 
@@ -278,8 +309,7 @@ impl GraphMetrics {
             m.true_edges += usize::from(t);
             if !t
                 && let Some(tr) = truth
-                && tr.particle_id[s as usize] != 0
-                && tr.particle_id[s as usize] == tr.particle_id[d as usize]
+                && tr.share_particle(s as usize, d as usize)
             {
                 shortcut_edges += 1;
             }

@@ -2,7 +2,8 @@
 //!
 //! Two formats are read, told apart by the header:
 //! - the project's own: `hit_id,x,y,z,layer,stave` in mm, with optional truth columns
-//!   `particle_id,particle_p[,merged]` (particle id 0 = noise, momentum in GeV);
+//!   `particle_id,particle_p[,merged[,other_particle_id]]` (particle id 0 = noise, momentum in GeV;
+//!   `other_particle_id` is the second positron of a merged hit, 0 when none);
 //! - the LUXE format `hit_ID,x,y,z,layer_ID,particle_ID,particle_energy` with positions in
 //!   metres, layers written `Plane k` and energies in MeV. It has no stave column (it comes from
 //!   the single-layer geometry), so every hit gets stave 0, and its particle ids (which start at
@@ -22,7 +23,7 @@ use super::{Hit, HitTruth, Hits};
 /// The CSV flavours the reader understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HitFileFormat {
-    /// `hit_id,x,y,z,layer,stave[,particle_id,particle_p[,merged]]`, mm and GeV.
+    /// `hit_id,x,y,z,layer,stave[,particle_id,particle_p[,merged[,other_particle_id]]]`, mm and GeV.
     Project,
     /// `hit_ID,x,y,z,layer_ID,particle_ID,particle_energy`, metres and MeV.
     Luxe,
@@ -184,6 +185,7 @@ fn read_project<R: Read>(
     let pid = col("particle_id");
     let pp = col("particle_p");
     let merged = col("merged");
+    let other = col("other_particle_id");
     if pid.is_some() != pp.is_some() {
         return Err(ReadError::Header {
             path: name.to_string(),
@@ -220,6 +222,10 @@ fn read_project<R: Read>(
                 merged: match merged {
                     Some(m) => p.bool(m, "merged")?,
                     None => false,
+                },
+                other_particle_id: match other {
+                    Some(o) => p.u64(o, "other_particle_id")?,
+                    None => 0,
                 },
             }),
             _ => None,
@@ -268,6 +274,7 @@ fn read_luxe<R: Read>(
             })?,
             particle_p: p.f64(energy, "particle_energy")? / 1000.0,
             merged: false,
+            other_particle_id: 0,
         };
         hits.push(hit, Some(truth));
     }
@@ -285,7 +292,10 @@ pub fn write_hits(hits: &Hits, path: &Path) -> std::io::Result<()> {
 /// Writes hits in the project format to any writer.
 pub fn write_hits_to<W: Write>(hits: &Hits, w: &mut W) -> std::io::Result<()> {
     match &hits.truth {
-        Some(_) => writeln!(w, "hit_id,x,y,z,layer,stave,particle_id,particle_p,merged")?,
+        Some(_) => writeln!(
+            w,
+            "hit_id,x,y,z,layer,stave,particle_id,particle_p,merged,other_particle_id"
+        )?,
         None => writeln!(w, "hit_id,x,y,z,layer,stave")?,
     }
     for i in 0..hits.len() {
@@ -298,10 +308,11 @@ pub fn write_hits_to<W: Write>(hits: &Hits, w: &mut W) -> std::io::Result<()> {
         match hits.truth_of(i) {
             Some(t) => writeln!(
                 w,
-                ",{},{},{}",
+                ",{},{},{},{}",
                 t.particle_id,
                 t.particle_p,
-                u8::from(t.merged)
+                u8::from(t.merged),
+                t.other_particle_id
             )?,
             None => writeln!(w)?,
         }
@@ -334,6 +345,7 @@ mod tests {
                     particle_id: i,
                     particle_p: 4.2 + i as f64 / 7.0,
                     merged: i == 3,
+                    other_particle_id: if i == 3 { 17 } else { 0 },
                 }),
             );
         }

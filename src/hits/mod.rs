@@ -23,6 +23,27 @@ pub struct Truth {
     pub particle_p: Vec<f64>,
     /// Whether the hit is a merge of hits from more than one particle (the id is the majority).
     pub merged: Vec<bool>,
+    /// For a merged hit, the particle with the next most parts (0 when there is none): a hit
+    /// merged from two positrons lies on both paths and belongs to both.
+    pub other_particle_id: Vec<u64>,
+}
+
+impl Truth {
+    /// The particles of hit `i` (none for noise; two for a hit merged from two positrons).
+    pub fn particles_of(&self, i: usize) -> impl Iterator<Item = u64> + '_ {
+        let (first, second) = (self.particle_id[i], self.other_particle_id[i]);
+        [first, second]
+            .into_iter()
+            .enumerate()
+            .filter(move |&(k, p)| p != 0 && (k == 0 || p != first))
+            .map(|(_, p)| p)
+    }
+
+    /// Whether hits `a` and `b` share a particle.
+    pub fn share_particle(&self, a: usize, b: usize) -> bool {
+        self.particles_of(a)
+            .any(|p| self.particles_of(b).any(|q| q == p))
+    }
 }
 
 /// Truth of a single hit, as passed to [`Hits::push`].
@@ -34,6 +55,8 @@ pub struct HitTruth {
     pub particle_p: f64,
     /// Merged from several particles.
     pub merged: bool,
+    /// Second particle of a merged hit, 0 when none.
+    pub other_particle_id: u64,
 }
 
 /// The hits of one bunch crossing.
@@ -229,6 +252,7 @@ impl Hits {
                 particle_id: Vec::with_capacity(n),
                 particle_p: Vec::with_capacity(n),
                 merged: Vec::with_capacity(n),
+                other_particle_id: Vec::with_capacity(n),
             }),
         }
     }
@@ -256,6 +280,7 @@ impl Hits {
             t.particle_id.push(h.particle_id);
             t.particle_p.push(h.particle_p);
             t.merged.push(h.merged);
+            t.other_particle_id.push(h.other_particle_id);
         }
     }
 
@@ -277,6 +302,7 @@ impl Hits {
             particle_id: t.particle_id[i],
             particle_p: t.particle_p[i],
             merged: t.merged[i],
+            other_particle_id: t.other_particle_id[i],
         })
     }
 
@@ -380,6 +406,7 @@ impl Hits {
                 ("particle_id", t.particle_id.len()),
                 ("particle_p", t.particle_p.len()),
                 ("merged", t.merged.len()),
+                ("other_particle_id", t.other_particle_id.len()),
             ]);
         }
         match columns.into_iter().find(|&(_, len)| len != n) {

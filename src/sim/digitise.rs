@@ -138,7 +138,8 @@ fn find(parent: &mut [u32], mut i: u32) -> u32 {
 /// then returns them sorted by layer, stave and x with `hit_id` = position.
 ///
 /// A merged hit sits at the mean position of its parts; its truth is the particle with most
-/// parts (a particle beats noise on a tie, then the lower id wins) and it is flagged `merged`.
+/// parts (a particle beats noise on a tie, then the lower id wins), its second particle the next
+/// positron in that order (0 if none), and it is flagged `merged`.
 pub(super) fn merge_and_sort(
     detector: &Detector,
     config: &SimConfig,
@@ -184,11 +185,11 @@ pub(super) fn merge_and_sort(
         }
         members[group_of_root[root] as usize].push(i);
     }
-    let mut merged: Vec<(RawHit, bool)> = members
+    let mut merged: Vec<(RawHit, bool, u64)> = members
         .iter()
         .map(|group| {
             if group.len() == 1 {
-                return (raw[group[0] as usize], false);
+                return (raw[group[0] as usize], false, 0);
             }
             let n = group.len() as f64;
             let mut hit = raw[group[0] as usize];
@@ -199,29 +200,34 @@ pub(super) fn merge_and_sort(
                 .map(|&i| (raw[i as usize].particle_id, raw[i as usize].particle_p))
                 .collect();
             ids.sort_by_key(|&(id, _)| id);
-            let mut best = (0usize, ids[0]);
+            // Runs of equal ids, ranked: most parts first, a particle before noise, lower id.
+            let mut runs: Vec<(usize, (u64, f64))> = Vec::new();
             let mut k = 0;
             while k < ids.len() {
                 let run = ids[k..].iter().take_while(|e| e.0 == ids[k].0).count();
-                let better = run > best.0 || (run == best.0 && best.1.0 == 0 && ids[k].0 != 0);
-                if better {
-                    best = (run, ids[k]);
-                }
+                runs.push((run, ids[k]));
                 k += run;
             }
-            hit.particle_id = best.1.0;
-            hit.particle_p = best.1.1;
-            (hit, true)
+            runs.sort_by_key(|&(run, (id, _))| (std::cmp::Reverse(run), id == 0, id));
+            hit.particle_id = runs[0].1.0;
+            hit.particle_p = runs[0].1.1;
+            let other = runs
+                .iter()
+                .skip(1)
+                .map(|&(_, (id, _))| id)
+                .find(|&id| id != 0)
+                .unwrap_or(0);
+            (hit, true, other)
         })
         .collect();
-    merged.sort_by(|(a, _), (b, _)| {
+    merged.sort_by(|(a, _, _), (b, _, _)| {
         (a.layer, a.stave)
             .cmp(&(b.layer, b.stave))
             .then(a.x.total_cmp(&b.x))
             .then(a.y.total_cmp(&b.y))
     });
     let mut hits = Hits::with_capacity(merged.len(), true);
-    for (i, (h, was_merged)) in merged.into_iter().enumerate() {
+    for (i, (h, was_merged, other)) in merged.into_iter().enumerate() {
         hits.push(
             Hit {
                 hit_id: i as u64,
@@ -235,6 +241,7 @@ pub(super) fn merge_and_sort(
                 particle_id: h.particle_id,
                 particle_p: h.particle_p,
                 merged: was_merged,
+                other_particle_id: other,
             }),
         );
     }
@@ -276,8 +283,11 @@ mod tests {
         assert_eq!(hits.len(), 2);
         let t = hits.truth.as_ref().unwrap();
         assert!(t.merged[0] && !t.merged[1]);
-        // One part each of 2 and 5 and one noise: the lower particle id wins, not noise.
+        // One part each of 2 and 5 and one noise: the lower particle id wins, not noise, and
+        // the other positron is kept as the second particle.
         assert_eq!(t.particle_id[0], 2);
+        assert_eq!(t.other_particle_id[0], 5);
+        assert_eq!(t.other_particle_id[1], 0);
         assert!((hits.x[0] - 100.03).abs() < 1e-12);
         assert_eq!(t.particle_id[1], 9);
     }

@@ -370,6 +370,7 @@ mod tests {
                     particle_id: 1,
                     particle_p: 4.0,
                     merged: false,
+                    other_particle_id: 0,
                 }),
             );
         }
