@@ -22,6 +22,10 @@ for geo in luxe luxe-sl; do
     done
   done
 done
-(cd models/train && "../../$py" train.py --graphs "../../$work"/graphs/* --arch in --hidden 16 --message 4 \
+# Absolute paths, so that PYTHON, WORK and OUT may be given either way.
+py=$(realpath -s "$py")
+work=$(realpath "$work")
+out=$(realpath -m "$out")
+(cd models/train && "$py" train.py --graphs "$work"/graphs/* --arch in --hidden 16 --message 4 \
   --iterations 3 --epochs 30 --patience 6 --lr 5e-3 --max-edges 120000 --seed "$seed" \
-  --out "../../$out" --name gnntrack_in_small --version 1.0.0)
+  --out "$out" --name gnntrack_in_small --version 1.1.0)
