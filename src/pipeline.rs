@@ -110,6 +110,15 @@ pub struct TracksSection {
     pub resolve_junctions: bool,
     /// Share a hit between two candidates where junction resolution cut a piece off.
     pub share_hits: bool,
+    /// Join pieces left apart by the edge classifier or a missing hit, along straight lines.
+    pub join_pieces: bool,
+    /// Cut groups with a fit chi2 / ndf above this into halves before joining.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_chi2_ndf: Option<f64>,
+    /// Window of piece joining per mm of extrapolation, rad.
+    pub join_tolerance_rad: f64,
+    /// Momentum for which the joining window and split threshold hold, GeV.
+    pub scattering_momentum_gev: f64,
     /// Hit uncertainty in the fit, mm.
     pub hit_sigma_mm: f64,
     /// Outlier removal threshold (chi2 of one hit).
@@ -129,6 +138,10 @@ impl Default for TracksSection {
             min_hits: t.min_hits,
             resolve_junctions: t.resolve_junctions,
             share_hits: t.share_hits,
+            join_pieces: t.join_pieces,
+            split_chi2_ndf: t.split_chi2_ndf,
+            join_tolerance_rad: t.join_tolerance_rad,
+            scattering_momentum_gev: t.scattering_momentum_gev,
             hit_sigma_mm: t.hit_sigma_mm,
             outlier_chi2: t.outlier_chi2,
             momentum_constant_mm_gev: t.momentum_constant_mm_gev,
@@ -144,6 +157,10 @@ impl TracksSection {
             min_hits: self.min_hits,
             resolve_junctions: self.resolve_junctions,
             share_hits: self.share_hits,
+            join_pieces: self.join_pieces,
+            split_chi2_ndf: self.split_chi2_ndf,
+            join_tolerance_rad: self.join_tolerance_rad,
+            scattering_momentum_gev: self.scattering_momentum_gev,
             hit_sigma_mm: self.hit_sigma_mm,
             outlier_chi2: self.outlier_chi2,
             momentum_constant_mm_gev: self.momentum_constant_mm_gev,
@@ -245,6 +262,25 @@ impl TrackerConfig {
         }
         if !(t.hit_sigma_mm.is_finite() && t.hit_sigma_mm > 0.0) {
             return bad("tracks.hit_sigma_mm", &t.hit_sigma_mm, "must be positive");
+        }
+        if let Some(v) = t.split_chi2_ndf
+            && !(v.is_finite() && v > 0.0)
+        {
+            return bad("tracks.split_chi2_ndf", &v, "must be positive");
+        }
+        if !(t.scattering_momentum_gev.is_finite() && t.scattering_momentum_gev > 0.0) {
+            return bad(
+                "tracks.scattering_momentum_gev",
+                &t.scattering_momentum_gev,
+                "must be positive",
+            );
+        }
+        if !(t.join_tolerance_rad.is_finite() && t.join_tolerance_rad > 0.0) {
+            return bad(
+                "tracks.join_tolerance_rad",
+                &t.join_tolerance_rad,
+                "must be positive",
+            );
         }
         if !t.momentum_constant_mm_gev.is_finite() || !t.momentum_reference_z.is_finite() {
             return bad(

@@ -9,7 +9,9 @@
 //!    `min_hits` hits become candidates. A piece too short to be a candidate gets the hit at the
 //!    other end of its best edge removed in step 2 (`share_hits`): where two positrons' hits
 //!    merged into one, both candidates keep it.
-//! 4. Each candidate gets a weighted least-squares fit of x(z) and y(z) (tracks are straight in
+//! 4. Pieces left apart by a missing hit or by an edge the classifier cut are joined where a
+//!    straight line through one passes close to the other ([`join_pieces`]).
+//! 5. Each candidate gets a weighted least-squares fit of x(z) and y(z) (tracks are straight in
 //!    the field-free tracker), optionally dropping outliers, and a momentum estimate p = k / x
 //!    at the reference plane (x * p is constant behind the dipole).
 
@@ -32,6 +34,19 @@ pub struct TrackConfig {
     /// end of its best removed edge, so that hit is shared by two candidates (two positrons whose
     /// hits merged into one).
     pub share_hits: bool,
+    /// Join pieces that the edge classifier or a missing hit left apart (see [`join_pieces`]).
+    pub join_pieces: bool,
+    /// Before joining, cut a group whose line fit has a chi2 / ndf above this into its upstream
+    /// and downstream halves (by layer), so that two halves of different positrons joined by a
+    /// wrong edge are rejoined with their own; `None` cuts nothing.
+    pub split_chi2_ndf: Option<f64>,
+    /// Window of piece joining: how far, per mm of extrapolation in z, a hit may lie from the
+    /// line of a piece in x and in y, mm / mm (rad), for a positron of `scattering_momentum_gev`.
+    pub join_tolerance_rad: f64,
+    /// Momentum for which the joining window and the split threshold hold, GeV. Multiple
+    /// scattering grows as 1 / p: for a piece of lower estimated momentum the window widens and
+    /// the chi2 threshold rises in proportion (in proportion squared).
+    pub scattering_momentum_gev: f64,
     /// Hit position uncertainty used in the fit, mm (resolution and scattering together).
     pub hit_sigma_mm: f64,
     /// Drop the worst hit while its chi2 contribution exceeds this (and enough hits remain);
@@ -50,6 +65,10 @@ impl Default for TrackConfig {
             min_hits: 3,
             resolve_junctions: true,
             share_hits: true,
+            join_pieces: true,
+            split_chi2_ndf: Some(5.0),
+            join_tolerance_rad: 0.9e-3,
+            scattering_momentum_gev: 3.0,
             hit_sigma_mm: 0.010,
             outlier_chi2: None,
             momentum_constant_mm_gev: 673.0,
@@ -266,6 +285,16 @@ pub fn fit_line(
     Some(fit)
 }
 
+/// How much wider than at `scattering_momentum_gev` multiple scattering makes the paths of a
+/// positron with this fit: p0 / p for lower momenta, 1 otherwise (and without an estimate).
+fn scattering_scale(fit: &LineFit, config: &TrackConfig) -> f64 {
+    if fit.p_estimate > 0.0 {
+        (config.scattering_momentum_gev / fit.p_estimate).clamp(1.0, 10.0)
+    } else {
+        1.0
+    }
+}
+
 /// Fits a candidate's hits, dropping outliers if configured; returns the hits kept and the fit.
 fn fit_candidate(hits: &Hits, mut members: Vec<u32>, config: &TrackConfig) -> Option<Candidate> {
     members.sort_by(|&a, &b| {
@@ -298,9 +327,11 @@ fn fit_candidate(hits: &Hits, mut members: Vec<u32>, config: &TrackConfig) -> Op
     }
 }
 
-/// Pieces shorter than `min_hits` left by junction resolution are given the hit at the other end
-/// of their best-scoring removed edge (above the cut), when that makes them long enough: two
-/// positrons whose hits merged into one keep that hit in both candidates.
+/// Pieces shorter than `min_hits` left by junction resolution (a hit that lost every edge is a
+/// piece of one) are given the hit at the other end of their best-scoring removed edge (above the
+/// cut): two positrons whose hits merged into one keep that hit in both candidates. Returns the
+/// extended pieces that reach `min_hits`, and with `keep_short` also the others (for joining).
+#[allow(clippy::too_many_arguments)]
 fn attach_short_pieces(
     n: usize,
     edges: &[(u32, u32)],
@@ -309,12 +340,28 @@ fn attach_short_pieces(
     kept: &[u32],
     components: &[Vec<u32>],
     min_hits: usize,
+    keep_short: bool,
 ) -> Vec<Vec<u32>> {
     let mut piece_of = vec![u32::MAX; n];
-    for (k, c) in components.iter().enumerate() {
+    let mut in_component = vec![false; n];
+    let mut pieces: Vec<Vec<u32>> = Vec::new();
+    for c in components {
+        for &h in c {
+            in_component[h as usize] = true;
+        }
         if c.len() < min_hits {
             for &h in c {
-                piece_of[h as usize] = k as u32;
+                piece_of[h as usize] = pieces.len() as u32;
+            }
+            pieces.push(c.clone());
+        }
+    }
+    for &e in above_cut {
+        let (a, b) = edges[e as usize];
+        for h in [a, b] {
+            if !in_component[h as usize] && piece_of[h as usize] == u32::MAX {
+                piece_of[h as usize] = pieces.len() as u32;
+                pieces.push(vec![h]);
             }
         }
     }
@@ -323,7 +370,7 @@ fn attach_short_pieces(
         is_kept[e as usize] = true;
     }
     // Best removed edge per short piece: (score, edge index, outside hit).
-    let mut best: Vec<Option<(f32, u32, u32)>> = vec![None; components.len()];
+    let mut best: Vec<Option<(f32, u32, u32)>> = vec![None; pieces.len()];
     for &e in above_cut {
         if is_kept[e as usize] {
             continue;
@@ -341,19 +388,212 @@ fn attach_short_pieces(
             }
         }
     }
-    components
-        .iter()
+    pieces
+        .into_iter()
         .zip(best)
-        .filter_map(|(c, b)| {
+        .filter_map(|(mut members, b)| {
             let (_, _, outside) = b?;
-            (c.len() + 1 >= min_hits).then(|| {
-                let mut members = c.clone();
+            (keep_short || members.len() + 1 >= min_hits).then(|| {
                 members.push(outside);
                 members.sort_unstable();
                 members
             })
         })
         .collect()
+}
+
+/// Joins pieces of tracks along straight lines.
+///
+/// `groups` are hit sets (connected components, with shared hits added); those with hits on at
+/// least `min_hits` layers are *candidates*, every other hit is *loose* (in a shorter piece or
+/// alone).
+/// Each group spanning two layers or more is fitted with a line and extrapolated to every layer it
+/// lacks; there the loose hit nearest the line is proposed when it lies within the window
+/// (`join_tolerance_rad` times the z distance to the group's nearest hit, in x and in y, widened
+/// for low momenta, see `scattering_momentum_gev`).
+/// Proposals are applied best first: the group takes the hit's whole piece, unless both already
+/// have a hit on a common layer or both are candidates. This bridges a missing hit (no edge spans
+/// it at high occupancy) and an edge the classifier cut between two halves of a track.
+/// Returns the groups after joining, in no particular order.
+pub fn join_pieces(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> Vec<Vec<u32>> {
+    const NONE: u32 = u32::MAX;
+    let n = hits.len();
+    let layer_bit = |h: u32| 1u64 << (hits.layer[h as usize] & 63);
+    let layers_of = |g: &[u32]| g.iter().fold(0u64, |m, &h| m | layer_bit(h));
+    // A candidate has hits on min_hits layers at least; a piece with fewer (a stave-overlap
+    // pair and one more hit) is still loose.
+    let complete = |g: &[u32]| layers_of(g).count_ones() as usize >= config.min_hits;
+    // Node of each hit: the group of a loose hit in a short group, or a node of its own.
+    let mut taken = vec![false; n];
+    for g in groups.iter().filter(|g| complete(g)) {
+        for &h in g {
+            taken[h as usize] = true;
+        }
+    }
+    let mut node_of = vec![NONE; n];
+    let mut nodes: Vec<Vec<u32>> = groups;
+    for (k, g) in nodes.iter().enumerate() {
+        if !complete(g) {
+            for &h in g {
+                node_of[h as usize] = k as u32;
+            }
+        }
+    }
+    let n_groups = nodes.len();
+    for h in 0..n as u32 {
+        if !taken[h as usize] && node_of[h as usize] == NONE {
+            node_of[h as usize] = nodes.len() as u32;
+            nodes.push(vec![h]);
+        }
+    }
+    // Loose hits per layer, sorted by x.
+    let n_layers = hits
+        .layer
+        .iter()
+        .map(|&l| l as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut loose: Vec<Vec<(f64, u32)>> = vec![Vec::new(); n_layers];
+    for h in 0..n as u32 {
+        if !taken[h as usize] {
+            loose[hits.layer[h as usize] as usize].push((hits.x[h as usize], h));
+        }
+    }
+    let mut z_range = vec![(f64::INFINITY, f64::NEG_INFINITY); n_layers];
+    for (l, list) in loose.iter_mut().enumerate() {
+        list.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for &(_, h) in list.iter() {
+            let z = hits.z[h as usize];
+            z_range[l] = (z_range[l].0.min(z), z_range[l].1.max(z));
+        }
+    }
+    // Proposals (cost, node, hit).
+    let mut proposals: Vec<(f64, u32, u32)> = Vec::new();
+    for (k, members) in nodes.iter().enumerate().take(n_groups) {
+        let mask = layers_of(members);
+        // A short group whose hits all went to candidates (hit sharing) is theirs.
+        let spent = !complete(members) && members.iter().all(|&h| taken[h as usize]);
+        if mask.count_ones() < 2 || spent {
+            continue;
+        }
+        let col = |v: &Vec<f64>| members.iter().map(|&i| v[i as usize]).collect::<Vec<f64>>();
+        let zs = col(&hits.z);
+        let Some(fit) = fit_line(
+            &col(&hits.x),
+            &col(&hits.y),
+            &zs,
+            config.hit_sigma_mm,
+            config,
+        ) else {
+            continue;
+        };
+        for (l, list) in loose.iter().enumerate() {
+            if mask & (1u64 << l) != 0 || list.is_empty() {
+                continue;
+            }
+            let (z_lo, z_hi) = z_range[l];
+            let nearest = |z: f64| zs.iter().map(|&zp| (z - zp).abs()).fold(f64::MAX, f64::min);
+            let rad = config.join_tolerance_rad * scattering_scale(&fit, config);
+            let reach = rad * nearest(z_lo).max(nearest(z_hi));
+            let (xa, xb) = (fit.x_at(z_lo), fit.x_at(z_hi));
+            let (x_lo, x_hi) = (xa.min(xb) - reach, xa.max(xb) + reach);
+            let start = list.partition_point(|&(x, _)| x < x_lo);
+            let mut best: Option<(f64, u32)> = None;
+            for &(x, h) in list[start..].iter().take_while(|&&(x, _)| x <= x_hi) {
+                let z = hits.z[h as usize];
+                let tol = rad * nearest(z);
+                let (dx, dy) = (x - fit.x_at(z), hits.y[h as usize] - fit.y_at(z));
+                if dx.abs() < tol && dy.abs() < tol {
+                    let cost = (dx * dx + dy * dy) / (tol * tol);
+                    if best.is_none_or(|(c, _)| cost < c) {
+                        best = Some((cost, h));
+                    }
+                }
+            }
+            if let Some((cost, h)) = best {
+                proposals.push((cost, k as u32, h));
+            }
+        }
+    }
+    proposals.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    // Union-find over nodes; the root of a set holds its hits, layers and whether it is a
+    // candidate. Two sets may share a layer only through the same (shared) hits.
+    let mut uf = UnionFind::new(nodes.len());
+    let mut mask: Vec<u64> = nodes.iter().map(|m| layers_of(m)).collect();
+    let mut big: Vec<bool> = nodes.iter().map(|m| complete(m)).collect();
+    let mut members: Vec<Vec<u32>> = nodes;
+    for (_, k, h) in proposals {
+        let (a, b) = (uf.find(k) as usize, uf.find(node_of[h as usize]) as usize);
+        if a == b || (big[a] && big[b]) {
+            continue;
+        }
+        let common = mask[a] & mask[b];
+        if common != 0
+            && !members[b]
+                .iter()
+                .filter(|&&x| layer_bit(x) & common != 0)
+                .all(|x| members[a].contains(x))
+        {
+            continue;
+        }
+        uf.union(a as u32, b as u32);
+        let root = uf.find(a as u32) as usize;
+        let other = if root == a { b } else { a };
+        let mut moved = std::mem::take(&mut members[other]);
+        moved.retain(|x| !members[root].contains(x));
+        members[root].extend(moved);
+        mask[root] = mask[a] | mask[b];
+        big[root] = big[a] || big[b];
+    }
+    members
+        .into_iter()
+        .enumerate()
+        .filter(|&(k, ref m)| !m.is_empty() && uf.find(k as u32) as usize == k)
+        .map(|(_, m)| m)
+        .collect()
+}
+
+/// Cuts each group of at least `min_hits` hits on four layers or more whose line fit has a
+/// chi2 / ndf above `limit` (raised for low momenta, see `scattering_momentum_gev`) into the hits
+/// upstream and downstream of its middle layer.
+pub fn split_kinked(
+    hits: &Hits,
+    groups: Vec<Vec<u32>>,
+    limit: f64,
+    config: &TrackConfig,
+) -> Vec<Vec<u32>> {
+    let mut out = Vec::with_capacity(groups.len());
+    for g in groups {
+        let mut layers: Vec<u8> = g.iter().map(|&h| hits.layer[h as usize]).collect();
+        layers.sort_unstable();
+        layers.dedup();
+        if g.len() < config.min_hits || layers.len() < 4 {
+            out.push(g);
+            continue;
+        }
+        let col = |v: &Vec<f64>| g.iter().map(|&i| v[i as usize]).collect::<Vec<f64>>();
+        let kinked = fit_line(
+            &col(&hits.x),
+            &col(&hits.y),
+            &col(&hits.z),
+            config.hit_sigma_mm,
+            config,
+        )
+        .is_some_and(|f| {
+            f.ndf > 0 && f.chi2 / f64::from(f.ndf) > limit * scattering_scale(&f, config).powi(2)
+        });
+        if !kinked {
+            out.push(g);
+            continue;
+        }
+        let first_downstream = layers[layers.len() / 2];
+        let (up, down): (Vec<u32>, Vec<u32>) = g
+            .into_iter()
+            .partition(|&h| hits.layer[h as usize] < first_downstream);
+        out.push(up);
+        out.push(down);
+    }
+    out
 }
 
 /// Builds candidates from directed edges (indices into `hits`) and their scores.
@@ -383,8 +623,15 @@ pub fn build_candidates(
             &kept,
             &components,
             config.min_hits,
+            config.join_pieces,
         );
         components.extend(shared);
+    }
+    if config.join_pieces {
+        if let Some(limit) = config.split_chi2_ndf {
+            components = split_kinked(hits, components, limit, config);
+        }
+        components = join_pieces(hits, components, config);
     }
     components
         .into_iter()
@@ -617,6 +864,111 @@ mod tests {
         assert_eq!(keep.hits.len(), 5);
     }
 
+    /// Edges along each 4-hit track of `track_hits`, except the segments listed in `cut`
+    /// (track, inner layer).
+    fn track_edges(n_tracks: u32, cut: &[(u32, u32)]) -> (Vec<(u32, u32)>, Vec<f32>) {
+        let edges: Vec<(u32, u32)> = (0..n_tracks)
+            .flat_map(|t| (0..3u32).map(move |l| (t, l)))
+            .filter(|tl| !cut.contains(tl))
+            .map(|(t, l)| (4 * t + l, 4 * t + l + 1))
+            .collect();
+        let scores = vec![0.9; edges.len()];
+        (edges, scores)
+    }
+
+    /// The candidates' hit sets, each sorted, in sorted order.
+    fn candidate_sets(
+        h: &Hits,
+        edges: &[(u32, u32)],
+        scores: &[f32],
+        cfg: &TrackConfig,
+    ) -> Vec<Vec<u32>> {
+        let mut sets: Vec<Vec<u32>> = build_candidates(h, edges, scores, cfg)
+            .into_iter()
+            .map(|c| {
+                let mut hits = c.hits;
+                hits.sort_unstable();
+                hits
+            })
+            .collect();
+        sets.sort();
+        sets
+    }
+
+    fn no_joining() -> TrackConfig {
+        TrackConfig {
+            join_pieces: false,
+            ..TrackConfig::default()
+        }
+    }
+
+    #[test]
+    fn halves_left_apart_by_a_cut_edge_are_joined() {
+        let h = track_hits(
+            &[(150.0, 0.08, 0.2, 0.0002), (150.3, 0.08, -0.1, 0.0)],
+            0.003,
+            5,
+        );
+        // Track 0 lost its middle edge, track 1 its first one.
+        let (edges, scores) = track_edges(2, &[(0, 1), (1, 0)]);
+        let apart = build_candidates(&h, &edges, &scores, &no_joining());
+        assert_eq!(
+            apart.len(),
+            1,
+            "only track 1's three-hit piece is long enough"
+        );
+        let joined = candidate_sets(&h, &edges, &scores, &TrackConfig::default());
+        assert_eq!(joined, vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]);
+    }
+
+    #[test]
+    fn a_missing_middle_hit_is_bridged_but_a_far_hit_is_not() {
+        // Track 0's layer-1 hit is missing (moved 5 mm away) and no edge spans the gap; track 1's
+        // layer-0 hit is 0.5 mm off its line (10 times the window one layer away).
+        let mut h = track_hits(
+            &[(150.0, 0.08, 0.2, 0.0002), (170.0, 0.081, 0.0, 0.0)],
+            0.0,
+            6,
+        );
+        h.x[1] += 5.0;
+        h.x[4] += 0.5;
+        let edges = vec![(2, 3), (5, 6), (6, 7)];
+        let scores = vec![0.9; 3];
+        let hits_of = |cfg: &TrackConfig| candidate_sets(&h, &edges, &scores, cfg);
+        assert_eq!(hits_of(&no_joining()), vec![vec![5, 6, 7]]);
+        assert_eq!(
+            hits_of(&TrackConfig::default()),
+            vec![vec![0, 2, 3], vec![5, 6, 7]]
+        );
+    }
+
+    #[test]
+    fn two_halves_joined_by_a_wrong_edge_are_split_and_rejoined() {
+        // Tracks 0 and 1 run 0.3-0.4 mm apart; wrong edges link 0's first half to 1's second
+        // half and the other way round.
+        let h = track_hits(
+            &[(150.0, 0.08, 0.0, 0.0), (150.3, 0.0802, 0.1, 0.0)],
+            0.0,
+            7,
+        );
+        let edges = vec![(0, 1), (1, 6), (6, 7), (4, 5), (5, 2), (2, 3)];
+        let scores = vec![0.9; edges.len()];
+        let hits_of = |cfg: &TrackConfig| candidate_sets(&h, &edges, &scores, cfg);
+        assert_eq!(
+            hits_of(&no_joining()),
+            vec![vec![0, 1, 6, 7], vec![2, 3, 4, 5]]
+        );
+        let no_split = TrackConfig {
+            split_chi2_ndf: None,
+            ..TrackConfig::default()
+        };
+        assert_eq!(hits_of(&no_split), vec![vec![0, 1, 6, 7], vec![2, 3, 4, 5]]);
+        assert_eq!(
+            hits_of(&TrackConfig::default()),
+            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]
+        );
+    }
+
     #[test]
     fn crossing_tracks_are_split_by_junction_resolution() {
         // Two tracks share no hit, but a fake edge with a lower score links them.
@@ -637,7 +989,7 @@ mod tests {
             &scores,
             &TrackConfig {
                 resolve_junctions: false,
-                ..TrackConfig::default()
+                ..no_joining()
             },
         );
         assert_eq!(plain.len(), 1, "plain components merge the two tracks");
@@ -661,8 +1013,13 @@ mod tests {
     #[test]
     fn a_merged_hit_is_shared_by_both_tracks() {
         // Tracks 0 (hits 0-3) and 1 (hits 4-7) meet on layer 1: hit 1 stands for both (hit 5 is
-        // its merged twin and is dropped here), so track 1 runs 4 -> 1 -> 6 -> 7.
-        let h = track_hits(&[(150.0, 0.08, 0.0, 0.0), (150.0, 0.08, 0.4, 0.0)], 0.0, 5);
+        // its merged twin and is moved away here), so track 1 runs 4 -> 1 -> 6 -> 7.
+        let mut h = track_hits(
+            &[(150.0, 0.08, 0.0, 0.0), (150.0, 0.08, -0.4, 0.004)],
+            0.0,
+            5,
+        );
+        h.x[5] += 5.0;
         let edges = vec![(0, 1), (1, 2), (2, 3), (4, 1), (1, 6), (6, 7)];
         let scores = vec![0.95, 0.95, 0.95, 0.9, 0.9, 0.95];
         let plain = build_candidates(
@@ -671,7 +1028,7 @@ mod tests {
             &scores,
             &TrackConfig {
                 share_hits: false,
-                ..TrackConfig::default()
+                ..no_joining()
             },
         );
         assert_eq!(
@@ -681,7 +1038,7 @@ mod tests {
         );
         let shared = build_candidates(&h, &edges, &scores, &TrackConfig::default());
         let lists: Vec<Vec<u32>> = shared.iter().map(|c| c.hits.clone()).collect();
-        assert_eq!(lists, vec![vec![0, 1, 2, 3], vec![1, 6, 7]]);
+        assert_eq!(lists, vec![vec![0, 1, 2, 3], vec![4, 1, 6, 7]]);
     }
 
     #[test]

@@ -172,6 +172,18 @@ fn bad_hits_and_settings_are_errors_naming_field_and_value() {
     assert!(e.contains("edge_cut") && e.contains("1.5"), "{e}");
     let e = c.set("inference.provider", "tpu").unwrap_err().to_string();
     assert!(e.contains("tpu"), "{e}");
+    for key in [
+        "tracks.join_tolerance_rad",
+        "tracks.scattering_momentum_gev",
+        "tracks.split_chi2_ndf",
+    ] {
+        let e = c.set(key, "-0.5").unwrap_err().to_string();
+        assert!(e.contains(key) && e.contains("-0.5"), "{e}");
+    }
+    c.set("tracks.join_pieces", "false").unwrap();
+    c.set("tracks.split_chi2_ndf", "8.0").unwrap();
+    assert!(!c.tracks.join_pieces);
+    assert_eq!(c.tracks.split_chi2_ndf, Some(8.0));
     c.set("tracks.min_hits", "4").unwrap();
     c.set("inference.provider", "cpu").unwrap();
     c.set("graph.skip_edges", "false").unwrap();
