@@ -49,8 +49,8 @@ pub struct TrackConfig {
     pub scattering_momentum_gev: f64,
     /// Hit position uncertainty used in the fit, mm (resolution and scattering together).
     pub hit_sigma_mm: f64,
-    /// Drop the worst hit while its chi2 contribution exceeds this (and enough hits remain);
-    /// `None` keeps every hit.
+    /// Drop the worst hit while its chi2 contribution exceeds this (and more than `min_hits`
+    /// hits remain; raised for low momenta like the split threshold); `None` keeps every hit.
     pub outlier_chi2: Option<f64>,
     /// k in p = k / x, mm GeV (673 at 0.95 T, 887 at 1.25 T).
     pub momentum_constant_mm_gev: f64,
@@ -70,7 +70,7 @@ impl Default for TrackConfig {
             join_tolerance_rad: 0.9e-3,
             scattering_momentum_gev: 3.0,
             hit_sigma_mm: 0.010,
-            outlier_chi2: None,
+            outlier_chi2: Some(10.0),
             momentum_constant_mm_gev: 673.0,
             momentum_reference_z: 3956.0125,
         }
@@ -312,7 +312,7 @@ fn fit_candidate(hits: &Hits, mut members: Vec<u32>, config: &TrackConfig) -> Op
         if members.len() <= config.min_hits.max(3) {
             return Some(Candidate { hits: members, fit });
         }
-        let s2 = config.hit_sigma_mm * config.hit_sigma_mm;
+        let s2 = (config.hit_sigma_mm * scattering_scale(&fit, config)).powi(2);
         let (worst, worst_chi2) = (0..members.len())
             .map(|k| {
                 let c = ((x[k] - fit.x_at(z[k])).powi(2) + (y[k] - fit.y_at(z[k])).powi(2)) / s2;
@@ -860,7 +860,11 @@ mod tests {
         let c = fit_candidate(&h, (0..5).collect(), &cfg).unwrap();
         assert_eq!(c.hits, vec![0, 1, 2, 3], "the off-line hit 4 is dropped");
         assert!(c.fit.chi2 < 1e-9);
-        let keep = fit_candidate(&h, (0..5).collect(), &TrackConfig::default()).unwrap();
+        let keep_all = TrackConfig {
+            outlier_chi2: None,
+            ..TrackConfig::default()
+        };
+        let keep = fit_candidate(&h, (0..5).collect(), &keep_all).unwrap();
         assert_eq!(keep.hits.len(), 5);
     }
 
@@ -898,6 +902,7 @@ mod tests {
     fn no_joining() -> TrackConfig {
         TrackConfig {
             join_pieces: false,
+            outlier_chi2: None,
             ..TrackConfig::default()
         }
     }
@@ -960,6 +965,7 @@ mod tests {
         );
         let no_split = TrackConfig {
             split_chi2_ndf: None,
+            outlier_chi2: None,
             ..TrackConfig::default()
         };
         assert_eq!(hits_of(&no_split), vec![vec![0, 1, 6, 7], vec![2, 3, 4, 5]]);

@@ -2,8 +2,8 @@
 //! through a symbol looked up by name. The `#[repr(C)]` structs come from `gnntrack::ffi` (the
 //! source of `include/gnntrack.h`); statuses are read as plain `int`s, as C reads them.
 //!
-//! The cdylib is `target/<profile>/libgnntrack.so` next to this test's `deps/` folder (cargo
-//! builds it with the library); `GNNTRACK_CDYLIB` names another file.
+//! The cdylib is `libgnntrack.so` in this test's `deps/` folder (cargo builds it with the
+//! library), else in the profile folder above; `GNNTRACK_CDYLIB` names another file.
 
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::PathBuf;
@@ -28,7 +28,9 @@ fn library_path() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let deps = exe.parent().expect("deps folder");
     let profile = deps.parent().expect("profile folder");
-    for candidate in [profile.join("libgnntrack.so"), deps.join("libgnntrack.so")] {
+    // deps/ first: `cargo test` rebuilds that copy, while the one in the profile folder is only
+    // refreshed by `cargo build` and may be older than the sources.
+    for candidate in [deps.join("libgnntrack.so"), profile.join("libgnntrack.so")] {
         if candidate.exists() {
             return candidate;
         }
