@@ -319,7 +319,7 @@ impl TrackerConfig {
         let updated: TrackerConfig = root
             .try_into()
             .map_err(|e: toml::de::Error| fail(e.message().to_string()))?;
-        updated.validate().map_err(|e| fail(e.to_string()))?;
+        updated.validate()?; // names the key and value itself
         *self = updated;
         Ok(())
     }

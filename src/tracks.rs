@@ -70,7 +70,7 @@ impl Default for TrackConfig {
             join_tolerance_rad: 0.9e-3,
             scattering_momentum_gev: 3.0,
             hit_sigma_mm: 0.010,
-            outlier_chi2: Some(10.0),
+            outlier_chi2: Some(20.0),
             momentum_constant_mm_gev: 673.0,
             momentum_reference_z: 3956.0125,
         }
