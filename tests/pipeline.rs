@@ -40,8 +40,9 @@ fn bundled_model_finds_tracks_at_xi4() {
     let eff = c.found as f64 / c.reconstructable as f64;
     let fake = c.fakes as f64 / c.candidates as f64;
     assert!(c.reconstructable > 1500);
-    assert!(eff > 0.95, "efficiency {eff}");
-    assert!(fake < 0.05, "fake rate {fake}");
+    // Measured 99.9 % / 0.1 % on such crossings; the floors leave room for other seeds.
+    assert!(eff > 0.99, "efficiency {eff}");
+    assert!(fake < 0.01, "fake rate {fake}");
 }
 
 #[test]
