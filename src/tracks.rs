@@ -200,34 +200,74 @@ pub fn resolve_junctions(
     scores: &[f32],
     candidates: &[u32],
 ) -> Vec<u32> {
-    use std::collections::HashMap;
-    let stave_key =
-        |h: u32| (u32::from(hits.layer[h as usize]) << 8) | u32::from(hits.stave[h as usize]);
     let better = |e: u32, f: u32| {
         let (se, sf) = (scores[e as usize], scores[f as usize]);
         se > sf || (se == sf && e < f)
     };
-    let mut best_out: HashMap<(u32, u32), u32> = HashMap::with_capacity(candidates.len());
-    let mut best_in: HashMap<(u32, u32), u32> = HashMap::with_capacity(candidates.len());
-    for &e in candidates {
-        let (a, b) = edges[e as usize];
-        let out = best_out.entry((a, stave_key(b))).or_insert(e);
-        if better(e, *out) {
-            *out = e;
-        }
-        let inc = best_in.entry((b, stave_key(a))).or_insert(e);
-        if better(e, *inc) {
-            *inc = e;
-        }
-    }
-    candidates
+    // Dense slots (hit, layer * staves + stave) when the detector is small (every LUXE layout),
+    // a hash map otherwise.
+    let n_staves = hits
+        .stave
         .iter()
-        .copied()
-        .filter(|&e| {
+        .map(|&s| s as usize + 1)
+        .max()
+        .unwrap_or(1);
+    let n_layers = hits
+        .layer
+        .iter()
+        .map(|&l| l as usize + 1)
+        .max()
+        .unwrap_or(1);
+    let slots = n_staves * n_layers;
+    let slot =
+        |h: u32| hits.layer[h as usize] as usize * n_staves + hits.stave[h as usize] as usize;
+    let keep = |best_out: &dyn Fn(u32, u32) -> u32, best_in: &dyn Fn(u32, u32) -> u32| {
+        candidates
+            .iter()
+            .copied()
+            .filter(|&e| {
+                let (a, b) = edges[e as usize];
+                best_out(a, b) == e && best_in(b, a) == e
+            })
+            .collect::<Vec<u32>>()
+    };
+    if slots <= 64 {
+        const NONE: u32 = u32::MAX;
+        let mut best_out = vec![NONE; hits.len() * slots];
+        let mut best_in = vec![NONE; hits.len() * slots];
+        for &e in candidates {
             let (a, b) = edges[e as usize];
-            best_out[&(a, stave_key(b))] == e && best_in[&(b, stave_key(a))] == e
+            for cell in [
+                &mut best_out[a as usize * slots + slot(b)],
+                &mut best_in[b as usize * slots + slot(a)],
+            ] {
+                if *cell == NONE || better(e, *cell) {
+                    *cell = e;
+                }
+            }
+        }
+        keep(&|a, b| best_out[a as usize * slots + slot(b)], &|b, a| {
+            best_in[b as usize * slots + slot(a)]
         })
-        .collect()
+    } else {
+        use std::collections::HashMap;
+        let mut best_out: HashMap<(u32, usize), u32> = HashMap::with_capacity(candidates.len());
+        let mut best_in: HashMap<(u32, usize), u32> = HashMap::with_capacity(candidates.len());
+        for &e in candidates {
+            let (a, b) = edges[e as usize];
+            for cell in [
+                best_out.entry((a, slot(b))).or_insert(e),
+                best_in.entry((b, slot(a))).or_insert(e),
+            ] {
+                if better(e, *cell) {
+                    *cell = e;
+                }
+            }
+        }
+        keep(&|a, b| best_out[&(a, slot(b))], &|b, a| {
+            best_in[&(b, slot(a))]
+        })
+    }
 }
 
 /// Fits x(z) and y(z) by weighted least squares with equal weights 1/sigma^2.
@@ -776,11 +816,11 @@ mod tests {
         }
     }
 
-    fn random_layered_hits(r: &mut rand_chacha::ChaCha8Rng, n: usize) -> Hits {
+    fn random_layered_hits(r: &mut rand_chacha::ChaCha8Rng, n: usize, staves: u8) -> Hits {
         let mut h = Hits::new(false);
         for i in 0..n {
             let layer = r.random_range(0..4u8);
-            let stave = r.random_range(0..2u8);
+            let stave = r.random_range(0..staves);
             h.push(
                 Hit {
                     hit_id: i as u64,
@@ -799,8 +839,9 @@ mod tests {
     #[test]
     fn junction_resolution_matches_brute_force() {
         let mut r = rng(2);
-        for trial in 0..100 {
-            let hits = random_layered_hits(&mut r, 30);
+        // Two staves per layer take the dense tables, 40 the hash map.
+        for trial in 0..200 {
+            let hits = random_layered_hits(&mut r, 30, if trial % 2 == 0 { 2 } else { 40 });
             let mut edges = Vec::new();
             for a in 0..30u32 {
                 for b in 0..30u32 {
