@@ -176,7 +176,7 @@ std::vector<std::pair<std::string, std::string>> config_settings(const ConfigOpt
     std::vector<std::pair<std::string, std::string>> settings;
     if (!options.model.empty()) settings.emplace_back("model", toml_string(options.model));
     if (!options.provider.empty()) {
-        settings.emplace_back("inference.provider", toml_string(options.provider));
+        settings.emplace_back("inference.provider", trim(options.provider));
     }
     if (options.device_id >= 0) {
         settings.emplace_back("inference.device_id", std::to_string(options.device_id));
@@ -214,7 +214,7 @@ std::array<double, 5> lcio_parameters(const gnntrack_fit& fit, const std::array<
     // Point of closest approach in xy: (a, b) + s (tx, ty) / t with s = -(a tx + b ty) / t.
     // LCIO: PCA = reference + d0 (-sin phi, cos phi), z(PCA) = reference z + z0.
     const double d0 = (b * tx - a * ty) / t;
-    const double z0 = -(a * tx + b * ty) / t2;
+    const double z0 = -(a * tx + b * ty) / t2 + 0.0;  // + 0.0: no -0 on the line
     return {d0, std::atan2(ty, tx), 0.0, z0, 1.0 / t};
 }
 

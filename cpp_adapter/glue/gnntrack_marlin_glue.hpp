@@ -124,7 +124,7 @@ struct ConfigOptions {
 std::pair<std::string, std::string> split_override(const std::string& text);
 
 /// The keys and values ConfigOptions sets, in the order they are applied: convenience
-/// parameters, then overrides. Strings are quoted as TOML strings.
+/// parameters, then overrides. The model path is quoted as a TOML string.
 std::vector<std::pair<std::string, std::string>> config_settings(const ConfigOptions& options);
 
 /// Builds the configuration: the file (when given), then config_settings(). Library errors

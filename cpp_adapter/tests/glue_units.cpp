@@ -114,7 +114,7 @@ void test_config() {
     glue::ConfigOptions options;
     check(glue::config_settings(options).empty(), "no parameters, no settings");
     options.model = "/models/a \"b\".onnx";
-    options.provider = "cuda";
+    options.provider = " cuda ";
     options.device_id = 1;
     options.threads = 2;
     options.edge_cut = 0.25;
@@ -123,7 +123,7 @@ void test_config() {
     const auto s = glue::config_settings(options);
     const std::vector<std::pair<std::string, std::string>> expected{
         {"model", "\"/models/a \\\"b\\\".onnx\""},
-        {"inference.provider", "\"cuda\""},
+        {"inference.provider", "cuda"},
         {"inference.device_id", "1"},
         {"inference.intra_threads", "2"},
         {"tracks.edge_cut", "0.25"},
@@ -178,6 +178,7 @@ void test_states() {
               on_line.reference[2] == 4100.0,
           "reference point on the line");
     check(near(on_line.d0, 0, 1e-12) && near(on_line.z0, 0, 1e-12), "d0 = z0 = 0 on the line");
+    check(!std::signbit(on_line.z0), "z0 = +0, not -0, on the line");
     check(near(on_line.phi, std::atan2(0.4, 0.3), 1e-15), "phi = atan2(ty, tx)");
     check(near(on_line.tan_lambda, 2.0, 1e-15), "tanLambda = 1 / 0.5");
     check(on_line.omega == 0, "omega = 0");
