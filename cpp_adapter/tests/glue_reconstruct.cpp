@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
             r.z = h.z;
             r.layer_value = glue::encode_layer(mapping, h.layer, h.stave);
             r.id = h.hit_id;
+            if (h.stave > 1) {
+                std::cerr << "stave " << h.stave << " in " << argv[1] << ": expected 0 or 1\n";
+                return 1;
+            }
             collections[h.stave].push_back(r);
             particle_of[h.hit_id] = h.particle_id;
         }
