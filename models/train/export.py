@@ -35,6 +35,24 @@ def metadata(manifest, name, version, description, edge_cut=0.5):
     }
 
 
+def strip_build_details(m):
+    """Drops what the exporter records about the machine that built the model: per-node
+    metadata (source stack traces with file paths) and doc strings. The computation is unchanged."""
+    graphs = [m.graph] + [f for f in m.functions]
+    for g in graphs:
+        for node in g.node:
+            del node.metadata_props[:]
+            node.doc_string = ""
+    for value in list(m.graph.value_info) + list(m.graph.input) + list(m.graph.output):
+        del value.metadata_props[:]
+        value.doc_string = ""
+    for init in m.graph.initializer:
+        del init.metadata_props[:]
+    m.graph.doc_string = ""
+    m.doc_string = ""
+    m.producer_name = m.producer_name or "gnntrack"
+
+
 def to_onnx(model, example, manifest, path, name, version, description, edge_cut=0.5):
     x = torch.from_numpy(example["node_features"].astype(np.float32))
     ei = torch.from_numpy(example["edge_index"].astype(np.int64))
@@ -59,6 +77,7 @@ def to_onnx(model, example, manifest, path, name, version, description, edge_cut
         raise SystemExit("exported graph uses ScatterND, which sums wrongly on several threads")
     if m.ir_version > 10:
         m.ir_version = 10
+    strip_build_details(m)
     del m.metadata_props[:]
     for k, v in metadata(manifest, name, version, description, edge_cut).items():
         p = m.metadata_props.add()
