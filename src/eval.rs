@@ -84,20 +84,11 @@ pub fn score_bx_with_momenta(
     merged: MergedHits,
 ) -> Option<BxCounts> {
     let truth = hits.truth.as_ref()?;
+    let shared = merged == MergedHits::Shared;
     let particles_of = |i: usize| {
-        let shared = merged == MergedHits::Shared
-            && truth.other_particle_id.len() == truth.particle_id.len();
-        let first = truth.particle_id[i];
-        let second = if shared {
-            truth.other_particle_id[i]
-        } else {
-            0
-        };
-        [first, second]
-            .into_iter()
-            .enumerate()
-            .filter(move |&(k, p)| p != 0 && (k == 0 || p != first))
-            .map(|(_, p)| p)
+        truth
+            .particles_of(i)
+            .filter(move |&p| shared || p == truth.particle_id[i])
     };
     // Per positron: hits, and momentum (from a hit where it is the first particle).
     let mut hits_of: HashMap<u64, (usize, f64)> = HashMap::new();

@@ -681,15 +681,7 @@ pub fn split_kinked(
             out.push(g);
             continue;
         }
-        let col = |v: &Vec<f64>| g.iter().map(|&i| v[i as usize]).collect::<Vec<f64>>();
-        let kinked = fit_line(
-            &col(&hits.x),
-            &col(&hits.y),
-            &col(&hits.z),
-            config.hit_sigma_mm,
-            config,
-        )
-        .is_some_and(|f| {
+        let kinked = fit_group(hits, &g, config).is_some_and(|(f, _)| {
             f.ndf > 0 && f.chi2 / f64::from(f.ndf) > limit * scattering_scale(&f, config).powi(2)
         });
         if !kinked {

@@ -70,21 +70,9 @@ impl TrueSegments {
                 .get(hits.stave[i] as usize)?;
             Some((hits.layer[i], *r))
         };
-        let with_second = truth.other_particle_id.len() == n;
         let mut order: Vec<(u64, u8, u8, u32)> = (0..n)
             .filter_map(|i| Some((i, plane(i)?)))
-            .flat_map(|(i, (l, r))| {
-                let second = if with_second {
-                    truth.other_particle_id[i]
-                } else {
-                    0
-                };
-                [truth.particle_id[i], second]
-                    .into_iter()
-                    .enumerate()
-                    .filter(move |&(k, p)| p != 0 && (k == 0 || p != truth.particle_id[i]))
-                    .map(move |(_, p)| (p, l, r, i as u32))
-            })
+            .flat_map(|(i, (l, r))| truth.particles_of(i).map(move |p| (p, l, r, i as u32)))
             .collect();
         order.sort_unstable();
         let mut successor = vec![NO_SUCCESSOR; n];

@@ -29,9 +29,11 @@ pub struct Truth {
 }
 
 impl Truth {
-    /// The particles of hit `i` (none for noise; two for a hit merged from two positrons).
+    /// The particles of hit `i` (none for noise; two for a hit merged from two positrons). A
+    /// truth without the `other_particle_id` column gives each hit its first particle only.
     pub fn particles_of(&self, i: usize) -> impl Iterator<Item = u64> + '_ {
-        let (first, second) = (self.particle_id[i], self.other_particle_id[i]);
+        let first = self.particle_id[i];
+        let second = self.other_particle_id.get(i).copied().unwrap_or(0);
         [first, second]
             .into_iter()
             .enumerate()
