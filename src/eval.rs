@@ -2,9 +2,10 @@
 //! intervals over bunch crossings.
 //!
 //! Definitions (per bunch crossing):
-//! - a hit merged from two positrons belongs to both ([`MergedHits::Shared`], the default): a
-//!   candidate through it is right for either; [`MergedHits::Majority`] gives it only to the
-//!   positron with most parts, as a one-particle-per-hit truth does;
+//! - a hit belongs to one particle ([`MergedHits::Majority`], the default and the field's rule,
+//!   as in the LUXE, QUBO and TrackML studies): a hit merged from two positrons is the one's
+//!   with most parts; [`MergedHits::Shared`] gives it to both, so a candidate through it is
+//!   right for either (printed beside, labelled);
 //! - a positron is *reconstructable* when it has at least [`MIN_TRUTH_HITS`] hits;
 //! - a candidate *matches* a positron under the double-majority rule when more than half of the
 //!   candidate's hits come from it and the candidate holds at least half of its hits;
@@ -62,17 +63,35 @@ fn momentum_bin(p: f64) -> usize {
 /// Whom a hit merged from two positrons belongs to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum MergedHits {
-    /// To both positrons (the hit lies on both paths).
+    /// Only to the positron with most parts: one particle per hit (the field's rule).
     #[default]
-    Shared,
-    /// Only to the positron with most parts.
     Majority,
+    /// To both positrons (the hit lies on both paths).
+    Shared,
 }
 
-/// Scores candidates (lists of hit indices) of one crossing against the hits' truth, merged
-/// hits shared. Returns `None` when the hits carry no truth.
-pub fn score_bx(hits: &Hits, candidates: &[Vec<u32>]) -> Option<BxCounts> {
-    score_bx_with_momenta(hits, candidates, None, MergedHits::Shared)
+impl MergedHits {
+    /// The other rule.
+    pub fn other(self) -> MergedHits {
+        match self {
+            MergedHits::Majority => MergedHits::Shared,
+            MergedHits::Shared => MergedHits::Majority,
+        }
+    }
+
+    /// Short label for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            MergedHits::Majority => "one particle per hit",
+            MergedHits::Shared => "merged hits shared",
+        }
+    }
+}
+
+/// Scores candidates (lists of hit indices) of one crossing against the hits' truth under
+/// `rule`. Returns `None` when the hits carry no truth.
+pub fn score_bx(hits: &Hits, candidates: &[Vec<u32>], rule: MergedHits) -> Option<BxCounts> {
+    score_bx_with_momenta(hits, candidates, None, rule)
 }
 
 /// Like [`score_bx`] with a choice for merged hits, also counting fakes per bin of the
@@ -344,7 +363,7 @@ mod tests {
             vec![10, 11, 12],  // noise only -> fake
             vec![0, 4, 8],     // no majority -> fake
         ];
-        let c = score_bx(&h, &candidates).unwrap();
+        let c = score_bx(&h, &candidates, MergedHits::Shared).unwrap();
         assert_eq!(c.reconstructable, 2);
         assert_eq!(c.found, 2);
         assert_eq!(c.found_strict, 1);
@@ -364,11 +383,11 @@ mod tests {
     #[test]
     fn half_of_the_candidate_is_not_a_majority() {
         let h = hits(&[(1, 4), (2, 4)]);
-        let c = score_bx(&h, &[vec![0, 1, 4, 5]]).unwrap();
+        let c = score_bx(&h, &[vec![0, 1, 4, 5]], MergedHits::Shared).unwrap();
         assert_eq!(c.found, 0);
         assert_eq!(c.fakes, 1);
         // Holding exactly half of the particle's hits is enough.
-        let c = score_bx(&h, &[vec![0, 1, 4]]).unwrap();
+        let c = score_bx(&h, &[vec![0, 1, 4]], MergedHits::Shared).unwrap();
         assert_eq!(c.found, 1);
     }
 
@@ -385,14 +404,14 @@ mod tests {
         let mut h = hits(&[(1, 4), (2, 3)]);
         merge(&mut h, 3, 2);
         let candidates = vec![vec![0, 1, 2, 3], vec![4, 5, 6, 3]];
-        let shared = score_bx(&h, &candidates).unwrap();
+        let shared = score_bx(&h, &candidates, MergedHits::Shared).unwrap();
         assert_eq!((shared.found, shared.found_strict, shared.fakes), (2, 2, 0));
         let majority = score_bx_with_momenta(&h, &candidates, None, MergedHits::Majority).unwrap();
         // Particle 2 has only its three own hits; its candidate holds them and one of 1's.
         assert_eq!((majority.found, majority.found_strict), (2, 1));
         // Two halves of different positrons stay a fake under either rule.
         let halves = vec![vec![0, 1, 5, 6]];
-        assert_eq!(score_bx(&h, &halves).unwrap().fakes, 1);
+        assert_eq!(score_bx(&h, &halves, MergedHits::Shared).unwrap().fakes, 1);
     }
 
     #[test]
@@ -402,14 +421,19 @@ mod tests {
         for i in 0..4 {
             merge(&mut h, i, 2);
         }
-        let c = score_bx(&h, &[vec![0, 1, 2, 3]]).unwrap();
+        let c = score_bx(&h, &[vec![0, 1, 2, 3]], MergedHits::Shared).unwrap();
         assert_eq!(c.reconstructable, 2);
         assert_eq!(
             (c.found, c.found_strict, c.fakes, c.duplicates),
             (2, 2, 0, 0)
         );
         // A second identical track is a duplicate.
-        let c = score_bx(&h, &[vec![0, 1, 2, 3], vec![0, 1, 2, 3]]).unwrap();
+        let c = score_bx(
+            &h,
+            &[vec![0, 1, 2, 3], vec![0, 1, 2, 3]],
+            MergedHits::Shared,
+        )
+        .unwrap();
         assert_eq!((c.found, c.duplicates), (2, 1));
         let c = score_bx_with_momenta(&h, &[vec![0, 1, 2, 3]], None, MergedHits::Majority).unwrap();
         assert_eq!((c.reconstructable, c.found), (1, 1));
@@ -419,7 +443,7 @@ mod tests {
     fn no_truth_no_score() {
         let mut h = hits(&[(1, 4)]);
         h.truth = None;
-        assert!(score_bx(&h, &[]).is_none());
+        assert!(score_bx(&h, &[], MergedHits::Shared).is_none());
     }
 
     #[test]
@@ -440,8 +464,13 @@ mod tests {
     #[test]
     fn metrics_sum_over_crossings() {
         let h = hits(&[(1, 4), (2, 4)]);
-        let a = score_bx(&h, &[vec![0, 1, 2, 3]]).unwrap();
-        let b = score_bx(&h, &[vec![0, 1, 2, 3], vec![4, 5, 6, 7]]).unwrap();
+        let a = score_bx(&h, &[vec![0, 1, 2, 3]], MergedHits::Shared).unwrap();
+        let b = score_bx(
+            &h,
+            &[vec![0, 1, 2, 3], vec![4, 5, 6, 7]],
+            MergedHits::Shared,
+        )
+        .unwrap();
         let m = TrackMetrics::from_counts(&[a, b]);
         assert_eq!(m.reconstructable, 4);
         assert!((m.efficiency.value - 0.75).abs() < 1e-12);

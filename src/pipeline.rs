@@ -94,79 +94,7 @@ pub struct TrackerConfig {
     /// Inference.
     pub inference: InferenceConfig,
     /// Track building; `edge_cut` absent means the model's recommended cut.
-    pub tracks: TracksSection,
-}
-
-/// Track-building settings as configured: like [`TrackConfig`] with an optional edge cut.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TracksSection {
-    /// Edge cut; the model's recommendation when absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub edge_cut: Option<f32>,
-    /// Candidates with fewer hits are dropped.
-    pub min_hits: usize,
-    /// Per-stave junction resolution.
-    pub resolve_junctions: bool,
-    /// Share a hit between two candidates where junction resolution cut a piece off.
-    pub share_hits: bool,
-    /// Join pieces left apart by the edge classifier or a missing hit, along straight lines.
-    pub join_pieces: bool,
-    /// Cut groups with a fit chi2 / ndf above this into halves before joining.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub split_chi2_ndf: Option<f64>,
-    /// Window of piece joining per mm of extrapolation, rad.
-    pub join_tolerance_rad: f64,
-    /// Momentum for which the joining window and split threshold hold, GeV.
-    pub scattering_momentum_gev: f64,
-    /// Hit uncertainty in the fit, mm.
-    pub hit_sigma_mm: f64,
-    /// Outlier removal threshold (chi2 of one hit).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outlier_chi2: Option<f64>,
-    /// k of p = k / x, mm GeV.
-    pub momentum_constant_mm_gev: f64,
-    /// z of the momentum reference plane, mm.
-    pub momentum_reference_z: f64,
-}
-
-impl Default for TracksSection {
-    fn default() -> Self {
-        let t = TrackConfig::default();
-        TracksSection {
-            edge_cut: None,
-            min_hits: t.min_hits,
-            resolve_junctions: t.resolve_junctions,
-            share_hits: t.share_hits,
-            join_pieces: t.join_pieces,
-            split_chi2_ndf: t.split_chi2_ndf,
-            join_tolerance_rad: t.join_tolerance_rad,
-            scattering_momentum_gev: t.scattering_momentum_gev,
-            hit_sigma_mm: t.hit_sigma_mm,
-            outlier_chi2: t.outlier_chi2,
-            momentum_constant_mm_gev: t.momentum_constant_mm_gev,
-            momentum_reference_z: t.momentum_reference_z,
-        }
-    }
-}
-
-impl TracksSection {
-    fn resolve(&self, model_cut: f32) -> TrackConfig {
-        TrackConfig {
-            edge_cut: self.edge_cut.unwrap_or(model_cut),
-            min_hits: self.min_hits,
-            resolve_junctions: self.resolve_junctions,
-            share_hits: self.share_hits,
-            join_pieces: self.join_pieces,
-            split_chi2_ndf: self.split_chi2_ndf,
-            join_tolerance_rad: self.join_tolerance_rad,
-            scattering_momentum_gev: self.scattering_momentum_gev,
-            hit_sigma_mm: self.hit_sigma_mm,
-            outlier_chi2: self.outlier_chi2,
-            momentum_constant_mm_gev: self.momentum_constant_mm_gev,
-            momentum_reference_z: self.momentum_reference_z,
-        }
-    }
+    pub tracks: TrackConfig,
 }
 
 impl Default for TrackerConfig {
@@ -179,7 +107,7 @@ impl Default for TrackerConfig {
             hits: HitsConfig::default(),
             graph: GraphConfig::default(),
             inference: InferenceConfig::default(),
-            tracks: TracksSection::default(),
+            tracks: TrackConfig::default(),
         }
     }
 }
@@ -251,44 +179,7 @@ impl TrackerConfig {
                 return bad(key, &v, "must be finite and >= 0");
             }
         }
-        let t = &self.tracks;
-        if let Some(cut) = t.edge_cut
-            && !(0.0..=1.0).contains(&cut)
-        {
-            return bad("tracks.edge_cut", &cut, "must be within 0..1");
-        }
-        if t.min_hits < 2 {
-            return bad("tracks.min_hits", &t.min_hits, "must be at least 2");
-        }
-        if !(t.hit_sigma_mm.is_finite() && t.hit_sigma_mm > 0.0) {
-            return bad("tracks.hit_sigma_mm", &t.hit_sigma_mm, "must be positive");
-        }
-        if let Some(v) = t.split_chi2_ndf
-            && !(v.is_finite() && v > 0.0)
-        {
-            return bad("tracks.split_chi2_ndf", &v, "must be positive");
-        }
-        if !(t.scattering_momentum_gev.is_finite() && t.scattering_momentum_gev > 0.0) {
-            return bad(
-                "tracks.scattering_momentum_gev",
-                &t.scattering_momentum_gev,
-                "must be positive",
-            );
-        }
-        if !(t.join_tolerance_rad.is_finite() && t.join_tolerance_rad > 0.0) {
-            return bad(
-                "tracks.join_tolerance_rad",
-                &t.join_tolerance_rad,
-                "must be positive",
-            );
-        }
-        if !t.momentum_constant_mm_gev.is_finite() || !t.momentum_reference_z.is_finite() {
-            return bad(
-                "tracks.momentum_constant_mm_gev",
-                &t.momentum_constant_mm_gev,
-                "must be finite",
-            );
-        }
+        self.tracks.validate().map_err(TrackerError::Config)?;
         self.graph.validate()?;
         Ok(())
     }
@@ -417,7 +308,10 @@ impl Tracker {
                 Some(&graph_table),
             )?,
         };
-        let tracks = config.tracks.resolve(classifier.info().edge_cut);
+        let tracks = TrackConfig {
+            edge_cut: Some(config.tracks.edge_cut.unwrap_or(classifier.info().edge_cut)),
+            ..config.tracks.clone()
+        };
         let tolerance = HitTolerance {
             plane_mm: config.hits.plane_tolerance_mm,
             extent_mm: config.hits.extent_tolerance_mm,
@@ -428,7 +322,7 @@ impl Tracker {
             classifier.info().name,
             classifier.info().version,
             classifier.provider(),
-            tracks.edge_cut
+            tracks.edge_cut()
         );
         Ok(Tracker {
             config,
@@ -520,7 +414,7 @@ impl Tracker {
             candidates,
             graph,
             scores,
-            edge_cut: self.tracks.edge_cut,
+            edge_cut: self.tracks.edge_cut(),
             times: StageTimes {
                 graph: (t1 - t0).as_secs_f64(),
                 features: (t2 - t1).as_secs_f64(),

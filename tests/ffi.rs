@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::ptr;
 use std::sync::{Mutex, OnceLock};
 
-use gnntrack::eval::score_bx;
+use gnntrack::eval::{MergedHits, score_bx};
 use gnntrack::ffi::{
     GNNTRACK_ABI_VERSION, gnntrack_config, gnntrack_fit, gnntrack_graph_summary, gnntrack_hits,
     gnntrack_log_level, gnntrack_result, gnntrack_status as S, gnntrack_times, gnntrack_tracker,
@@ -363,7 +363,7 @@ fn reconstruction_through_the_abi_equals_the_rust_api() {
         .map(|c| c.hits)
         .collect();
     assert_eq!(lists, expected);
-    let counts = score_bx(&hits, &lists).unwrap();
+    let counts = score_bx(&hits, &lists, MergedHits::Majority).unwrap();
     let efficiency = counts.found as f64 / counts.reconstructable as f64;
     assert!(efficiency > 0.9, "efficiency {efficiency}");
 

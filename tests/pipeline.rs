@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use gnntrack::eval::score_bx;
+use gnntrack::eval::{MergedHits, score_bx};
 use gnntrack::hits::{Hit, Hits};
 use gnntrack::pipeline::{EdgeCap, Tracker, TrackerConfig, TrackerError};
 use gnntrack::sim::{SimConfig, simulate_bx};
@@ -36,7 +36,7 @@ fn models_dir() -> PathBuf {
 fn bundled_model_finds_tracks_at_xi4() {
     let t = tracker(TrackerConfig::default());
     let hits = event(4, 21);
-    let c = score_bx(&hits, &candidates(&t, &hits)).unwrap();
+    let c = score_bx(&hits, &candidates(&t, &hits), MergedHits::Majority).unwrap();
     let eff = c.found as f64 / c.reconstructable as f64;
     let fake = c.fakes as f64 / c.candidates as f64;
     assert!(c.reconstructable > 1500);
@@ -66,6 +66,7 @@ fn every_bundled_model_runs_through_the_same_tracker_code() {
                 .iter()
                 .map(|c| c.hits.clone())
                 .collect::<Vec<_>>(),
+            MergedHits::Majority,
         )
         .unwrap();
         assert!(
@@ -176,15 +177,16 @@ fn bad_hits_and_settings_are_errors_naming_field_and_value() {
     for key in [
         "tracks.join_tolerance_rad",
         "tracks.scattering_momentum_gev",
-        "tracks.split_chi2_ndf",
+        "tracks.path_chi2_ndf",
+        "tracks.share_chi2_ndf",
     ] {
         let e = c.set(key, "-0.5").unwrap_err().to_string();
         assert!(e.contains(key) && e.contains("-0.5"), "{e}");
     }
     c.set("tracks.join_pieces", "false").unwrap();
-    c.set("tracks.split_chi2_ndf", "8.0").unwrap();
+    c.set("tracks.path_cut", "0.3").unwrap();
     assert!(!c.tracks.join_pieces);
-    assert_eq!(c.tracks.split_chi2_ndf, Some(8.0));
+    assert_eq!(c.tracks.path_cut, 0.3);
     c.set("tracks.min_hits", "4").unwrap();
     c.set("inference.provider", "cpu").unwrap();
     c.set("graph.skip_edges", "false").unwrap();

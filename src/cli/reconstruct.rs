@@ -148,9 +148,7 @@ pub fn reconstruct(args: ReconstructArgs) -> CliResult {
         1e3 * wall
     );
     print_times(&r.times);
-    if let Some(counts) = score_bx(&hits, &candidate_hits(&r)) {
-        report_counts(&counts);
-    }
+    report_both_rules(&hits, &r);
     if let Some(out) = &args.out {
         write_tracks(out, &hits, &r).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
         println!("tracks written to {}", out.display());
@@ -170,9 +168,21 @@ fn pct(n: usize, d: usize) -> f64 {
     }
 }
 
+/// Prints the truth figures by the field's rule (one particle per hit) and, labelled, with
+/// merged hits shared (nothing without truth).
+fn report_both_rules(hits: &Hits, r: &Reconstruction) {
+    let candidates = candidate_hits(r);
+    for rule in [MergedHits::Majority, MergedHits::Shared] {
+        if let Some(c) = score_bx(hits, &candidates, rule) {
+            print!("truth ({}): ", rule.label());
+            report_counts(&c);
+        }
+    }
+}
+
 fn report_counts(c: &BxCounts) {
     println!(
-        "truth: efficiency {:.2} % ({} of {} positrons with >= 3 hits), strict {:.2} %, fake rate {:.2} % ({} of {} candidates), duplicates {:.2} %",
+        "efficiency {:.2} % ({} of {} positrons with >= 3 hits), strict {:.2} %, fake rate {:.2} % ({} of {} candidates), duplicates {:.2} %",
         pct(c.found, c.reconstructable),
         c.found,
         c.reconstructable,
@@ -218,7 +228,7 @@ pub fn demo(args: DemoArgs) -> CliResult {
         info.name,
         info.version,
         tracker.classifier().provider(),
-        tracker.track_config().edge_cut
+        tracker.track_config().edge_cut()
     );
     // The first run of a new onnxruntime session is slow: time the second.
     tracker.reconstruct(&event.hits)?;
@@ -236,9 +246,7 @@ pub fn demo(args: DemoArgs) -> CliResult {
             pct(kept_true, kept)
         );
     }
-    if let Some(c) = score_bx(&event.hits, &candidate_hits(&r)) {
-        report_counts(&c);
-    }
+    report_both_rules(&event.hits, &r);
     print_times(&r.times);
     Ok(ExitCode::SUCCESS)
 }
@@ -265,9 +273,9 @@ pub struct EvalArgs {
     /// Folder for the JSON report.
     #[arg(long, default_value = "out/eval")]
     pub out: PathBuf,
-    /// Whom a hit merged from two positrons belongs to: `shared` (both) or `majority` (the one
-    /// with most parts, as in a one-particle-per-hit truth).
-    #[arg(long, default_value = "shared", value_parser = parse_merged_hits)]
+    /// Whom a hit merged from two positrons belongs to: `majority` (the one with most parts: one
+    /// particle per hit, the field's rule) or `shared` (both); the other rule is printed beside.
+    #[arg(long, default_value = "majority", value_parser = parse_merged_hits)]
     pub merged_hits: MergedHits,
     /// Tracker options.
     #[command(flatten)]
@@ -285,7 +293,10 @@ fn parse_merged_hits(text: &str) -> Result<MergedHits, String> {
 #[derive(serde::Serialize)]
 struct GroupReport {
     name: String,
+    rule: &'static str,
     metrics: TrackMetrics,
+    other_rule: &'static str,
+    other_metrics: TrackMetrics,
     edge_efficiency: Rate,
     edge_purity: Rate,
     mean_hits: f64,
@@ -308,7 +319,7 @@ fn evaluate_group(
     events: &[Hits],
     merged_hits: MergedHits,
 ) -> Result<GroupReport, Box<dyn std::error::Error>> {
-    let mut counts = Vec::new();
+    let (mut counts, mut other_counts) = (Vec::new(), Vec::new());
     let (mut edge_eff, mut edge_pur) = (Vec::new(), Vec::new());
     let mut times = StageTimesMs::default();
     let (mut hits_sum, mut edges_sum) = (0usize, 0usize);
@@ -325,9 +336,15 @@ fn evaluate_group(
         times.tracks += 1e3 * r.times.tracks;
         times.total += 1e3 * r.times.total();
         let momenta: Vec<f64> = r.candidates.iter().map(|c| c.fit.p_estimate).collect();
-        let c = score_bx_with_momenta(hits, &candidate_hits(&r), Some(&momenta), merged_hits)
-            .ok_or("evaluation needs hits with truth")?;
-        counts.push(c);
+        let candidates = candidate_hits(&r);
+        for (rule, out) in [
+            (merged_hits, &mut counts),
+            (merged_hits.other(), &mut other_counts),
+        ] {
+            let c = score_bx_with_momenta(hits, &candidates, Some(&momenta), rule)
+                .ok_or("evaluation needs hits with truth")?;
+            out.push(c);
+        }
         if let Some((kept_true, kept, segments)) = edge_counts(hits, tracker.detector(), &r) {
             edge_eff.push((kept_true, segments));
             edge_pur.push((kept_true, kept));
@@ -345,7 +362,10 @@ fn evaluate_group(
     }
     Ok(GroupReport {
         name: name.to_string(),
+        rule: merged_hits.label(),
         metrics: TrackMetrics::from_counts(&counts),
+        other_rule: merged_hits.other().label(),
+        other_metrics: TrackMetrics::from_counts(&other_counts),
         edge_efficiency: bootstrap_rate(&edge_eff, 1000, 2),
         edge_purity: bootstrap_rate(&edge_pur, 1000, 3),
         mean_hits: hits_sum as f64 / n,
@@ -357,13 +377,22 @@ fn evaluate_group(
 fn print_group(g: &GroupReport) {
     let m = &g.metrics;
     println!(
-        "\n== {}: {} crossings, {:.0} hits and {:.0} edges per crossing, {} positrons with >= 3 hits",
-        g.name, m.n_bx, g.mean_hits, g.mean_edges, m.reconstructable
+        "\n== {}: {} crossings, {:.0} hits and {:.0} edges per crossing, {} positrons with >= 3 hits ({})",
+        g.name, m.n_bx, g.mean_hits, g.mean_edges, m.reconstructable, g.rule
     );
     println!("efficiency (double majority) {}", m.efficiency);
     println!("efficiency (all hits right)  {}", m.efficiency_strict);
     println!("fake rate                    {}", m.fake_rate);
     println!("duplicate rate               {}", m.duplicate_rate);
+    let o = &g.other_metrics;
+    println!(
+        "{}: efficiency {:.3} %, strict {:.3} %, fake rate {:.3} %, duplicates {:.3} %",
+        g.other_rule,
+        100.0 * o.efficiency.value,
+        100.0 * o.efficiency_strict.value,
+        100.0 * o.fake_rate.value,
+        100.0 * o.duplicate_rate.value
+    );
     println!("edge efficiency after GNN    {}", g.edge_efficiency);
     println!("edge purity after GNN        {}", g.edge_purity);
     let t = &g.mean_times_ms;

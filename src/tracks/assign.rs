@@ -1,0 +1,388 @@
+//! Exclusive assignment: the set of candidate paths in which each hit belongs to one track.
+//!
+//! 1. Best first: paths ordered by distinct layers (more first), then cost (lower first); a path
+//!    is taken when none of its hits is taken yet. Paths with the same hits are one path.
+//! 2. Exchange: a taken path whose hits two untaken, well-fitting paths could use instead (each
+//!    taking at most half its hits from it, none from another taken path) gives way to both. This
+//!    undoes a pairing of two positrons' halves that fitted best on its own.
+//! 3. Sharing: an untaken, well-fitting path whose only conflict is one hit of one taken path is
+//!    taken too, sharing that hit (two positrons whose hits merged into one).
+//! 4. Tail exchange: two taken paths linked by an edge swap their downstream parts where that
+//!    lowers their summed chi2.
+
+use rayon::prelude::*;
+
+use super::TrackConfig;
+use super::fit::scattering_chi2;
+use super::paths::Paths;
+use crate::hits::Hits;
+
+const FREE: u32 = u32::MAX;
+
+/// Taken paths as hit lists (the hits of a path in path order).
+pub(crate) fn assign(
+    hits: &Hits,
+    paths: &Paths,
+    edges: &[(u32, u32)],
+    scores: &[f32],
+    config: &TrackConfig,
+) -> Vec<Vec<u32>> {
+    // Best first: more layers, then lower cost (non-negative, so its bits sort as the value),
+    // then the lower index.
+    let mut keyed: Vec<(u64, u32)> = (0..paths.len())
+        .map(|p| {
+            let layers = u64::from(255 - paths.layers[p]);
+            let cost = u64::from(paths.cost[p].max(0.0).to_bits());
+            ((layers << 32) | cost, p as u32)
+        })
+        .collect();
+    keyed.par_sort_unstable();
+    let order: Vec<u32> = keyed.into_iter().map(|(_, p)| p).collect();
+    let mut state = State::new(hits.len(), paths);
+    for &p in &order {
+        if state.is_free(p) {
+            state.take(p);
+        }
+    }
+    if config.exchange {
+        exchange(&mut state, &order, config);
+    }
+    if config.share_hits {
+        share(&mut state, &order, hits, config);
+    }
+    let mut tracks: Vec<Vec<u32>> = order
+        .iter()
+        .filter(|&&p| state.is_taken[p as usize])
+        .map(|&p| paths.path(p as usize).to_vec())
+        .collect();
+    if config.swap_tails {
+        swap_tails(hits, &mut tracks, edges, scores, config);
+    }
+    tracks
+}
+
+/// Owners of the hits while paths are taken.
+struct State<'a> {
+    paths: &'a Paths,
+    /// First owner of each hit (a path), or FREE.
+    owner: Vec<u32>,
+    /// Second owner of a shared hit, or FREE.
+    second: Vec<u32>,
+    is_taken: Vec<bool>,
+}
+
+impl<'a> State<'a> {
+    fn new(n_hits: usize, paths: &'a Paths) -> State<'a> {
+        State {
+            paths,
+            owner: vec![FREE; n_hits],
+            second: vec![FREE; n_hits],
+            is_taken: vec![false; paths.len()],
+        }
+    }
+
+    /// Hits of path `p` that some taken path holds.
+    fn conflicts(&self, p: u32) -> impl Iterator<Item = u32> + '_ {
+        self.paths
+            .path(p as usize)
+            .iter()
+            .copied()
+            .filter(|&h| self.owner[h as usize] != FREE)
+    }
+
+    fn is_free(&self, p: u32) -> bool {
+        self.conflicts(p).next().is_none()
+    }
+
+    fn take(&mut self, p: u32) {
+        for &h in self.paths.path(p as usize) {
+            let h = h as usize;
+            if self.owner[h] == FREE {
+                self.owner[h] = p;
+            } else {
+                self.second[h] = p;
+            }
+        }
+        self.is_taken[p as usize] = true;
+    }
+
+    fn release(&mut self, p: u32) {
+        for &h in self.paths.path(p as usize) {
+            let h = h as usize;
+            if self.owner[h] == p {
+                self.owner[h] = self.second[h];
+                self.second[h] = FREE;
+            } else if self.second[h] == p {
+                self.second[h] = FREE;
+            }
+        }
+        self.is_taken[p as usize] = false;
+    }
+
+    fn good_fit(&self, p: u32, limit: f64) -> bool {
+        f64::from(self.paths.cost[p as usize]) <= limit
+    }
+}
+
+/// Step 2 of the module docs.
+fn exchange(state: &mut State, order: &[u32], config: &TrackConfig) {
+    let paths = state.paths;
+    // Untaken paths whose conflicts are all with one taken path, at most half their hits.
+    let mut by_owner: Vec<(u32, u32)> = Vec::new(); // (owner, path), in quality order
+    for &p in order {
+        if state.is_taken[p as usize] || !state.good_fit(p, config.exchange_chi2_ndf) {
+            continue;
+        }
+        let Some(first) = state.conflicts(p).next() else {
+            continue;
+        };
+        let a = state.owner[first as usize];
+        let single = state
+            .conflicts(p)
+            .all(|h| state.owner[h as usize] == a && state.second[h as usize] == FREE);
+        if single && 2 * state.conflicts(p).count() <= paths.path(p as usize).len() {
+            by_owner.push((a, p));
+        }
+    }
+    by_owner.sort_by_key(|&(a, _)| a); // stable: quality order within an owner
+    for group in by_owner.chunk_by(|x, y| x.0 == y.0) {
+        let a = group[0].0;
+        if !state.is_taken[a as usize] {
+            continue;
+        }
+        let pair = group.iter().enumerate().find_map(|(i, &(_, p))| {
+            let hp = paths.path(p as usize);
+            group[i + 1..]
+                .iter()
+                .find(|&&(_, q)| !paths.path(q as usize).iter().any(|h| hp.contains(h)))
+                .map(|&(_, q)| (p, q))
+        });
+        let Some((p, q)) = pair else {
+            continue;
+        };
+        // The owners may have changed since the lists were made: check again after release.
+        state.release(a);
+        if state.is_free(p) && state.is_free(q) {
+            state.take(p);
+            state.take(q);
+        } else {
+            state.take(a);
+        }
+    }
+}
+
+/// Step 3 of the module docs.
+fn share(state: &mut State, order: &[u32], hits: &Hits, config: &TrackConfig) {
+    let paths = state.paths;
+    for &p in order {
+        if state.is_taken[p as usize] || !state.good_fit(p, config.share_chi2_ndf) {
+            continue;
+        }
+        let (h, extra) = {
+            let mut conflicts = state.conflicts(p);
+            (conflicts.next(), conflicts.next())
+        };
+        let (Some(h), None) = (h, extra) else {
+            continue;
+        };
+        let owner = state.owner[h as usize];
+        if state.second[h as usize] != FREE || !state.good_fit(owner, config.share_chi2_ndf) {
+            continue;
+        }
+        // The path keeps hits of its own on two layers at least.
+        let own_layers = paths
+            .path(p as usize)
+            .iter()
+            .filter(|&&x| x != h)
+            .fold(0u64, |m, &x| m | 1u64 << (hits.layer[x as usize] & 63));
+        if own_layers.count_ones() >= 2 {
+            state.take(p);
+        }
+    }
+}
+
+/// Step 4 of the module docs: `tracks` are hit lists ordered inner to outer.
+fn swap_tails(
+    hits: &Hits,
+    tracks: &mut [Vec<u32>],
+    edges: &[(u32, u32)],
+    scores: &[f32],
+    config: &TrackConfig,
+) {
+    let mut owner = vec![FREE; hits.len()];
+    for (t, track) in tracks.iter().enumerate() {
+        for &h in track {
+            if owner[h as usize] == FREE {
+                owner[h as usize] = t as u32;
+            } else {
+                owner[h as usize] = FREE - 1; // shared: never swapped
+            }
+        }
+    }
+    let chi2 = |members: &[u32]| scattering_chi2(hits, members, config).map(|(c, _)| c);
+    let min_layers = config.min_hits as u32;
+    let layers = |members: &[u32]| {
+        members
+            .iter()
+            .fold(0u64, |m, &x| m | 1u64 << (hits.layer[x as usize] & 63))
+            .count_ones()
+    };
+    for (&(u, v), &s) in edges.iter().zip(scores) {
+        if s < config.edge_cut() {
+            continue;
+        }
+        let (ta, tb) = (owner[u as usize], owner[v as usize]);
+        if ta >= FREE - 1 || tb >= FREE - 1 || ta == tb {
+            continue;
+        }
+        let (a, b) = (&tracks[ta as usize], &tracks[tb as usize]);
+        // Cut both after u's z: a keeps its hits up to u and takes b's beyond; b the reverse.
+        let z_cut = hits.z[u as usize];
+        let upto = |t: &[u32]| -> (Vec<u32>, Vec<u32>) {
+            t.iter().partition(|&&h| hits.z[h as usize] <= z_cut)
+        };
+        let ((a_up, a_down), (b_up, b_down)) = (upto(a), upto(b));
+        if a_down.is_empty() || !b_down.contains(&v) {
+            continue;
+        }
+        let new_a: Vec<u32> = a_up.iter().chain(&b_down).copied().collect();
+        let new_b: Vec<u32> = b_up.iter().chain(&a_down).copied().collect();
+        if layers(&new_a) < min_layers || layers(&new_b) < min_layers {
+            continue;
+        }
+        let (Some(ca), Some(cb), Some(na), Some(nb)) =
+            (chi2(a), chi2(b), chi2(&new_a), chi2(&new_b))
+        else {
+            continue;
+        };
+        if na + nb < ca + cb {
+            for &h in &new_b {
+                owner[h as usize] = tb;
+            }
+            for &h in &new_a {
+                owner[h as usize] = ta;
+            }
+            tracks[ta as usize] = new_a;
+            tracks[tb as usize] = new_b;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracks::test_support::{rng, track_hits};
+    use rand::RngExt;
+
+    fn paths_of(lists: &[(Vec<u32>, u8, f32)]) -> Paths {
+        let mut p = Paths {
+            offsets: vec![0],
+            ..Paths::default()
+        };
+        for (hits, layers, cost) in lists {
+            p.hits.extend(hits);
+            p.offsets.push(p.hits.len() as u32);
+            p.layers.push(*layers);
+            p.chi2.push(*cost);
+            p.cost.push(*cost);
+        }
+        p
+    }
+
+    fn plain() -> TrackConfig {
+        TrackConfig {
+            exchange: false,
+            share_hits: false,
+            swap_tails: false,
+            ..TrackConfig::default()
+        }
+    }
+
+    #[test]
+    fn best_first_matches_its_definition_on_random_paths() {
+        // Brute-force check of the two properties that define best-first selection: taken
+        // paths share no hit, and each path left out meets a taken path that ranks before it.
+        let h = track_hits(&[(150.0, 0.08, 0.0, 0.0); 5], 0.0, 1); // 20 hits
+        let mut r = rng(3);
+        for trial in 0..200 {
+            let lists: Vec<(Vec<u32>, u8, f32)> = (0..r.random_range(1..25))
+                .map(|_| {
+                    let n = r.random_range(3..6usize);
+                    let mut hits: Vec<u32> = (0..n).map(|_| r.random_range(0..20u32)).collect();
+                    hits.sort_unstable();
+                    hits.dedup();
+                    (hits, r.random_range(3..5u8), r.random_range(0..4) as f32)
+                })
+                .collect();
+            let paths = paths_of(&lists);
+            let taken = assign(&h, &paths, &[], &[], &plain());
+            let rank = |k: usize| (std::cmp::Reverse(lists[k].1), lists[k].2 as i32, k);
+            let is_taken = |k: usize| taken.contains(&lists[k].0);
+            for (i, a) in taken.iter().enumerate() {
+                for b in &taken[i + 1..] {
+                    assert!(
+                        !a.iter().any(|x| b.contains(x)),
+                        "trial {trial}: shared hit"
+                    );
+                }
+            }
+            for k in 0..lists.len() {
+                if is_taken(k) {
+                    continue;
+                }
+                let blocked = (0..lists.len()).any(|j| {
+                    is_taken(j)
+                        && rank(j) < rank(k)
+                        && lists[j].0.iter().any(|x| lists[k].0.contains(x))
+                });
+                let duplicate = (0..k).any(|j| lists[j].0 == lists[k].0);
+                assert!(
+                    blocked || duplicate,
+                    "trial {trial}: path {k} left out freely"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn identical_paths_are_taken_once() {
+        let h = track_hits(&[(150.0, 0.08, 0.0, 0.0)], 0.0, 1);
+        let paths = paths_of(&[(vec![0, 1, 2, 3], 4, 1.0), (vec![0, 1, 2, 3], 4, 1.0)]);
+        assert_eq!(
+            assign(&h, &paths, &[], &[], &plain()),
+            vec![vec![0, 1, 2, 3]]
+        );
+    }
+
+    #[test]
+    fn a_path_gives_way_to_two_that_need_its_hits_when_exchange_is_on() {
+        // Path 0 (best) takes half of path 1's and half of path 2's hits; 1 and 2 fit well.
+        let h = track_hits(&[(150.0, 0.08, 0.0, 0.0); 2], 0.0, 1);
+        let paths = paths_of(&[
+            (vec![0, 1, 6, 7], 4, 0.5),
+            (vec![0, 1, 2, 3], 4, 1.0),
+            (vec![4, 5, 6, 7], 4, 1.5),
+        ]);
+        assert_eq!(
+            assign(&h, &paths, &[], &[], &plain()),
+            vec![vec![0, 1, 6, 7]]
+        );
+        let exchange = TrackConfig {
+            exchange: true,
+            ..plain()
+        };
+        assert_eq!(
+            assign(&h, &paths, &[], &[], &exchange),
+            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]
+        );
+        // Not for two paths that fit badly.
+        let strict = TrackConfig {
+            exchange_chi2_ndf: 1.2,
+            ..exchange
+        };
+        assert_eq!(
+            assign(&h, &paths, &[], &[], &strict),
+            vec![vec![0, 1, 6, 7]]
+        );
+    }
+}

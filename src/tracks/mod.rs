@@ -1,0 +1,511 @@
+//! Track building: scored edges to track candidates with a straight-line fit.
+//!
+//! 1. **Paths** ([`paths`]): every chain of hits along edges scoring at least `path_cut` (the
+//!    `max_branches` best per hit), with hits on at least `min_hits` layers and a line fit within
+//!    `path_chi2_ndf`, is a candidate, and so is each such piece of it. A junction-free
+//!    component gives one path and its pieces; where tracks cross, every pairing is a candidate.
+//! 2. **Quality**: each path has a cost, its chi2 / ndf (errors from resolution and multiple
+//!    scattering at the momentum of its line, see `scattering_momentum_gev`) plus
+//!    `score_weight` times one minus the mean score of its edges.
+//! 3. **Exclusive assignment** ([`assign`]): best first (more layers, then lower cost) with each
+//!    hit used once; then a taken path gives way to two well-fitting ones that need its hits,
+//!    a hit is shared where two positrons' hits merged, and two tracks linked by an edge swap
+//!    their downstream parts where that lowers their summed chi2.
+//! 4. **Recovery** ([`join`]): tracks and the pieces left over take the loose hits their line
+//!    passes through on the layers they lack (a missing hit, an edge the classifier cut).
+//! 5. Each candidate gets a weighted least-squares fit of x(z) and y(z) (tracks are straight in
+//!    the field-free tracker), optionally dropping outliers, and a momentum estimate p = k / x
+//!    at the reference plane (x * p is constant behind the dipole).
+
+mod assign;
+mod components;
+mod fit;
+mod join;
+mod paths;
+#[cfg(test)]
+mod test_support;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::hits::Hits;
+
+pub use components::{UnionFind, connected_components};
+pub use fit::{LineFit, fit_line};
+pub use join::join_pieces;
+
+/// Settings of track building.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackConfig {
+    /// Edges with a score (probability) at least this make the pieces that recovery starts
+    /// from; `None` takes the model's recommended cut (0.5 where no model is involved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge_cut: Option<f32>,
+    /// Candidates with hits on fewer layers are not built; fewer hits are dropped.
+    pub min_hits: usize,
+    /// Path search follows edges scoring at least this.
+    pub path_cut: f32,
+    /// Path search follows at most this many edges from a hit, the best-scoring ones.
+    pub max_branches: usize,
+    /// Paths whose line fit has a chi2 / ndf above this are neither candidates nor extended.
+    pub path_chi2_ndf: f64,
+    /// Weight of one minus the mean edge score in a path's cost (beside its chi2 / ndf).
+    pub score_weight: f64,
+    /// Let a taken path give way to two well-fitting paths that need its hits.
+    pub exchange: bool,
+    /// Largest cost of a path taken in an exchange.
+    pub exchange_chi2_ndf: f64,
+    /// Share a hit between two well-fitting tracks that both need it (merged hits).
+    pub share_hits: bool,
+    /// Largest cost of both tracks sharing a hit.
+    pub share_chi2_ndf: f64,
+    /// Let two tracks linked by an edge swap their downstream parts when that lowers their
+    /// summed chi2.
+    pub swap_tails: bool,
+    /// Let tracks and leftover pieces take loose hits along their lines (see [`join_pieces`]).
+    pub join_pieces: bool,
+    /// Window of piece joining: how far, per mm of extrapolation in z, a hit may lie from the
+    /// line of a piece in x and in y, mm / mm (rad), for a positron of `scattering_momentum_gev`.
+    pub join_tolerance_rad: f64,
+    /// Momentum for which the joining window and the fit errors hold, GeV. Multiple scattering
+    /// grows as 1 / p: for a piece of lower estimated momentum the window and the errors widen
+    /// in proportion.
+    pub scattering_momentum_gev: f64,
+    /// Hit position uncertainty used in the fit, mm (resolution and scattering together).
+    pub hit_sigma_mm: f64,
+    /// Drop the worst hit while its chi2 contribution exceeds this (and more than `min_hits`
+    /// hits remain; raised for low momenta); `None` keeps every hit.
+    pub outlier_chi2: Option<f64>,
+    /// k in p = k / x, mm GeV (673 at 0.95 T, 887 at 1.25 T).
+    pub momentum_constant_mm_gev: f64,
+    /// z of the plane where x is taken for the momentum estimate, mm (LUXE layer 0).
+    pub momentum_reference_z: f64,
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        TrackConfig {
+            edge_cut: None,
+            min_hits: 3,
+            path_cut: 0.05,
+            max_branches: 3,
+            path_chi2_ndf: 5.0,
+            score_weight: 2.0,
+            exchange: false,
+            exchange_chi2_ndf: 5.0,
+            share_hits: true,
+            share_chi2_ndf: 5.0,
+            swap_tails: true,
+            join_pieces: true,
+            join_tolerance_rad: 0.9e-3,
+            scattering_momentum_gev: 3.0,
+            hit_sigma_mm: 0.010,
+            outlier_chi2: Some(20.0),
+            momentum_constant_mm_gev: 673.0,
+            momentum_reference_z: 3956.0125,
+        }
+    }
+}
+
+/// Edge cut used when none is configured and no model recommends one.
+pub const DEFAULT_EDGE_CUT: f32 = 0.5;
+
+impl TrackConfig {
+    /// The edge cut in force.
+    pub fn edge_cut(&self) -> f32 {
+        self.edge_cut.unwrap_or(DEFAULT_EDGE_CUT)
+    }
+
+    /// Checks every value; the error names the key (as `tracks.KEY`) and the value.
+    pub fn validate(&self) -> Result<(), String> {
+        let bad = |key: &str, value: &dyn std::fmt::Display, why: &str| {
+            Err(format!("`tracks.{key}` = {value}: {why}"))
+        };
+        let unit = |v: f32| (0.0..=1.0).contains(&v);
+        if let Some(cut) = self.edge_cut
+            && !unit(cut)
+        {
+            return bad("edge_cut", &cut, "must be within 0..1");
+        }
+        if !unit(self.path_cut) {
+            return bad("path_cut", &self.path_cut, "must be within 0..1");
+        }
+        if self.min_hits < 2 {
+            return bad("min_hits", &self.min_hits, "must be at least 2");
+        }
+        if self.max_branches == 0 {
+            return bad("max_branches", &0, "must be at least 1");
+        }
+        for (key, v) in [
+            ("hit_sigma_mm", self.hit_sigma_mm),
+            ("path_chi2_ndf", self.path_chi2_ndf),
+            ("exchange_chi2_ndf", self.exchange_chi2_ndf),
+            ("share_chi2_ndf", self.share_chi2_ndf),
+            ("scattering_momentum_gev", self.scattering_momentum_gev),
+            ("join_tolerance_rad", self.join_tolerance_rad),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(key, &v, "must be positive");
+            }
+        }
+        if !(self.score_weight.is_finite() && self.score_weight >= 0.0) {
+            return bad(
+                "score_weight",
+                &self.score_weight,
+                "must be finite and >= 0",
+            );
+        }
+        if let Some(v) = self.outlier_chi2
+            && !(v.is_finite() && v > 0.0)
+        {
+            return bad("outlier_chi2", &v, "must be positive");
+        }
+        for (key, v) in [
+            ("momentum_constant_mm_gev", self.momentum_constant_mm_gev),
+            ("momentum_reference_z", self.momentum_reference_z),
+        ] {
+            if !v.is_finite() {
+                return bad(key, &v, "must be finite");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A track candidate: indices into the input hits (sorted by z) and its fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// Hit indices, ordered by z.
+    pub hits: Vec<u32>,
+    /// Straight-line fit.
+    pub fit: LineFit,
+}
+
+/// Builds candidates from directed edges (inner hit, outer hit; indices into `hits`) and their
+/// scores (see the module docs).
+pub fn build_candidates(
+    hits: &Hits,
+    edges: &[(u32, u32)],
+    scores: &[f32],
+    config: &TrackConfig,
+) -> Vec<Candidate> {
+    debug_assert_eq!(edges.len(), scores.len());
+    let t0 = std::time::Instant::now();
+    let adjacency = paths::Adjacency::new(
+        hits.len(),
+        edges,
+        scores,
+        config.path_cut,
+        config.max_branches,
+    );
+    let paths = paths::enumerate_paths(hits, &adjacency, config);
+    let t1 = std::time::Instant::now();
+    let mut groups = assign::assign(hits, &paths, edges, scores, config);
+    let t2 = std::time::Instant::now();
+    if config.join_pieces {
+        // Pieces of the hits no track took, joined by edges above the cut.
+        let mut used = vec![false; hits.len()];
+        for g in &groups {
+            for &h in g {
+                used[h as usize] = true;
+            }
+        }
+        let cut = config.edge_cut();
+        let loose_edges = edges
+            .iter()
+            .zip(scores)
+            .filter(|&(&(a, b), &s)| s >= cut && !used[a as usize] && !used[b as usize])
+            .map(|(&e, _)| e);
+        groups.extend(connected_components(hits.len(), loose_edges, 1));
+        groups = join_pieces(hits, groups, config);
+    }
+    let t3 = std::time::Instant::now();
+    let mut candidates: Vec<Candidate> = groups
+        .into_par_iter()
+        .filter(|g| g.len() >= config.min_hits)
+        .filter_map(|g| fit::fit_candidate(hits, g, config))
+        .filter(|c| c.hits.len() >= config.min_hits)
+        .collect();
+    // Two candidates with the same hits are one track.
+    candidates.sort_by(|a, b| a.hits.cmp(&b.hits));
+    candidates.dedup_by(|a, b| a.hits == b.hits);
+    let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
+    log::debug!(
+        "track building: {} paths in {:.1} ms, assignment {:.1} ms, recovery {:.1} ms, fits {:.1} ms",
+        paths.len(),
+        ms(t0, t1),
+        ms(t1, t2),
+        ms(t2, t3),
+        ms(t3, std::time::Instant::now())
+    );
+    candidates
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hits::Hit;
+    use crate::tracks::test_support::track_hits;
+
+    /// Edges along each 4-hit track of `track_hits`, except the segments listed in `cut`
+    /// (track, inner layer).
+    fn track_edges(n_tracks: u32, cut: &[(u32, u32)]) -> (Vec<(u32, u32)>, Vec<f32>) {
+        let edges: Vec<(u32, u32)> = (0..n_tracks)
+            .flat_map(|t| (0..3u32).map(move |l| (t, l)))
+            .filter(|tl| !cut.contains(tl))
+            .map(|(t, l)| (4 * t + l, 4 * t + l + 1))
+            .collect();
+        let scores = vec![0.9; edges.len()];
+        (edges, scores)
+    }
+
+    /// The candidates' hit sets, each sorted, in sorted order.
+    fn candidate_sets(
+        h: &Hits,
+        edges: &[(u32, u32)],
+        scores: &[f32],
+        cfg: &TrackConfig,
+    ) -> Vec<Vec<u32>> {
+        let mut sets: Vec<Vec<u32>> = build_candidates(h, edges, scores, cfg)
+            .into_iter()
+            .map(|c| {
+                let mut hits = c.hits;
+                hits.sort_unstable();
+                hits
+            })
+            .collect();
+        sets.sort();
+        sets
+    }
+
+    fn no_joining() -> TrackConfig {
+        TrackConfig {
+            join_pieces: false,
+            share_hits: false,
+            outlier_chi2: None,
+            ..TrackConfig::default()
+        }
+    }
+
+    #[test]
+    fn halves_left_apart_by_a_cut_edge_are_joined() {
+        let h = track_hits(
+            &[(150.0, 0.08, 0.2, 0.0002), (150.3, 0.08, -0.1, 0.0)],
+            0.003,
+            5,
+        );
+        // Track 0 lost its middle edge, track 1 its first one.
+        let (edges, scores) = track_edges(2, &[(0, 1), (1, 0)]);
+        let apart = build_candidates(&h, &edges, &scores, &no_joining());
+        assert_eq!(
+            apart.len(),
+            1,
+            "only track 1's three-hit piece is long enough"
+        );
+        let joined = candidate_sets(&h, &edges, &scores, &TrackConfig::default());
+        assert_eq!(joined, vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]);
+    }
+
+    #[test]
+    fn a_missing_middle_hit_is_bridged_but_a_far_hit_is_not() {
+        // Track 0's layer-1 hit is missing (moved 5 mm away) and no edge spans the gap; track 1's
+        // layer-0 hit is 0.5 mm off its line (10 times the window one layer away).
+        let mut h = track_hits(
+            &[(150.0, 0.08, 0.2, 0.0002), (170.0, 0.081, 0.0, 0.0)],
+            0.0,
+            6,
+        );
+        h.x[1] += 5.0;
+        h.x[4] += 0.5;
+        let edges = vec![(2, 3), (5, 6), (6, 7)];
+        let scores = vec![0.9; 3];
+        let hits_of = |cfg: &TrackConfig| candidate_sets(&h, &edges, &scores, cfg);
+        assert_eq!(hits_of(&no_joining()), vec![vec![5, 6, 7]]);
+        assert_eq!(
+            hits_of(&TrackConfig::default()),
+            vec![vec![0, 2, 3], vec![5, 6, 7]]
+        );
+    }
+
+    #[test]
+    fn a_piece_borrows_the_hits_it_merged_into() {
+        // Tracks 0 and 1 run 10-55 um apart: on layers 0 and 1 their hits merged into track 0's
+        // (track 1's own are moved away); track 1 keeps only its layer 2-3 piece.
+        let mut h = track_hits(
+            &[(150.0, 0.08, 0.0, 0.0), (150.01, 0.08015, 0.0, 0.0)],
+            0.0,
+            8,
+        );
+        h.x[4] += 5.0;
+        h.x[5] += 5.0;
+        let edges = vec![(0, 1), (1, 2), (2, 3), (6, 7)];
+        let scores = vec![0.9; edges.len()];
+        // One borrowed hit, the one nearest the line relative to the window: a track with two
+        // borrowed hits would be as much track 0's as track 1's.
+        assert_eq!(
+            candidate_sets(&h, &edges, &scores, &TrackConfig::default()),
+            vec![vec![0, 1, 2, 3], vec![0, 6, 7]]
+        );
+        // A piece 0.2 mm away from any candidate hit borrows nothing.
+        h.y[6] += 0.2;
+        h.y[7] += 0.2;
+        assert_eq!(
+            candidate_sets(&h, &edges, &scores, &TrackConfig::default()),
+            vec![vec![0, 1, 2, 3]]
+        );
+    }
+
+    #[test]
+    fn a_merged_hit_is_shared_by_both_tracks() {
+        // Tracks 0 (hits 0-3) and 1 (hits 4-7) meet on layer 1: hit 1 stands for both (hit 5 is
+        // its merged twin and is moved away here), so track 1 runs 4 -> 1 -> 6 -> 7.
+        let mut h = track_hits(
+            &[(150.0, 0.08, 0.0, 0.0), (150.0, 0.08, -0.4, 0.004)],
+            0.0,
+            5,
+        );
+        h.x[5] += 5.0;
+        let edges = vec![(0, 1), (1, 2), (2, 3), (4, 1), (1, 6), (6, 7)];
+        let scores = vec![0.95, 0.95, 0.95, 0.9, 0.9, 0.95];
+        let plain = build_candidates(
+            &h,
+            &edges,
+            &scores,
+            &TrackConfig {
+                share_hits: false,
+                ..no_joining()
+            },
+        );
+        assert_eq!(
+            plain.len(),
+            1,
+            "without sharing only one track keeps the merged hit"
+        );
+        let shared = build_candidates(&h, &edges, &scores, &TrackConfig::default());
+        let lists: Vec<Vec<u32>> = shared.iter().map(|c| c.hits.clone()).collect();
+        assert_eq!(lists, vec![vec![0, 1, 2, 3], vec![4, 1, 6, 7]]);
+    }
+
+    #[test]
+    fn overlap_triangle_is_one_track() {
+        // Layer 0 stave 0 (a), layer 0 stave 1 (b), layer 1 (c), layer 2 (d).
+        let mut h = Hits::new(false);
+        for (i, (layer, stave, z)) in [
+            (0u8, 0u8, 3950.0),
+            (0, 1, 3962.0),
+            (1, 0, 4050.0),
+            (2, 0, 4150.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            h.push(
+                Hit {
+                    hit_id: i as u64,
+                    x: 300.0 + 0.15 * (z - 3950.0),
+                    y: 0.0,
+                    z,
+                    layer,
+                    stave,
+                },
+                None,
+            );
+        }
+        let edges = vec![(0, 1), (0, 2), (1, 2), (2, 3)];
+        let scores = vec![0.9, 0.8, 0.85, 0.9];
+        let c = build_candidates(&h, &edges, &scores, &TrackConfig::default());
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].hits, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_swapped_pair_is_built_the_right_way_round() {
+        // Tracks 0 and 1 run 0.3 mm apart. Wrong edges pair 0's first half with 1's second half
+        // and the other way round, scoring higher than the right middle edges: the straight
+        // lines decide.
+        let h = track_hits(
+            &[(150.0, 0.08, 0.0, 0.0), (150.3, 0.0802, 0.1, 0.0)],
+            0.002,
+            7,
+        );
+        let edges = vec![
+            (0, 1),
+            (1, 6),
+            (6, 7),
+            (4, 5),
+            (5, 2),
+            (2, 3),
+            (1, 2),
+            (5, 6),
+        ];
+        let scores = vec![0.9, 0.95, 0.9, 0.9, 0.95, 0.9, 0.6, 0.6];
+        let cfg = TrackConfig {
+            join_pieces: false,
+            ..TrackConfig::default()
+        };
+        assert_eq!(
+            candidate_sets(&h, &edges, &scores, &cfg),
+            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]
+        );
+    }
+
+    #[test]
+    fn tails_of_two_tracks_are_swapped_when_no_path_gives_the_right_pairing() {
+        // The path search follows only the best edge from each hit, the wrong middle ones: it
+        // pairs the halves wrongly, and the tail exchange, over the right edge 1 -> 2, puts
+        // them right.
+        let h = track_hits(
+            &[(150.0, 0.08, 0.0, 0.0), (150.3, 0.0802, 0.1, 0.0)],
+            0.002,
+            7,
+        );
+        let edges = vec![(0, 1), (1, 6), (6, 7), (4, 5), (5, 2), (2, 3), (1, 2)];
+        let scores = vec![0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.7];
+        let cfg = |swap_tails| TrackConfig {
+            join_pieces: false,
+            swap_tails,
+            max_branches: 1,
+            path_chi2_ndf: 1e6,
+            outlier_chi2: None,
+            ..TrackConfig::default()
+        };
+        assert_eq!(
+            candidate_sets(&h, &edges, &scores, &cfg(false)),
+            vec![vec![0, 1, 6, 7], vec![2, 3, 4, 5]]
+        );
+        assert_eq!(
+            candidate_sets(&h, &edges, &scores, &cfg(true)),
+            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]
+        );
+    }
+
+    #[test]
+    fn identical_candidates_come_out_once() {
+        // Two edge chains over the same hits (a duplicated edge list) give one track.
+        let h = track_hits(&[(150.0, 0.08, 0.0, 0.0)], 0.0, 2);
+        let (mut edges, mut scores) = track_edges(1, &[]);
+        edges.extend(edges.clone());
+        scores.extend(scores.clone());
+        assert_eq!(
+            candidate_sets(&h, &edges, &scores, &TrackConfig::default()),
+            vec![vec![0, 1, 2, 3]]
+        );
+    }
+
+    #[test]
+    fn configuration_errors_name_key_and_value() {
+        let bad = TrackConfig {
+            path_cut: 1.5,
+            ..TrackConfig::default()
+        };
+        let e = bad.validate().unwrap_err();
+        assert!(e.contains("tracks.path_cut") && e.contains("1.5"), "{e}");
+        let bad = TrackConfig {
+            max_branches: 0,
+            ..TrackConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("tracks.max_branches"));
+        assert!(TrackConfig::default().validate().is_ok());
+    }
+}

@@ -1,0 +1,363 @@
+//! Candidate paths: every chain of hits along scored edges that could be a track.
+//!
+//! Edges are followed from their inner to their outer hit, from every hit, so that each path and
+//! each of its contiguous pieces with hits on at least `min_hits` layers is a candidate. From a
+//! hit only its `max_branches` best edges scoring at least `path_cut` are followed; a path
+//! holds at most one hit per (layer, stave). The straight-line fit is kept in running sums as
+//! the path grows, and a path whose chi2 / ndf exceeds `path_chi2_ndf` is neither kept nor
+//! extended, which keeps the search small in dense regions.
+
+use rayon::prelude::*;
+
+use super::TrackConfig;
+use super::fit::LineSums;
+use crate::hits::Hits;
+
+/// Candidate paths, stored flat.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Paths {
+    /// Hits of all paths, each path ordered along its edges (inner to outer).
+    pub hits: Vec<u32>,
+    /// Path `k` is `hits[offsets[k]..offsets[k + 1]]`.
+    pub offsets: Vec<u32>,
+    /// Number of distinct layers of each path.
+    pub layers: Vec<u8>,
+    /// Chi2 of each path's line fit (scattering-widened errors).
+    pub chi2: Vec<f32>,
+    /// Quality cost of each path: lower is better (see [`path_cost`]).
+    pub cost: Vec<f32>,
+}
+
+impl Paths {
+    /// Number of paths.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Hits of path `k`.
+    pub fn path(&self, k: usize) -> &[u32] {
+        &self.hits[self.offsets[k] as usize..self.offsets[k + 1] as usize]
+    }
+}
+
+/// Cost of a path from its fit and the mean score of its edges: chi2 / ndf plus
+/// `score_weight` times (1 - mean score).
+pub(crate) fn path_cost(chi2: f64, ndf: i32, mean_score: f64, config: &TrackConfig) -> f64 {
+    chi2 / f64::from(ndf.max(1)) + config.score_weight * (1.0 - mean_score)
+}
+
+/// Outgoing edges per hit that the search follows: the `max_branches` best scoring at least
+/// `path_cut`, best first, as (target hit, score), in compressed rows.
+pub(crate) struct Adjacency {
+    /// Row `h` is `targets[offsets[h]..offsets[h + 1]]`.
+    pub offsets: Vec<u32>,
+    /// (outer hit, score).
+    pub targets: Vec<(u32, f32)>,
+}
+
+impl Adjacency {
+    /// Rows of the edges scoring at least `cut`, at most `max_branches` per hit.
+    pub fn new(
+        n_hits: usize,
+        edges: &[(u32, u32)],
+        scores: &[f32],
+        cut: f32,
+        max_branches: usize,
+    ) -> Adjacency {
+        let mut count = vec![0u32; n_hits + 1];
+        for (&(a, _), &s) in edges.iter().zip(scores) {
+            if s >= cut {
+                count[a as usize + 1] += 1;
+            }
+        }
+        for i in 0..n_hits {
+            count[i + 1] += count[i];
+        }
+        let mut fill = count.clone();
+        let mut targets = vec![(0u32, 0f32); count[n_hits] as usize];
+        for (&(a, b), &s) in edges.iter().zip(scores) {
+            if s >= cut {
+                targets[fill[a as usize] as usize] = (b, s);
+                fill[a as usize] += 1;
+            }
+        }
+        // Best first (ties: lower hit index), then keep max_branches per row.
+        let mut offsets = Vec::with_capacity(n_hits + 1);
+        offsets.push(0u32);
+        let mut kept = 0usize;
+        for h in 0..n_hits {
+            let (lo, hi) = (count[h] as usize, count[h + 1] as usize);
+            targets[lo..hi].sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+            let take = (hi - lo).min(max_branches);
+            targets.copy_within(lo..lo + take, kept);
+            kept += take;
+            offsets.push(kept as u32);
+        }
+        targets.truncate(kept);
+        Adjacency { offsets, targets }
+    }
+
+    fn row(&self, h: u32) -> &[(u32, f32)] {
+        &self.targets[self.offsets[h as usize] as usize..self.offsets[h as usize + 1] as usize]
+    }
+}
+
+/// Bit of a hit's (layer, stave) slot; staves beyond 8 per layer share slots (never in LUXE).
+fn slot_bit(hits: &Hits, h: u32) -> u64 {
+    let (l, s) = (hits.layer[h as usize] as u64, hits.stave[h as usize] as u64);
+    1u64 << ((l * 8 + s.min(7)) & 63)
+}
+
+fn layer_bit(hits: &Hits, h: u32) -> u64 {
+    1u64 << (hits.layer[h as usize] & 63)
+}
+
+/// Longest path searched: four layers with two staves each.
+const MAX_PATH_HITS: usize = 8;
+
+/// Every candidate path through `adjacency` (see the module docs), in order of their first
+/// hit; the search runs on the current rayon thread pool and the result does not depend on the
+/// number of threads.
+pub(crate) fn enumerate_paths(hits: &Hits, adjacency: &Adjacency, config: &TrackConfig) -> Paths {
+    const BLOCK: usize = 4096;
+    let n = hits.len();
+    let blocks: Vec<Paths> = (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let starts = (b * BLOCK) as u32..((b + 1) * BLOCK).min(n) as u32;
+            paths_from(hits, adjacency, config, starts)
+        })
+        .collect();
+    let mut out = Paths {
+        offsets: vec![0],
+        ..Paths::default()
+    };
+    for block in blocks {
+        let base = out.hits.len() as u32;
+        out.hits.extend_from_slice(&block.hits);
+        out.offsets
+            .extend(block.offsets[1..].iter().map(|&o| o + base));
+        out.layers.extend_from_slice(&block.layers);
+        out.chi2.extend_from_slice(&block.chi2);
+        out.cost.extend_from_slice(&block.cost);
+    }
+    out
+}
+
+/// The paths that start at the hits of `starts`.
+fn paths_from(
+    hits: &Hits,
+    adjacency: &Adjacency,
+    config: &TrackConfig,
+    starts: std::ops::Range<u32>,
+) -> Paths {
+    let mut out = Paths {
+        offsets: vec![0],
+        ..Paths::default()
+    };
+    let min_layers = config.min_hits as u32;
+    // One frame per hit on the path: hit, next row index, running sums, slots, layers, score sum.
+    struct Frame {
+        hit: u32,
+        next: u32,
+        sums: LineSums,
+        slots: u64,
+        layers: u64,
+        score_sum: f64,
+    }
+    let mut stack: Vec<Frame> = Vec::with_capacity(MAX_PATH_HITS);
+    for start in starts {
+        if adjacency.row(start).is_empty() {
+            continue;
+        }
+        stack.clear();
+        stack.push(Frame {
+            hit: start,
+            next: 0,
+            sums: LineSums::start(hits, start),
+            slots: slot_bit(hits, start),
+            layers: layer_bit(hits, start),
+            score_sum: 0.0,
+        });
+        while !stack.is_empty() {
+            let depth = stack.len();
+            let top = stack.last_mut().expect("non-empty");
+            let row = adjacency.row(top.hit);
+            if top.next as usize >= row.len() || depth >= MAX_PATH_HITS {
+                stack.pop();
+                continue;
+            }
+            let (v, score) = row[top.next as usize];
+            top.next += 1;
+            let slot = slot_bit(hits, v);
+            if top.slots & slot != 0 {
+                continue;
+            }
+            let mut sums = top.sums;
+            sums.add(hits, v);
+            let frame = Frame {
+                hit: v,
+                next: 0,
+                sums,
+                slots: top.slots | slot,
+                layers: top.layers | layer_bit(hits, v),
+                score_sum: top.score_sum + f64::from(score),
+            };
+            let n = depth + 1;
+            if n >= 3 {
+                let Some((chi2, ndf)) = frame.sums.chi2(config) else {
+                    continue;
+                };
+                if chi2 / f64::from(ndf.max(1)) > config.path_chi2_ndf {
+                    continue;
+                }
+                let layers = frame.layers.count_ones();
+                if layers >= min_layers {
+                    out.hits.extend(stack.iter().map(|f| f.hit));
+                    out.hits.push(v);
+                    out.offsets.push(out.hits.len() as u32);
+                    out.layers.push(layers as u8);
+                    out.chi2.push(chi2 as f32);
+                    let mean_score = frame.score_sum / (n - 1) as f64;
+                    out.cost
+                        .push(path_cost(chi2, ndf, mean_score, config) as f32);
+                }
+            }
+            stack.push(frame);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hits::Hit;
+    use crate::tracks::test_support::rng;
+    use rand::RngExt;
+    use std::collections::BTreeSet;
+
+    /// A small random crossing: hits on 4 layers and 2 staves, random edges from each hit to
+    /// hits further downstream (next layer or the other stave), random scores.
+    fn random_crossing(seed: u64) -> (Hits, Vec<(u32, u32)>, Vec<f32>) {
+        let mut r = rng(seed);
+        let mut h = Hits::new(false);
+        let n = r.random_range(4..14u32);
+        for i in 0..n {
+            let (layer, stave) = (r.random_range(0..4u8), r.random_range(0..2u8));
+            let z = 3950.0 + 100.0 * f64::from(layer) + 12.0 * f64::from(stave);
+            let x = 150.0 + 0.08 * (z - 3950.0) + r.random_range(-0.05..0.05);
+            let y = r.random_range(-0.05..0.05);
+            h.push(
+                Hit {
+                    hit_id: u64::from(i),
+                    x,
+                    y,
+                    z,
+                    layer,
+                    stave,
+                },
+                None,
+            );
+        }
+        let (mut edges, mut scores) = (vec![], vec![]);
+        for a in 0..n {
+            for b in 0..n {
+                let (la, lb) = (h.layer[a as usize], h.layer[b as usize]);
+                let (sa, sb) = (h.stave[a as usize], h.stave[b as usize]);
+                let downstream = lb == la + 1 || (lb == la && sb > sa);
+                if downstream && r.random_range(0.0..1.0) < 0.6 {
+                    edges.push((a, b));
+                    scores.push(r.random_range(0.0..1.0f32));
+                }
+            }
+        }
+        (h, edges, scores)
+    }
+
+    /// Every path along edges scoring at least `cut`, by recursion over all sequences.
+    fn brute_paths(
+        h: &Hits,
+        edges: &[(u32, u32)],
+        scores: &[f32],
+        cut: f32,
+        min_layers: usize,
+    ) -> BTreeSet<Vec<u32>> {
+        fn walk(
+            h: &Hits,
+            out_edges: &[Vec<u32>],
+            path: &mut Vec<u32>,
+            min_layers: usize,
+            found: &mut BTreeSet<Vec<u32>>,
+        ) {
+            let layers: BTreeSet<u8> = path.iter().map(|&x| h.layer[x as usize]).collect();
+            if path.len() >= 3 && layers.len() >= min_layers {
+                found.insert(path.clone());
+            }
+            let last = *path.last().unwrap() as usize;
+            for &v in &out_edges[last] {
+                let slot = |x: u32| (h.layer[x as usize], h.stave[x as usize]);
+                if path.iter().any(|&p| slot(p) == slot(v)) {
+                    continue;
+                }
+                path.push(v);
+                walk(h, out_edges, path, min_layers, found);
+                path.pop();
+            }
+        }
+        let mut out_edges = vec![vec![]; h.len()];
+        for (&(a, b), &s) in edges.iter().zip(scores) {
+            if s >= cut {
+                out_edges[a as usize].push(b);
+            }
+        }
+        let mut found = BTreeSet::new();
+        for s in 0..h.len() as u32 {
+            walk(h, &out_edges, &mut vec![s], min_layers, &mut found);
+        }
+        found
+    }
+
+    #[test]
+    fn paths_match_brute_force_on_random_crossings() {
+        let config = TrackConfig {
+            path_chi2_ndf: f64::MAX,
+            max_branches: usize::MAX,
+            path_cut: 0.3,
+            ..TrackConfig::default()
+        };
+        let mut total = 0;
+        for seed in 0..300 {
+            let (h, edges, scores) = random_crossing(seed);
+            let adjacency = Adjacency::new(h.len(), &edges, &scores, 0.3, usize::MAX);
+            let paths = enumerate_paths(&h, &adjacency, &config);
+            let fast: Vec<Vec<u32>> = (0..paths.len()).map(|k| paths.path(k).to_vec()).collect();
+            let fast_set: BTreeSet<Vec<u32>> = fast.iter().cloned().collect();
+            assert_eq!(fast.len(), fast_set.len(), "seed {seed}: a path twice");
+            assert_eq!(
+                fast_set,
+                brute_paths(&h, &edges, &scores, 0.3, 3),
+                "seed {seed}"
+            );
+            total += fast.len();
+        }
+        assert!(total > 100, "the crossings have paths to compare ({total})");
+    }
+
+    #[test]
+    fn a_hit_follows_only_its_best_branches() {
+        let (h, edges, scores) = random_crossing(5);
+        let adjacency = Adjacency::new(h.len(), &edges, &scores, 0.0, 2);
+        for a in 0..h.len() as u32 {
+            let mut all: Vec<f32> = edges
+                .iter()
+                .zip(&scores)
+                .filter(|(e, _)| e.0 == a)
+                .map(|(_, &s)| s)
+                .collect();
+            all.sort_by(|x, y| y.total_cmp(x));
+            let kept: Vec<f32> = adjacency.row(a).iter().map(|&(_, s)| s).collect();
+            assert_eq!(kept, all[..all.len().min(2)].to_vec(), "hit {a}");
+        }
+    }
+}
