@@ -53,7 +53,7 @@ pub(crate) fn assign(
     let mut tracks: Vec<Vec<u32>> = order
         .iter()
         .filter(|&&p| state.is_taken[p as usize])
-        .map(|&p| paths.path(p as usize).to_vec())
+        .map(|&p| state.hits_of(p))
         .collect();
     if config.swap_tails {
         swap_tails(hits, &mut tracks, edges, scores, config);
@@ -88,6 +88,16 @@ impl<'a> State<'a> {
             .iter()
             .copied()
             .filter(|&h| self.owner[h as usize] != FREE)
+    }
+
+    /// The hits that taken path `p` holds (a split may have given one away).
+    fn hits_of(&self, p: u32) -> Vec<u32> {
+        self.paths
+            .path(p as usize)
+            .iter()
+            .copied()
+            .filter(|&h| self.owner[h as usize] == p || self.second[h as usize] == p)
+            .collect()
     }
 
     fn is_free(&self, p: u32) -> bool {
@@ -171,37 +181,76 @@ fn exchange(state: &mut State, order: &[u32], config: &TrackConfig) {
     }
 }
 
-/// Step 3 of the module docs.
+/// Step 3 of the module docs: an untaken, well-fitting path whose conflicts are all with one
+/// taken, well-fitting path is taken beside it when both keep hits of their own on two layers
+/// at least. One common hit is shared. Two common hits are split, one to each (the path takes
+/// the upstream one): a track holding two hits of a positron merged into another's would be
+/// as much that positron's as its own. More common hits mean one track, not two.
 fn share(state: &mut State, order: &[u32], hits: &Hits, config: &TrackConfig) {
     let paths = state.paths;
+    let layers = |members: &mut dyn Iterator<Item = u32>| {
+        members
+            .fold(0u64, |m, x| m | 1u64 << (hits.layer[x as usize] & 63))
+            .count_ones()
+    };
     for &p in order {
         if state.is_taken[p as usize] || !state.good_fit(p, config.share_chi2_ndf) {
             continue;
         }
-        let (h, extra) = {
-            let mut conflicts = state.conflicts(p);
-            (conflicts.next(), conflicts.next())
-        };
-        let (Some(h), None) = (h, extra) else {
-            continue;
-        };
-        let owner = state.owner[h as usize];
-        if state.second[h as usize] != FREE || !state.good_fit(owner, config.share_chi2_ndf) {
+        let mut common = [FREE; 2];
+        let mut n_common = 0;
+        let mut owners_ok = true;
+        let mut q = FREE;
+        for h in state.conflicts(p) {
+            let o = state.owner[h as usize];
+            if state.second[h as usize] != FREE || (q != FREE && o != q) || n_common == 2 {
+                owners_ok = false;
+                break;
+            }
+            q = o;
+            common[n_common] = h;
+            n_common += 1;
+        }
+        if !owners_ok || q == FREE || !state.good_fit(q, config.share_chi2_ndf) {
             continue;
         }
-        // The path keeps hits of its own on two layers at least.
-        let own_layers = paths
-            .path(p as usize)
-            .iter()
-            .filter(|&&x| x != h)
-            .fold(0u64, |m, &x| m | 1u64 << (hits.layer[x as usize] & 63));
-        if own_layers.count_ones() >= 2 {
-            state.take(p);
+        let common = &common[..n_common];
+        let own_p = layers(
+            &mut paths
+                .path(p as usize)
+                .iter()
+                .copied()
+                .filter(|h| !common.contains(h)),
+        );
+        let own_q = layers(&mut state.hits_of(q).into_iter().filter(|h| !common.contains(h)));
+        if own_p < 2 || own_q < 2 {
+            continue;
+        }
+        match *common {
+            [_] => state.take(p),
+            [up, down] => {
+                // q keeps the downstream hit; p gets the upstream one and leaves the other.
+                let (up, down) = if hits.z[up as usize] <= hits.z[down as usize] {
+                    (up, down)
+                } else {
+                    (down, up)
+                };
+                if own_q + 1 < config.min_hits as u32 || own_p + 1 < config.min_hits as u32 {
+                    continue;
+                }
+                state.take(p);
+                state.owner[up as usize] = p;
+                state.second[up as usize] = FREE;
+                state.second[down as usize] = FREE;
+            }
+            _ => {}
         }
     }
 }
 
-/// Step 4 of the module docs: `tracks` are hit lists ordered inner to outer.
+/// Step 4 of the module docs: `tracks` are hit lists ordered inner to outer. The cut goes
+/// after the inner hit of an edge from one track into the other; that hit may be one the two
+/// share (a merged hit, after which the positrons' paths part).
 fn swap_tails(
     hits: &Hits,
     tracks: &mut [Vec<u32>],
@@ -209,14 +258,27 @@ fn swap_tails(
     scores: &[f32],
     config: &TrackConfig,
 ) {
-    let mut owner = vec![FREE; hits.len()];
+    // Up to two tracks per hit.
+    let mut owners = vec![[FREE; 2]; hits.len()];
+    let add = |owners: &mut Vec<[u32; 2]>, h: u32, t: u32| {
+        let o = &mut owners[h as usize];
+        if o[0] == FREE {
+            o[0] = t;
+        } else if o[1] == FREE && o[0] != t {
+            o[1] = t;
+        }
+    };
+    let remove = |owners: &mut Vec<[u32; 2]>, h: u32, t: u32| {
+        let o = &mut owners[h as usize];
+        if o[0] == t {
+            *o = [o[1], FREE];
+        } else if o[1] == t {
+            o[1] = FREE;
+        }
+    };
     for (t, track) in tracks.iter().enumerate() {
         for &h in track {
-            if owner[h as usize] == FREE {
-                owner[h as usize] = t as u32;
-            } else {
-                owner[h as usize] = FREE - 1; // shared: never swapped
-            }
+            add(&mut owners, h, t as u32);
         }
     }
     let chi2 = |members: &[u32]| scattering_chi2(hits, members, config).map(|(c, _)| c);
@@ -231,39 +293,46 @@ fn swap_tails(
         if s < config.edge_cut() {
             continue;
         }
-        let (ta, tb) = (owner[u as usize], owner[v as usize]);
-        if ta >= FREE - 1 || tb >= FREE - 1 || ta == tb {
-            continue;
-        }
-        let (a, b) = (&tracks[ta as usize], &tracks[tb as usize]);
-        // Cut both after u's z: a keeps its hits up to u and takes b's beyond; b the reverse.
-        let z_cut = hits.z[u as usize];
-        let upto = |t: &[u32]| -> (Vec<u32>, Vec<u32>) {
-            t.iter().partition(|&&h| hits.z[h as usize] <= z_cut)
-        };
-        let ((a_up, a_down), (b_up, b_down)) = (upto(a), upto(b));
-        if a_down.is_empty() || !b_down.contains(&v) {
-            continue;
-        }
-        let new_a: Vec<u32> = a_up.iter().chain(&b_down).copied().collect();
-        let new_b: Vec<u32> = b_up.iter().chain(&a_down).copied().collect();
-        if layers(&new_a) < min_layers || layers(&new_b) < min_layers {
-            continue;
-        }
-        let (Some(ca), Some(cb), Some(na), Some(nb)) =
-            (chi2(a), chi2(b), chi2(&new_a), chi2(&new_b))
-        else {
-            continue;
-        };
-        if na + nb < ca + cb {
-            for &h in &new_b {
-                owner[h as usize] = tb;
+        for ta in owners[u as usize] {
+            for tb in owners[v as usize] {
+                if ta == FREE || tb == FREE || ta == tb {
+                    continue;
+                }
+                let (a, b) = (&tracks[ta as usize], &tracks[tb as usize]);
+                if a.contains(&v) {
+                    continue;
+                }
+                // a keeps its hits up to u and takes b's beyond; b the reverse.
+                let z_cut = hits.z[u as usize];
+                let split = |t: &[u32]| -> (Vec<u32>, Vec<u32>) {
+                    t.iter().partition(|&&h| hits.z[h as usize] <= z_cut)
+                };
+                let ((a_up, a_down), (b_up, b_down)) = (split(a), split(b));
+                if a_down.is_empty() || b_up.is_empty() || !b_down.contains(&v) {
+                    continue;
+                }
+                let new_a: Vec<u32> = a_up.iter().chain(&b_down).copied().collect();
+                let new_b: Vec<u32> = b_up.iter().chain(&a_down).copied().collect();
+                if layers(&new_a) < min_layers || layers(&new_b) < min_layers {
+                    continue;
+                }
+                let (Some(ca), Some(cb), Some(na), Some(nb)) =
+                    (chi2(a), chi2(b), chi2(&new_a), chi2(&new_b))
+                else {
+                    continue;
+                };
+                if na + nb < ca + cb {
+                    for (t, old, new) in [(ta, a.clone(), new_a), (tb, b.clone(), new_b)] {
+                        for &h in &old {
+                            remove(&mut owners, h, t);
+                        }
+                        for &h in &new {
+                            add(&mut owners, h, t);
+                        }
+                        tracks[t as usize] = new;
+                    }
+                }
             }
-            for &h in &new_a {
-                owner[h as usize] = ta;
-            }
-            tracks[ta as usize] = new_a;
-            tracks[tb as usize] = new_b;
         }
     }
 }
