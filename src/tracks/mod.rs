@@ -481,6 +481,49 @@ mod tests {
     }
 
     #[test]
+    fn two_tracks_needing_the_same_two_hits_split_them() {
+        // Track 1's hits on layers 2 and 3 merged into track 0's (its own are moved away): both
+        // paths need hits 2 and 3. Each track gets one of them, so neither holds two hits of
+        // the other positron; with three common hits there is one track.
+        // Track 1 runs 40 um from track 0 on layer 0, 10 um on layer 3.
+        let mut h = track_hits(
+            &[(150.0, 0.08, 0.0, 0.0), (150.04, 0.0799, 0.0, 0.0)],
+            0.0,
+            9,
+        );
+        h.x[6] += 5.0;
+        h.x[7] += 5.0;
+        let edges = vec![(0, 1), (1, 2), (2, 3), (4, 5), (5, 2)];
+        let scores = vec![0.95, 0.95, 0.95, 0.9, 0.9];
+        let cfg = TrackConfig {
+            join_pieces: false,
+            ..TrackConfig::default()
+        };
+        // The split gives track 1 hit 2 (upstream); the tail exchange then gives each track the
+        // hit nearer its line.
+        assert_eq!(
+            candidate_sets(&h, &edges, &scores, &cfg),
+            vec![vec![0, 1, 2], vec![3, 4, 5]]
+        );
+        let no_swap = TrackConfig {
+            swap_tails: false,
+            ..cfg.clone()
+        };
+        assert_eq!(
+            candidate_sets(&h, &edges, &scores, &no_swap),
+            vec![vec![0, 1, 3], vec![2, 4, 5]]
+        );
+        // Layers 1-3 merged: track 1 runs 4 -> 1 -> 2 -> 3.
+        h.x[5] += 5.0;
+        let edges = vec![(0, 1), (1, 2), (2, 3), (4, 1)];
+        let scores = vec![0.95, 0.95, 0.95, 0.9];
+        assert_eq!(
+            candidate_sets(&h, &edges, &scores, &cfg),
+            vec![vec![0, 1, 2, 3]]
+        );
+    }
+
+    #[test]
     fn identical_candidates_come_out_once() {
         // Two edge chains over the same hits (a duplicated edge list) give one track.
         let h = track_hits(&[(150.0, 0.08, 0.0, 0.0)], 0.0, 2);
