@@ -2,12 +2,10 @@
 //!
 //! 1. Best first: paths ordered by distinct layers (more first), then cost (lower first); a path
 //!    is taken when none of its hits is taken yet. Paths with the same hits are one path.
-//! 2. Exchange: a taken path whose hits two untaken, well-fitting paths could use instead (each
-//!    taking at most half its hits from it, none from another taken path) gives way to both. This
-//!    undoes a pairing of two positrons' halves that fitted best on its own.
-//! 3. Sharing: an untaken, well-fitting path whose only conflict is one hit of one taken path is
-//!    taken too, sharing that hit (two positrons whose hits merged into one).
-//! 4. Tail exchange: two taken paths linked by an edge swap their downstream parts where that
+//! 2. Sharing: an untaken, well-fitting path whose only conflicts are one or two hits of one
+//!    taken path is taken too (two positrons whose hits merged): one common hit is shared, two
+//!    are split between them.
+//! 3. Tail exchange: two taken paths linked by an edge swap their downstream parts where that
 //!    lowers their summed chi2.
 
 use rayon::prelude::*;
@@ -43,9 +41,6 @@ pub(crate) fn assign(
         if state.is_free(p) {
             state.take(p);
         }
-    }
-    if config.exchange {
-        exchange(&mut state, &order, config);
     }
     if config.share_hits {
         share(&mut state, &order, hits, config);
@@ -116,72 +111,12 @@ impl<'a> State<'a> {
         self.is_taken[p as usize] = true;
     }
 
-    fn release(&mut self, p: u32) {
-        for &h in self.paths.path(p as usize) {
-            let h = h as usize;
-            if self.owner[h] == p {
-                self.owner[h] = self.second[h];
-                self.second[h] = FREE;
-            } else if self.second[h] == p {
-                self.second[h] = FREE;
-            }
-        }
-        self.is_taken[p as usize] = false;
-    }
-
     fn good_fit(&self, p: u32, limit: f64) -> bool {
         f64::from(self.paths.cost[p as usize]) <= limit
     }
 }
 
-/// Step 2 of the module docs.
-fn exchange(state: &mut State, order: &[u32], config: &TrackConfig) {
-    let paths = state.paths;
-    // Untaken paths whose conflicts are all with one taken path, at most half their hits.
-    let mut by_owner: Vec<(u32, u32)> = Vec::new(); // (owner, path), in quality order
-    for &p in order {
-        if state.is_taken[p as usize] || !state.good_fit(p, config.exchange_chi2_ndf) {
-            continue;
-        }
-        let Some(first) = state.conflicts(p).next() else {
-            continue;
-        };
-        let a = state.owner[first as usize];
-        let single = state
-            .conflicts(p)
-            .all(|h| state.owner[h as usize] == a && state.second[h as usize] == FREE);
-        if single && 2 * state.conflicts(p).count() <= paths.path(p as usize).len() {
-            by_owner.push((a, p));
-        }
-    }
-    by_owner.sort_by_key(|&(a, _)| a); // stable: quality order within an owner
-    for group in by_owner.chunk_by(|x, y| x.0 == y.0) {
-        let a = group[0].0;
-        if !state.is_taken[a as usize] {
-            continue;
-        }
-        let pair = group.iter().enumerate().find_map(|(i, &(_, p))| {
-            let hp = paths.path(p as usize);
-            group[i + 1..]
-                .iter()
-                .find(|&&(_, q)| !paths.path(q as usize).iter().any(|h| hp.contains(h)))
-                .map(|&(_, q)| (p, q))
-        });
-        let Some((p, q)) = pair else {
-            continue;
-        };
-        // The owners may have changed since the lists were made: check again after release.
-        state.release(a);
-        if state.is_free(p) && state.is_free(q) {
-            state.take(p);
-            state.take(q);
-        } else {
-            state.take(a);
-        }
-    }
-}
-
-/// Step 3 of the module docs: an untaken, well-fitting path whose conflicts are all with one
+/// Step 2 of the module docs: an untaken, well-fitting path whose conflicts are all with one
 /// taken, well-fitting path is taken beside it when both keep hits of their own on two layers
 /// at least. One common hit is shared. Two common hits are split, one to each (the path takes
 /// the upstream one): a track holding two hits of a positron merged into another's would be
@@ -248,7 +183,7 @@ fn share(state: &mut State, order: &[u32], hits: &Hits, config: &TrackConfig) {
     }
 }
 
-/// Step 4 of the module docs: `tracks` are hit lists ordered inner to outer. The cut goes
+/// Step 3 of the module docs: `tracks` are hit lists ordered inner to outer. The cut goes
 /// after the inner hit of an edge from one track into the other; that hit may be one the two
 /// share (a merged hit, after which the positrons' paths part).
 fn swap_tails(
@@ -360,7 +295,6 @@ mod tests {
 
     fn plain() -> TrackConfig {
         TrackConfig {
-            exchange: false,
             share_hits: false,
             swap_tails: false,
             ..TrackConfig::default()
@@ -420,38 +354,6 @@ mod tests {
         assert_eq!(
             assign(&h, &paths, &[], &[], &plain()),
             vec![vec![0, 1, 2, 3]]
-        );
-    }
-
-    #[test]
-    fn a_path_gives_way_to_two_that_need_its_hits_when_exchange_is_on() {
-        // Path 0 (best) takes half of path 1's and half of path 2's hits; 1 and 2 fit well.
-        let h = track_hits(&[(150.0, 0.08, 0.0, 0.0); 2], 0.0, 1);
-        let paths = paths_of(&[
-            (vec![0, 1, 6, 7], 4, 0.5),
-            (vec![0, 1, 2, 3], 4, 1.0),
-            (vec![4, 5, 6, 7], 4, 1.5),
-        ]);
-        assert_eq!(
-            assign(&h, &paths, &[], &[], &plain()),
-            vec![vec![0, 1, 6, 7]]
-        );
-        let exchange = TrackConfig {
-            exchange: true,
-            ..plain()
-        };
-        assert_eq!(
-            assign(&h, &paths, &[], &[], &exchange),
-            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]
-        );
-        // Not for two paths that fit badly.
-        let strict = TrackConfig {
-            exchange_chi2_ndf: 1.2,
-            ..exchange
-        };
-        assert_eq!(
-            assign(&h, &paths, &[], &[], &strict),
-            vec![vec![0, 1, 6, 7]]
         );
     }
 }

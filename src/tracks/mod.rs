@@ -8,9 +8,9 @@
 //!    scattering at the momentum of its line, see `scattering_momentum_gev`) plus
 //!    `score_weight` times one minus the mean score of its edges.
 //! 3. **Exclusive assignment** ([`assign`]): best first (more layers, then lower cost) with each
-//!    hit used once; then a taken path gives way to two well-fitting ones that need its hits,
-//!    a hit is shared where two positrons' hits merged, and two tracks linked by an edge swap
-//!    their downstream parts where that lowers their summed chi2.
+//!    hit used once; then hits merged from two positrons are shared (one) or split (two) between
+//!    two well-fitting tracks, and two tracks linked by an edge swap their downstream parts
+//!    where that lowers their summed chi2.
 //! 4. **Recovery** ([`join`]): tracks and the pieces left over take the loose hits their line
 //!    passes through on the layers they lack (a missing hit, an edge the classifier cut).
 //! 5. Each candidate gets a weighted least-squares fit of x(z) and y(z) (tracks are straight in
@@ -52,10 +52,6 @@ pub struct TrackConfig {
     pub path_chi2_ndf: f64,
     /// Weight of one minus the mean edge score in a path's cost (beside its chi2 / ndf).
     pub score_weight: f64,
-    /// Let a taken path give way to two well-fitting paths that need its hits.
-    pub exchange: bool,
-    /// Largest cost of a path taken in an exchange.
-    pub exchange_chi2_ndf: f64,
     /// Share a hit between two well-fitting tracks that both need it (merged hits).
     pub share_hits: bool,
     /// Largest cost of both tracks sharing a hit.
@@ -92,8 +88,6 @@ impl Default for TrackConfig {
             max_branches: 3,
             path_chi2_ndf: 5.0,
             score_weight: 2.0,
-            exchange: false,
-            exchange_chi2_ndf: 5.0,
             share_hits: true,
             share_chi2_ndf: 5.0,
             swap_tails: true,
@@ -140,7 +134,6 @@ impl TrackConfig {
         for (key, v) in [
             ("hit_sigma_mm", self.hit_sigma_mm),
             ("path_chi2_ndf", self.path_chi2_ndf),
-            ("exchange_chi2_ndf", self.exchange_chi2_ndf),
             ("share_chi2_ndf", self.share_chi2_ndf),
             ("scattering_momentum_gev", self.scattering_momentum_gev),
             ("join_tolerance_rad", self.join_tolerance_rad),
