@@ -1,7 +1,8 @@
 //! Exclusive assignment: the set of candidate paths in which each hit belongs to one track.
 //!
-//! 1. Best first: paths ordered by distinct layers (more first), then cost (lower first); a path
-//!    is taken when none of its hits is taken yet. Paths with the same hits are one path.
+//! 1. Best first: paths ordered by distinct layers (more first), hits (more first), then cost
+//!    (lower first); a path is taken when none of its hits is taken yet. Paths with the same
+//!    hits are one path.
 //! 2. Sharing: an untaken, well-fitting path whose only conflicts are one or two hits of one
 //!    taken path is taken too (two positrons whose hits merged): one common hit is shared, two
 //!    are split between them.
@@ -25,13 +26,14 @@ pub(crate) fn assign(
     scores: &[f32],
     config: &TrackConfig,
 ) -> Vec<Vec<u32>> {
-    // Best first: more layers, then lower cost (non-negative, so its bits sort as the value),
-    // then the lower index.
+    // Best first: more layers, then more hits (both hits of a stave overlap), then lower cost
+    // (non-negative, so its bits sort as the value), then the lower index.
     let mut keyed: Vec<(u64, u32)> = (0..paths.len())
         .map(|p| {
             let layers = u64::from(255 - paths.layers[p]);
+            let n_hits = 255 - (paths.offsets[p + 1] - paths.offsets[p]).min(255) as u64;
             let cost = u64::from(paths.cost[p].max(0.0).to_bits());
-            ((layers << 32) | cost, p as u32)
+            ((layers << 40) | (n_hits << 32) | cost, p as u32)
         })
         .collect();
     keyed.par_sort_unstable();
@@ -319,7 +321,15 @@ mod tests {
                 .collect();
             let paths = paths_of(&lists);
             let taken = assign(&h, &paths, &[], &[], &plain());
-            let rank = |k: usize| (std::cmp::Reverse(lists[k].1), lists[k].2 as i32, k);
+            let rank = |k: usize| {
+                let (hits, layers, cost) = &lists[k];
+                (
+                    std::cmp::Reverse(*layers),
+                    std::cmp::Reverse(hits.len()),
+                    *cost as i32,
+                    k,
+                )
+            };
             let is_taken = |k: usize| taken.contains(&lists[k].0);
             for (i, a) in taken.iter().enumerate() {
                 for b in &taken[i + 1..] {

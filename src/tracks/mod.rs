@@ -7,7 +7,7 @@
 //! 2. **Quality**: each path has a cost, its chi2 / ndf (errors from resolution and multiple
 //!    scattering at the momentum of its line, see `scattering_momentum_gev`) plus
 //!    `score_weight` times one minus the mean score of its edges.
-//! 3. **Exclusive assignment** ([`assign`]): best first (more layers, then lower cost) with each
+//! 3. **Exclusive assignment** ([`assign`]): best first (more layers, more hits, then lower cost) with each
 //!    hit used once; then hits merged from two positrons are shared (one) or split (two) between
 //!    two well-fitting tracks, and two tracks linked by an edge swap their downstream parts
 //!    where that lowers their summed chi2.
