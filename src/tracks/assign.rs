@@ -12,7 +12,7 @@
 use rayon::prelude::*;
 
 use super::TrackConfig;
-use super::fit::scattering_chi2;
+use super::fit::LineSums;
 use super::paths::Paths;
 use crate::hits::Hits;
 
@@ -218,14 +218,25 @@ fn swap_tails(
             add(&mut owners, h, t as u32);
         }
     }
-    let chi2 = |members: &[u32]| scattering_chi2(hits, members, config).map(|(c, _)| c);
-    let min_layers = config.min_hits as u32;
-    let layers = |members: &[u32]| {
-        members
-            .iter()
-            .fold(0u64, |m, &x| m | 1u64 << (hits.layer[x as usize] & 63))
-            .count_ones()
+    let chi2 = |members: &mut dyn Iterator<Item = u32>| {
+        let mut sums: Option<LineSums> = None;
+        let mut layers = 0u64;
+        for h in members {
+            layers |= 1u64 << (hits.layer[h as usize] & 63);
+            match &mut sums {
+                None => sums = Some(LineSums::start(hits, h)),
+                Some(s) => s.add(hits, h),
+            }
+        }
+        (layers.count_ones() >= config.min_hits as u32)
+            .then_some(())
+            .and(sums?.chi2(config))
+            .map(|(c, _)| c)
     };
+    let mut current: Vec<Option<f64>> = tracks
+        .iter()
+        .map(|t| chi2(&mut t.iter().copied()))
+        .collect();
     for (&(u, v), &s) in edges.iter().zip(scores) {
         if s < config.edge_cut() {
             continue;
@@ -236,37 +247,43 @@ fn swap_tails(
                     continue;
                 }
                 let (a, b) = (&tracks[ta as usize], &tracks[tb as usize]);
-                if a.contains(&v) {
+                let (Some(ca), Some(cb)) = (current[ta as usize], current[tb as usize]) else {
                     continue;
-                }
+                };
                 // a keeps its hits up to u and takes b's beyond; b the reverse.
                 let z_cut = hits.z[u as usize];
-                let split = |t: &[u32]| -> (Vec<u32>, Vec<u32>) {
-                    t.iter().partition(|&&h| hits.z[h as usize] <= z_cut)
-                };
-                let ((a_up, a_down), (b_up, b_down)) = (split(a), split(b));
-                if a_down.is_empty() || b_up.is_empty() || !b_down.contains(&v) {
+                let up = |h: &&u32| hits.z[**h as usize] <= z_cut;
+                let down = |h: &&u32| hits.z[**h as usize] > z_cut;
+                if a.contains(&v) || !a.iter().any(|h| down(&h)) || !b.iter().any(|h| up(&h)) {
                     continue;
                 }
-                let new_a: Vec<u32> = a_up.iter().chain(&b_down).copied().collect();
-                let new_b: Vec<u32> = b_up.iter().chain(&a_down).copied().collect();
-                if layers(&new_a) < min_layers || layers(&new_b) < min_layers {
-                    continue;
-                }
-                let (Some(ca), Some(cb), Some(na), Some(nb)) =
-                    (chi2(a), chi2(b), chi2(&new_a), chi2(&new_b))
-                else {
+                let na = chi2(&mut a.iter().filter(up).chain(b.iter().filter(down)).copied());
+                let nb = chi2(&mut b.iter().filter(up).chain(a.iter().filter(down)).copied());
+                let (Some(na), Some(nb)) = (na, nb) else {
                     continue;
                 };
                 if na + nb < ca + cb {
-                    for (t, old, new) in [(ta, a.clone(), new_a), (tb, b.clone(), new_b)] {
+                    let new_a: Vec<u32> = a
+                        .iter()
+                        .filter(up)
+                        .chain(b.iter().filter(down))
+                        .copied()
+                        .collect();
+                    let new_b: Vec<u32> = b
+                        .iter()
+                        .filter(up)
+                        .chain(a.iter().filter(down))
+                        .copied()
+                        .collect();
+                    for (t, new, c) in [(ta, new_a, na), (tb, new_b, nb)] {
+                        let old = std::mem::replace(&mut tracks[t as usize], new);
                         for &h in &old {
                             remove(&mut owners, h, t);
                         }
-                        for &h in &new {
+                        for &h in &tracks[t as usize] {
                             add(&mut owners, h, t);
                         }
-                        tracks[t as usize] = new;
+                        current[t as usize] = Some(c);
                     }
                 }
             }

@@ -75,18 +75,27 @@ pub fn fit_line(
     sigma: f64,
     config: &TrackConfig,
 ) -> Option<LineFit> {
-    let n = z.len();
-    let z0 = z.iter().copied().fold(f64::INFINITY, f64::min);
+    fit_points(z.len(), |i| (x[i], y[i], z[i]), sigma, config)
+}
+
+/// [`fit_line`] over `n` points given by `point(i) = (x, y, z)`.
+fn fit_points(
+    n: usize,
+    point: impl Fn(usize) -> (f64, f64, f64),
+    sigma: f64,
+    config: &TrackConfig,
+) -> Option<LineFit> {
+    let z0 = (0..n).map(|i| point(i).2).fold(f64::INFINITY, f64::min);
     let w = 1.0 / (sigma * sigma);
     // Normal equations of [1, z - z0] (shared by both projections).
     let mut a = Matrix2::zeros();
     let (mut bx, mut by) = (Vector2::zeros(), Vector2::zeros());
     for i in 0..n {
-        let d = z[i] - z0;
-        let row = Vector2::new(1.0, d);
+        let (x, y, z) = point(i);
+        let row = Vector2::new(1.0, z - z0);
         a += w * row * row.transpose();
-        bx += w * x[i] * row;
-        by += w * y[i] * row;
+        bx += w * x * row;
+        by += w * y * row;
     }
     let cov = a.try_inverse()?;
     if !cov.iter().all(|v| v.is_finite()) || a.determinant().abs() < 1e-12 * w * w {
@@ -96,8 +105,9 @@ pub fn fit_line(
     let py = cov * by;
     let mut chi2 = 0.0;
     for i in 0..n {
-        let d = z[i] - z0;
-        chi2 += w * ((x[i] - px[0] - px[1] * d).powi(2) + (y[i] - py[0] - py[1] * d).powi(2));
+        let (x, y, z) = point(i);
+        let d = z - z0;
+        chi2 += w * ((x - px[0] - px[1] * d).powi(2) + (y - py[0] - py[1] * d).powi(2));
     }
     let cov_arr = [[cov[(0, 0)], cov[(0, 1)]], [cov[(1, 0)], cov[(1, 1)]]];
     let mut fit = LineFit {
@@ -116,36 +126,27 @@ pub fn fit_line(
     Some(fit)
 }
 
+/// Line fit of a set of hits (any order).
+fn fit_members(hits: &Hits, members: &[u32], config: &TrackConfig) -> Option<LineFit> {
+    fit_points(
+        members.len(),
+        |i| {
+            let h = members[i] as usize;
+            (hits.x[h], hits.y[h], hits.z[h])
+        },
+        config.hit_sigma_mm,
+        config,
+    )
+}
+
 /// Line fit of a set of hits (any order); also returns their z.
 pub(crate) fn fit_hits(
     hits: &Hits,
     members: &[u32],
     config: &TrackConfig,
 ) -> Option<(LineFit, Vec<f64>)> {
-    let col = |v: &Vec<f64>| members.iter().map(|&i| v[i as usize]).collect::<Vec<f64>>();
-    let zs = col(&hits.z);
-    let fit = fit_line(
-        &col(&hits.x),
-        &col(&hits.y),
-        &zs,
-        config.hit_sigma_mm,
-        config,
-    )?;
-    Some((fit, zs))
-}
-
-/// Chi2 of a set of hits with the per-hit uncertainty widened for scattering at the fitted
-/// momentum (`hit_sigma_mm` times [`scattering_scale`]), and its ndf; `None` when no line fits.
-pub(crate) fn scattering_chi2(
-    hits: &Hits,
-    members: &[u32],
-    config: &TrackConfig,
-) -> Option<(f64, i32)> {
-    let mut sums = LineSums::start(hits, members[0]);
-    for &h in &members[1..] {
-        sums.add(hits, h);
-    }
-    sums.chi2(config)
+    let fit = fit_members(hits, members, config)?;
+    Some((fit, members.iter().map(|&h| hits.z[h as usize]).collect()))
 }
 
 /// Running sums of an unweighted straight-line fit, so that a path search can add one hit at a
@@ -229,7 +230,7 @@ pub(crate) fn fit_candidate(
     });
     members.dedup();
     loop {
-        let (fit, z) = fit_hits(hits, &members, config)?;
+        let fit = fit_members(hits, &members, config)?;
         let Some(limit) = config.outlier_chi2 else {
             return Some(Candidate { hits: members, fit });
         };
@@ -241,8 +242,8 @@ pub(crate) fn fit_candidate(
             .iter()
             .enumerate()
             .map(|(k, &h)| {
-                let (x, y) = (hits.x[h as usize], hits.y[h as usize]);
-                let c = ((x - fit.x_at(z[k])).powi(2) + (y - fit.y_at(z[k])).powi(2)) / s2;
+                let (x, y, z) = (hits.x[h as usize], hits.y[h as usize], hits.z[h as usize]);
+                let c = ((x - fit.x_at(z)).powi(2) + (y - fit.y_at(z)).powi(2)) / s2;
                 (k, c)
             })
             .max_by(|a, b| a.1.total_cmp(&b.1))
@@ -340,14 +341,20 @@ mod tests {
         for seed in 0..20 {
             let h = track_hits(&[(120.0 + seed as f64, 0.06, 0.1, 0.0003)], 0.02, seed);
             let members = [0u32, 1, 2, 3];
-            let (chi2, ndf) = scattering_chi2(&h, &members, &cfg).unwrap();
+            let mut sums = LineSums::start(&h, 0);
+            for m in 1..4 {
+                sums.add(&h, m);
+            }
+            let (chi2, ndf) = sums.chi2(&cfg).unwrap();
             let (fit, _) = fit_hits(&h, &members, &cfg).unwrap();
             let scale = scattering_scale(&fit, &cfg);
             assert_eq!(ndf, fit.ndf);
             assert_relative_eq!(chi2 * scale * scale, fit.chi2, max_relative = 1e-6);
         }
-        // Two hits, or hits at one z, have no chi2.
+        // Two hits have no chi2.
         let h = track_hits(&[(120.0, 0.06, 0.1, 0.0003)], 0.0, 1);
-        assert!(scattering_chi2(&h, &[0, 1], &cfg).is_none());
+        let mut two = LineSums::start(&h, 0);
+        two.add(&h, 1);
+        assert!(two.chi2(&cfg).is_none());
     }
 }
