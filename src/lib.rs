@@ -8,7 +8,7 @@
 //! - [`features`]: named node and edge features with fixed scales;
 //! - [`export`]: training export (one NumPy archive per crossing and a JSON manifest);
 //! - [`inference`]: edge scores from an ONNX graph neural network run by onnxruntime;
-//! - [`tracks`]: scored edges to track candidates (components, junctions, line fit);
+//! - [`tracks`]: scored edges to track candidates (candidate paths, exclusive assignment, line fit);
 //! - [`pipeline`]: the [`pipeline::Tracker`] that chains the stages;
 //! - [`ffi`]: the C ABI (`include/gnntrack.h`) over the pipeline;
 //! - [`eval`]: track efficiency, fake and duplicate rates against truth, with bootstrap intervals.
