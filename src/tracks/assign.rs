@@ -11,9 +11,9 @@
 
 use rayon::prelude::*;
 
-use super::TrackConfig;
 use super::fit::LineSums;
 use super::paths::Paths;
+use super::{TrackConfig, layer_bit, layer_mask};
 use crate::hits::Hits;
 
 const FREE: u32 = u32::MAX;
@@ -125,11 +125,7 @@ impl<'a> State<'a> {
 /// as much that positron's as its own. More common hits mean one track, not two.
 fn share(state: &mut State, order: &[u32], hits: &Hits, config: &TrackConfig) {
     let paths = state.paths;
-    let layers = |members: &mut dyn Iterator<Item = u32>| {
-        members
-            .fold(0u64, |m, x| m | 1u64 << (hits.layer[x as usize] & 63))
-            .count_ones()
-    };
+    let layers = |members: &mut dyn Iterator<Item = u32>| layer_mask(hits, members).count_ones();
     for &p in order {
         if state.is_taken[p as usize] || !state.good_fit(p, config.share_chi2_ndf) {
             continue;
@@ -222,7 +218,7 @@ fn swap_tails(
         let mut sums: Option<LineSums> = None;
         let mut layers = 0u64;
         for h in members {
-            layers |= 1u64 << (hits.layer[h as usize] & 63);
+            layers |= layer_bit(hits, h);
             match &mut sums {
                 None => sums = Some(LineSums::start(hits, h)),
                 Some(s) => s.add(hits, h),

@@ -3,9 +3,9 @@
 
 use rayon::prelude::*;
 
-use super::TrackConfig;
 use super::components::UnionFind;
 use super::fit::{LineFit, fit_hits, scattering_scale};
+use super::{TrackConfig, layer_bit, layer_mask};
 use crate::hits::Hits;
 
 /// Share of the joining window inside which a short piece takes a candidate's hit: a merged hit
@@ -92,8 +92,7 @@ impl LayerIndex {
 pub fn join_pieces(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> Vec<Vec<u32>> {
     const NONE: u32 = u32::MAX;
     let n = hits.len();
-    let layer_bit = |h: u32| 1u64 << (hits.layer[h as usize] & 63);
-    let layers_of = |g: &[u32]| g.iter().fold(0u64, |m, &h| m | layer_bit(h));
+    let layers_of = |g: &[u32]| layer_mask(hits, g.iter().copied());
     // A candidate has hits on min_hits layers at least; a piece with fewer (a stave-overlap
     // pair and one more hit) is still loose.
     let complete = |g: &[u32]| layers_of(g).count_ones() as usize >= config.min_hits;
@@ -169,7 +168,7 @@ pub fn join_pieces(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> 
         if common != 0
             && !members[b]
                 .iter()
-                .filter(|&&x| layer_bit(x) & common != 0)
+                .filter(|&&x| layer_bit(hits, x) & common != 0)
                 .all(|x| members[a].contains(x))
         {
             continue;

@@ -166,6 +166,18 @@ impl TrackConfig {
     }
 }
 
+/// Bit of a hit's layer in a layer mask.
+pub(crate) fn layer_bit(hits: &Hits, h: u32) -> u64 {
+    1u64 << (hits.layer[h as usize] & 63)
+}
+
+/// Mask of the layers of some hits.
+pub(crate) fn layer_mask(hits: &Hits, members: impl IntoIterator<Item = u32>) -> u64 {
+    members
+        .into_iter()
+        .fold(0u64, |m, h| m | layer_bit(hits, h))
+}
+
 /// A track candidate: indices into the input hits (sorted by z) and its fit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {

@@ -9,8 +9,8 @@
 
 use rayon::prelude::*;
 
-use super::TrackConfig;
 use super::fit::LineSums;
+use super::{TrackConfig, layer_bit};
 use crate::hits::Hits;
 
 /// Candidate paths, stored flat.
@@ -106,10 +106,6 @@ impl Adjacency {
 fn slot_bit(hits: &Hits, h: u32) -> u64 {
     let (l, s) = (hits.layer[h as usize] as u64, hits.stave[h as usize] as u64);
     1u64 << ((l * 8 + s.min(7)) & 63)
-}
-
-fn layer_bit(hits: &Hits, h: u32) -> u64 {
-    1u64 << (hits.layer[h as usize] & 63)
 }
 
 /// Longest path searched: four layers with two staves each.
