@@ -266,6 +266,10 @@ pub struct EvalArgs {
     /// Dipole field of the simulated crossings, T.
     #[arg(long, default_value_t = 0.95)]
     pub field: f64,
+    /// Hits of two particles on one chip closer than this many pixels merge in the simulated
+    /// crossings; 0 keeps every hit.
+    #[arg(long, default_value_t = 2.0)]
+    pub merge_pixels: f64,
     /// Hit files to evaluate instead of (or beside, with --xi) simulated crossings; they form one
     /// more group named `files`.
     #[arg(long = "in", value_delimiter = ',')]
@@ -429,6 +433,8 @@ pub fn eval(args: EvalArgs) -> CliResult {
         for &xi in &args.xi {
             let mut sim = SimConfig::e_laser(xi)?;
             sim.magnet.field_t = args.field;
+            sim.merge_distance_pixels = args.merge_pixels;
+            sim.validate()?;
             let detector = Detector::from_name_or_path(&args.tracker.config("luxe")?.geometry)?;
             let events = (0..args.bx)
                 .map(|bx| {

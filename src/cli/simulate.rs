@@ -47,6 +47,10 @@ pub struct SimulateArgs {
     /// Switch multiple scattering off.
     #[arg(long)]
     pub no_scattering: bool,
+    /// Hits of two particles on one chip closer than this many pixels merge into one; 0 keeps
+    /// every hit (as in the real LUXE crossings of the simplified simulation).
+    #[arg(long, default_value_t = 2.0)]
+    pub merge_pixels: f64,
     /// Output folder (created if missing); files are named bx_<seed>_<n>.csv.
     #[arg(long, default_value = "out/sim")]
     pub out: PathBuf,
@@ -66,6 +70,7 @@ pub fn run(args: SimulateArgs) -> CliResult {
     config.noise_per_pixel = args.noise;
     config.hit_efficiency = args.efficiency;
     config.multiple_scattering = !args.no_scattering;
+    config.merge_distance_pixels = args.merge_pixels;
     config.validate()?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
