@@ -6,8 +6,8 @@
 //! 2. Sharing: an untaken, well-fitting path whose only conflicts are one or two hits of one
 //!    taken path is taken too (two positrons whose hits merged): one common hit is shared, two
 //!    are split between them.
-//! 3. Tail exchange: two taken paths linked by an edge swap their downstream parts where that
-//!    lowers their summed chi2.
+//! 3. Tail exchange: two taken paths linked by an edge scoring at least `path_cut` swap their
+//!    downstream parts where that lowers their summed chi2.
 
 use rayon::prelude::*;
 
@@ -234,7 +234,7 @@ fn swap_tails(
         .map(|t| chi2(&mut t.iter().copied()))
         .collect();
     for (&(u, v), &s) in edges.iter().zip(scores) {
-        if s < config.edge_cut() {
+        if s < config.path_cut {
             continue;
         }
         for ta in owners[u as usize] {

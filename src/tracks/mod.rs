@@ -56,8 +56,8 @@ pub struct TrackConfig {
     pub share_hits: bool,
     /// Largest cost of both tracks sharing a hit.
     pub share_chi2_ndf: f64,
-    /// Let two tracks linked by an edge swap their downstream parts when that lowers their
-    /// summed chi2.
+    /// Let two tracks linked by an edge (scoring at least `path_cut`) swap their downstream
+    /// parts when that lowers their summed chi2.
     pub swap_tails: bool,
     /// Let tracks and leftover pieces take loose hits along their lines (see [`join_pieces`]).
     pub join_pieces: bool,
