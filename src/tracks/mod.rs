@@ -84,8 +84,8 @@ impl Default for TrackConfig {
         TrackConfig {
             edge_cut: None,
             min_hits: 3,
-            path_cut: 0.05,
-            max_branches: 3,
+            path_cut: 0.02,
+            max_branches: 4,
             path_chi2_ndf: 5.0,
             score_weight: 2.0,
             share_hits: true,
