@@ -18,6 +18,10 @@ use crate::hits::Hits;
 
 const FREE: u32 = u32::MAX;
 
+/// How far (in scattering-widened hit uncertainties) the first hit of another track's tail
+/// may lie from a track's line for the tail exchange to try it.
+const SWAP_PULL: f64 = 10.0;
+
 /// Taken paths as hit lists (the hits of a path in path order).
 pub(crate) fn assign(
     hits: &Hits,
@@ -214,7 +218,7 @@ fn swap_tails(
             add(&mut owners, h, t as u32);
         }
     }
-    let chi2 = |members: &mut dyn Iterator<Item = u32>| {
+    let sums_of = |members: &mut dyn Iterator<Item = u32>| {
         let mut sums: Option<LineSums> = None;
         let mut layers = 0u64;
         for h in members {
@@ -224,14 +228,17 @@ fn swap_tails(
                 Some(s) => s.add(hits, h),
             }
         }
-        (layers.count_ones() >= config.min_hits as u32)
-            .then_some(())
-            .and(sums?.chi2(config))
-            .map(|(c, _)| c)
+        sums.filter(|_| layers.count_ones() >= config.min_hits as u32)
     };
-    let mut current: Vec<Option<f64>> = tracks
+    let chi2 =
+        |members: &mut dyn Iterator<Item = u32>| sums_of(members)?.chi2(config).map(|(c, _)| c);
+    // Each track's line sums and chi2, kept up to date.
+    let mut current: Vec<Option<(LineSums, f64)>> = tracks
         .iter()
-        .map(|t| chi2(&mut t.iter().copied()))
+        .map(|t| {
+            let sums = sums_of(&mut t.iter().copied())?;
+            Some((sums, sums.chi2(config)?.0))
+        })
         .collect();
     for (&(u, v), &s) in edges.iter().zip(scores) {
         if s < config.path_cut {
@@ -243,9 +250,15 @@ fn swap_tails(
                     continue;
                 }
                 let (a, b) = (&tracks[ta as usize], &tracks[tb as usize]);
-                let (Some(ca), Some(cb)) = (current[ta as usize], current[tb as usize]) else {
+                let (Some((sums_a, ca)), Some((_, cb))) =
+                    (current[ta as usize], current[tb as usize])
+                else {
                     continue;
                 };
+                // v must lie near a's line for a to take it (a quick test before the fits).
+                if sums_a.pull(hits, v, config).is_none_or(|p| p > SWAP_PULL) {
+                    continue;
+                }
                 // a keeps its hits up to u and takes b's beyond; b the reverse.
                 let z_cut = hits.z[u as usize];
                 let up = |h: &&u32| hits.z[**h as usize] <= z_cut;
@@ -271,7 +284,7 @@ fn swap_tails(
                         .chain(a.iter().filter(down))
                         .copied()
                         .collect();
-                    for (t, new, c) in [(ta, new_a, na), (tb, new_b, nb)] {
+                    for (t, new) in [(ta, new_a), (tb, new_b)] {
                         let old = std::mem::replace(&mut tracks[t as usize], new);
                         for &h in &old {
                             remove(&mut owners, h, t);
@@ -279,7 +292,8 @@ fn swap_tails(
                         for &h in &tracks[t as usize] {
                             add(&mut owners, h, t);
                         }
-                        current[t as usize] = Some(c);
+                        current[t as usize] = sums_of(&mut tracks[t as usize].iter().copied())
+                            .and_then(|s| Some((s, s.chi2(config)?.0)));
                     }
                 }
             }

@@ -457,11 +457,11 @@ mod tests {
 
     #[test]
     fn tails_of_two_tracks_are_swapped_when_no_path_gives_the_right_pairing() {
-        // The path search follows only the best edge from each hit, the wrong middle ones: it
-        // pairs the halves wrongly, and the tail exchange, over the right edge 1 -> 2, puts
-        // them right.
+        // Tracks 0 and 1 run 50-110 um apart. The path search follows only the best edge from
+        // each hit, the wrong middle ones: it pairs the halves wrongly, and the tail exchange,
+        // over the right edge 1 -> 2, puts them right.
         let h = track_hits(
-            &[(150.0, 0.08, 0.0, 0.0), (150.3, 0.0802, 0.1, 0.0)],
+            &[(150.0, 0.08, 0.0, 0.0), (150.05, 0.0802, 0.02, 0.0)],
             0.002,
             7,
         );
