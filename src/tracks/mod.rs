@@ -226,15 +226,27 @@ pub fn build_candidates(
         groups = join_pieces(hits, groups, config);
     }
     let t3 = std::time::Instant::now();
-    let mut candidates: Vec<Candidate> = groups
+    let candidates: Vec<Candidate> = groups
         .into_par_iter()
         .filter(|g| g.len() >= config.min_hits)
         .filter_map(|g| fit::fit_candidate(hits, g, config))
         .filter(|c| c.hits.len() >= config.min_hits)
         .collect();
-    // Two candidates with the same hits are one track.
-    candidates.sort_by(|a, b| a.hits.cmp(&b.hits));
-    candidates.dedup_by(|a, b| a.hits == b.hits);
+    // Two candidates with the same hits are one track. (Sorted through indices: a candidate is
+    // too large to move around cheaply.)
+    let mut order: Vec<u32> = (0..candidates.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        candidates[a as usize]
+            .hits
+            .cmp(&candidates[b as usize].hits)
+            .then(a.cmp(&b))
+    });
+    order.dedup_by(|a, b| candidates[*a as usize].hits == candidates[*b as usize].hits);
+    let mut slots: Vec<Option<Candidate>> = candidates.into_iter().map(Some).collect();
+    let candidates: Vec<Candidate> = order
+        .iter()
+        .map(|&k| slots[k as usize].take().expect("each index once"))
+        .collect();
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
     log::debug!(
         "track building: {} paths in {:.1} ms, assignment {:.1} ms, recovery {:.1} ms, fits {:.1} ms",

@@ -124,10 +124,16 @@ pub(crate) fn enumerate_paths(hits: &Hits, adjacency: &Adjacency, config: &Track
             paths_from(hits, adjacency, config, starts)
         })
         .collect();
+    let n_paths: usize = blocks.iter().map(Paths::len).sum();
+    let n_hits: usize = blocks.iter().map(|b| b.hits.len()).sum();
     let mut out = Paths {
-        offsets: vec![0],
-        ..Paths::default()
+        hits: Vec::with_capacity(n_hits),
+        offsets: Vec::with_capacity(n_paths + 1),
+        layers: Vec::with_capacity(n_paths),
+        chi2: Vec::with_capacity(n_paths),
+        cost: Vec::with_capacity(n_paths),
     };
+    out.offsets.push(0);
     for block in blocks {
         let base = out.hits.len() as u32;
         out.hits.extend_from_slice(&block.hits);
