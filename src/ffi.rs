@@ -50,7 +50,7 @@ pub enum gnntrack_status {
     /// No hits were given (`n_hits` = 0). An empty crossing has no tracks: skip the call.
     EmptyInput = 2,
     /// An argument is unusable: a string that is not UTF-8, a misaligned array, an index out of
-    /// range, too many hits, a log level out of range.
+    /// range, more hits than `max_hits`, a log level out of range.
     InvalidArgument = 3,
     /// A hit is invalid: non-finite coordinate, layer or stave unknown to the geometry, off its
     /// stave, or a duplicate hit id. The message names the hit, field and value.
@@ -70,7 +70,8 @@ pub enum gnntrack_status {
     Onnxruntime = 10,
     /// The requested execution provider cannot start.
     Provider = 11,
-    /// The graph of the crossing has more edges than `max_edges` (with `edge_cap = "error"`).
+    /// The window search of the crossing found more edges than `max_edges` (with
+    /// `edge_cap = "error"`); it stops there, so this comes fast and with bounded memory.
     TooManyEdges = 12,
     /// The model failed while running or returned unusable scores.
     Inference = 13,
@@ -285,7 +286,11 @@ fn status_of(e: &TrackerError) -> gnntrack_status {
         TrackerError::Hit(_) => S::InvalidHit,
         TrackerError::Graph(g) => match g {
             GraphError::Hit(_) | GraphError::UpstreamOfReference { .. } => S::InvalidHit,
-            GraphError::Config { .. } | GraphError::Toml(_) | GraphError::Io { .. } => S::Config,
+            GraphError::Config { .. }
+            | GraphError::Toml(_)
+            | GraphError::Io { .. }
+            | GraphError::InFile { .. } => S::Config,
+            GraphError::TooManyEdges { .. } => S::TooManyEdges,
             _ => S::Graph,
         },
         TrackerError::Inference(i) => match i {
@@ -300,6 +305,7 @@ fn status_of(e: &TrackerError) -> gnntrack_status {
             | InferenceError::Output { .. } => S::Inference,
         },
         TrackerError::TooManyEdges { .. } => S::TooManyEdges,
+        TrackerError::TooManyHits { .. } => S::InvalidArgument,
     }
 }
 
@@ -918,10 +924,10 @@ fn check_layer_stave(
 /// Many threads may call this at once on one tracker.
 ///
 /// Errors: `GNNTRACK_STATUS_NULL_ARGUMENT` (tracker, hits, a required column or out is NULL),
-/// `_EMPTY_INPUT` (`n_hits` = 0), `_INVALID_ARGUMENT` (more than 4294967295 hits, a misaligned
+/// `_EMPTY_INPUT` (`n_hits` = 0), `_INVALID_ARGUMENT` (more than `max_hits` hits, a misaligned
 /// column), `_INVALID_HIT` (the first invalid hit: NaN or infinite coordinate, layer or stave
-/// the geometry does not know, hit off its stave, duplicate hit id), `_TOO_MANY_EDGES` (graph
-/// above `max_edges`), `_INFERENCE`.
+/// the geometry does not know, hit off its stave, duplicate hit id), `_TOO_MANY_EDGES` (the
+/// search found more than `max_edges` edges), `_INFERENCE`.
 ///
 /// # Safety
 /// `tracker` is NULL or a live tracker; `hits` is NULL or points to a `gnntrack_hits` whose
@@ -954,6 +960,8 @@ pub unsafe extern "C" fn gnntrack_reconstruct(
             ));
         }
         let tracker_ref = &tracker.inner;
+        // Before copying anything.
+        tracker_ref.check_hit_count(n_hits)?;
         // SAFETY: the columns hold `n_hits` values per the function's contract.
         let (x, y, z, layer, stave) = unsafe {
             (

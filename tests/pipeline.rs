@@ -150,7 +150,10 @@ fn edge_cap_is_an_error_or_a_truncation() {
         edge_cap: EdgeCap::Truncate,
         ..TrackerConfig::default()
     });
-    assert_eq!(t.reconstruct(&hits).unwrap().graph.len(), 100);
+    // The first 100 edges the search finds, in (inner, outer) order, less those pruned.
+    let graph = t.reconstruct(&hits).unwrap().graph;
+    assert!(graph.len() <= 100 && graph.len() > 50, "{}", graph.len());
+    assert!(graph.src.windows(2).all(|w| w[0] <= w[1]));
 }
 
 #[test]
