@@ -16,7 +16,10 @@
 //!   status and a message naming the argument, field and value;
 //! - the caller's arrays are only read, during the call; results own their memory until freed
 //!   by their `*_free` function (freeing twice is undefined behaviour);
-//! - on failure, output handles are set to NULL.
+//! - on failure, output handles are set to NULL;
+//! - new status values may appear without an ABI change: hosts treat unknown ones as failures;
+//! - a result owns everything it hands out and may outlive its tracker;
+//! - onnxruntime is loaded once per process (see [`crate::inference::runtime`]).
 
 #![allow(non_camel_case_types)]
 
@@ -39,7 +42,9 @@ pub const GNNTRACK_ABI_VERSION: u32 = 1;
 const VERSION_C: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
 /// Outcome of a call. `GNNTRACK_STATUS_OK` is 0; every other value comes with a message from
-/// `gnntrack_last_error()`.
+/// `gnntrack_last_error()`. Later versions may add values without changing
+/// `GNNTRACK_ABI_VERSION`: treat a value this header does not list as a failure (like
+/// `GNNTRACK_STATUS_PANIC`) and report `gnntrack_status_name()` and `gnntrack_last_error()`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum gnntrack_status {
@@ -163,7 +168,8 @@ pub struct gnntrack_tracker {
 }
 
 /// The candidates of one reconstruction (opaque). Created by `gnntrack_reconstruct`, freed by
-/// `gnntrack_result_free`; read-only, so any thread may read it.
+/// `gnntrack_result_free`; read-only, so any thread may read it. It owns all its data and does
+/// not refer to the tracker: it may be read and freed after `gnntrack_tracker_free`.
 pub struct gnntrack_result {
     offsets: Vec<usize>,
     indices: Vec<u32>,
@@ -294,8 +300,11 @@ fn status_of(e: &TrackerError) -> gnntrack_status {
             _ => S::Graph,
         },
         TrackerError::Inference(i) => match i {
-            InferenceError::Runtime(RuntimeError::NotFound { .. })
-            | InferenceError::Runtime(RuntimeError::Environment { .. }) => S::Onnxruntime,
+            InferenceError::Runtime(
+                RuntimeError::NotFound { .. }
+                | RuntimeError::Environment { .. }
+                | RuntimeError::EarlierFailure { .. },
+            ) => S::Onnxruntime,
             InferenceError::Provider { .. } => S::Provider,
             InferenceError::ModelIo { .. } => S::ModelUnreadable,
             InferenceError::ModelLoad { .. } => S::ModelInvalid,
@@ -707,7 +716,11 @@ pub unsafe extern "C" fn gnntrack_config_free(config: *mut gnntrack_config) {
 }
 
 /// Sets one key (dotted path, for example `"tracks.min_hits"`, `"inference.provider"`,
-/// `"max_edges"`) from its text, as steering parameters of a host framework arrive. The text is
+/// `"max_edges"`) from its text, as steering parameters of a host framework arrive. The keys are
+/// those of the configuration TOML: `geometry`, `model`, `max_hits`, `max_edges`, `edge_cap`,
+/// `hits.*`, `graph.*`, `inference.*` (`provider`, `device_id`, `intra_threads`, `pool_size`,
+/// `library.path`, `library.search`) and `tracks.*`; `gnntrack_config_to_toml` prints them all
+/// with their values. The text is
 /// read as a TOML value when it is one (`4`, `0.5`, `true`, `[1, 2]`), else as a string.
 /// An unknown key or a value of the wrong type or range gives `GNNTRACK_STATUS_CONFIG` with the
 /// key and value; the configuration is then unchanged.
@@ -814,9 +827,16 @@ pub unsafe extern "C" fn gnntrack_config_to_toml(
 /// afterwards): loads the geometry, finds onnxruntime, loads the model and checks its contract,
 /// starts the execution provider. Stores it in `*out`; free it with `gnntrack_tracker_free`.
 ///
+/// onnxruntime is loaded by the first tracker that finds a library (`inference.library.path`,
+/// `ORT_DYLIB_PATH`, a Python package, the dynamic loader) and serves every tracker of the process
+/// from then on; one that names another path gets the loaded library and a logged warning. A
+/// call that finds no library loads nothing, so a later call may search again (for example
+/// with another `inference.library.path`).
+///
 /// Errors: `GNNTRACK_STATUS_CONFIG`, `_GEOMETRY`, `_MODEL_UNREADABLE` (missing model file),
 /// `_MODEL_INVALID` (corrupt), `_MODEL_CONTRACT`, `_ONNXRUNTIME` (no onnxruntime library could
-/// be loaded; the message lists every candidate tried), `_PROVIDER`.
+/// be loaded, the message listing every candidate tried; or a library loaded by an earlier call
+/// could not start its environment, which is final for the process), `_PROVIDER`.
 ///
 /// # Safety
 /// `config` is NULL or a live configuration; `out` is NULL or valid for writing a pointer.

@@ -17,9 +17,10 @@
 //!    search path, and the executable's directory).
 //!
 //! Steps 3 and 4 can be switched off ([`LibrarySearch::search`]). When nothing loads, the error
-//! lists every candidate with the reason it failed. onnxruntime allows one environment per
-//! process, even after the first is dropped: the first call decides, and later calls get the same
-//! runtime or the same error.
+//! lists every candidate with the reason it failed, and nothing is loaded: a later call searches
+//! again with its own settings. onnxruntime allows one library and one environment per process,
+//! even after the first is dropped: the first library that loads decides, and later calls get the
+//! same runtime (or, when its environment could not be created, the same error).
 //!
 //! # Execution providers
 //!

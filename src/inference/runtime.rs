@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ort::environment::Environment;
@@ -79,6 +79,21 @@ pub enum RuntimeError {
         /// onnxruntime's message.
         reason: String,
     },
+    /// An earlier call loaded the library but could not create its environment; a library
+    /// stays loaded for the rest of the process, so every later call fails the same way.
+    #[error(
+        "onnxruntime was loaded from {} by an earlier call but its environment could not be created: {reason}; one onnxruntime per process, so that first load decided and no other library can be tried in this process{}",
+        library.display(),
+        match wanted { Some(p) => format!(" (the configured {} is not used)", p.display()), None => String::new() }
+    )]
+    EarlierFailure {
+        /// The library that loaded.
+        library: PathBuf,
+        /// onnxruntime's message.
+        reason: String,
+        /// The path this call asked for, if any.
+        wanted: Option<PathBuf>,
+    },
 }
 
 fn list_attempts(tried: &[LoadAttempt]) -> String {
@@ -95,6 +110,9 @@ fn list_attempts(tried: &[LoadAttempt]) -> String {
         ));
     }
     s.push_str("\nset ORT_DYLIB_PATH to libonnxruntime.so, or `pip install onnxruntime` (CPU) or `onnxruntime-gpu` (CUDA)");
+    s.push_str(
+        "\nnothing was loaded: a later tracker may try again (for example with another `inference.library.path`)",
+    );
     s
 }
 
@@ -167,23 +185,65 @@ fn version_from_file_name(path: &Path) -> Option<String> {
         .then(|| v.to_string())
 }
 
-static RUNTIME: OnceLock<Result<OnnxRuntime, RuntimeError>> = OnceLock::new();
+/// What the process's onnxruntime search has come to.
+enum State {
+    /// Nothing loaded yet (no call, or every call so far found no loadable library): the next
+    /// call searches again.
+    Open,
+    /// Loaded, with its environment, for the rest of the process.
+    Loaded(&'static OnnxRuntime),
+    /// A library loaded but its environment failed: final for the process.
+    Broken { library: PathBuf, reason: String },
+}
 
-/// The process's onnxruntime: loaded on the first call following `search`, then cached. Later
-/// calls return the same runtime (or the same error) whatever their `search`, since onnxruntime
-/// allows one environment per process.
+static STATE: Mutex<State> = Mutex::new(State::Open);
+
+/// The process's onnxruntime, loaded on the first successful call following `search`.
+///
+/// onnxruntime allows one library and one environment per process: once a library has loaded,
+/// later calls return the same runtime whatever their `search` (with a warning when they asked
+/// for another path), or, when its environment could not be created, the same failure
+/// ([`RuntimeError::EarlierFailure`]). A call that finds no loadable library loads nothing, so
+/// a later call searches again with its own `search`.
 pub fn runtime(search: &LibrarySearch) -> Result<&'static OnnxRuntime, RuntimeError> {
-    let result = RUNTIME.get_or_init(|| load(search));
-    if let (Ok(rt), Some(wanted)) = (result, &search.path)
-        && !same_file(wanted, &rt.library)
-    {
-        log::warn!(
-            "onnxruntime is already loaded from {}; the configured {} is not used (one onnxruntime per process)",
-            rt.library.display(),
-            wanted.display()
-        );
+    let mut state = STATE.lock().unwrap_or_else(PoisonError::into_inner);
+    match &*state {
+        State::Loaded(rt) => {
+            if let Some(wanted) = &search.path
+                && !same_file(wanted, &rt.library)
+            {
+                log::warn!(
+                    "onnxruntime was already loaded from {} by an earlier call; the configured {} is not used (one onnxruntime per process)",
+                    rt.library.display(),
+                    wanted.display()
+                );
+            }
+            return Ok(rt);
+        }
+        State::Broken { library, reason } => {
+            return Err(RuntimeError::EarlierFailure {
+                library: library.clone(),
+                reason: reason.clone(),
+                wanted: search.path.clone().filter(|p| !same_file(p, library)),
+            });
+        }
+        State::Open => {}
     }
-    result.as_ref().map_err(Clone::clone)
+    match load(search) {
+        Ok(rt) => {
+            let rt: &'static OnnxRuntime = Box::leak(Box::new(rt));
+            *state = State::Loaded(rt);
+            Ok(rt)
+        }
+        Err(RuntimeError::Environment { library, reason }) => {
+            *state = State::Broken {
+                library: library.clone(),
+                reason: reason.clone(),
+            };
+            Err(RuntimeError::Environment { library, reason })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
