@@ -30,7 +30,7 @@ use std::path::Path;
 use std::sync::{Once, OnceLock, PoisonError, RwLock};
 
 use crate::graph::GraphError;
-use crate::hits::{HitError, Hits};
+use crate::hits::{HitError, HitFileFormat, Hits, read_hits};
 use crate::inference::{InferenceError, RuntimeError};
 use crate::pipeline::{Tracker, TrackerConfig, TrackerError};
 
@@ -84,6 +84,9 @@ pub enum gnntrack_status {
     Graph = 14,
     /// An internal error (a panic) was caught; please report it with the message.
     Panic = 15,
+    /// A hit file cannot be read: missing, empty, an unknown header or a bad row (the message
+    /// names the file, line, column and value).
+    HitFile = 16,
 }
 
 impl gnntrack_status {
@@ -105,10 +108,11 @@ impl gnntrack_status {
             gnntrack_status::Inference => c"GNNTRACK_STATUS_INFERENCE",
             gnntrack_status::Graph => c"GNNTRACK_STATUS_GRAPH",
             gnntrack_status::Panic => c"GNNTRACK_STATUS_PANIC",
+            gnntrack_status::HitFile => c"GNNTRACK_STATUS_HIT_FILE",
         }
     }
 
-    const ALL: [gnntrack_status; 16] = [
+    const ALL: [gnntrack_status; 17] = [
         gnntrack_status::Ok,
         gnntrack_status::NullArgument,
         gnntrack_status::EmptyInput,
@@ -125,6 +129,7 @@ impl gnntrack_status {
         gnntrack_status::Inference,
         gnntrack_status::Graph,
         gnntrack_status::Panic,
+        gnntrack_status::HitFile,
     ];
 }
 
@@ -176,6 +181,19 @@ pub struct gnntrack_result {
     fits: Vec<gnntrack_fit>,
     times: gnntrack_times,
     graph: gnntrack_graph_summary,
+}
+
+/// The hits of one hit file (opaque), read by `gnntrack_hit_file_read` in either CSV format the
+/// command-line tool reads; freed by `gnntrack_hit_file_free`. Read-only.
+pub struct gnntrack_hit_file {
+    x: Vec<f64>,
+    y: Vec<f64>,
+    z: Vec<f64>,
+    layer: Vec<i32>,
+    stave: Vec<i32>,
+    hit_id: Vec<u64>,
+    particle_id: Option<Vec<u64>>,
+    format: &'static CStr,
 }
 
 /// The hits of one bunch crossing, as columns owned by the caller; each non-NULL pointer points
@@ -450,6 +468,15 @@ unsafe fn column<'a, T>(ptr: *const T, n: usize, name: &str) -> Result<&'a [T], 
     // SAFETY: non-NULL, aligned and `n` values long per the caller's contract; n is at most
     // u32::MAX, so n * size_of::<T>() fits in isize on 64-bit targets.
     Ok(unsafe { std::slice::from_raw_parts(ptr, n) })
+}
+
+/// The start of a slice, or NULL when it is empty (never a dangling pointer).
+fn non_dangling<T>(values: &[T]) -> *const T {
+    if values.is_empty() {
+        std::ptr::null()
+    } else {
+        values.as_ptr()
+    }
 }
 
 /// Writes an output value when the pointer is not NULL.
@@ -1099,6 +1126,8 @@ pub unsafe extern "C" fn gnntrack_result_candidate_count(
 /// (the first is 0) and `*indices` to `offsets[count]` hit indices, so that candidate `i` has
 /// the hits `indices[offsets[i]] .. indices[offsets[i + 1] - 1]`, ordered by z. An index
 /// refers to the position of the hit in the caller's columns. Both arrays belong to the result.
+/// A result without candidates gives `*offsets` pointing to the single offset 0 and
+/// `*indices` = NULL.
 ///
 /// # Safety
 /// `result` is NULL or a live result; `offsets` and `indices` are NULL or valid for writing a
@@ -1121,7 +1150,7 @@ pub unsafe extern "C" fn gnntrack_result_hit_indices(
         // SAFETY: checked non-NULL above.
         unsafe {
             offsets.write(result.offsets.as_ptr());
-            indices.write(result.indices.as_ptr());
+            indices.write(non_dangling(&result.indices));
         }
         Ok(())
     })
@@ -1167,7 +1196,7 @@ pub unsafe extern "C" fn gnntrack_result_candidate_hits(
 }
 
 /// The fitted parameters of every candidate: `*fits` points to `count` structs, owned by the
-/// result.
+/// result; NULL when the result has no candidates.
 ///
 /// # Safety
 /// `result` is NULL or a live result; `fits` is NULL or valid for writing a pointer.
@@ -1183,7 +1212,7 @@ pub unsafe extern "C" fn gnntrack_result_fits(
             return Err(null("fits"));
         }
         // SAFETY: checked non-NULL above.
-        unsafe { fits.write(result.fits.as_ptr()) };
+        unsafe { fits.write(non_dangling(&result.fits)) };
         Ok(())
     })
 }
@@ -1226,6 +1255,109 @@ pub unsafe extern "C" fn gnntrack_result_graph(
         }
         // SAFETY: checked non-NULL above.
         unsafe { summary.write(result.graph) };
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hit files
+
+/// Reads a hit file in the project format (`gnntrack simulate`) or the LUXE format (recognised
+/// from the header; LUXE positions in metres and energies in MeV are converted, every LUXE hit
+/// gets stave 0, as the command-line tool reads them) and stores it in `*out`; free it with
+/// `gnntrack_hit_file_free`. A missing or empty file, an unknown header or a bad row gives
+/// `GNNTRACK_STATUS_HIT_FILE` with the file, line, column and value.
+///
+/// # Safety
+/// `path` is NULL or NUL-terminated; `out` is NULL or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gnntrack_hit_file_read(
+    path: *const c_char,
+    out: *mut *mut gnntrack_hit_file,
+) -> gnntrack_status {
+    // SAFETY: per the function's contract.
+    unsafe { put(out, std::ptr::null_mut()) };
+    guard(|| {
+        // SAFETY: per the function's contract.
+        let path = unsafe { str_arg(path, "path")? };
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        let (hits, format) = read_hits(Path::new(path))
+            .map_err(|e| Failure::new(gnntrack_status::HitFile, crate::clip(&e.to_string())))?;
+        let file = Box::new(gnntrack_hit_file {
+            layer: hits.layer.iter().map(|&l| i32::from(l)).collect(),
+            stave: hits.stave.iter().map(|&s| i32::from(s)).collect(),
+            particle_id: hits.truth.as_ref().map(|t| t.particle_id.clone()),
+            x: hits.x,
+            y: hits.y,
+            z: hits.z,
+            hit_id: hits.hit_id,
+            format: match format {
+                HitFileFormat::Project => c"project",
+                HitFileFormat::Luxe => c"luxe",
+            },
+        });
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(Box::into_raw(file)) };
+        Ok(())
+    })
+}
+
+/// Frees a hit file; NULL is ignored. Freeing twice is undefined behaviour.
+///
+/// # Safety
+/// `file` is NULL or a live hit file, not used afterwards (nor the columns it handed out).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gnntrack_hit_file_free(file: *mut gnntrack_hit_file) {
+    free_handle(file);
+}
+
+/// The hits of a hit file as columns for `gnntrack_reconstruct`: stores them in `*columns`
+/// (every column set, `hit_id` the file's ids) and their number in `*n_hits`. `particle_id`, when
+/// not NULL, receives the true particle of each hit (0: noise), or NULL when the file has no
+/// truth. `format`, when not NULL, receives `"project"` or `"luxe"` (static storage). The arrays
+/// belong to the hit file.
+///
+/// # Safety
+/// `file` is NULL or a live hit file; `columns` and `n_hits` are NULL or valid for writing;
+/// `particle_id` and `format` are NULL or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gnntrack_hit_file_columns(
+    file: *const gnntrack_hit_file,
+    columns: *mut gnntrack_hits,
+    n_hits: *mut usize,
+    particle_id: *mut *const u64,
+    format: *mut *const c_char,
+) -> gnntrack_status {
+    guard(|| {
+        // SAFETY: per the function's contract.
+        let file = unsafe { arg(file, "file")? };
+        if columns.is_null() {
+            return Err(null("columns"));
+        }
+        if n_hits.is_null() {
+            return Err(null("n_hits"));
+        }
+        // SAFETY: checked non-NULL above; the optional outputs are NULL or writable.
+        unsafe {
+            columns.write(gnntrack_hits {
+                x: non_dangling(&file.x),
+                y: non_dangling(&file.y),
+                z: non_dangling(&file.z),
+                layer: non_dangling(&file.layer),
+                stave: non_dangling(&file.stave),
+                hit_id: non_dangling(&file.hit_id),
+            });
+            n_hits.write(file.x.len());
+            put(
+                particle_id,
+                file.particle_id
+                    .as_deref()
+                    .map_or(std::ptr::null(), non_dangling),
+            );
+            put(format, file.format.as_ptr());
+        }
         Ok(())
     })
 }
