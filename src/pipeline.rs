@@ -234,16 +234,22 @@ impl TrackerConfig {
     /// Parses a configuration from TOML; missing keys keep their defaults.
     pub fn from_toml_str(text: &str) -> Result<TrackerConfig, TrackerError> {
         let config: TrackerConfig =
-            toml::from_str(text).map_err(|e| TrackerError::Config(e.to_string()))?;
+            toml::from_str(text).map_err(|e| TrackerError::Config(crate::clip(&e.to_string())))?;
         config.validate()?;
         Ok(config)
     }
 
-    /// Reads a TOML file.
+    /// Reads a TOML file; errors name the file.
     pub fn from_toml_file(path: &Path) -> Result<TrackerConfig, TrackerError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| TrackerError::Config(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_toml_str(&text)
+        Self::from_toml_str(&text).map_err(|e| match e {
+            TrackerError::Config(message) => {
+                TrackerError::Config(format!("{}: {message}", path.display()))
+            }
+            TrackerError::Graph(g) => TrackerError::Config(format!("{}: {g}", path.display())),
+            other => other,
+        })
     }
 
     /// The configuration as TOML.
@@ -322,7 +328,8 @@ impl TrackerConfig {
     /// The text is read as a TOML value when it is one (`4`, `0.5`, `true`, `[1, 2]`), else as a
     /// string. Unknown keys and values of the wrong type are errors naming the key and value.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), TrackerError> {
-        let fail = |why: String| TrackerError::Config(format!("`{key}` = `{value}`: {why}"));
+        let fail =
+            |why: String| TrackerError::Config(crate::clip(&format!("`{key}` = `{value}`: {why}")));
         if key.is_empty() || key.split('.').any(str::is_empty) {
             return Err(fail("not a key".into()));
         }
