@@ -54,6 +54,21 @@ static ALLOCATOR: Counting = Counting;
 
 const GIB: usize = 1 << 30;
 
+/// CPU seconds this process has used (all threads), from /proc/self/stat.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name: state is field 3, utime 14 and stime 15 (clock ticks).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<f64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    if fields.len() < 13 {
+        return f64::NAN;
+    }
+    (fields[11] + fields[12]) / 100.0
+}
+
 /// One xi = 7 crossing copied `copies` times (hit ids made unique).
 fn copied_xi7(copies: u64) -> Hits {
     let d = Detector::preset("luxe").unwrap();
@@ -79,15 +94,17 @@ fn ten_xi7_crossings_in_one_are_refused_fast_in_bounded_memory() {
 
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
-    let t0 = Instant::now();
+    let (t0, cpu0) = (Instant::now(), cpu_seconds());
     let result = tracker.reconstruct(&hits);
-    let seconds = t0.elapsed().as_secs_f64();
+    let (seconds, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
     let peak = PEAK.load(Ordering::Relaxed) - before;
     println!(
-        "{} hits, default max_edges = {}: {:.3} s, peak heap {:.0} MiB above the input",
+        "{} hits, default max_edges = {}: {:.3} s ({:.2} s of CPU on {} threads), peak heap {:.0} MiB above the input",
         hits.len(),
         tracker.config().max_edges,
         seconds,
+        cpu,
+        rayon::current_num_threads(),
         peak as f64 / (1 << 20) as f64
     );
     match result {

@@ -417,6 +417,19 @@ fn search(
         }
         return Err(edges);
     }
+    if !count_only {
+        // Each inner hit's block sorted by outer hit.
+        found.par_iter_mut().for_each(|f| {
+            let mut start = 0usize;
+            for &(_, count) in &f.blocks {
+                let end = start + count as usize;
+                if count > 1 {
+                    f.edges[start..end].sort_unstable_by_key(|&(j, _)| j);
+                }
+                start = end;
+            }
+        });
+    }
     Ok(tasks.len())
 }
 
@@ -594,10 +607,10 @@ fn search_run(
         }
         let count = out.edges.len() - start;
         if count > 0 {
+            // Blocks are sorted once the search is known to complete (a search stopped by
+            // the cap does not pay for it).
             if shared.count_only {
                 out.edges.truncate(start);
-            } else if count > 1 {
-                out.edges[start..].sort_unstable_by_key(|&(j, _)| j);
             }
             out.blocks.push((p1.index, count as u32));
             pending += count;
