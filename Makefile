@@ -48,8 +48,13 @@ MARLIN_OPTIONS := -DGNNTRACK_BUILD_MARLIN=ON -DCMAKE_PREFIX_PATH=$(GNNTRACK_ILCS
 endif
 
 # Configure, build, install into a prefix inside the build folder, and run ctest there.
+# onnxruntime of .venv, installed beside the library by the tests' installations (the
+# installed_env_i test runs them with an empty environment).
+ORT_LIBRARY = $(firstword $(wildcard $(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
+
 test-cmake: test-models
-	$(CMAKE) -S . -B $(CMAKE_BUILD) -DCMAKE_BUILD_TYPE=Release -DGNNTRACK_TEST_MODELS=$(CURDIR)/$(TEST_MODELS) $(MARLIN_OPTIONS)
+	$(CMAKE) -S . -B $(CMAKE_BUILD) -DCMAKE_BUILD_TYPE=Release -DGNNTRACK_TEST_MODELS=$(CURDIR)/$(TEST_MODELS) \
+	    -DGNNTRACK_ONNXRUNTIME_LIBRARY=$(abspath $(ORT_LIBRARY)) $(MARLIN_OPTIONS)
 	$(CMAKE) --build $(CMAKE_BUILD)
 	cd $(CMAKE_BUILD) && ctest --output-on-failure
 

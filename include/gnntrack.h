@@ -28,9 +28,10 @@
  * - Lifetimes: a result does not refer to its tracker or configuration; it may outlive both
  *   (free the tracker first if you like). A tracker does not refer to its configuration.
  * - onnxruntime is loaded at run time, once per process: the configuration key
- *   inference.library.path, then the environment variable ORT_DYLIB_PATH, then a Python
- *   onnxruntime package (inference.library.search = false skips it), then libonnxruntime.so
- *   through the dynamic loader. The first library that loads serves every tracker of the process
+ *   inference.library.path, then the environment variable ORT_DYLIB_PATH, then a
+ *   libonnxruntime.so* installed beside libgnntrack, then a Python onnxruntime package, then
+ *   libonnxruntime.so through the dynamic loader (inference.library.search = false stops after
+ *   ORT_DYLIB_PATH). The first library that loads serves every tracker of the process
  *   until it exits: a later tracker that names another path gets the loaded one and a warning.
  *   When no library loads, nothing is loaded and the next gnntrack_tracker_new searches again
  *   with its own settings. When a library loads but its environment cannot start, that is
@@ -468,7 +469,8 @@ enum gnntrack_status gnntrack_config_to_toml(const struct gnntrack_config *confi
  * starts the execution provider. Stores it in `*out`; free it with `gnntrack_tracker_free`.
  *
  * onnxruntime is loaded by the first tracker that finds a library (`inference.library.path`,
- * `ORT_DYLIB_PATH`, a Python package, the dynamic loader) and serves every tracker of the process
+ * `ORT_DYLIB_PATH`, one installed beside libgnntrack, a Python package, the dynamic loader) and
+ * serves every tracker of the process
  * from then on; one that names another path gets the loaded library and a logged warning. A
  * call that finds no library loads nothing, so a later call may search again (for example
  * with another `inference.library.path`).

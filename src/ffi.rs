@@ -855,7 +855,8 @@ pub unsafe extern "C" fn gnntrack_config_to_toml(
 /// starts the execution provider. Stores it in `*out`; free it with `gnntrack_tracker_free`.
 ///
 /// onnxruntime is loaded by the first tracker that finds a library (`inference.library.path`,
-/// `ORT_DYLIB_PATH`, a Python package, the dynamic loader) and serves every tracker of the process
+/// `ORT_DYLIB_PATH`, one installed beside libgnntrack, a Python package, the dynamic loader) and
+/// serves every tracker of the process
 /// from then on; one that names another path gets the loaded library and a logged warning. A
 /// call that finds no library loads nothing, so a later call may search again (for example
 /// with another `inference.library.path`).

@@ -239,17 +239,28 @@ impl TrackerConfig {
         Ok(config)
     }
 
-    /// Reads a TOML file; errors name the file.
+    /// Reads a TOML file; errors name the file. A relative `model` path, and a relative
+    /// `geometry` file (a name ending in `.toml`), are taken relative to the file's folder.
     pub fn from_toml_file(path: &Path) -> Result<TrackerConfig, TrackerError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| TrackerError::Config(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_toml_str(&text).map_err(|e| match e {
+        let mut config = Self::from_toml_str(&text).map_err(|e| match e {
             TrackerError::Config(message) => {
                 TrackerError::Config(format!("{}: {message}", path.display()))
             }
             TrackerError::Graph(g) => TrackerError::Config(format!("{}: {g}", path.display())),
             other => other,
-        })
+        })?;
+        let folder = path.parent().unwrap_or(Path::new(""));
+        if let Some(model) = &config.model
+            && model.is_relative()
+        {
+            config.model = Some(folder.join(model));
+        }
+        if config.geometry.ends_with(".toml") && Path::new(&config.geometry).is_relative() {
+            config.geometry = folder.join(&config.geometry).display().to_string();
+        }
+        Ok(config)
     }
 
     /// The configuration as TOML.

@@ -740,3 +740,14 @@ fn common_shared_data(file: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
     dir.join(file)
 }
+
+#[test]
+fn the_build_folder_has_the_soname_link() {
+    let exe = std::env::current_exe().unwrap();
+    let profile = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let link = profile.join(format!("libgnntrack.so.{GNNTRACK_ABI_VERSION}"));
+    assert_eq!(
+        std::fs::read_link(&link).unwrap_or_else(|e| panic!("{}: {e}", link.display())),
+        PathBuf::from("libgnntrack.so")
+    );
+}

@@ -13,11 +13,18 @@ mkdir -p "$work"
 cd "$work"
 
 fail() { echo "marlin_job: $*" >&2; exit 1; }
+# With an onnxruntime installed beside the library, Marlin runs with MARLIN_DLL as its only
+# environment variable.
+marlin_env=()
+if ls "$prefix"/lib/libonnxruntime.so* >/dev/null 2>&1; then
+    marlin_env=(env -i "MARLIN_DLL=$MARLIN_DLL")
+    echo "Marlin runs with only MARLIN_DLL set"
+fi
 # Marlin on INPUT writing OUTPUT, more options after them; its log goes to OUTPUT's name .log.
 run_marlin() {
     local in=$1 out=$2 log=${2%.slcio}.log
     shift 2
-    "$marlin" "$steer" --global.LCIOInputFiles="$in" --Output.LCIOOutputFile="$out" "$@" >"$log" 2>&1 ||
+    "${marlin_env[@]}" "$marlin" "$steer" --global.LCIOInputFiles="$in" --Output.LCIOOutputFile="$out" "$@" >"$log" 2>&1 ||
         { tail -40 "$log"; fail "Marlin failed on $in (log: $work/$log)"; }
 }
 # The tracks of `gnntrack reconstruct` with the settings of the steering file (tracks.min_hits=3).
