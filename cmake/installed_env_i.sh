@@ -19,6 +19,13 @@ env -i "$prefix/bin/gnntrack" demo --xi 3 --seed 2 >demo.out 2>demo.err ||
     { cat demo.out demo.err; echo "gnntrack demo failed" >&2; exit 1; }
 tail -3 demo.out
 
+echo "== an installed model by its name (share/gnntrack/models), env -i"
+env -i "$prefix/bin/gnntrack" simulate --xi 3 --bx 1 --seed 3 --out bx >/dev/null 2>&1
+env -i "$prefix/bin/gnntrack" reconstruct --in bx/bx_3_0000.csv --model gnntrack_in_large.onnx \
+    >large.out 2>large.err || { cat large.out large.err; echo "reconstruct failed" >&2; exit 1; }
+grep -q "model gnntrack_in_large" large.err || { cat large.err; echo "not the large model" >&2; exit 1; }
+head -1 large.out
+
 echo "== a C program with the pkg-config flags, env -i"
 cat >reconstruct.c <<'C'
 #include <stdio.h>

@@ -10,7 +10,7 @@
 //!
 //! ```toml
 //! geometry = "luxe"          # preset or geometry TOML file
-//! model = "my_model.onnx"    # default: the bundled default model
+//! model = "my_model.onnx"    # default: the bundled default model; a bare name may be an installed model
 //! max_hits = 4000000         # larger crossings are refused before any work
 //! max_edges = 20000000       # the window search stops beyond this many edges (see `edge_cap`)
 //! edge_cap = "error"         # or "truncate": keep the first max_edges edges, with a warning
@@ -43,6 +43,23 @@ use crate::tracks::{Candidate, TrackConfig, build_candidates};
 pub const DEFAULT_MODEL: &[u8] = include_bytes!("../models/gnntrack_in_small.onnx");
 /// Label of the bundled default model in messages.
 pub const DEFAULT_MODEL_LABEL: &str = "bundled gnntrack_in_small.onnx";
+
+/// Where the installed models are, relative to the `bin` or `lib` folder of an installation.
+const INSTALLED_MODELS: &str = "../share/gnntrack/models";
+
+/// A model path as given when that file exists or the path is absolute; else, for a relative
+/// path, the file of that name among the models installed with gnntrack
+/// (`share/gnntrack/models` of the installation holding this library), when there is one.
+pub fn resolve_model(path: &Path) -> PathBuf {
+    if path.is_absolute() || path.exists() {
+        return path.to_path_buf();
+    }
+    crate::inference::installed_folders()
+        .into_iter()
+        .map(|dir| dir.join(INSTALLED_MODELS).join(path))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| path.to_path_buf())
+}
 
 /// What to do with a crossing whose window search finds more than `max_edges` edges. The cap
 /// is checked while the graph is built (see [`EdgeLimit`]), so an oversized crossing costs
@@ -449,9 +466,12 @@ impl Tracker {
         let graph_table = toml::Table::try_from(&config.graph)
             .map_err(|e| TrackerError::Config(e.to_string()))?;
         let classifier = match &config.model {
-            Some(path) => {
-                EdgeClassifier::load(path, &config.inference, &Features, Some(&graph_table))?
-            }
+            Some(path) => EdgeClassifier::load(
+                resolve_model(path),
+                &config.inference,
+                &Features,
+                Some(&graph_table),
+            )?,
             None => EdgeClassifier::from_bytes(
                 DEFAULT_MODEL.to_vec(),
                 DEFAULT_MODEL_LABEL,

@@ -81,6 +81,8 @@ pub use runtime::{
 };
 pub use session::{ActiveProvider, EdgeClassifier, EdgeIndex};
 
+pub(crate) use runtime::installed_folders;
+
 /// Which execution provider runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -435,7 +435,7 @@ pub fn library_candidates(search: &LibrarySearch) -> Vec<LibraryCandidate> {
 
 /// The folder of the file (shared library or program) that holds this code, read from
 /// `/proc/self/maps`, and the `lib` folder beside it (`bin/../lib` of an installation).
-fn installed_folders() -> Vec<PathBuf> {
+pub(crate) fn installed_folders() -> Vec<PathBuf> {
     let here = installed_folders as *const () as usize;
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return Vec::new();
