@@ -14,7 +14,7 @@ TEST_MODELS := target/test-models
 CMAKE ?= cmake
 CMAKE_BUILD := target/cmake
 
-.PHONY: demo test test-cmake test-models venv build lint clean model train-venv
+.PHONY: demo test test-cmake check-cmake-tools test-models venv build lint clean model train-venv
 
 build:
 	$(CARGO) build --release
@@ -24,13 +24,37 @@ build:
 demo: build venv
 	./target/release/gnntrack demo --xi 5 --seed 1
 
-test: test-models
+test: check-cmake-tools test-models
 	$(CARGO) test --release
 	$(MAKE) --no-print-directory test-cmake
 
+# The CMake part of `make test` needs these; say so before any long work.
+check-cmake-tools:
+	@missing=""; \
+	for tool in "$(CMAKE)" c++ pkg-config; do \
+	    command -v "$$tool" >/dev/null 2>&1 || missing="$$missing $$tool"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "make test needs$$missing: install them first (Debian: apt-get install cmake g++ pkg-config)" >&2; \
+	    exit 1; \
+	fi
+
+# An iLCSoft installation (../shared/ilcsoft/build.sh PREFIX; .ci/run sets this) turns on the
+# Marlin processor and the real Marlin job test; without it that test is skipped.
+GNNTRACK_ILCSOFT_PREFIX ?=
+ifneq ($(GNNTRACK_ILCSOFT_PREFIX),)
+MARLIN_OPTIONS := -DGNNTRACK_BUILD_MARLIN=ON -DCMAKE_PREFIX_PATH=$(GNNTRACK_ILCSOFT_PREFIX) \
+    -DGNNTRACK_MARLIN_PROGRAM=$(GNNTRACK_ILCSOFT_PREFIX)/bin/Marlin
+endif
+
 # Configure, build, install into a prefix inside the build folder, and run ctest there.
+# onnxruntime of .venv, installed beside the library by the tests' installations (the
+# installed_env_i test runs them with an empty environment).
+ORT_LIBRARY = $(firstword $(wildcard $(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
+
 test-cmake: test-models
-	$(CMAKE) -S . -B $(CMAKE_BUILD) -DCMAKE_BUILD_TYPE=Release -DGNNTRACK_TEST_MODELS=$(CURDIR)/$(TEST_MODELS)
+	$(CMAKE) -S . -B $(CMAKE_BUILD) -DCMAKE_BUILD_TYPE=Release -DGNNTRACK_TEST_MODELS=$(CURDIR)/$(TEST_MODELS) \
+	    -DGNNTRACK_ONNXRUNTIME_LIBRARY=$(abspath $(ORT_LIBRARY)) $(MARLIN_OPTIONS)
 	$(CMAKE) --build $(CMAKE_BUILD)
 	cd $(CMAKE_BUILD) && ctest --output-on-failure
 
@@ -55,8 +79,13 @@ train-venv: .venv-train/.installed
 	.venv-train/bin/pip install -q -r models/train/requirements.txt
 	touch $@
 
+# The model, its report, loss plot and state go to MODEL_OUT; REPLACE_BUNDLED=1 also copies it
+# over the bundled models/gnntrack_in_small.onnx (compiled into the library).
+MODEL_OUT ?= out/model
+REPLACE_BUNDLED ?= 0
 model: train-venv
-	models/train/make_model.sh models/gnntrack_in_small.onnx 1
+	TRAIN_PYTHON=$(CURDIR)/.venv-train/bin/python REPLACE_BUNDLED=$(REPLACE_BUNDLED) \
+	    models/train/make_model.sh $(MODEL_OUT)/gnntrack_in_small.onnx 1
 
 lint:
 	$(CARGO) fmt --check
@@ -64,4 +93,4 @@ lint:
 
 clean:
 	$(CARGO) clean
-	rm -rf out $(VENV)
+	rm -rf out $(VENV) .venv-train

@@ -38,11 +38,33 @@ fn abi_version(ffi: &Path) -> Option<u32> {
 }
 
 /// On Linux the shared library is named `libgnntrack.so.<ABI version>` inside (its SONAME), so
-/// that programs linked against it need a library of the same ABI.
+/// that programs linked against it need a library of the same ABI. A link of that name beside
+/// cargo's `libgnntrack.so` lets programs linked against the build folder run.
 fn set_soname(abi: Option<u32>) {
     let linux = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
     if let (true, Some(abi)) = (linux, abi) {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libgnntrack.so.{abi}");
+        link_soname(abi);
+    }
+}
+
+/// `<target>/<profile>/libgnntrack.so.<abi>` -> `libgnntrack.so` (OUT_DIR is
+/// `<target>/<profile>/build/<package>-<hash>/out`). A failure is a warning.
+fn link_soname(abi: u32) {
+    let Some(out_dir) = std::env::var_os("OUT_DIR") else {
+        return;
+    };
+    let Some(profile) = Path::new(&out_dir).ancestors().nth(3) else {
+        return;
+    };
+    let link = profile.join(format!("libgnntrack.so.{abi}"));
+    if std::fs::read_link(&link).is_ok_and(|target| target == Path::new("libgnntrack.so")) {
+        return;
+    }
+    let _ = std::fs::remove_file(&link);
+    #[cfg(unix)]
+    if let Err(e) = std::os::unix::fs::symlink("libgnntrack.so", &link) {
+        println!("cargo:warning=cannot link {}: {e}", link.display());
     }
 }
 

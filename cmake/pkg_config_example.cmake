@@ -9,10 +9,8 @@ if(NOT rc EQUAL 0)
 endif()
 message(STATUS "pkg-config: ${flags}")
 separate_arguments(flags UNIX_COMMAND "${flags}")
-execute_process(COMMAND ${PKG_CONFIG} --variable=libdir gnntrack
-    OUTPUT_VARIABLE libdir OUTPUT_STRIP_TRAILING_WHITESPACE)
-execute_process(COMMAND ${CXX} -std=c++17 -O2 "${SOURCE}" ${flags} "-Wl,-rpath,${libdir}"
-                        -o "${OUTPUT}"
+# The flags alone give a working program: gnntrack.pc carries the run-time path.
+execute_process(COMMAND ${CXX} -std=c++17 -O2 "${SOURCE}" ${flags} -o "${OUTPUT}"
     RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
     message(FATAL_ERROR "compiling ${SOURCE} with the pkg-config flags failed")

@@ -21,9 +21,25 @@
  *   undefined behaviour, like free(); *_free(NULL) does nothing.
  * - Threads: a tracker serves concurrent gnntrack_reconstruct calls; results are read-only;
  *   a configuration must not be changed from two threads at once.
- * - onnxruntime is loaded at run time: the configuration key inference.library.path, then the
- *   environment variable ORT_DYLIB_PATH, then a Python onnxruntime package, then
- *   libonnxruntime.so through the dynamic loader.
+ * - Status codes: new GNNTRACK_STATUS_* values may be added without a change of
+ *   GNNTRACK_ABI_VERSION. Treat any value other than GNNTRACK_STATUS_OK as a failure, and an
+ *   unknown one like GNNTRACK_STATUS_PANIC; gnntrack_status_name() names it ("unknown status"
+ *   for a code this library does not know) and gnntrack_last_error() explains it.
+ * - Lifetimes: a result does not refer to its tracker or configuration; it may outlive both
+ *   (free the tracker first if you like). A tracker does not refer to its configuration.
+ * - onnxruntime is loaded at run time, once per process: the configuration key
+ *   inference.library.path, then the environment variable ORT_DYLIB_PATH, then a
+ *   libonnxruntime.so* installed beside libgnntrack, then a Python onnxruntime package, then
+ *   libonnxruntime.so through the dynamic loader (inference.library.search = false stops after
+ *   ORT_DYLIB_PATH). The first library that loads serves every tracker of the process
+ *   until it exits: a later tracker that names another path gets the loaded one and a warning.
+ *   When no library loads, nothing is loaded and the next gnntrack_tracker_new searches again
+ *   with its own settings. When a library loads but its environment cannot start, that is
+ *   final for the process (GNNTRACK_STATUS_ONNXRUNTIME from every later tracker).
+ * - Configuration keys (gnntrack_config_set, or a TOML file): geometry, model, max_hits,
+ *   max_edges, edge_cap, hits.*, graph.*, inference.* (provider, device_id, intra_threads,
+ *   pool_size, library.path, library.search) and tracks.* (edge_cut, min_hits, ...); the README
+ *   of the project lists them all, gnntrack_config_set names a key it does not know.
  * - Strings are NUL-terminated UTF-8. Units: mm, GeV, seconds.
  */
 
@@ -51,7 +67,9 @@
 
 /**
  * Outcome of a call. `GNNTRACK_STATUS_OK` is 0; every other value comes with a message from
- * `gnntrack_last_error()`.
+ * `gnntrack_last_error()`. Later versions may add values without changing
+ * `GNNTRACK_ABI_VERSION`: treat a value this header does not list as a failure (like
+ * `GNNTRACK_STATUS_PANIC`) and report `gnntrack_status_name()` and `gnntrack_last_error()`.
  */
 typedef enum gnntrack_status {
     /**
@@ -68,7 +86,7 @@ typedef enum gnntrack_status {
     GNNTRACK_STATUS_EMPTY_INPUT = 2,
     /**
      * An argument is unusable: a string that is not UTF-8, a misaligned array, an index out of
-     * range, too many hits, a log level out of range.
+     * range, more hits than `max_hits`, a log level out of range.
      */
     GNNTRACK_STATUS_INVALID_ARGUMENT = 3,
     /**
@@ -106,7 +124,8 @@ typedef enum gnntrack_status {
      */
     GNNTRACK_STATUS_PROVIDER = 11,
     /**
-     * The graph of the crossing has more edges than `max_edges` (with `edge_cap = "error"`).
+     * The window search of the crossing found more edges than `max_edges` (with
+     * `edge_cap = "error"`); it stops there, so this comes fast and with bounded memory.
      */
     GNNTRACK_STATUS_TOO_MANY_EDGES = 12,
     /**
@@ -121,6 +140,11 @@ typedef enum gnntrack_status {
      * An internal error (a panic) was caught; please report it with the message.
      */
     GNNTRACK_STATUS_PANIC = 15,
+    /**
+     * A hit file cannot be read: missing, empty, an unknown header or a bad row (the message
+     * names the file, line, column and value).
+     */
+    GNNTRACK_STATUS_HIT_FILE = 16,
 } gnntrack_status;
 
 /**
@@ -160,8 +184,15 @@ typedef enum gnntrack_log_level {
 typedef struct gnntrack_config gnntrack_config;
 
 /**
+ * The hits of one hit file (opaque), read by `gnntrack_hit_file_read` in either CSV format the
+ * command-line tool reads; freed by `gnntrack_hit_file_free`. Read-only.
+ */
+typedef struct gnntrack_hit_file gnntrack_hit_file;
+
+/**
  * The candidates of one reconstruction (opaque). Created by `gnntrack_reconstruct`, freed by
- * `gnntrack_result_free`; read-only, so any thread may read it.
+ * `gnntrack_result_free`; read-only, so any thread may read it. It owns all its data and does
+ * not refer to the tracker: it may be read and freed after `gnntrack_tracker_free`.
  */
 typedef struct gnntrack_result gnntrack_result;
 
@@ -382,7 +413,11 @@ void gnntrack_config_free(struct gnntrack_config *config);
 
 /**
  * Sets one key (dotted path, for example `"tracks.min_hits"`, `"inference.provider"`,
- * `"max_edges"`) from its text, as steering parameters of a host framework arrive. The text is
+ * `"max_edges"`) from its text, as steering parameters of a host framework arrive. The keys are
+ * those of the configuration TOML: `geometry`, `model`, `max_hits`, `max_edges`, `edge_cap`,
+ * `hits.*`, `graph.*`, `inference.*` (`provider`, `device_id`, `intra_threads`, `pool_size`,
+ * `library.path`, `library.search`) and `tracks.*`; `gnntrack_config_to_toml` prints them all
+ * with their values. The text is
  * read as a TOML value when it is one (`4`, `0.5`, `true`, `[1, 2]`), else as a string.
  * An unknown key or a value of the wrong type or range gives `GNNTRACK_STATUS_CONFIG` with the
  * key and value; the configuration is then unchanged.
@@ -433,9 +468,17 @@ enum gnntrack_status gnntrack_config_to_toml(const struct gnntrack_config *confi
  * afterwards): loads the geometry, finds onnxruntime, loads the model and checks its contract,
  * starts the execution provider. Stores it in `*out`; free it with `gnntrack_tracker_free`.
  *
+ * onnxruntime is loaded by the first tracker that finds a library (`inference.library.path`,
+ * `ORT_DYLIB_PATH`, one installed beside libgnntrack, a Python package, the dynamic loader) and
+ * serves every tracker of the process
+ * from then on; one that names another path gets the loaded library and a logged warning. A
+ * call that finds no library loads nothing, so a later call may search again (for example
+ * with another `inference.library.path`).
+ *
  * Errors: `GNNTRACK_STATUS_CONFIG`, `_GEOMETRY`, `_MODEL_UNREADABLE` (missing model file),
  * `_MODEL_INVALID` (corrupt), `_MODEL_CONTRACT`, `_ONNXRUNTIME` (no onnxruntime library could
- * be loaded; the message lists every candidate tried), `_PROVIDER`.
+ * be loaded, the message listing every candidate tried; or a library loaded by an earlier call
+ * could not start its environment, which is final for the process), `_PROVIDER`.
  *
  * # Safety
  * `config` is NULL or a live configuration; `out` is NULL or valid for writing a pointer.
@@ -468,10 +511,10 @@ enum gnntrack_status gnntrack_tracker_provider(const struct gnntrack_tracker *tr
  * Many threads may call this at once on one tracker.
  *
  * Errors: `GNNTRACK_STATUS_NULL_ARGUMENT` (tracker, hits, a required column or out is NULL),
- * `_EMPTY_INPUT` (`n_hits` = 0), `_INVALID_ARGUMENT` (more than 4294967295 hits, a misaligned
+ * `_EMPTY_INPUT` (`n_hits` = 0), `_INVALID_ARGUMENT` (more than `max_hits` hits, a misaligned
  * column), `_INVALID_HIT` (the first invalid hit: NaN or infinite coordinate, layer or stave
- * the geometry does not know, hit off its stave, duplicate hit id), `_TOO_MANY_EDGES` (graph
- * above `max_edges`), `_INFERENCE`.
+ * the geometry does not know, hit off its stave, duplicate hit id), `_TOO_MANY_EDGES` (the
+ * search found more than `max_edges` edges), `_INFERENCE`.
  *
  * # Safety
  * `tracker` is NULL or a live tracker; `hits` is NULL or points to a `gnntrack_hits` whose
@@ -505,6 +548,8 @@ enum gnntrack_status gnntrack_result_candidate_count(const struct gnntrack_resul
  * (the first is 0) and `*indices` to `offsets[count]` hit indices, so that candidate `i` has
  * the hits `indices[offsets[i]] .. indices[offsets[i + 1] - 1]`, ordered by z. An index
  * refers to the position of the hit in the caller's columns. Both arrays belong to the result.
+ * A result without candidates gives `*offsets` pointing to the single offset 0 and
+ * `*indices` = NULL.
  *
  * # Safety
  * `result` is NULL or a live result; `offsets` and `indices` are NULL or valid for writing a
@@ -529,7 +574,7 @@ enum gnntrack_status gnntrack_result_candidate_hits(const struct gnntrack_result
 
 /**
  * The fitted parameters of every candidate: `*fits` points to `count` structs, owned by the
- * result.
+ * result; NULL when the result has no candidates.
  *
  * # Safety
  * `result` is NULL or a live result; `fits` is NULL or valid for writing a pointer.
@@ -554,6 +599,43 @@ enum gnntrack_status gnntrack_result_times(const struct gnntrack_result *result,
  */
 enum gnntrack_status gnntrack_result_graph(const struct gnntrack_result *result,
                                            struct gnntrack_graph_summary *summary);
+
+/**
+ * Reads a hit file in the project format (`gnntrack simulate`) or the LUXE format (recognised
+ * from the header; LUXE positions in metres and energies in MeV are converted, every LUXE hit
+ * gets stave 0, as the command-line tool reads them) and stores it in `*out`; free it with
+ * `gnntrack_hit_file_free`. A missing or empty file, an unknown header or a bad row gives
+ * `GNNTRACK_STATUS_HIT_FILE` with the file, line, column and value.
+ *
+ * # Safety
+ * `path` is NULL or NUL-terminated; `out` is NULL or valid for writing a pointer.
+ */
+enum gnntrack_status gnntrack_hit_file_read(const char *path, struct gnntrack_hit_file **out);
+
+/**
+ * Frees a hit file; NULL is ignored. Freeing twice is undefined behaviour.
+ *
+ * # Safety
+ * `file` is NULL or a live hit file, not used afterwards (nor the columns it handed out).
+ */
+void gnntrack_hit_file_free(struct gnntrack_hit_file *file);
+
+/**
+ * The hits of a hit file as columns for `gnntrack_reconstruct`: stores them in `*columns`
+ * (every column set, `hit_id` the file's ids) and their number in `*n_hits`. `particle_id`, when
+ * not NULL, receives the true particle of each hit (0: noise), or NULL when the file has no
+ * truth. `format`, when not NULL, receives `"project"` or `"luxe"` (static storage). The arrays
+ * belong to the hit file.
+ *
+ * # Safety
+ * `file` is NULL or a live hit file; `columns` and `n_hits` are NULL or valid for writing;
+ * `particle_id` and `format` are NULL or valid for writing a pointer.
+ */
+enum gnntrack_status gnntrack_hit_file_columns(const struct gnntrack_hit_file *file,
+                                               struct gnntrack_hits *columns,
+                                               size_t *n_hits,
+                                               const uint64_t **particle_id,
+                                               const char **format);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -16,7 +16,10 @@
 //!   status and a message naming the argument, field and value;
 //! - the caller's arrays are only read, during the call; results own their memory until freed
 //!   by their `*_free` function (freeing twice is undefined behaviour);
-//! - on failure, output handles are set to NULL.
+//! - on failure, output handles are set to NULL;
+//! - new status values may appear without an ABI change: hosts treat unknown ones as failures;
+//! - a result owns everything it hands out and may outlive its tracker;
+//! - onnxruntime is loaded once per process (see [`crate::inference::runtime`]).
 
 #![allow(non_camel_case_types)]
 
@@ -27,7 +30,7 @@ use std::path::Path;
 use std::sync::{Once, OnceLock, PoisonError, RwLock};
 
 use crate::graph::GraphError;
-use crate::hits::{HitError, Hits};
+use crate::hits::{HitError, HitFileFormat, Hits, read_hits};
 use crate::inference::{InferenceError, RuntimeError};
 use crate::pipeline::{Tracker, TrackerConfig, TrackerError};
 
@@ -39,7 +42,9 @@ pub const GNNTRACK_ABI_VERSION: u32 = 1;
 const VERSION_C: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
 /// Outcome of a call. `GNNTRACK_STATUS_OK` is 0; every other value comes with a message from
-/// `gnntrack_last_error()`.
+/// `gnntrack_last_error()`. Later versions may add values without changing
+/// `GNNTRACK_ABI_VERSION`: treat a value this header does not list as a failure (like
+/// `GNNTRACK_STATUS_PANIC`) and report `gnntrack_status_name()` and `gnntrack_last_error()`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum gnntrack_status {
@@ -50,7 +55,7 @@ pub enum gnntrack_status {
     /// No hits were given (`n_hits` = 0). An empty crossing has no tracks: skip the call.
     EmptyInput = 2,
     /// An argument is unusable: a string that is not UTF-8, a misaligned array, an index out of
-    /// range, too many hits, a log level out of range.
+    /// range, more hits than `max_hits`, a log level out of range.
     InvalidArgument = 3,
     /// A hit is invalid: non-finite coordinate, layer or stave unknown to the geometry, off its
     /// stave, or a duplicate hit id. The message names the hit, field and value.
@@ -70,7 +75,8 @@ pub enum gnntrack_status {
     Onnxruntime = 10,
     /// The requested execution provider cannot start.
     Provider = 11,
-    /// The graph of the crossing has more edges than `max_edges` (with `edge_cap = "error"`).
+    /// The window search of the crossing found more edges than `max_edges` (with
+    /// `edge_cap = "error"`); it stops there, so this comes fast and with bounded memory.
     TooManyEdges = 12,
     /// The model failed while running or returned unusable scores.
     Inference = 13,
@@ -78,6 +84,9 @@ pub enum gnntrack_status {
     Graph = 14,
     /// An internal error (a panic) was caught; please report it with the message.
     Panic = 15,
+    /// A hit file cannot be read: missing, empty, an unknown header or a bad row (the message
+    /// names the file, line, column and value).
+    HitFile = 16,
 }
 
 impl gnntrack_status {
@@ -99,10 +108,11 @@ impl gnntrack_status {
             gnntrack_status::Inference => c"GNNTRACK_STATUS_INFERENCE",
             gnntrack_status::Graph => c"GNNTRACK_STATUS_GRAPH",
             gnntrack_status::Panic => c"GNNTRACK_STATUS_PANIC",
+            gnntrack_status::HitFile => c"GNNTRACK_STATUS_HIT_FILE",
         }
     }
 
-    const ALL: [gnntrack_status; 16] = [
+    const ALL: [gnntrack_status; 17] = [
         gnntrack_status::Ok,
         gnntrack_status::NullArgument,
         gnntrack_status::EmptyInput,
@@ -119,6 +129,7 @@ impl gnntrack_status {
         gnntrack_status::Inference,
         gnntrack_status::Graph,
         gnntrack_status::Panic,
+        gnntrack_status::HitFile,
     ];
 }
 
@@ -162,13 +173,27 @@ pub struct gnntrack_tracker {
 }
 
 /// The candidates of one reconstruction (opaque). Created by `gnntrack_reconstruct`, freed by
-/// `gnntrack_result_free`; read-only, so any thread may read it.
+/// `gnntrack_result_free`; read-only, so any thread may read it. It owns all its data and does
+/// not refer to the tracker: it may be read and freed after `gnntrack_tracker_free`.
 pub struct gnntrack_result {
     offsets: Vec<usize>,
     indices: Vec<u32>,
     fits: Vec<gnntrack_fit>,
     times: gnntrack_times,
     graph: gnntrack_graph_summary,
+}
+
+/// The hits of one hit file (opaque), read by `gnntrack_hit_file_read` in either CSV format the
+/// command-line tool reads; freed by `gnntrack_hit_file_free`. Read-only.
+pub struct gnntrack_hit_file {
+    x: Vec<f64>,
+    y: Vec<f64>,
+    z: Vec<f64>,
+    layer: Vec<i32>,
+    stave: Vec<i32>,
+    hit_id: Vec<u64>,
+    particle_id: Option<Vec<u64>>,
+    format: &'static CStr,
 }
 
 /// The hits of one bunch crossing, as columns owned by the caller; each non-NULL pointer points
@@ -285,12 +310,19 @@ fn status_of(e: &TrackerError) -> gnntrack_status {
         TrackerError::Hit(_) => S::InvalidHit,
         TrackerError::Graph(g) => match g {
             GraphError::Hit(_) | GraphError::UpstreamOfReference { .. } => S::InvalidHit,
-            GraphError::Config { .. } | GraphError::Toml(_) | GraphError::Io { .. } => S::Config,
+            GraphError::Config { .. }
+            | GraphError::Toml(_)
+            | GraphError::Io { .. }
+            | GraphError::InFile { .. } => S::Config,
+            GraphError::TooManyEdges { .. } => S::TooManyEdges,
             _ => S::Graph,
         },
         TrackerError::Inference(i) => match i {
-            InferenceError::Runtime(RuntimeError::NotFound { .. })
-            | InferenceError::Runtime(RuntimeError::Environment { .. }) => S::Onnxruntime,
+            InferenceError::Runtime(
+                RuntimeError::NotFound { .. }
+                | RuntimeError::Environment { .. }
+                | RuntimeError::EarlierFailure { .. },
+            ) => S::Onnxruntime,
             InferenceError::Provider { .. } => S::Provider,
             InferenceError::ModelIo { .. } => S::ModelUnreadable,
             InferenceError::ModelLoad { .. } => S::ModelInvalid,
@@ -300,6 +332,7 @@ fn status_of(e: &TrackerError) -> gnntrack_status {
             | InferenceError::Output { .. } => S::Inference,
         },
         TrackerError::TooManyEdges { .. } => S::TooManyEdges,
+        TrackerError::TooManyHits { .. } => S::InvalidArgument,
     }
 }
 
@@ -435,6 +468,15 @@ unsafe fn column<'a, T>(ptr: *const T, n: usize, name: &str) -> Result<&'a [T], 
     // SAFETY: non-NULL, aligned and `n` values long per the caller's contract; n is at most
     // u32::MAX, so n * size_of::<T>() fits in isize on 64-bit targets.
     Ok(unsafe { std::slice::from_raw_parts(ptr, n) })
+}
+
+/// The start of a slice, or NULL when it is empty (never a dangling pointer).
+fn non_dangling<T>(values: &[T]) -> *const T {
+    if values.is_empty() {
+        std::ptr::null()
+    } else {
+        values.as_ptr()
+    }
 }
 
 /// Writes an output value when the pointer is not NULL.
@@ -701,7 +743,11 @@ pub unsafe extern "C" fn gnntrack_config_free(config: *mut gnntrack_config) {
 }
 
 /// Sets one key (dotted path, for example `"tracks.min_hits"`, `"inference.provider"`,
-/// `"max_edges"`) from its text, as steering parameters of a host framework arrive. The text is
+/// `"max_edges"`) from its text, as steering parameters of a host framework arrive. The keys are
+/// those of the configuration TOML: `geometry`, `model`, `max_hits`, `max_edges`, `edge_cap`,
+/// `hits.*`, `graph.*`, `inference.*` (`provider`, `device_id`, `intra_threads`, `pool_size`,
+/// `library.path`, `library.search`) and `tracks.*`; `gnntrack_config_to_toml` prints them all
+/// with their values. The text is
 /// read as a TOML value when it is one (`4`, `0.5`, `true`, `[1, 2]`), else as a string.
 /// An unknown key or a value of the wrong type or range gives `GNNTRACK_STATUS_CONFIG` with the
 /// key and value; the configuration is then unchanged.
@@ -808,9 +854,17 @@ pub unsafe extern "C" fn gnntrack_config_to_toml(
 /// afterwards): loads the geometry, finds onnxruntime, loads the model and checks its contract,
 /// starts the execution provider. Stores it in `*out`; free it with `gnntrack_tracker_free`.
 ///
+/// onnxruntime is loaded by the first tracker that finds a library (`inference.library.path`,
+/// `ORT_DYLIB_PATH`, one installed beside libgnntrack, a Python package, the dynamic loader) and
+/// serves every tracker of the process
+/// from then on; one that names another path gets the loaded library and a logged warning. A
+/// call that finds no library loads nothing, so a later call may search again (for example
+/// with another `inference.library.path`).
+///
 /// Errors: `GNNTRACK_STATUS_CONFIG`, `_GEOMETRY`, `_MODEL_UNREADABLE` (missing model file),
 /// `_MODEL_INVALID` (corrupt), `_MODEL_CONTRACT`, `_ONNXRUNTIME` (no onnxruntime library could
-/// be loaded; the message lists every candidate tried), `_PROVIDER`.
+/// be loaded, the message listing every candidate tried; or a library loaded by an earlier call
+/// could not start its environment, which is final for the process), `_PROVIDER`.
 ///
 /// # Safety
 /// `config` is NULL or a live configuration; `out` is NULL or valid for writing a pointer.
@@ -918,10 +972,10 @@ fn check_layer_stave(
 /// Many threads may call this at once on one tracker.
 ///
 /// Errors: `GNNTRACK_STATUS_NULL_ARGUMENT` (tracker, hits, a required column or out is NULL),
-/// `_EMPTY_INPUT` (`n_hits` = 0), `_INVALID_ARGUMENT` (more than 4294967295 hits, a misaligned
+/// `_EMPTY_INPUT` (`n_hits` = 0), `_INVALID_ARGUMENT` (more than `max_hits` hits, a misaligned
 /// column), `_INVALID_HIT` (the first invalid hit: NaN or infinite coordinate, layer or stave
-/// the geometry does not know, hit off its stave, duplicate hit id), `_TOO_MANY_EDGES` (graph
-/// above `max_edges`), `_INFERENCE`.
+/// the geometry does not know, hit off its stave, duplicate hit id), `_TOO_MANY_EDGES` (the
+/// search found more than `max_edges` edges), `_INFERENCE`.
 ///
 /// # Safety
 /// `tracker` is NULL or a live tracker; `hits` is NULL or points to a `gnntrack_hits` whose
@@ -954,6 +1008,8 @@ pub unsafe extern "C" fn gnntrack_reconstruct(
             ));
         }
         let tracker_ref = &tracker.inner;
+        // Before copying anything.
+        tracker_ref.check_hit_count(n_hits)?;
         // SAFETY: the columns hold `n_hits` values per the function's contract.
         let (x, y, z, layer, stave) = unsafe {
             (
@@ -1071,6 +1127,8 @@ pub unsafe extern "C" fn gnntrack_result_candidate_count(
 /// (the first is 0) and `*indices` to `offsets[count]` hit indices, so that candidate `i` has
 /// the hits `indices[offsets[i]] .. indices[offsets[i + 1] - 1]`, ordered by z. An index
 /// refers to the position of the hit in the caller's columns. Both arrays belong to the result.
+/// A result without candidates gives `*offsets` pointing to the single offset 0 and
+/// `*indices` = NULL.
 ///
 /// # Safety
 /// `result` is NULL or a live result; `offsets` and `indices` are NULL or valid for writing a
@@ -1093,7 +1151,7 @@ pub unsafe extern "C" fn gnntrack_result_hit_indices(
         // SAFETY: checked non-NULL above.
         unsafe {
             offsets.write(result.offsets.as_ptr());
-            indices.write(result.indices.as_ptr());
+            indices.write(non_dangling(&result.indices));
         }
         Ok(())
     })
@@ -1139,7 +1197,7 @@ pub unsafe extern "C" fn gnntrack_result_candidate_hits(
 }
 
 /// The fitted parameters of every candidate: `*fits` points to `count` structs, owned by the
-/// result.
+/// result; NULL when the result has no candidates.
 ///
 /// # Safety
 /// `result` is NULL or a live result; `fits` is NULL or valid for writing a pointer.
@@ -1155,7 +1213,7 @@ pub unsafe extern "C" fn gnntrack_result_fits(
             return Err(null("fits"));
         }
         // SAFETY: checked non-NULL above.
-        unsafe { fits.write(result.fits.as_ptr()) };
+        unsafe { fits.write(non_dangling(&result.fits)) };
         Ok(())
     })
 }
@@ -1198,6 +1256,109 @@ pub unsafe extern "C" fn gnntrack_result_graph(
         }
         // SAFETY: checked non-NULL above.
         unsafe { summary.write(result.graph) };
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hit files
+
+/// Reads a hit file in the project format (`gnntrack simulate`) or the LUXE format (recognised
+/// from the header; LUXE positions in metres and energies in MeV are converted, every LUXE hit
+/// gets stave 0, as the command-line tool reads them) and stores it in `*out`; free it with
+/// `gnntrack_hit_file_free`. A missing or empty file, an unknown header or a bad row gives
+/// `GNNTRACK_STATUS_HIT_FILE` with the file, line, column and value.
+///
+/// # Safety
+/// `path` is NULL or NUL-terminated; `out` is NULL or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gnntrack_hit_file_read(
+    path: *const c_char,
+    out: *mut *mut gnntrack_hit_file,
+) -> gnntrack_status {
+    // SAFETY: per the function's contract.
+    unsafe { put(out, std::ptr::null_mut()) };
+    guard(|| {
+        // SAFETY: per the function's contract.
+        let path = unsafe { str_arg(path, "path")? };
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        let (hits, format) = read_hits(Path::new(path))
+            .map_err(|e| Failure::new(gnntrack_status::HitFile, crate::clip(&e.to_string())))?;
+        let file = Box::new(gnntrack_hit_file {
+            layer: hits.layer.iter().map(|&l| i32::from(l)).collect(),
+            stave: hits.stave.iter().map(|&s| i32::from(s)).collect(),
+            particle_id: hits.truth.as_ref().map(|t| t.particle_id.clone()),
+            x: hits.x,
+            y: hits.y,
+            z: hits.z,
+            hit_id: hits.hit_id,
+            format: match format {
+                HitFileFormat::Project => c"project",
+                HitFileFormat::Luxe => c"luxe",
+            },
+        });
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(Box::into_raw(file)) };
+        Ok(())
+    })
+}
+
+/// Frees a hit file; NULL is ignored. Freeing twice is undefined behaviour.
+///
+/// # Safety
+/// `file` is NULL or a live hit file, not used afterwards (nor the columns it handed out).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gnntrack_hit_file_free(file: *mut gnntrack_hit_file) {
+    free_handle(file);
+}
+
+/// The hits of a hit file as columns for `gnntrack_reconstruct`: stores them in `*columns`
+/// (every column set, `hit_id` the file's ids) and their number in `*n_hits`. `particle_id`, when
+/// not NULL, receives the true particle of each hit (0: noise), or NULL when the file has no
+/// truth. `format`, when not NULL, receives `"project"` or `"luxe"` (static storage). The arrays
+/// belong to the hit file.
+///
+/// # Safety
+/// `file` is NULL or a live hit file; `columns` and `n_hits` are NULL or valid for writing;
+/// `particle_id` and `format` are NULL or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gnntrack_hit_file_columns(
+    file: *const gnntrack_hit_file,
+    columns: *mut gnntrack_hits,
+    n_hits: *mut usize,
+    particle_id: *mut *const u64,
+    format: *mut *const c_char,
+) -> gnntrack_status {
+    guard(|| {
+        // SAFETY: per the function's contract.
+        let file = unsafe { arg(file, "file")? };
+        if columns.is_null() {
+            return Err(null("columns"));
+        }
+        if n_hits.is_null() {
+            return Err(null("n_hits"));
+        }
+        // SAFETY: checked non-NULL above; the optional outputs are NULL or writable.
+        unsafe {
+            columns.write(gnntrack_hits {
+                x: non_dangling(&file.x),
+                y: non_dangling(&file.y),
+                z: non_dangling(&file.z),
+                layer: non_dangling(&file.layer),
+                stave: non_dangling(&file.stave),
+                hit_id: non_dangling(&file.hit_id),
+            });
+            n_hits.write(file.x.len());
+            put(
+                particle_id,
+                file.particle_id
+                    .as_deref()
+                    .map_or(std::ptr::null(), non_dangling),
+            );
+            put(format, file.format.as_ptr());
+        }
         Ok(())
     })
 }

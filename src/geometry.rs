@@ -30,6 +30,14 @@ pub enum GeometryError {
         /// Why it is rejected.
         reason: String,
     },
+    /// A geometry file is invalid (its TOML or a value).
+    #[error("geometry file {path}: {error}")]
+    InFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        error: Box<GeometryError>,
+    },
     /// The file could not be read.
     #[error("cannot read geometry file {path}: {source}")]
     Io {
@@ -262,13 +270,16 @@ impl Detector {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_toml_str(&text)
+        Self::from_toml_str(&text).map_err(|e| GeometryError::InFile {
+            path: path.display().to_string(),
+            error: Box::new(e),
+        })
     }
 
     /// Parses and validates a geometry from TOML text.
     pub fn from_toml_str(text: &str) -> Result<Detector, GeometryError> {
         let raw: RawDetector =
-            toml::from_str(text).map_err(|e| GeometryError::Toml(e.to_string()))?;
+            toml::from_str(text).map_err(|e| GeometryError::Toml(crate::clip(&e.to_string())))?;
         raw.into_detector()
     }
 

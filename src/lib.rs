@@ -31,3 +31,45 @@ pub mod tracks;
 
 /// Version of the library (the crate version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `text` cut for a message: lines of at most 200 characters and at most 2000 characters in
+/// all, each cut marked with how much was left out (a 1 MB key is not echoed in full).
+pub(crate) fn clip(text: &str) -> String {
+    const LINE: usize = 200;
+    const TOTAL: usize = 2000;
+    let mut out = String::new();
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if out.len() >= TOTAL {
+            out.push_str(&format!("... ({} more bytes)", text.len() - out.len()));
+            break;
+        }
+        match line.char_indices().nth(LINE) {
+            Some((cut, _)) => {
+                out.push_str(&line[..cut]);
+                out.push_str(&format!("... ({} more bytes)", line.len() - cut));
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clip_cuts_long_lines_and_long_texts() {
+        assert_eq!(super::clip("short\ntext"), "short\ntext");
+        let key = "k".repeat(1 << 20);
+        let clipped = super::clip(&format!("`{key}` = 1: unknown field `{key}`"));
+        assert!(clipped.len() < 300, "{}", clipped.len());
+        assert!(clipped.ends_with("more bytes)"), "{clipped}");
+        let many = "line\n".repeat(10_000);
+        let clipped = super::clip(&many);
+        assert!(clipped.len() < 2100 && clipped.ends_with("more bytes)"));
+        // Cuts fall on character boundaries.
+        assert!(super::clip(&"é".repeat(1000)).starts_with("éé"));
+    }
+}

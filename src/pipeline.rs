@@ -10,8 +10,9 @@
 //!
 //! ```toml
 //! geometry = "luxe"          # preset or geometry TOML file
-//! model = "my_model.onnx"    # default: the bundled default model
-//! max_edges = 20000000       # larger graphs are refused (see `edge_cap`)
+//! model = "my_model.onnx"    # default: the bundled default model; a bare name may be an installed model
+//! max_hits = 4000000         # larger crossings are refused before any work
+//! max_edges = 20000000       # the window search stops beyond this many edges (see `edge_cap`)
 //! edge_cap = "error"         # or "truncate": keep the first max_edges edges, with a warning
 //! [hits]                     # validation tolerances, mm
 //! [graph]                    # graph::GraphConfig
@@ -30,7 +31,7 @@ use thiserror::Error;
 
 use crate::features::{EDGE_FEATURES, NODE_FEATURES, edge_features, node_features};
 use crate::geometry::{Detector, GeometryError};
-use crate::graph::{Graph, GraphConfig, GraphError, build_graph};
+use crate::graph::{BuildOutcome, EdgeLimit, Graph, GraphBuilder, GraphConfig, GraphError};
 use crate::hits::{HitError, HitTolerance, Hits};
 use crate::inference::{
     EdgeClassifier, EdgeIndex, FeatureKind, FeatureRegistry, InferenceConfig, InferenceError,
@@ -43,14 +44,34 @@ pub const DEFAULT_MODEL: &[u8] = include_bytes!("../models/gnntrack_in_small.onn
 /// Label of the bundled default model in messages.
 pub const DEFAULT_MODEL_LABEL: &str = "bundled gnntrack_in_small.onnx";
 
-/// What to do with a graph larger than `max_edges`.
+/// Where the installed models are, relative to the `bin` or `lib` folder of an installation.
+const INSTALLED_MODELS: &str = "../share/gnntrack/models";
+
+/// A model path as given when that file exists or the path is absolute; else, for a relative
+/// path, the file of that name among the models installed with gnntrack
+/// (`share/gnntrack/models` of the installation holding this library), when there is one.
+pub fn resolve_model(path: &Path) -> PathBuf {
+    if path.is_absolute() || path.exists() {
+        return path.to_path_buf();
+    }
+    crate::inference::installed_folders()
+        .into_iter()
+        .map(|dir| dir.join(INSTALLED_MODELS).join(path))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+/// What to do with a crossing whose window search finds more than `max_edges` edges. The cap
+/// is checked while the graph is built (see [`EdgeLimit`]), so an oversized crossing costs
+/// about the time and memory of `max_edges` edges, whatever its size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EdgeCap {
-    /// Refuse the crossing with [`TrackerError::TooManyEdges`].
+    /// Refuse the crossing with [`TrackerError::TooManyEdges`] as soon as the cap is passed.
     #[default]
     Error,
-    /// Keep the first `max_edges` edges (ordered by inner hit) and log a warning.
+    /// Keep the first `max_edges` edges (ordered by inner hit, then outer hit) and log a
+    /// warning; the hits beyond lose their edges.
     Truncate,
 }
 
@@ -83,7 +104,10 @@ pub struct TrackerConfig {
     /// ONNX model file; `None` uses the bundled default model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<PathBuf>,
-    /// Largest graph accepted.
+    /// Most hits accepted in one crossing; more are refused before any work.
+    pub max_hits: usize,
+    /// Most edges the window search may find in one crossing (before shortcut and skip-edge
+    /// removal).
     pub max_edges: usize,
     /// Reaction to a larger graph.
     pub edge_cap: EdgeCap,
@@ -102,6 +126,7 @@ impl Default for TrackerConfig {
         TrackerConfig {
             geometry: "luxe".to_string(),
             model: None,
+            max_hits: 4_000_000,
             max_edges: 20_000_000,
             edge_cap: EdgeCap::Error,
             hits: HitsConfig::default(),
@@ -130,13 +155,21 @@ pub enum TrackerError {
     /// The inference stage failed (onnxruntime, provider or model).
     #[error(transparent)]
     Inference(#[from] InferenceError),
-    /// The graph is larger than the configured cap.
+    /// The window search found more edges than the configured cap and stopped.
     #[error(
-        "the graph has {edges} edges, more than max_edges = {cap} (raise `max_edges` or set `edge_cap = \"truncate\"`)"
+        "the graph has more than max_edges = {cap} edges (the search stopped at {edges}; raise `max_edges` or set `edge_cap = \"truncate\"`)"
     )]
     TooManyEdges {
-        /// Edges built.
+        /// Edges found when the search stopped: a lower bound of the graph's size.
         edges: usize,
+        /// The cap.
+        cap: usize,
+    },
+    /// The crossing has more hits than the configured cap.
+    #[error("the crossing has {hits} hits, more than max_hits = {cap} (raise `max_hits`)")]
+    TooManyHits {
+        /// Hits given.
+        hits: usize,
         /// The cap.
         cap: usize,
     },
@@ -146,16 +179,33 @@ impl TrackerConfig {
     /// Parses a configuration from TOML; missing keys keep their defaults.
     pub fn from_toml_str(text: &str) -> Result<TrackerConfig, TrackerError> {
         let config: TrackerConfig =
-            toml::from_str(text).map_err(|e| TrackerError::Config(e.to_string()))?;
+            toml::from_str(text).map_err(|e| TrackerError::Config(crate::clip(&e.to_string())))?;
         config.validate()?;
         Ok(config)
     }
 
-    /// Reads a TOML file.
+    /// Reads a TOML file; errors name the file. A relative `model` path, and a relative
+    /// `geometry` file (a name ending in `.toml`), are taken relative to the file's folder.
     pub fn from_toml_file(path: &Path) -> Result<TrackerConfig, TrackerError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| TrackerError::Config(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_toml_str(&text)
+        let mut config = Self::from_toml_str(&text).map_err(|e| match e {
+            TrackerError::Config(message) => {
+                TrackerError::Config(format!("{}: {message}", path.display()))
+            }
+            TrackerError::Graph(g) => TrackerError::Config(format!("{}: {g}", path.display())),
+            other => other,
+        })?;
+        let folder = path.parent().unwrap_or(Path::new(""));
+        if let Some(model) = &config.model
+            && model.is_relative()
+        {
+            config.model = Some(folder.join(model));
+        }
+        if config.geometry.ends_with(".toml") && Path::new(&config.geometry).is_relative() {
+            config.geometry = folder.join(&config.geometry).display().to_string();
+        }
+        Ok(config)
     }
 
     /// The configuration as TOML.
@@ -170,6 +220,15 @@ impl TrackerConfig {
         };
         if self.max_edges == 0 {
             return bad("max_edges", &0, "must be at least 1");
+        }
+        if self.max_edges > u32::MAX as usize {
+            return bad("max_edges", &self.max_edges, "must be at most 4294967295");
+        }
+        if self.max_hits == 0 {
+            return bad("max_hits", &0, "must be at least 1");
+        }
+        if self.max_hits > u32::MAX as usize {
+            return bad("max_hits", &self.max_hits, "must be at most 4294967295");
         }
         for (key, v) in [
             ("hits.plane_tolerance_mm", self.hits.plane_tolerance_mm),
@@ -188,7 +247,8 @@ impl TrackerConfig {
     /// The text is read as a TOML value when it is one (`4`, `0.5`, `true`, `[1, 2]`), else as a
     /// string. Unknown keys and values of the wrong type are errors naming the key and value.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), TrackerError> {
-        let fail = |why: String| TrackerError::Config(format!("`{key}` = `{value}`: {why}"));
+        let fail =
+            |why: String| TrackerError::Config(crate::clip(&format!("`{key}` = `{value}`: {why}")));
         if key.is_empty() || key.split('.').any(str::is_empty) {
             return Err(fail("not a key".into()));
         }
@@ -297,9 +357,12 @@ impl Tracker {
         let graph_table = toml::Table::try_from(&config.graph)
             .map_err(|e| TrackerError::Config(e.to_string()))?;
         let classifier = match &config.model {
-            Some(path) => {
-                EdgeClassifier::load(path, &config.inference, &Features, Some(&graph_table))?
-            }
+            Some(path) => EdgeClassifier::load(
+                resolve_model(path),
+                &config.inference,
+                &Features,
+                Some(&graph_table),
+            )?,
             None => EdgeClassifier::from_bytes(
                 DEFAULT_MODEL.to_vec(),
                 DEFAULT_MODEL_LABEL,
@@ -348,6 +411,17 @@ impl Tracker {
         &self.classifier
     }
 
+    /// Refuses a crossing of more than `max_hits` hits.
+    pub fn check_hit_count(&self, n_hits: usize) -> Result<(), TrackerError> {
+        if n_hits > self.config.max_hits {
+            return Err(TrackerError::TooManyHits {
+                hits: n_hits,
+                cap: self.config.max_hits,
+            });
+        }
+        Ok(())
+    }
+
     /// The track-building settings in effect (edge cut resolved).
     pub fn track_config(&self) -> &TrackConfig {
         &self.tracks
@@ -357,28 +431,26 @@ impl Tracker {
     /// edges give an empty result.
     pub fn reconstruct(&self, hits: &Hits) -> Result<Reconstruction, TrackerError> {
         let t0 = Instant::now();
+        self.check_hit_count(hits.len())?;
         hits.validate(&self.detector, &self.tolerance)?;
-        let mut graph = build_graph(hits, &self.detector, &self.config.graph)?;
-        if graph.len() > self.config.max_edges {
-            match self.config.edge_cap {
-                EdgeCap::Error => {
-                    return Err(TrackerError::TooManyEdges {
-                        edges: graph.len(),
-                        cap: self.config.max_edges,
-                    });
+        let cap = self.config.max_edges;
+        let limit = match self.config.edge_cap {
+            EdgeCap::Error => EdgeLimit::Refuse(cap),
+            EdgeCap::Truncate => EdgeLimit::Truncate(cap),
+        };
+        let mut graph = Graph::default();
+        let outcome = GraphBuilder::new(&self.detector, &self.config.graph)?
+            .build_limited(hits, &mut graph, limit)
+            .map_err(|e| match e {
+                GraphError::TooManyEdges { found, cap } => {
+                    TrackerError::TooManyEdges { edges: found, cap }
                 }
-                EdgeCap::Truncate => {
-                    log::warn!(
-                        "graph of {} edges truncated to max_edges = {}: tracks of the hits beyond are lost",
-                        graph.len(),
-                        self.config.max_edges
-                    );
-                    let cap = self.config.max_edges;
-                    graph.src.truncate(cap);
-                    graph.dst.truncate(cap);
-                    graph.kind.truncate(cap);
-                }
-            }
+                other => other.into(),
+            })?;
+        if let BuildOutcome::Truncated { found, .. } = outcome {
+            log::warn!(
+                "graph of {found} edges truncated to max_edges = {cap}: tracks of the hits beyond are lost"
+            );
         }
         let t1 = Instant::now();
         let info = self.classifier.info();

@@ -195,6 +195,9 @@ fn hit_lists(result: *const gnntrack_result) -> Vec<Vec<u32>> {
             0
         );
         let offsets = std::slice::from_raw_parts(offsets, count + 1);
+        if offsets[count] == 0 {
+            return vec![Vec::new(); count];
+        }
         let indices = std::slice::from_raw_parts(indices, offsets[count]);
         (0..count)
             .map(|i| indices[offsets[i]..offsets[i + 1]].to_vec())
@@ -575,5 +578,176 @@ fn log_messages_reach_the_host_callback() {
             .any(|(level, text)| *level == gnntrack_log_level::Info as i32
                 && text.contains("tracker ready")),
         "{lines:?}"
+    );
+}
+
+#[test]
+fn an_empty_result_hands_out_null_arrays_and_outlives_its_tracker() {
+    // Hits on one layer only: no edges, no candidates.
+    let mut hits = Hits::new(false);
+    for i in 0..5u64 {
+        hits.push(
+            gnntrack::hits::Hit {
+                hit_id: i,
+                x: 100.0 + i as f64,
+                y: 0.0,
+                z: 3950.0125,
+                layer: 0,
+                stave: 0,
+            },
+            None,
+        );
+    }
+    let columns = Columns::of(&hits);
+    let tracker = tracker(&[]);
+    let (status, result) = reconstruct(tracker, &columns.view(), hits.len());
+    assert_eq!(status, 0, "{}", last_error());
+    // The result does not need its tracker.
+    // SAFETY: live tracker, freed once, no call running.
+    unsafe { sym::<TrackerFree>("gnntrack_tracker_free")(tracker) };
+    let (mut count, mut offsets, mut indices, mut fits) = (
+        7usize,
+        ptr::null(),
+        ptr::dangling::<u32>(),
+        ptr::dangling::<gnntrack_fit>(),
+    );
+    // SAFETY: live result, valid out-pointers.
+    unsafe {
+        assert_eq!(
+            sym::<ResultCount>("gnntrack_result_candidate_count")(result, &mut count),
+            0
+        );
+        assert_eq!(
+            sym::<ResultHitIndices>("gnntrack_result_hit_indices")(
+                result,
+                &mut offsets,
+                &mut indices
+            ),
+            0
+        );
+        assert_eq!(
+            sym::<ResultFits>("gnntrack_result_fits")(result, &mut fits),
+            0
+        );
+        assert_eq!(count, 0);
+        assert_eq!(*offsets, 0);
+        assert!(indices.is_null(), "indices of an empty result: {indices:p}");
+        assert!(fits.is_null(), "fits of an empty result: {fits:p}");
+        sym::<ResultFree>("gnntrack_result_free")(result);
+    }
+}
+
+#[test]
+fn a_crossing_above_max_hits_is_refused_before_any_work() {
+    let detector = Detector::preset("luxe").unwrap();
+    let hits = simulate_bx(&detector, &SimConfig::e_laser(3).unwrap(), 5, 0)
+        .unwrap()
+        .hits;
+    let columns = Columns::of(&hits);
+    let tracker = tracker(&[("max_hits", "100")]);
+    let (status, result) = reconstruct(tracker, &columns.view(), hits.len());
+    assert_eq!(status, S::InvalidArgument as i32, "{}", last_error());
+    assert!(result.is_null());
+    let e = last_error();
+    assert!(e.contains("more than max_hits = 100"), "{e}");
+    // SAFETY: live tracker, freed once, no call running.
+    unsafe { sym::<TrackerFree>("gnntrack_tracker_free")(tracker) };
+}
+
+type HitFileRead = unsafe extern "C" fn(*const c_char, *mut *mut c_void) -> Status;
+type HitFileColumns = unsafe extern "C" fn(
+    *const c_void,
+    *mut gnntrack_hits,
+    *mut usize,
+    *mut *const u64,
+    *mut *const c_char,
+) -> Status;
+type HitFileFree = unsafe extern "C" fn(*mut c_void);
+
+#[test]
+fn hit_files_are_read_by_the_library_in_both_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let detector = Detector::preset("luxe").unwrap();
+    let bx = simulate_bx(&detector, &SimConfig::e_laser(3).unwrap(), 8, 0).unwrap();
+    let project = dir.path().join("bx.csv");
+    gnntrack::hits::write_hits(&bx.hits, &project).unwrap();
+    let luxe = common_shared_data("luxe_xi3_sl.csv");
+    for (path, format) in [(project, "project"), (luxe, "luxe")] {
+        let (expected, _) = gnntrack::hits::read_hits(&path).unwrap();
+        let mut file = ptr::null_mut();
+        let text = c(path.to_str().unwrap());
+        // SAFETY: valid string and out-pointer; the columns are read while the file lives.
+        unsafe {
+            assert_eq!(
+                sym::<HitFileRead>("gnntrack_hit_file_read")(text.as_ptr(), &mut file),
+                0,
+                "{}",
+                last_error()
+            );
+            let mut columns = Columns::of(&Hits::new(false)).view();
+            let (mut n, mut particles, mut name) = (0usize, ptr::null(), ptr::null());
+            assert_eq!(
+                sym::<HitFileColumns>("gnntrack_hit_file_columns")(
+                    file,
+                    &mut columns,
+                    &mut n,
+                    &mut particles,
+                    &mut name
+                ),
+                0
+            );
+            assert_eq!(CStr::from_ptr(name).to_str().unwrap(), format);
+            assert_eq!(n, expected.len());
+            assert_eq!(std::slice::from_raw_parts(columns.x, n), expected.x);
+            assert_eq!(std::slice::from_raw_parts(columns.z, n), expected.z);
+            assert_eq!(
+                std::slice::from_raw_parts(columns.hit_id, n),
+                expected.hit_id
+            );
+            let layers: Vec<i32> = expected.layer.iter().map(|&l| l as i32).collect();
+            assert_eq!(std::slice::from_raw_parts(columns.layer, n), layers);
+            let truth = expected.truth.as_ref().unwrap();
+            assert_eq!(std::slice::from_raw_parts(particles, n), truth.particle_id);
+            sym::<HitFileFree>("gnntrack_hit_file_free")(file);
+        }
+    }
+    // Errors: the status and the reader's message, no handle.
+    std::fs::write(dir.path().join("empty.csv"), "").unwrap();
+    std::fs::write(
+        dir.path().join("bad.csv"),
+        "hit_id,x,y,z,layer,stave\n1,abc,0,0,0,0\n",
+    )
+    .unwrap();
+    for (name, needle) in [
+        ("missing.csv", "missing.csv"),
+        ("empty.csv", "empty.csv: empty file"),
+        ("bad.csv", "bad.csv, line 2: column `x`: `abc`"),
+    ] {
+        let path = c(dir.path().join(name).to_str().unwrap());
+        let mut file = ptr::dangling_mut::<c_void>();
+        // SAFETY: valid string and out-pointer.
+        let status =
+            unsafe { sym::<HitFileRead>("gnntrack_hit_file_read")(path.as_ptr(), &mut file) };
+        assert_eq!(status, S::HitFile as i32, "{name}");
+        assert!(file.is_null());
+        assert!(last_error().contains(needle), "{name}: {}", last_error());
+    }
+}
+
+fn common_shared_data(file: &str) -> PathBuf {
+    let dir = std::env::var_os("GNNTRACK_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    dir.join(file)
+}
+
+#[test]
+fn the_build_folder_has_the_soname_link() {
+    let exe = std::env::current_exe().unwrap();
+    let profile = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let link = profile.join(format!("libgnntrack.so.{GNNTRACK_ABI_VERSION}"));
+    assert_eq!(
+        std::fs::read_link(&link).unwrap_or_else(|e| panic!("{}: {e}", link.display())),
+        PathBuf::from("libgnntrack.so")
     );
 }

@@ -751,3 +751,70 @@ fn a_reused_builder_gives_the_graphs_of_fresh_ones() {
         );
     }
 }
+
+#[test]
+fn edge_limit_refuses_truncates_or_keeps_everything() {
+    use gnntrack::graph::{BuildOutcome, EdgeLimit};
+    let d = Detector::preset("luxe").unwrap();
+    let hits = small_event(&d, 3000, 5);
+    // Without pruning the builder's graph is exactly what the search finds.
+    let raw = GraphConfig {
+        drop_shortcuts: false,
+        skip_only_where_needed: false,
+        ..GraphConfig::default()
+    };
+    for config in [GraphConfig::default(), raw.clone()] {
+        let full = build_graph(&hits, &d, &config).unwrap();
+        let mut builder = GraphBuilder::new(&d, &config).unwrap();
+        let mut graph = Graph::default();
+        // A limit at or above the search's edges changes nothing.
+        let raw_edges = build_graph(&hits, &d, &raw).unwrap().len();
+        for limit in [
+            EdgeLimit::Unlimited,
+            EdgeLimit::Refuse(raw_edges),
+            EdgeLimit::Truncate(raw_edges),
+        ] {
+            let outcome = builder.build_limited(&hits, &mut graph, limit).unwrap();
+            assert_eq!(outcome, BuildOutcome::Complete, "{limit:?}");
+            assert_eq!(graph, full, "{limit:?}");
+        }
+        // One edge less: refused, the graph left as it was.
+        let cap = raw_edges - 1;
+        match builder.build_limited(&hits, &mut graph, EdgeLimit::Refuse(cap)) {
+            Err(GraphError::TooManyEdges { found, cap: c }) => {
+                assert_eq!(c, cap);
+                assert!(found > cap, "{found}");
+            }
+            other => panic!("expected TooManyEdges, got {other:?}"),
+        }
+        assert_eq!(graph, full);
+    }
+    // Truncation keeps the first edges in (inner, outer) order.
+    let full = build_graph(&hits, &d, &raw).unwrap();
+    let mut builder = GraphBuilder::new(&d, &raw).unwrap();
+    for cap in [1, 1000, full.len() / 2, full.len() - 1] {
+        let mut graph = Graph::default();
+        let outcome = builder
+            .build_limited(&hits, &mut graph, EdgeLimit::Truncate(cap))
+            .unwrap();
+        assert_eq!(
+            outcome,
+            BuildOutcome::Truncated {
+                found: full.len(),
+                kept: cap
+            }
+        );
+        assert_eq!(graph.src, full.src[..cap]);
+        assert_eq!(graph.dst, full.dst[..cap]);
+        assert_eq!(graph.kind, full.kind[..cap]);
+    }
+    // A builder that refused a crossing builds the next one as before.
+    let mut graph = Graph::default();
+    builder
+        .build_limited(&hits, &mut graph, EdgeLimit::Refuse(10))
+        .unwrap_err();
+    builder
+        .build_limited(&hits, &mut graph, EdgeLimit::Refuse(full.len()))
+        .unwrap();
+    assert_eq!(graph, full);
+}

@@ -211,8 +211,9 @@ fn candidates_come_in_the_documented_order() {
     let rank = |s: &CandidateSource| match s {
         CandidateSource::Config => 0,
         CandidateSource::EnvVar => 1,
-        CandidateSource::Python(_) => 2,
-        CandidateSource::System => 3,
+        CandidateSource::Installed => 2,
+        CandidateSource::Python(_) => 3,
+        CandidateSource::System => 4,
     };
     assert!(
         c.windows(2)

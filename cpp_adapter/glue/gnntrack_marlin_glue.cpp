@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <limits>
 #include <sstream>
 
@@ -174,6 +175,9 @@ std::pair<std::string, std::string> split_override(const std::string& text) {
 
 std::vector<std::pair<std::string, std::string>> config_settings(const ConfigOptions& options) {
     std::vector<std::pair<std::string, std::string>> settings;
+    if (!trim(options.geometry).empty()) {
+        settings.emplace_back("geometry", toml_string(trim(options.geometry)));
+    }
     if (!options.model.empty()) settings.emplace_back("model", toml_string(options.model));
     if (!options.provider.empty()) {
         settings.emplace_back("inference.provider", trim(options.provider));
@@ -322,76 +326,33 @@ std::vector<TrackRecord> track_records(const gnntrack::Result& result, const Gat
     return tracks;
 }
 
-std::vector<CsvHit> read_hits_csv(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw InputError("cannot open hit file `" + path + "`");
-    enum { ID, X, Y, Z, LAYER, STAVE, PID, N };
-    const char* names[N] = {"hit_id", "x", "y", "z", "layer", "stave", "particle_id"};
-    int where[N];
-    std::fill(where, where + N, -1);
-    std::string line;
-    if (!std::getline(in, line)) throw InputError("hit file `" + path + "` is empty");
-    {
-        std::istringstream header(trim(line));
-        std::string name;
-        for (int column = 0; std::getline(header, name, ','); ++column) {
-            for (int c = 0; c < N; ++c) {
-                if (trim(name) == names[c]) where[c] = column;
-            }
-        }
-        for (int c = 0; c < PID; ++c) {
-            if (where[c] < 0) {
-                throw InputError("hit file `" + path + "`: no column `" + names[c] + "`");
-            }
-        }
+HitFile read_hit_file(const std::string& path) {
+    gnntrack_hit_file* file = nullptr;
+    const gnntrack_status status = gnntrack_hit_file_read(path.c_str(), &file);
+    if (status != GNNTRACK_STATUS_OK) throw InputError(gnntrack_last_error());
+    std::unique_ptr<gnntrack_hit_file, void (*)(gnntrack_hit_file*)> owner(file, gnntrack_hit_file_free);
+    gnntrack_hits columns{};
+    std::size_t n = 0;
+    const std::uint64_t* particle_id = nullptr;
+    const char* format = nullptr;
+    gnntrack::detail::check(gnntrack_hit_file_columns(file, &columns, &n, &particle_id, &format));
+    HitFile out;
+    out.format = format;
+    out.hits.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        CsvHit& h = out.hits[i];
+        h.hit_id = columns.hit_id[i];
+        h.x = columns.x[i];
+        h.y = columns.y[i];
+        h.z = columns.z[i];
+        h.layer = columns.layer[i];
+        h.stave = columns.stave[i];
+        h.particle_id = particle_id != nullptr ? particle_id[i] : 0;
     }
-    std::vector<CsvHit> hits;
-    std::vector<std::string> cells;
-    for (std::size_t line_number = 2; std::getline(in, line); ++line_number) {
-        line = trim(line);
-        if (line.empty()) continue;
-        cells.clear();
-        std::istringstream row(line);
-        std::string cell;
-        while (std::getline(row, cell, ',')) cells.push_back(trim(cell));
-        auto at = [&](int c) -> const std::string& {
-            if (where[c] >= int(cells.size())) {
-                throw InputError(path + ", line " + std::to_string(line_number) + ": no column `" +
-                                 names[c] + "`");
-            }
-            return cells[where[c]];
-        };
-        auto fail = [&](int c) {
-            return InputError(path + ", line " + std::to_string(line_number) + ": column `" +
-                              names[c] + "`: `" + cells[where[c]] + "` is not valid");
-        };
-        auto unsigned_value = [&](int c, std::uint64_t max) {
-            const std::string& text = at(c);
-            char* end = nullptr;
-            errno = 0;
-            const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-            if (text.empty() || text[0] == '-' || *end != '\0' || errno != 0 || v > max) throw fail(c);
-            return static_cast<std::uint64_t>(v);
-        };
-        auto real_value = [&](int c) {
-            const std::string& text = at(c);
-            char* end = nullptr;
-            const double v = std::strtod(text.c_str(), &end);
-            if (text.empty() || *end != '\0') throw fail(c);
-            return v;
-        };
-        CsvHit h;
-        h.hit_id = unsigned_value(ID, std::numeric_limits<std::uint64_t>::max());
-        h.x = real_value(X);
-        h.y = real_value(Y);
-        h.z = real_value(Z);
-        h.layer = static_cast<std::int32_t>(unsigned_value(LAYER, 255));
-        h.stave = static_cast<std::int32_t>(unsigned_value(STAVE, 255));
-        if (where[PID] >= 0) h.particle_id = unsigned_value(PID, std::numeric_limits<std::uint64_t>::max());
-        hits.push_back(h);
-    }
-    return hits;
+    return out;
 }
+
+std::vector<CsvHit> read_hits_csv(const std::string& path) { return read_hit_file(path).hits; }
 
 }  // namespace glue
 }  // namespace gnntrack

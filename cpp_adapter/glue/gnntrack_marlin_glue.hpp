@@ -104,6 +104,8 @@ void gather(GatheredHits& out, std::size_t collection_index, const std::string& 
 struct ConfigOptions {
     /// TOML configuration file; empty: the defaults.
     std::string file;
+    /// `geometry`: preset name or geometry TOML file.
+    std::string geometry;
     /// `model`: ONNX model file.
     std::string model;
     /// `inference.provider`: cpu, cuda or auto.
@@ -188,7 +190,7 @@ struct TrackRecord {
 std::vector<TrackRecord> track_records(const gnntrack::Result& result, const GatheredHits& hits,
                                        double omega_variance = 0);
 
-/// One row of a hit file of `gnntrack simulate` (project CSV format).
+/// One hit of a hit file.
 struct CsvHit {
     std::uint64_t hit_id = 0;
     double x = 0, y = 0, z = 0;
@@ -197,8 +199,19 @@ struct CsvHit {
     std::uint64_t particle_id = 0;
 };
 
-/// Reads a project-format hit file (columns hit_id, x, y, z, layer, stave, optional
-/// particle_id, in any order). Throws InputError naming the file, line and column.
+/// The hits of a hit file and its format.
+struct HitFile {
+    std::vector<CsvHit> hits;
+    /// "project" (`gnntrack simulate`) or "luxe" (single-layer geometry, every stave 0).
+    std::string format;
+};
+
+/// Reads a hit file with the library's reader (gnntrack_hit_file_read): the project format or
+/// the LUXE format, exactly as the command-line tool reads them. Throws InputError with the
+/// library's message (file, line, column and value).
+HitFile read_hit_file(const std::string& path);
+
+/// The hits of read_hit_file(path).
 std::vector<CsvHit> read_hits_csv(const std::string& path);
 
 }  // namespace glue

@@ -81,6 +81,10 @@ GnnTrackProcessor::GnnTrackProcessor() : marlin::Processor("GnnTrackProcessor") 
                                "gnntrack configuration keys as key=value, applied last "
                                "(e.g. tracks.min_hits=4 geometry=luxe-key4hep)",
                                _configOverrides, std::vector<std::string>{});
+    registerProcessorParameter("Geometry",
+                               "geometry preset (luxe, luxe-key4hep, luxe-sl) or TOML file, key "
+                               "`geometry` (empty: configuration's)",
+                               _geometry, std::string(""));
     registerProcessorParameter("ModelPath", "ONNX model, key `model` (empty: configuration's)",
                                _modelPath, std::string(""));
     registerProcessorParameter("ExecutionProvider",
@@ -136,6 +140,7 @@ void GnnTrackProcessor::init() {
 
         glue::ConfigOptions options;
         options.file = _configFile;
+        options.geometry = _geometry;
         options.model = _modelPath;
         options.provider = _executionProvider;
         options.device_id = _deviceId;
@@ -150,6 +155,7 @@ void GnnTrackProcessor::init() {
         throw lcio::Exception(name() + " (GnnTrackProcessor) init: " + e.what());
     }
     _events = _tracks = _hitsSeen = 0;
+    _missing.assign(_inputCollections.size(), 0);
     _seconds = 0;
 }
 
@@ -168,13 +174,23 @@ void GnnTrackProcessor::processEvent(lcio::LCEvent* event) {
     std::vector<lcio::LCCollection*> collections;
     _hits.clear();
     try {
-        for (const std::string& collection_name : _inputCollections) {
+        for (std::size_t c = 0; c < _inputCollections.size(); ++c) {
+            const std::string& collection_name = _inputCollections[c];
             lcio::LCCollection* collection = nullptr;
             try {
                 collection = event->getCollection(collection_name);
             } catch (const lcio::DataNotAvailableException&) {
-                streamlog_out(MESSAGE) << where << "no collection `" << collection_name << "`"
-                                       << std::endl;
+                // Usually a misspelt name: said once per run, counted in the summary.
+                if (_missing[c]++ == 0) {
+                    streamlog_out(WARNING) << where << "no collection `" << collection_name
+                                           << "` in the event (TrackerHitCollectionNames); events "
+                                              "without it get no tracks from it. Collections in "
+                                              "this event:";
+                    for (const std::string& present : *event->getCollectionNames()) {
+                        if (present != _outputCollection) streamlog_out(WARNING) << " " << present;
+                    }
+                    streamlog_out(WARNING) << std::endl;
+                }
                 continue;
             }
             if (collection->getTypeName() != lcio::LCIO::TRACKERHITPLANE) {
@@ -266,6 +282,13 @@ void GnnTrackProcessor::end() {
     streamlog_out(MESSAGE) << name() << ": " << _events << " events, " << _hitsSeen << " hits, "
                            << _tracks << " tracks, " << (_events ? 1e3 * _seconds / _events : 0.0)
                            << " ms per event" << std::endl;
+    for (std::size_t c = 0; c < _missing.size() && c < _inputCollections.size(); ++c) {
+        if (_missing[c] > 0) {
+            streamlog_out(WARNING) << name() << ": collection `" << _inputCollections[c]
+                                   << "` was missing in " << _missing[c] << " of " << _events
+                                   << " events" << std::endl;
+        }
+    }
     _tracker.reset();
     gnntrack::set_log_callback(nullptr);
 }

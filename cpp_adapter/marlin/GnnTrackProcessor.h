@@ -37,6 +37,7 @@ private:
     std::string _outputCollection{};
     std::string _configFile{};
     std::vector<std::string> _configOverrides{};
+    std::string _geometry{};
     std::string _modelPath{};
     std::string _executionProvider{};
     int _deviceId = -1;
@@ -56,6 +57,8 @@ private:
     std::size_t _events = 0;
     std::size_t _tracks = 0;
     std::size_t _hitsSeen = 0;
+    /// Events without each input collection (warned about once per collection).
+    std::vector<std::size_t> _missing{};
     double _seconds = 0;
 };
 

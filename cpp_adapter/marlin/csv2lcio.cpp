@@ -1,8 +1,12 @@
-// gnntrack-csv2lcio: converts hit files of `gnntrack simulate` (one bunch crossing per file) into
-// an LCIO file with one event per crossing, holding a TrackerHitPlane collection whose cell IDs
-// carry layer = plane * LayersPerPlane + stave + LayerOffset (the processor's default mapping),
-// and an LCIntVec collection parallel to the hits with {CSV hit_id, particle_id} per hit.
+// gnntrack-csv2lcio: converts hit files (one bunch crossing per file, in any format the library
+// reads: the project CSV of `gnntrack simulate` or the LUXE CSV) into an LCIO file with one event
+// per crossing, holding a TrackerHitPlane collection whose cell IDs carry
+// layer = plane * LayersPerPlane + stave + LayerOffset (the processor's default mapping), and an
+// LCIntVec collection parallel to the hits with {hit_id, particle_id} per hit. Every input is
+// read and checked first; the output is written to a temporary file beside it and renamed only
+// when everything succeeded, so a bad input leaves no output file.
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -10,6 +14,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <EVENT/LCIO.h>
 #include <IMPL/LCCollectionVec.h>
@@ -31,6 +37,7 @@ constexpr double half_pi = 1.57079632679489661923;
 
 const char* usage =
     "usage: gnntrack-csv2lcio [options] OUT.slcio HITS.csv [HITS.csv ...]\n"
+    "  HITS.csv: project format (gnntrack simulate) or LUXE format (every hit on stave 0)\n"
     "  --collection NAME      TrackerHitPlane collection (default SiTrackerHits)\n"
     "  --encoding TEXT        cell ID encoding (default system:5,side:-2,layer:6,module:11,sensor:8)\n"
     "  --layer-field NAME     field that takes the layer (default layer)\n"
@@ -105,34 +112,72 @@ int to_int(std::uint64_t value, const std::string& what) {
     return static_cast<int>(value);
 }
 
+/// Removes the temporary output unless released.
+struct TemporaryFile {
+    std::string path;
+    bool keep = false;
+    ~TemporaryFile() {
+        if (!keep && !path.empty()) std::remove(path.c_str());
+    }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
     try {
         const Options o = parse(argc, argv);
+        // Read and check every input before anything is written.
+        std::vector<glue::HitFile> files;
+        files.reserve(o.inputs.size());
+        for (const std::string& path : o.inputs) {
+            files.push_back(glue::read_hit_file(path));
+            for (const glue::CsvHit& h : files.back().hits) {
+                try {
+                    glue::encode_layer(o.mapping, h.layer, h.stave);
+                    if (!o.truth.empty()) {
+                        to_int(h.hit_id, "hit_id");
+                        to_int(h.particle_id, "particle_id");
+                    }
+                } catch (const std::exception& e) {
+                    throw glue::InputError(path + ", hit " + std::to_string(h.hit_id) + ": " + e.what());
+                }
+            }
+        }
+
+        // LCIO appends .slcio to a name without it: the temporary name keeps the suffix.
+        std::string output = o.output;
+        const std::string suffix = ".slcio";
+        if (output.size() < suffix.size() ||
+            output.compare(output.size() - suffix.size(), suffix.size(), suffix) != 0) {
+            output += suffix;
+        }
+        TemporaryFile temporary;
+        temporary.path = output.substr(0, output.size() - suffix.size()) + ".partial-" +
+                         std::to_string(static_cast<long long>(::getpid())) + suffix;
         std::unique_ptr<IO::LCWriter> writer(IOIMPL::LCFactory::getInstance()->createLCWriter());
-        writer->open(o.output, EVENT::LCIO::WRITE_NEW);
+        writer->open(temporary.path, EVENT::LCIO::WRITE_NEW);
         auto* header = new IMPL::LCRunHeaderImpl;
         header->setRunNumber(o.run);
         header->setDetectorName("LUXE");
-        header->setDescription("gnntrack simulate crossings converted by gnntrack-csv2lcio");
+        header->setDescription("gnntrack hit files converted by gnntrack-csv2lcio");
         writer->writeRunHeader(header);
         delete header;
 
         int event_number = 0;
-        for (const std::string& path : o.inputs) {
-            const std::vector<glue::CsvHit> hits = glue::read_hits_csv(path);
+        for (std::size_t f = 0; f < files.size(); ++f) {
+            const std::string& path = o.inputs[f];
+            const std::vector<glue::CsvHit>& hits = files[f].hits;
             IMPL::LCEventImpl event;
             event.setRunNumber(o.run);
             event.setEventNumber(event_number++);
             event.setDetectorName("LUXE");
             event.parameters().setValue("GnnTrackSourceFile", path);
+            event.parameters().setValue("GnnTrackSourceFormat", files[f].format);
 
             auto* collection = new IMPL::LCCollectionVec(EVENT::LCIO::TRACKERHITPLANE);
             UTIL::CellIDEncoder<IMPL::TrackerHitPlaneImpl> encoder(o.encoding, collection);
             auto* truth = o.truth.empty() ? nullptr : new IMPL::LCCollectionVec(EVENT::LCIO::LCINTVEC);
-            for (std::size_t i = 0; i < hits.size(); ++i) {
-                const glue::CsvHit& h = hits[i];
+            for (const glue::CsvHit& h : hits) {
                 auto* hit = new IMPL::TrackerHitPlaneImpl;
                 const double position[3] = {h.x, h.y, h.z};
                 hit->setPosition(position);
@@ -142,11 +187,7 @@ int main(int argc, char** argv) {
                 hit->setdU(static_cast<float>(o.resolution));
                 hit->setdV(static_cast<float>(o.resolution));
                 encoder.reset();
-                try {
-                    encoder[o.mapping.layer_field] = glue::encode_layer(o.mapping, h.layer, h.stave);
-                } catch (const std::exception& e) {
-                    throw glue::InputError(path + ", hit " + std::to_string(h.hit_id) + ": " + e.what());
-                }
+                encoder[o.mapping.layer_field] = glue::encode_layer(o.mapping, h.layer, h.stave);
                 encoder.setCellID(hit);
                 collection->addElement(hit);
                 if (truth) {
@@ -159,11 +200,15 @@ int main(int argc, char** argv) {
             event.addCollection(collection, o.collection);
             if (truth) event.addCollection(truth, o.truth);
             writer->writeEvent(&event);
-            std::cout << path << ": " << hits.size() << " hits -> event " << event.getEventNumber()
-                      << "\n";
+            std::cout << path << " (" << files[f].format << " format): " << hits.size()
+                      << " hits -> event " << event.getEventNumber() << "\n";
         }
         writer->close();
-        std::cout << o.output << ": " << o.inputs.size() << " events\n";
+        if (std::rename(temporary.path.c_str(), output.c_str()) != 0) {
+            throw glue::InputError("cannot rename " + temporary.path + " to " + output);
+        }
+        temporary.keep = true;
+        std::cout << output << ": " << files.size() << " events\n";
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "gnntrack-csv2lcio: " << e.what() << "\n" << usage;

@@ -1,13 +1,29 @@
 #!/usr/bin/env bash
-# Simulates training crossings, exports their graphs and trains the default model from a seed.
+# Simulates training crossings, exports their graphs, trains the default model from a seed and
+# checks its parity (onnxruntime against PyTorch).
 #   models/train/make_model.sh [OUT.onnx] [SEED]
-# Needs the training environment (models/train/requirements.txt) in .venv-train.
+# OUT defaults to out/model/gnntrack_in_small.onnx; its .pt, .train.json (report) and .loss.png
+# go beside it. The bundled models/gnntrack_in_small.onnx is replaced only with REPLACE_BUNDLED=1.
+# Needs the training environment (models/train/requirements.txt) in .venv-train, or TRAIN_PYTHON.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-out=${1:-models/gnntrack_in_small.onnx}
+out=${1:-out/model/gnntrack_in_small.onnx}
 seed=${2:-1}
 work=${WORK:-out/training}
-py=${PYTHON:-.venv-train/bin/python}
+py=${TRAIN_PYTHON:-.venv-train/bin/python}
+# A bare command name (python3) is looked up on PATH.
+if [[ "$py" != */* ]]; then
+  py=$(command -v "$py") || { echo "TRAIN_PYTHON=${TRAIN_PYTHON:-}: not found on PATH" >&2; exit 1; }
+fi
+if [ ! -x "$py" ]; then
+  echo "$py not found: run \`make train-venv\` (or set TRAIN_PYTHON to a Python with models/train/requirements.txt)" >&2
+  exit 1
+fi
+if [ "${DRY_RUN:-0}" = 1 ]; then
+  echo "would train with $py into $out (seed $seed, work folder $work); replace the bundled model: ${REPLACE_BUNDLED:-0}"
+  exit 0
+fi
+mkdir -p "$(dirname "$out")"
 cargo build --release
 g=./target/release/gnntrack
 rm -rf "$work"
@@ -29,3 +45,12 @@ out=$(realpath -m "$out")
 (cd models/train && "$py" train.py --graphs "$work"/graphs/* --arch in --hidden 16 --message 4 \
   --iterations 3 --epochs 30 --patience 6 --lr 5e-3 --max-edges 120000 --seed "$seed" \
   --out "$out" --name gnntrack_in_small --version 1.1.0)
+(cd models/train && "$py" parity.py --model "$out" --state "${out%.onnx}.pt" --graphs "$work"/graphs/*)
+echo "model: $out"
+echo "training report: ${out%.onnx}.train.json; loss plot: ${out%.onnx}.loss.png; state: ${out%.onnx}.pt"
+if [ "${REPLACE_BUNDLED:-0}" = 1 ]; then
+  cp "$out" models/gnntrack_in_small.onnx
+  echo "replaced the bundled models/gnntrack_in_small.onnx (compiled into the library: rebuild to use it)"
+else
+  echo "the bundled models/gnntrack_in_small.onnx is unchanged (REPLACE_BUNDLED=1 replaces it)"
+fi

@@ -1,6 +1,6 @@
 """Parity of an exported model: onnxruntime (default threads) against PyTorch.
 
-    python parity.py --model ../gnntrack_in_small.onnx --graphs DIR [--min-edges 500000]
+    python parity.py --model MODEL.onnx --state MODEL.pt --graphs DIR [DIR ...] [--min-edges 500000]
 
 Builds one large graph as the disjoint union of exported crossings until it has at least
 --min-edges edges, runs both and prints the largest absolute difference of the logits.

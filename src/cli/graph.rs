@@ -322,9 +322,10 @@ pub struct BenchGraphArgs {
     /// Timed repetitions per case (the median is shown).
     #[arg(long, default_value_t = 15)]
     pub repeat: usize,
-    /// The real crossing (LUXE format, single-layer geometry); `none` to skip it.
-    #[arg(long, default_value = "../shared/data/luxe_xi3_sl.csv")]
-    pub real: String,
+    /// The real crossing (LUXE format, single-layer geometry); `none` to skip it (default:
+    /// `luxe_xi3_sl.csv` in `$GNNTRACK_SHARED_DATA`, else in `../shared/data`).
+    #[arg(long)]
+    pub real: Option<String>,
 }
 
 struct Timing {
@@ -376,8 +377,13 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
         let bx = simulate_bx(&luxe, &SimConfig::e_laser(xi)?, args.seed, 0)?;
         cases.push((format!("sim xi={xi}"), bx.hits, luxe.clone()));
     }
-    if args.real != "none" {
-        let (hits, format) = read_hits(Path::new(&args.real))?;
+    let real = match args.real.as_deref() {
+        Some("none") => None,
+        Some(path) => Some(PathBuf::from(path)),
+        None => Some(super::shared_data(super::REAL_CROSSING)?),
+    };
+    if let Some(real) = real {
+        let (hits, format) = read_hits(&real)?;
         cases.push((
             "real xi=3".to_string(),
             hits,
@@ -407,6 +413,7 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
         "peak MB"
     );
     let mut results = Vec::new();
+    let bar = super::progress(cases.len() as u64, "cases");
     for (name, hits, detector) in &cases {
         let graph = build_graph(hits, detector, &config)?;
         let metrics = TrueSegments::from_hits(hits, detector)
@@ -429,7 +436,8 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
         let (eff, pur) = metrics
             .as_ref()
             .map_or((f64::NAN, f64::NAN), |m| (m.efficiency(), m.purity()));
-        println!(
+        bar.inc(1);
+        bar.suspend(|| println!(
             "{:<11} {:>8} {:>9} {:>6.2} {:>9.3}% {:>7.1}% {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>8.1}",
             name,
             hits.len(),
@@ -442,7 +450,7 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
             times[2],
             times[3],
             peak as f64 / (1 << 20) as f64
-        );
+        ));
         let default_1c = if config.search == SearchMethod::Sweep {
             times[0]
         } else {
@@ -455,6 +463,7 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
         };
         results.push((name.clone(), eff, pur, default_1c, default_2c));
     }
+    bar.finish_and_clear();
     println!("\ntargets ({} search):", config.search);
     for (name, eff, pur, t1, t2) in &results {
         let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };

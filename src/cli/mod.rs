@@ -45,9 +45,10 @@ pub enum Command {
     },
     /// Compare simulated crossings with a real one (single-layer geometry, 1.25 T).
     ValidateSim {
-        /// The real crossing in LUXE CSV format.
-        #[arg(long, default_value = "../shared/data/luxe_xi3_sl.csv")]
-        real: PathBuf,
+        /// The real crossing in LUXE CSV format (default: `luxe_xi3_sl.csv` in
+        /// `$GNNTRACK_SHARED_DATA`, else in `../shared/data` next to the repository).
+        #[arg(long)]
+        real: Option<PathBuf>,
         /// Simulated crossings to compare with.
         #[arg(long, default_value_t = 5)]
         bx: u64,
@@ -108,7 +109,13 @@ pub fn run(command: Command) -> CliResult {
             seed,
             px_sigma_mev,
             py_sigma_mev,
-        } => validate_sim(&real, bx, seed, px_sigma_mev, py_sigma_mev),
+        } => {
+            let real = match real {
+                Some(path) => path,
+                None => shared_data(REAL_CROSSING)?,
+            };
+            validate_sim(&real, bx, seed, px_sigma_mev, py_sigma_mev)
+        }
         Command::Graph(args) => graph::graph(args),
         Command::ExportGraphs(args) => graph::export_graphs(args),
         Command::CalibrateWindows(args) => graph::calibrate_windows(args),
@@ -127,6 +134,58 @@ pub fn run(command: Command) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A progress bar on stderr for `len` steps of `what` (e.g. "crossings"), drawn only when stderr
+/// is a terminal; lines printed meanwhile go through [`indicatif::ProgressBar::suspend`].
+pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {what}, {{elapsed}} (eta {{eta}})");
+    indicatif::ProgressBar::new(len).with_style(
+        indicatif::ProgressStyle::with_template(&template).expect("valid progress template"),
+    )
+}
+
+/// The real xi = 3 crossing of the shared data folder.
+pub const REAL_CROSSING: &str = "luxe_xi3_sl.csv";
+
+/// A file of the shared data folder: `$GNNTRACK_SHARED_DATA` when set, else `../shared/data`
+/// beside the working folder or beside the repository this binary was built in.
+pub fn shared_data(file: &str) -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("GNNTRACK_SHARED_DATA").filter(|d| !d.is_empty()) {
+        let path = PathBuf::from(dir).join(file);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!(
+                "{} not found (GNNTRACK_SHARED_DATA names the shared data folder)",
+                path.display()
+            ))
+        };
+    }
+    let mut tried = Vec::new();
+    let mut starts: Vec<PathBuf> = std::env::current_dir().into_iter().collect();
+    // target/release/gnntrack: the repository is three levels up.
+    if let Some(repo) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.ancestors().nth(3).map(PathBuf::from))
+    {
+        starts.push(repo);
+    }
+    for start in starts {
+        let path = start.join("../shared/data").join(file);
+        if path.is_file() {
+            return Ok(path);
+        }
+        tried.push(path.display().to_string());
+    }
+    Err(format!(
+        "{file} not found in {}: set GNNTRACK_SHARED_DATA to the shared data folder or give the file",
+        tried.join(" or ")
+    ))
 }
 
 fn inspect(file: &std::path::Path, geometry: Option<&str>) -> CliResult {

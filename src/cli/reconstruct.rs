@@ -131,8 +131,31 @@ fn edge_counts(
     Some((kept_true, r.kept_edges(), segments.iter().count()))
 }
 
+/// Fails when `path` cannot be written because its folder is missing or not a folder, before
+/// any work is done.
+pub fn check_output_folder(path: &Path) -> Result<(), String> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(format!(
+            "cannot write {}: the folder {} does not exist",
+            path.display(),
+            folder.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!("cannot write {}: it is a folder", path.display()));
+    }
+    Ok(())
+}
+
 /// Runs `gnntrack reconstruct`.
 pub fn reconstruct(args: ReconstructArgs) -> CliResult {
+    if let Some(out) = &args.out {
+        check_output_folder(out)?;
+    }
     let (hits, format) = read_hits(&args.input)?;
     let tracker = Tracker::new(args.tracker.config(default_geometry_for(format))?)?;
     let start = Instant::now();
@@ -322,6 +345,7 @@ fn evaluate_group(
     name: &str,
     events: &[Hits],
     merged_hits: MergedHits,
+    bar: &indicatif::ProgressBar,
 ) -> Result<GroupReport, Box<dyn std::error::Error>> {
     let (mut counts, mut other_counts) = (Vec::new(), Vec::new());
     let (mut edge_eff, mut edge_pur) = (Vec::new(), Vec::new());
@@ -332,6 +356,7 @@ fn evaluate_group(
     }
     for hits in events {
         let r = tracker.reconstruct(hits)?;
+        bar.inc(1);
         hits_sum += hits.len();
         edges_sum += r.graph.len();
         times.graph += 1e3 * r.times.graph;
@@ -446,6 +471,8 @@ pub fn eval(args: EvalArgs) -> CliResult {
     }
     let mut reports = Vec::new();
     let mut trackers: Vec<(&str, Tracker)> = Vec::new();
+    let crossings: usize = groups.iter().map(|(_, events, _)| events.len()).sum();
+    let bar = super::progress(crossings as u64, "crossings");
     for (name, events, geometry) in &groups {
         let idx = match trackers.iter().position(|(g, _)| g == geometry) {
             Some(i) => i,
@@ -454,10 +481,11 @@ pub fn eval(args: EvalArgs) -> CliResult {
                 trackers.len() - 1
             }
         };
-        let report = evaluate_group(&trackers[idx].1, name, events, args.merged_hits)?;
-        print_group(&report);
+        let report = evaluate_group(&trackers[idx].1, name, events, args.merged_hits, &bar)?;
+        bar.suspend(|| print_group(&report));
         reports.push(report);
     }
+    bar.finish_and_clear();
     std::fs::create_dir_all(&args.out)?;
     let path = args.out.join("eval.json");
     std::fs::write(&path, serde_json::to_string_pretty(&reports)?)?;
@@ -568,6 +596,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
     );
     let mut xis = args.xi.clone();
     xis.sort_unstable();
+    let bar = super::progress(xis.len() as u64, "intensities");
     for xi in xis {
         let event = simulate_bx(tracker.detector(), &SimConfig::e_laser(xi)?, args.seed, 0)?;
         let mut r = tracker.reconstruct(&event.hits)?;
@@ -578,20 +607,24 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         }
         runs.sort_by(|a, b| a.total().total_cmp(&b.total()));
         let t = runs[runs.len() / 2];
-        println!(
-            "{:>4} {:>8} {:>9} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.0} MiB",
-            xi,
-            event.hits.len(),
-            r.graph.len(),
-            r.candidates.len(),
-            1e3 * t.graph,
-            1e3 * t.features,
-            1e3 * t.inference,
-            1e3 * t.tracks,
-            1e3 * t.total(),
-            peak_rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64
-        );
+        bar.inc(1);
+        bar.suspend(|| {
+            println!(
+                "{:>4} {:>8} {:>9} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.0} MiB",
+                xi,
+                event.hits.len(),
+                r.graph.len(),
+                r.candidates.len(),
+                1e3 * t.graph,
+                1e3 * t.features,
+                1e3 * t.inference,
+                1e3 * t.tracks,
+                1e3 * t.total(),
+                peak_rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64
+            )
+        });
     }
+    bar.finish_and_clear();
     println!(
         "peak RSS is the process high-water mark so far (intensities run in increasing order)"
     );

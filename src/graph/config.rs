@@ -357,7 +357,7 @@ impl GraphConfig {
     /// Parses and validates a configuration from TOML; missing settings keep their defaults.
     pub fn from_toml_str(text: &str) -> Result<GraphConfig, GraphError> {
         let config: GraphConfig =
-            toml::from_str(text).map_err(|e| GraphError::Toml(e.to_string()))?;
+            toml::from_str(text).map_err(|e| GraphError::Toml(crate::clip(&e.to_string())))?;
         config.validate()?;
         Ok(config)
     }
@@ -368,7 +368,10 @@ impl GraphConfig {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_toml_str(&text)
+        Self::from_toml_str(&text).map_err(|e| GraphError::InFile {
+            path: path.display().to_string(),
+            error: Box::new(e),
+        })
     }
 
     /// The configuration as TOML that [`GraphConfig::from_toml_str`] reads back exactly, with

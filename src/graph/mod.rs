@@ -153,6 +153,14 @@ pub enum GraphError {
     /// The TOML text could not be parsed or has fields of the wrong type.
     #[error("graph configuration TOML: {0}")]
     Toml(String),
+    /// A graph configuration file is invalid (its TOML or a value).
+    #[error("graph configuration file {path}: {error}")]
+    InFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        error: Box<GraphError>,
+    },
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -183,6 +191,44 @@ pub enum GraphError {
     /// More hits than edge indices can address.
     #[error("{0} hits: the graph addresses at most 4294967295 hits")]
     TooManyHits(usize),
+    /// The search found more edges than the limit ([`EdgeLimit::Refuse`]) and stopped.
+    #[error("the window search found more than {cap} edges (stopped at {found})")]
+    TooManyEdges {
+        /// Edges found when the search stopped (a lower bound of the graph's size).
+        found: usize,
+        /// The limit.
+        cap: usize,
+    },
+}
+
+/// How many edges a [`GraphBuilder`] may find in one crossing. The limit is checked while the
+/// search runs, so a crossing far above it fails (or is cut) after finding about `cap` edges,
+/// in time and memory that do not grow with the crossing's full graph. It bounds the edges the
+/// window search finds, before shortcut and skip-edge removal; the returned graph has at most
+/// as many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeLimit {
+    /// No limit beyond the 4294967295 edges a graph addresses.
+    Unlimited,
+    /// More edges than this stop the search with [`GraphError::TooManyEdges`].
+    Refuse(usize),
+    /// Keep the first edges in (inner hit, outer hit) order, this many at most, and drop the rest.
+    /// Costs a second search (counting only) when the crossing is over the limit.
+    Truncate(usize),
+}
+
+/// What [`GraphBuilder::build_limited`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildOutcome {
+    /// Every edge found is in the graph.
+    Complete,
+    /// The search found `found` edges; only the first `kept` (before pruning) were kept.
+    Truncated {
+        /// Edges the search found.
+        found: usize,
+        /// Edges kept, before shortcut and skip-edge removal.
+        kept: usize,
+    },
 }
 
 impl GraphError {
@@ -475,15 +521,77 @@ impl GraphBuilder {
 
     /// Builds the graph of one crossing into `graph`, reusing its vectors.
     pub fn build_into(&mut self, hits: &Hits, graph: &mut Graph) -> Result<(), GraphError> {
+        self.build_limited(hits, graph, EdgeLimit::Unlimited)
+            .map(|_| ())
+    }
+
+    /// Builds the graph of one crossing into `graph` with at most `limit` edges found (see
+    /// [`EdgeLimit`]). On an error `graph` is left as it was.
+    pub fn build_limited(
+        &mut self,
+        hits: &Hits,
+        graph: &mut Graph,
+        limit: EdgeLimit,
+    ) -> Result<BuildOutcome, GraphError> {
         check_hits(hits, &self.detector, &self.config.reference)?;
-        search::build_into(hits, &self.plan, &self.config, &mut self.search, graph);
+        let max = u32::MAX as usize;
+        let cap = match limit {
+            EdgeLimit::Unlimited => max,
+            EdgeLimit::Refuse(cap) | EdgeLimit::Truncate(cap) => cap.min(max),
+        };
+        let all = search::Limit {
+            max_edges: cap,
+            last_inner: u32::MAX,
+        };
+        let mut outcome = BuildOutcome::Complete;
+        if let Err(found) =
+            search::build_into(hits, &self.plan, &self.config, &mut self.search, graph, all)
+        {
+            let EdgeLimit::Truncate(_) = limit else {
+                return Err(GraphError::TooManyEdges { found, cap });
+            };
+            // Count the edges of every inner hit, then search again for the first inner hits
+            // only: those whose edges, in hit order, fit under the cap (and the one that
+            // crosses it, cut below).
+            let counts = search::count_per_hit(hits, &self.plan, &self.config, &mut self.search);
+            let total: usize = counts.iter().map(|&c| c as usize).sum();
+            let mut sum = 0usize;
+            let mut last = counts.len().saturating_sub(1);
+            for (i, &c) in counts.iter().enumerate() {
+                sum += c as usize;
+                if sum >= cap {
+                    last = i;
+                    break;
+                }
+            }
+            let first_hits = search::Limit {
+                max_edges: max,
+                last_inner: last as u32,
+            };
+            search::build_into(
+                hits,
+                &self.plan,
+                &self.config,
+                &mut self.search,
+                graph,
+                first_hits,
+            )
+            .map_err(|found| GraphError::TooManyEdges { found, cap: max })?;
+            graph.src.truncate(cap);
+            graph.dst.truncate(cap);
+            graph.kind.truncate(cap);
+            outcome = BuildOutcome::Truncated {
+                found: total,
+                kept: graph.len(),
+            };
+        }
         if self.config.drop_shortcuts {
             prune::drop_shortcuts(graph, &mut self.prune);
         }
         if self.config.skip_edges && self.config.skip_only_where_needed {
             prune::keep_needed_skips(graph);
         }
-        Ok(())
+        Ok(outcome)
     }
 }
 

@@ -16,6 +16,8 @@
 //! The work space (groups, found edges, offsets) lives in [`Scratch`] and is reused from one
 //! crossing to the next by a [`super::GraphBuilder`].
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use rayon::prelude::*;
 use rstar::primitives::GeomWithData;
 use rstar::{AABB, RTree};
@@ -288,14 +290,66 @@ pub(super) struct Scratch {
     offsets: Vec<u32>,
 }
 
+/// What one search keeps.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limit {
+    /// The search stops as soon as it has found more edges than this.
+    pub max_edges: usize,
+    /// Inner hits with a higher index are not searched (`u32::MAX`: every hit).
+    pub last_inner: u32,
+}
+
+/// Edges found between two updates of the shared counter of a search task.
+const COUNT_BATCH: usize = 4096;
+
 /// Builds the graph of `hits` into `out` (its vectors are reused), sorted by (src, dst).
+///
+/// Stops as soon as more than `limit.max_edges` edges are found, before they are all stored,
+/// and returns `Err(edges found so far)`; `out` is then unchanged.
 pub(super) fn build_into(
     hits: &Hits,
     plan: &Plan,
     config: &GraphConfig,
     scratch: &mut Scratch,
     out: &mut Graph,
-) {
+    limit: Limit,
+) -> Result<(), usize> {
+    let found = search(hits, plan, config, scratch, limit, false)?;
+    assemble(hits.len(), scratch, found, out);
+    Ok(())
+}
+
+/// The number of edges of every inner hit (in hit order), without storing any edge.
+pub(super) fn count_per_hit(
+    hits: &Hits,
+    plan: &Plan,
+    config: &GraphConfig,
+    scratch: &mut Scratch,
+) -> Vec<u32> {
+    let unlimited = Limit {
+        max_edges: usize::MAX,
+        last_inner: u32::MAX,
+    };
+    let n_found = search(hits, plan, config, scratch, unlimited, true).expect("no limit to reach");
+    let mut counts = vec![0u32; hits.len()];
+    for f in &scratch.found[..n_found] {
+        for &(hit, count) in &f.blocks {
+            counts[hit as usize] = count;
+        }
+    }
+    counts
+}
+
+/// Runs the window searches into `scratch.found` and returns how many of its entries were
+/// used; `count_only` records the blocks' sizes without their edges.
+fn search(
+    hits: &Hits,
+    plan: &Plan,
+    config: &GraphConfig,
+    scratch: &mut Scratch,
+    limit: Limit,
+    count_only: bool,
+) -> Result<usize, usize> {
     let n = hits.len();
     let reference = &config.reference;
     members_by_group(hits, plan, &mut scratch.members);
@@ -343,13 +397,52 @@ pub(super) fn build_into(
         .collect();
     scratch.found.resize_with(tasks.len(), Found::default);
     let found = &mut scratch.found[..tasks.len()];
+    let shared = Shared {
+        limit,
+        count_only,
+        edges: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+    };
     found
         .par_iter_mut()
         .zip(&tasks)
-        .for_each(|(f, &(g, a, b))| search_run(groups, g, a..b, &plan.relations[g], config, f));
+        .for_each(|(f, &(g, a, b))| {
+            search_run(groups, g, a..b, &plan.relations[g], config, &shared, f)
+        });
+    let edges = shared.edges.load(Ordering::Relaxed);
+    if shared.stop.load(Ordering::Relaxed) {
+        // Give the memory of the stored edges back now: the caller's next crossing may be small.
+        for f in found.iter_mut() {
+            *f = Found::default();
+        }
+        return Err(edges);
+    }
+    if !count_only {
+        // Each inner hit's block sorted by outer hit.
+        found.par_iter_mut().for_each(|f| {
+            let mut start = 0usize;
+            for &(_, count) in &f.blocks {
+                let end = start + count as usize;
+                if count > 1 {
+                    f.edges[start..end].sort_unstable_by_key(|&(j, _)| j);
+                }
+                start = end;
+            }
+        });
+    }
+    Ok(tasks.len())
+}
 
+/// Moves the edges of `scratch.found[..n_found]` into `out`, sorted by (src, dst).
+fn assemble(n: usize, scratch: &mut Scratch, n_found: usize, out: &mut Graph) {
+    let Scratch {
+        found,
+        block_of,
+        offsets,
+        ..
+    } = scratch;
+    let found = &found[..n_found];
     // Where each inner hit's block is, and where it goes: a counting sort by inner hit.
-    let (block_of, offsets) = (&mut scratch.block_of, &mut scratch.offsets);
     block_of.clear();
     block_of.resize(n, (u32::MAX, 0));
     offsets.clear();
@@ -389,7 +482,7 @@ pub(super) fn build_into(
         (s_rest, d_rest, k_rest) = (s_tail, d_tail, k_tail);
         pieces.push((first..last, s_here, d_here, k_here));
     }
-    let (block_of, offsets, found) = (&*block_of, &*offsets, &*found);
+    let (block_of, offsets) = (&*block_of, &*offsets);
     pieces
         .into_par_iter()
         .for_each(|(hits_range, s_out, d_out, k_out)| {
@@ -414,6 +507,26 @@ pub(super) fn build_into(
         });
 }
 
+/// The state all search tasks of one crossing share: the edges found so far and whether to stop.
+struct Shared {
+    limit: Limit,
+    count_only: bool,
+    edges: AtomicUsize,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    /// Adds a task's new edges to the total; false once the total is above the limit (or
+    /// another task found it so).
+    fn add(&self, edges: usize) -> bool {
+        let total = self.edges.fetch_add(edges, Ordering::Relaxed) + edges;
+        if total > self.limit.max_edges {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        !self.stop.load(Ordering::Relaxed)
+    }
+}
+
 /// Searches every relation of the inner hits at positions `run` of group `g`.
 fn search_run(
     groups: &[Group],
@@ -421,12 +534,17 @@ fn search_run(
     run: std::ops::Range<usize>,
     relations: &[Relation],
     config: &GraphConfig,
+    shared: &Shared,
     out: &mut Found,
 ) {
     let reference = &config.reference;
     let inner = &groups[g];
     out.blocks.clear();
     out.edges.clear();
+    if shared.stop.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut pending = 0usize;
     // Targets that exist, with the largest (z2 - z1) / (z2 - z_ref) over both groups (for x
     // and y), and one cursor per slab (unset until first used).
     let mut targets: Vec<(&Relation, &Group, f64, f64, Vec<u32>)> = relations
@@ -456,6 +574,9 @@ fn search_run(
             }
         }
         let p1 = &inner.points[pos];
+        if p1.index > shared.limit.last_inner {
+            continue;
+        }
         let d = Cone::distance(reference, p1.u, p1.z);
         let (margin_u, margin_v) = (1e-12 * (1.0 + p1.u.abs()), 1e-12 * (1.0 + p1.v.abs()));
         let start = out.edges.len();
@@ -486,10 +607,20 @@ fn search_run(
         }
         let count = out.edges.len() - start;
         if count > 0 {
-            if count > 1 {
-                out.edges[start..].sort_unstable_by_key(|&(j, _)| j);
+            // Blocks are sorted once the search is known to complete (a search stopped by
+            // the cap does not pay for it).
+            if shared.count_only {
+                out.edges.truncate(start);
             }
             out.blocks.push((p1.index, count as u32));
+            pending += count;
+            if pending >= COUNT_BATCH {
+                if !shared.add(pending) {
+                    return;
+                }
+                pending = 0;
+            }
         }
     }
+    shared.add(pending);
 }

@@ -40,6 +40,14 @@ pub enum ReadError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The file has no header line (it is empty or blank).
+    #[error(
+        "{path}: empty file: expected a header line, the project format (hit_id,x,y,z,layer,stave[,particle_id,particle_p]) or the LUXE format (hit_ID,x,y,z,layer_ID,particle_ID,particle_energy)"
+    )]
+    Empty {
+        /// The file.
+        path: String,
+    },
     /// The header matches neither format.
     #[error(
         "{path}: unrecognised header `{header}`: expected the project format (hit_id,x,y,z,layer,stave[,particle_id,particle_p]) or the LUXE format (hit_ID,x,y,z,layer_ID,particle_ID,particle_energy)"
@@ -94,6 +102,11 @@ pub fn read_hits_from<R: Read>(reader: R, name: &str) -> Result<(Hits, HitFileFo
         .flexible(false)
         .from_reader(std::io::BufReader::with_capacity(1 << 20, reader));
     let header = rdr.headers().map_err(|e| csv_error(name, e))?.clone();
+    if header.iter().all(|h| h.trim().is_empty()) {
+        return Err(ReadError::Empty {
+            path: name.to_string(),
+        });
+    }
     if PROJECT_REQUIRED.iter().all(|c| find(&header, c).is_some()) {
         read_project(&mut rdr, &header, name).map(|h| (h, HitFileFormat::Project))
     } else if LUXE_REQUIRED.iter().all(|c| find(&header, c).is_some()) {
@@ -101,7 +114,7 @@ pub fn read_hits_from<R: Read>(reader: R, name: &str) -> Result<(Hits, HitFileFo
     } else {
         Err(ReadError::Header {
             path: name.to_string(),
-            header: header.iter().collect::<Vec<_>>().join(","),
+            header: crate::clip(&header.iter().collect::<Vec<_>>().join(",")),
         })
     }
 }

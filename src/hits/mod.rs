@@ -313,6 +313,60 @@ impl Hits {
     /// Returns the first problem found.
     pub fn validate(&self, detector: &Detector, tolerance: &HitTolerance) -> Result<(), HitError> {
         self.check_lengths()?;
+        if !self.all_on_their_staves(detector, tolerance) {
+            self.first_off_stave(detector, tolerance)?;
+        }
+        self.check_unique_ids()
+    }
+
+    /// Whether every hit passes the per-hit checks of [`Hits::validate`]: a fast parallel pass
+    /// over the staves' bounds, computed once.
+    fn all_on_their_staves(&self, detector: &Detector, tolerance: &HitTolerance) -> bool {
+        use rayon::prelude::*;
+        // (z, x_min, x_max, y_min, y_max) per stave, widened by the tolerances.
+        let bounds: Vec<Vec<[f64; 5]>> = detector
+            .layers
+            .iter()
+            .map(|l| {
+                l.staves
+                    .iter()
+                    .map(|s| {
+                        [
+                            s.z,
+                            s.x_min() - tolerance.extent_mm,
+                            s.x_max() + tolerance.extent_mm,
+                            s.y_min() - tolerance.extent_mm,
+                            s.y_max() + tolerance.extent_mm,
+                        ]
+                    })
+                    .collect()
+            })
+            .collect();
+        (0..self.len()).into_par_iter().with_min_len(4096).all(|i| {
+            let (x, y, z) = (self.x[i], self.y[i], self.z[i]);
+            let Some(b) = bounds
+                .get(self.layer[i] as usize)
+                .and_then(|l| l.get(self.stave[i] as usize))
+            else {
+                return false;
+            };
+            // NaN fails every comparison.
+            (z - b[0]).abs() <= tolerance.plane_mm
+                && x >= b[1]
+                && x <= b[2]
+                && y >= b[3]
+                && y <= b[4]
+                && x.is_finite()
+                && y.is_finite()
+        })
+    }
+
+    /// The first hit that fails a per-hit check, as an error.
+    fn first_off_stave(
+        &self,
+        detector: &Detector,
+        tolerance: &HitTolerance,
+    ) -> Result<(), HitError> {
         for i in 0..self.len() {
             let h = self.get(i);
             for (field, value) in [("x", h.x), ("y", h.y), ("z", h.z)] {
@@ -379,6 +433,22 @@ impl Hits {
                     });
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses a hit id used twice, naming both positions.
+    fn check_unique_ids(&self) -> Result<(), HitError> {
+        use rayon::prelude::*;
+        let ids = &self.hit_id;
+        // Fast paths: ids in increasing order, or no equal neighbours once sorted.
+        if ids.windows(2).all(|w| w[0] < w[1]) {
+            return Ok(());
+        }
+        let mut sorted = ids.clone();
+        sorted.par_sort_unstable();
+        if sorted.windows(2).all(|w| w[0] < w[1]) {
+            return Ok(());
         }
         let mut seen: HashMap<u64, usize> = HashMap::with_capacity(self.len());
         for (i, &id) in self.hit_id.iter().enumerate() {

@@ -8,18 +8,22 @@
 //!
 //! 1. the path in the configuration ([`LibrarySearch::path`]);
 //! 2. the environment variable `ORT_DYLIB_PATH`;
-//! 3. the Python package `onnxruntime` or `onnxruntime-gpu`
+//! 3. installed beside gnntrack: a `libonnxruntime.so*` in the folder of the gnntrack library (or
+//!    of the program it is linked into) or in the `lib` folder next to it, where `cmake
+//!    --install` puts the one given as `GNNTRACK_ONNXRUNTIME_LIBRARY`;
+//! 4. the Python package `onnxruntime` or `onnxruntime-gpu`
 //!    (`onnxruntime/capi/libonnxruntime.so.*`), looked for in the virtual environments
 //!    `$VIRTUAL_ENV` and `.venv` (in the working directory, the executable's directory or one of
 //!    their parents), then where `python3` imports it from, then in the usual user and system
 //!    site-packages folders;
-//! 4. the system names `libonnxruntime.so` and `libonnxruntime.so.1` (the dynamic loader's
+//! 5. the system names `libonnxruntime.so` and `libonnxruntime.so.1` (the dynamic loader's
 //!    search path, and the executable's directory).
 //!
-//! Steps 3 and 4 can be switched off ([`LibrarySearch::search`]). When nothing loads, the error
-//! lists every candidate with the reason it failed. onnxruntime allows one environment per
-//! process, even after the first is dropped: the first call decides, and later calls get the same
-//! runtime or the same error.
+//! Steps 3 to 5 can be switched off ([`LibrarySearch::search`]). When nothing loads, the error
+//! lists every candidate with the reason it failed, and nothing is loaded: a later call searches
+//! again with its own settings. onnxruntime allows one library and one environment per process,
+//! even after the first is dropped: the first library that loads decides, and later calls get the
+//! same runtime (or, when its environment could not be created, the same error).
 //!
 //! # Execution providers
 //!
@@ -77,6 +81,8 @@ pub use runtime::{
 };
 pub use session::{ActiveProvider, EdgeClassifier, EdgeIndex};
 
+pub(crate) use runtime::installed_folders;
+
 /// Which execution provider runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -131,8 +137,8 @@ pub enum GraphMismatch {
 pub struct LibrarySearch {
     /// Path of `libonnxruntime.so`, tried first.
     pub path: Option<PathBuf>,
-    /// After the configured path and `ORT_DYLIB_PATH`, also look in Python packages and under the
-    /// system names (default true).
+    /// After the configured path and `ORT_DYLIB_PATH`, also look beside the gnntrack library, in
+    /// Python packages and under the system names (default true).
     pub search: bool,
 }
 

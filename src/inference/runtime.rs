@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ort::environment::Environment;
@@ -27,6 +27,9 @@ pub enum CandidateSource {
     Config,
     /// The `ORT_DYLIB_PATH` environment variable.
     EnvVar,
+    /// Installed beside gnntrack: the folder of the library (or program) holding this code, or
+    /// the `lib` folder next to it (where `cmake --install` copies an onnxruntime).
+    Installed,
     /// A Python `onnxruntime` package; the text says how it was found.
     Python(String),
     /// A bare library name resolved by the dynamic loader.
@@ -38,6 +41,7 @@ impl fmt::Display for CandidateSource {
         match self {
             CandidateSource::Config => f.write_str("configuration"),
             CandidateSource::EnvVar => write!(f, "{ENV_VAR}"),
+            CandidateSource::Installed => f.write_str("installed beside gnntrack"),
             CandidateSource::Python(how) => write!(f, "Python package, {how}"),
             CandidateSource::System => f.write_str("system library name"),
         }
@@ -79,6 +83,21 @@ pub enum RuntimeError {
         /// onnxruntime's message.
         reason: String,
     },
+    /// An earlier call loaded the library but could not create its environment; a library
+    /// stays loaded for the rest of the process, so every later call fails the same way.
+    #[error(
+        "onnxruntime was loaded from {} by an earlier call but its environment could not be created: {reason}; one onnxruntime per process, so that first load decided and no other library can be tried in this process{}",
+        library.display(),
+        match wanted { Some(p) => format!(" (the configured {} is not used)", p.display()), None => String::new() }
+    )]
+    EarlierFailure {
+        /// The library that loaded.
+        library: PathBuf,
+        /// onnxruntime's message.
+        reason: String,
+        /// The path this call asked for, if any.
+        wanted: Option<PathBuf>,
+    },
 }
 
 fn list_attempts(tried: &[LoadAttempt]) -> String {
@@ -95,6 +114,9 @@ fn list_attempts(tried: &[LoadAttempt]) -> String {
         ));
     }
     s.push_str("\nset ORT_DYLIB_PATH to libonnxruntime.so, or `pip install onnxruntime` (CPU) or `onnxruntime-gpu` (CUDA)");
+    s.push_str(
+        "\nnothing was loaded: a later tracker may try again (for example with another `inference.library.path`)",
+    );
     s
 }
 
@@ -167,23 +189,65 @@ fn version_from_file_name(path: &Path) -> Option<String> {
         .then(|| v.to_string())
 }
 
-static RUNTIME: OnceLock<Result<OnnxRuntime, RuntimeError>> = OnceLock::new();
+/// What the process's onnxruntime search has come to.
+enum State {
+    /// Nothing loaded yet (no call, or every call so far found no loadable library): the next
+    /// call searches again.
+    Open,
+    /// Loaded, with its environment, for the rest of the process.
+    Loaded(&'static OnnxRuntime),
+    /// A library loaded but its environment failed: final for the process.
+    Broken { library: PathBuf, reason: String },
+}
 
-/// The process's onnxruntime: loaded on the first call following `search`, then cached. Later
-/// calls return the same runtime (or the same error) whatever their `search`, since onnxruntime
-/// allows one environment per process.
+static STATE: Mutex<State> = Mutex::new(State::Open);
+
+/// The process's onnxruntime, loaded on the first successful call following `search`.
+///
+/// onnxruntime allows one library and one environment per process: once a library has loaded,
+/// later calls return the same runtime whatever their `search` (with a warning when they asked
+/// for another path), or, when its environment could not be created, the same failure
+/// ([`RuntimeError::EarlierFailure`]). A call that finds no loadable library loads nothing, so
+/// a later call searches again with its own `search`.
 pub fn runtime(search: &LibrarySearch) -> Result<&'static OnnxRuntime, RuntimeError> {
-    let result = RUNTIME.get_or_init(|| load(search));
-    if let (Ok(rt), Some(wanted)) = (result, &search.path)
-        && !same_file(wanted, &rt.library)
-    {
-        log::warn!(
-            "onnxruntime is already loaded from {}; the configured {} is not used (one onnxruntime per process)",
-            rt.library.display(),
-            wanted.display()
-        );
+    let mut state = STATE.lock().unwrap_or_else(PoisonError::into_inner);
+    match &*state {
+        State::Loaded(rt) => {
+            if let Some(wanted) = &search.path
+                && !same_file(wanted, &rt.library)
+            {
+                log::warn!(
+                    "onnxruntime was already loaded from {} by an earlier call; the configured {} is not used (one onnxruntime per process)",
+                    rt.library.display(),
+                    wanted.display()
+                );
+            }
+            return Ok(rt);
+        }
+        State::Broken { library, reason } => {
+            return Err(RuntimeError::EarlierFailure {
+                library: library.clone(),
+                reason: reason.clone(),
+                wanted: search.path.clone().filter(|p| !same_file(p, library)),
+            });
+        }
+        State::Open => {}
     }
-    result.as_ref().map_err(Clone::clone)
+    match load(search) {
+        Ok(rt) => {
+            let rt: &'static OnnxRuntime = Box::leak(Box::new(rt));
+            *state = State::Loaded(rt);
+            Ok(rt)
+        }
+        Err(RuntimeError::Environment { library, reason }) => {
+            *state = State::Broken {
+                library: library.clone(),
+                reason: reason.clone(),
+            };
+            Err(RuntimeError::Environment { library, reason })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -303,7 +367,7 @@ fn forward_log(level: LogLevel, category: &str, _id: &str, location: &str, messa
     log::log!(target: "onnxruntime", level, "[{category}] {message} ({location})");
 }
 
-const STAGES: usize = 6;
+const STAGES: usize = 7;
 
 /// Candidates of one search stage, computed only when the earlier stages failed (asking
 /// `python3` costs a process start).
@@ -320,7 +384,12 @@ fn stage_candidates(stage: usize, search: &LibrarySearch) -> Vec<LibraryCandidat
             _ => Vec::new(),
         },
         _ if !search.search => Vec::new(),
-        2 => virtual_env_roots()
+        2 => installed_folders()
+            .iter()
+            .flat_map(|dir| libraries_in_folder(dir))
+            .map(|lib| make(lib, CandidateSource::Installed))
+            .collect(),
+        3 => virtual_env_roots()
             .into_iter()
             .flat_map(|(root, how)| {
                 site_packages_of_prefix(&root)
@@ -329,7 +398,7 @@ fn stage_candidates(stage: usize, search: &LibrarySearch) -> Vec<LibraryCandidat
                     .map(move |lib| make(lib, CandidateSource::Python(how.clone())))
             })
             .collect(),
-        3 => python_package_dir()
+        4 => python_package_dir()
             .map(|dir| {
                 libraries_in_package(&dir)
                     .into_iter()
@@ -337,12 +406,12 @@ fn stage_candidates(stage: usize, search: &LibrarySearch) -> Vec<LibraryCandidat
                     .collect()
             })
             .unwrap_or_default(),
-        4 => usual_site_packages()
+        5 => usual_site_packages()
             .into_iter()
             .flat_map(|sp| libraries_in_package(&sp.join("onnxruntime")))
             .map(|lib| make(lib, CandidateSource::Python("site-packages".into())))
             .collect(),
-        5 => SYSTEM_NAMES
+        6 => SYSTEM_NAMES
             .iter()
             .map(|n| make(PathBuf::from(n), CandidateSource::System))
             .collect(),
@@ -362,6 +431,61 @@ pub fn library_candidates(search: &LibrarySearch) -> Vec<LibraryCandidate> {
         }
     }
     out
+}
+
+/// The folder of the file (shared library or program) that holds this code, read from
+/// `/proc/self/maps`, and the `lib` folder beside it (`bin/../lib` of an installation).
+pub(crate) fn installed_folders() -> Vec<PathBuf> {
+    let here = installed_folders as *const () as usize;
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return Vec::new();
+    };
+    let image = maps.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let (start, end) = fields.next()?.split_once('-')?;
+        let (start, end) = (
+            usize::from_str_radix(start, 16).ok()?,
+            usize::from_str_radix(end, 16).ok()?,
+        );
+        let path = fields.nth(4)?;
+        (start <= here && here < end && path.starts_with('/')).then(|| PathBuf::from(path))
+    });
+    let Some(dir) = image.as_deref().and_then(Path::parent) else {
+        return Vec::new();
+    };
+    let mut folders = vec![dir.to_path_buf()];
+    if let Some(lib) = dir.parent().map(|p| p.join("lib"))
+        && lib != dir
+        && lib.is_dir()
+    {
+        folders.push(lib);
+    }
+    folders
+}
+
+/// The onnxruntime library files (`libonnxruntime.so`, `libonnxruntime.so.1.31.1`, ...) in a
+/// folder, newest version first.
+fn libraries_in_folder(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut libs: Vec<(Vec<u32>, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let key = if name == "libonnxruntime.so" {
+                Vec::new()
+            } else {
+                name.strip_prefix("libonnxruntime.so.")?
+                    .split('.')
+                    .map(|p| p.parse::<u32>().ok())
+                    .collect::<Option<Vec<u32>>>()?
+            };
+            Some((key, e.path()))
+        })
+        .collect();
+    libs.sort_by(|a, b| b.0.cmp(&a.0));
+    libs.into_iter().map(|(_, p)| p).collect()
 }
 
 /// Virtual environments to look in: `$VIRTUAL_ENV`, then `.venv` in the working directory, the
@@ -453,29 +577,9 @@ fn usual_site_packages() -> Vec<PathBuf> {
     out
 }
 
-/// The onnxruntime library files in a Python package folder, newest version first.
+/// The onnxruntime library files in a Python package folder (its `capi`), newest version first.
 fn libraries_in_package(package: &Path) -> Vec<PathBuf> {
-    let capi = package.join("capi");
-    let Ok(entries) = std::fs::read_dir(&capi) else {
-        return Vec::new();
-    };
-    let mut libs: Vec<(Vec<u32>, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let key = if name == "libonnxruntime.so" {
-                Vec::new()
-            } else {
-                name.strip_prefix("libonnxruntime.so.")?
-                    .split('.')
-                    .map(|p| p.parse::<u32>().ok())
-                    .collect::<Option<Vec<u32>>>()?
-            };
-            Some((key, e.path()))
-        })
-        .collect();
-    libs.sort_by(|a, b| b.0.cmp(&a.0));
-    libs.into_iter().map(|(_, p)| p).collect()
+    libraries_in_folder(&package.join("capi"))
 }
 
 /// Where `python3` imports `onnxruntime` from, if it does.

@@ -234,7 +234,83 @@ static void inputs(const char *models_dir, const char *big_bx) {
            GNNTRACK_STATUS_CONFIG, "cannot read /nonexistent/gnntrack.toml");
     expect("log level 9", gnntrack_set_log_callback(NULL, NULL, 9),
            GNNTRACK_STATUS_INVALID_ARGUMENT, "`max_level` = 9");
+    {
+        /* A 1 MB key is named, but not echoed in full. */
+        size_t big = (size_t)1 << 20;
+        char *key = malloc(big + 1);
+        if (key != NULL) {
+            memset(key, 'k', big);
+            key[big] = '\0';
+            expect("1 MB unknown key", gnntrack_config_set(config, key, "1"), GNNTRACK_STATUS_CONFIG,
+                   "kkkkkkkk");
+            if (strlen(gnntrack_last_error()) > 4096) {
+                printf("FAIL the message of a 1 MB key is %zu bytes long\n",
+                       strlen(gnntrack_last_error()));
+                failures++;
+            }
+            free(key);
+        }
+    }
+    if (tmp != NULL) {
+        snprintf(path, sizeof path, "%s/broken.toml", tmp);
+        write_file(path, "max_edges = [\n");
+        expect("TOML file with a syntax error", gnntrack_config_load_file(config, path),
+               GNNTRACK_STATUS_CONFIG, path);
+        remove(path);
+        snprintf(path, sizeof path, "%s/geometry.toml", tmp);
+        write_file(path, "name = \"x\"\n[[layers]\n");
+        expect("geometry TOML file with a syntax error", tracker_with("geometry", path, &other),
+               GNNTRACK_STATUS_GEOMETRY, path);
+        remove(path);
+    }
     gnntrack_config_free(config);
+
+    /* A hit cap refuses the crossing before any work. */
+    {
+        gnntrack_tracker *small = NULL;
+        expect("tracker with max_hits = 2", tracker_with("max_hits", "2", &small),
+               GNNTRACK_STATUS_OK, NULL);
+        if (small != NULL) {
+            expect("4 hits, max_hits = 2", gnntrack_reconstruct(small, &h, N_TRACK, &result),
+                   GNNTRACK_STATUS_INVALID_ARGUMENT, "4 hits, more than max_hits = 2");
+            gnntrack_tracker_free(small);
+        }
+    }
+
+    /* A result without candidates hands out NULL arrays (not dangling pointers), and a result
+     * may outlive its tracker. */
+    {
+        gnntrack_tracker *short_lived = NULL;
+        const size_t *offsets = NULL;
+        const gnntrack_fit *fits = NULL;
+        expect("tracker for an empty result", tracker_with("tracks.min_hits", "3", &short_lived),
+               GNNTRACK_STATUS_OK, NULL);
+        LAYER[1] = LAYER[2] = LAYER[3] = 0; /* every hit on layer 0: no edges */
+        Z[1] = Z[2] = Z[3] = Z[0];
+        h = columns();
+        status = gnntrack_reconstruct(short_lived, &h, N_TRACK, &result);
+        LAYER[1] = 1, LAYER[2] = 2, LAYER[3] = 3;
+        Z[1] = 4050.0125, Z[2] = 4150.0125, Z[3] = 4250.0125;
+        h = columns();
+        expect("one-layer crossing: no candidates", status, GNNTRACK_STATUS_OK, NULL);
+        gnntrack_tracker_free(short_lived);
+        if (status == GNNTRACK_STATUS_OK) {
+            indices = (const uint32_t *)&count; /* must be overwritten */
+            fits = (const gnntrack_fit *)&count;
+            gnntrack_result_candidate_count(result, &count);
+            expect("hit_indices of an empty result", gnntrack_result_hit_indices(result, &offsets, &indices),
+                   GNNTRACK_STATUS_OK, NULL);
+            expect("fits of an empty result", gnntrack_result_fits(result, &fits), GNNTRACK_STATUS_OK,
+                   NULL);
+            if (count != 0 || offsets == NULL || offsets[0] != 0 || indices != NULL || fits != NULL) {
+                printf("FAIL empty result: count %zu, indices %p, fits %p\n", count,
+                       (const void *)indices, (const void *)fits);
+                failures++;
+            }
+            gnntrack_result_free(result);
+            result = NULL;
+        }
+    }
 
     /* Geometry, model and provider problems surface when the tracker is created. */
     expect("unknown geometry", tracker_with("geometry", "atlas", &other), GNNTRACK_STATUS_GEOMETRY,
@@ -251,13 +327,18 @@ static void inputs(const char *models_dir, const char *big_bx) {
     }
     if (models_dir != NULL && models_dir[0] != '\0') {
         snprintf(path, sizeof path, "%s/missing_node_features.onnx", models_dir);
+    }
+    if (models_dir == NULL || models_dir[0] == '\0') {
+        printf("skip model contract cases: no test models folder given\n");
+    } else if (access(path, R_OK) != 0) {
+        printf("skip model contract cases: %s not found (`make test-models` writes the test "
+               "models)\n", path);
+    } else {
         expect("model without feature metadata", tracker_with("model", path, &other),
                GNNTRACK_STATUS_MODEL_CONTRACT, "gnntrack.node_features");
         snprintf(path, sizeof path, "%s/wrong_dtype.onnx", models_dir);
         expect("model with float64 node features", tracker_with("model", path, &other),
                GNNTRACK_STATUS_MODEL_CONTRACT, "wrong_dtype.onnx");
-    } else {
-        printf("skip model contract cases: no test models folder given\n");
     }
     status = tracker_with("inference.provider", "cuda", &other);
     if (status == GNNTRACK_STATUS_OK) {
@@ -318,6 +399,14 @@ static void no_onnxruntime(void) {
            GNNTRACK_STATUS_ONNXRUNTIME, "onnxruntime not found");
     expect("the same error on a second try", gnntrack_tracker_new(config, &tracker),
            GNNTRACK_STATUS_ONNXRUNTIME, "/nonexistent/libonnxruntime.so");
+    /* Nothing was loaded, so a later tracker searches again: its message names its own path. */
+    expect("a second try with another path",
+           gnntrack_config_set(config, "inference.library.path", "/nonexistent/other/libonnxruntime.so"),
+           GNNTRACK_STATUS_OK, NULL);
+    expect("names the new path", gnntrack_tracker_new(config, &tracker), GNNTRACK_STATUS_ONNXRUNTIME,
+           "/nonexistent/other/libonnxruntime.so");
+    expect("and says a later tracker may try again", gnntrack_tracker_new(config, &tracker),
+           GNNTRACK_STATUS_ONNXRUNTIME, "a later tracker may try again");
     gnntrack_config_free(config);
     gnntrack_tracker_free(tracker);
 }

@@ -1,0 +1,99 @@
+//! The Makefile's entry points, checked without their long work: `make -n` shows the commands,
+//! `DRY_RUN=1` stops `make_model.sh` after its checks.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn make(args: &[&str]) -> Output {
+    Command::new("make")
+        .args(["--no-print-directory", "-C"])
+        .arg(repo())
+        .args(args)
+        .output()
+        .expect("make runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn make_test_without_cmake_fails_at_once_with_a_hint() {
+    let t0 = Instant::now();
+    let run = make(&["test", "CMAKE=gnntrack-no-such-cmake"]);
+    assert!(!run.status.success());
+    let out = text(&run);
+    assert!(
+        out.contains("make test needs gnntrack-no-such-cmake")
+            && out.contains("apt-get install cmake"),
+        "{out}"
+    );
+    assert!(!out.contains("cargo test"), "{out}");
+    assert!(t0.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn make_model_writes_into_an_output_folder_and_keeps_the_bundled_model() {
+    // PYTHON (for virtual environments) no longer reaches the training script.
+    let run = make(&["-n", "model", "PYTHON=python3"]);
+    assert!(run.status.success(), "{}", text(&run));
+    let out = text(&run);
+    assert!(out.contains("out/model/gnntrack_in_small.onnx"), "{out}");
+    assert!(
+        out.contains("TRAIN_PYTHON=") && out.contains(".venv-train/bin/python"),
+        "{out}"
+    );
+    assert!(out.contains("REPLACE_BUNDLED=0"), "{out}");
+    let run = make(&[
+        "-n",
+        "model",
+        "MODEL_OUT=/tmp/elsewhere",
+        "REPLACE_BUNDLED=1",
+    ]);
+    let out = text(&run);
+    assert!(
+        out.contains("/tmp/elsewhere/gnntrack_in_small.onnx") && out.contains("REPLACE_BUNDLED=1"),
+        "{out}"
+    );
+
+    // The script itself: a bare TRAIN_PYTHON is looked up on PATH, the default output is
+    // out/model, and the bundled model is replaced only when asked.
+    let script = repo().join("models/train/make_model.sh");
+    let dry = |env: &[(&str, &str)], args: &[&str]| {
+        let mut c = Command::new(&script);
+        c.args(args)
+            .env("DRY_RUN", "1")
+            .env_remove("REPLACE_BUNDLED");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().expect("make_model.sh runs")
+    };
+    let run = dry(&[("TRAIN_PYTHON", "python3"), ("PYTHON", "python3")], &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    let out = text(&run);
+    assert!(
+        out.contains("/python3 into out/model/gnntrack_in_small.onnx")
+            && out.contains("replace the bundled model: 0"),
+        "{out}"
+    );
+    let run = dry(&[("TRAIN_PYTHON", "/nonexistent/python")], &[]);
+    assert!(!run.status.success());
+    assert!(text(&run).contains("make train-venv"), "{}", text(&run));
+}
+
+#[test]
+fn make_clean_removes_the_training_environment() {
+    let run = make(&["-n", "clean"]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(text(&run).contains(".venv-train"), "{}", text(&run));
+}
