@@ -226,12 +226,16 @@ pub struct DemoArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Folder for the crossing's hits, its tracks and an event display (created if missing).
+    #[arg(long, default_value = "out/demo")]
+    pub out: PathBuf,
     /// Tracker options.
     #[command(flatten)]
     pub tracker: TrackerArgs,
 }
 
-/// Runs `gnntrack demo`: simulate one crossing, reconstruct it, score it.
+/// Runs `gnntrack demo`: simulate one crossing, reconstruct it, score it, write the tracks
+/// and an event display.
 pub fn demo(args: DemoArgs) -> CliResult {
     let config = args.tracker.config("luxe")?;
     let tracker = Tracker::new(config)?;
@@ -253,8 +257,10 @@ pub fn demo(args: DemoArgs) -> CliResult {
         tracker.classifier().provider(),
         tracker.track_config().edge_cut()
     );
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     // The first run of a new onnxruntime session is slow: time the second.
-    tracker.reconstruct(&event.hits)?;
+    let first = tracker.reconstruct(&event.hits)?;
     let r = tracker.reconstruct(&event.hits)?;
     println!(
         "{} edges, {} kept, {} track candidates",
@@ -270,7 +276,42 @@ pub fn demo(args: DemoArgs) -> CliResult {
         );
     }
     report_both_rules(&event.hits, &r);
+    println!(
+        "  efficiency: share of the positrons with >= 3 hits that a candidate matches (more than half of\n  \
+         its hits are the positron's and it holds at least half of the positron's hits); strict: a\n  \
+         candidate holds exactly the positron's hits; fake rate: share of candidates that match no\n  \
+         positron; duplicates: candidates of positrons matched already. \"one particle per hit\" is the\n  \
+         field's rule; \"merged hits shared\" gives a hit merged from two positrons to both."
+    );
     print_times(&r.times);
+    println!(
+        "  (second run of the crossing; the first, which starts the onnxruntime session, took {:.1} ms)",
+        1e3 * first.times.total()
+    );
+    let hits_path = args.out.join("hits.csv");
+    let tracks_path = args.out.join("tracks.csv");
+    gnntrack::hits::write_hits(&event.hits, &hits_path)
+        .map_err(|e| format!("cannot write {}: {e}", hits_path.display()))?;
+    write_tracks(&tracks_path, &event.hits, &r)
+        .map_err(|e| format!("cannot write {}: {e}", tracks_path.display()))?;
+    println!(
+        "hits written to {}, tracks to {}",
+        hits_path.display(),
+        tracks_path.display()
+    );
+    match plots::ensure_font() {
+        Ok(()) => {
+            let display = args.out.join("event_display.png");
+            let title = format!("xi = {} crossing, seed {}", args.xi, args.seed);
+            plots::event_display(&display, &title, &event.hits, &r.candidates)?;
+            println!("event display written to {}", display.display());
+        }
+        Err(e) => println!("event display skipped: {e}"),
+    }
+    println!(
+        "next: gnntrack eval --xi 5,7 --bx 10 (rates with 95 % intervals), gnntrack reconstruct --in {} --out my_tracks.csv, gnntrack bench pipeline",
+        hits_path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
