@@ -78,10 +78,18 @@ pub fn rate_vs_momentum(
             if n > 0 {
                 let x = 0.5 * (low + high);
                 points.push((x, 100.0 * rate.value));
-                chart.draw_series(std::iter::once(PathElement::new(
-                    vec![(x, 100.0 * rate.low), (x, 100.0 * rate.high)],
-                    colour.stroke_width(2),
-                )))?;
+                // The 95 % interval as a bar with caps.
+                let (lo, hi) = (100.0 * rate.low, 100.0 * rate.high);
+                for segment in [
+                    vec![(x, lo), (x, hi)],
+                    vec![(x - 0.15, lo), (x + 0.15, lo)],
+                    vec![(x - 0.15, hi), (x + 0.15, hi)],
+                ] {
+                    chart.draw_series(std::iter::once(PathElement::new(
+                        segment,
+                        colour.stroke_width(2),
+                    )))?;
+                }
             }
             low = high;
         }

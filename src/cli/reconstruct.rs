@@ -540,13 +540,20 @@ pub fn eval(args: EvalArgs) -> CliResult {
                     bins: &r.metrics.efficiency_by_momentum,
                 })
                 .collect();
+            // Zoom on the data: the lowest interval bound, a few points below.
+            let lowest = reports
+                .iter()
+                .flat_map(|r| &r.metrics.efficiency_by_momentum)
+                .filter(|(_, n, _)| *n > 0)
+                .map(|(_, _, rate)| 100.0 * rate.low)
+                .fold(100.0f64, f64::min);
             let p = args.out.join("efficiency_vs_p.png");
             plots::rate_vs_momentum(
                 &p,
-                "track efficiency (double majority)",
+                "track efficiency (double majority; bars: 95 % intervals)",
                 "efficiency [%]",
                 &eff,
-                (50.0, 101.0),
+                ((lowest - 2.0).clamp(0.0, 95.0).floor(), 100.5),
             )?;
             let fake: Vec<plots::Curve> = reports
                 .iter()
