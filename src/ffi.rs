@@ -33,6 +33,7 @@ use crate::graph::GraphError;
 use crate::hits::{HitError, HitFileFormat, Hits, read_hits};
 use crate::inference::{InferenceError, RuntimeError};
 use crate::pipeline::{Tracker, TrackerConfig, TrackerError};
+use crate::tracks::Candidate;
 
 /// Version of the C ABI. It changes whenever a function, a struct or the meaning of a status
 /// changes incompatibly; compare it with `gnntrack_abi_version()` after loading the library.
@@ -245,6 +246,25 @@ pub struct gnntrack_fit {
     pub ndf: i32,
     /// Hits of the candidate.
     pub n_hits: u32,
+}
+
+impl From<&Candidate> for gnntrack_fit {
+    fn from(c: &Candidate) -> gnntrack_fit {
+        let f = &c.fit;
+        gnntrack_fit {
+            z0: f.z0,
+            x0: f.x0,
+            y0: f.y0,
+            tx: f.tx,
+            ty: f.ty,
+            cov_x: f.cov_x,
+            cov_y: f.cov_y,
+            chi2: f.chi2,
+            p_estimate: f.p_estimate,
+            ndf: f.ndf,
+            n_hits: c.hits.len() as u32,
+        }
+    }
 }
 
 /// Wall-clock time of each stage of one reconstruction, seconds.
@@ -1052,20 +1072,7 @@ pub unsafe extern "C" fn gnntrack_reconstruct(
         for c in &reco.candidates {
             indices.extend_from_slice(&c.hits);
             offsets.push(indices.len());
-            let f = &c.fit;
-            fits.push(gnntrack_fit {
-                z0: f.z0,
-                x0: f.x0,
-                y0: f.y0,
-                tx: f.tx,
-                ty: f.ty,
-                cov_x: f.cov_x,
-                cov_y: f.cov_y,
-                chi2: f.chi2,
-                p_estimate: f.p_estimate,
-                ndf: f.ndf,
-                n_hits: c.hits.len() as u32,
-            });
+            fits.push(gnntrack_fit::from(c));
         }
         let t = reco.times;
         let result = Box::new(gnntrack_result {
