@@ -316,7 +316,6 @@ mod tests {
             p.hits.extend(hits);
             p.offsets.push(p.hits.len() as u32);
             p.layers.push(*layers);
-            p.chi2.push(*cost);
             p.cost.push(*cost);
         }
         p

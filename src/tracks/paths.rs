@@ -22,8 +22,6 @@ pub(crate) struct Paths {
     pub offsets: Vec<u32>,
     /// Number of distinct layers of each path.
     pub layers: Vec<u8>,
-    /// Chi2 of each path's line fit (scattering-widened errors).
-    pub chi2: Vec<f32>,
     /// Quality cost of each path: lower is better (see [`path_cost`]).
     pub cost: Vec<f32>,
 }
@@ -130,7 +128,6 @@ pub(crate) fn enumerate_paths(hits: &Hits, adjacency: &Adjacency, config: &Track
         hits: Vec::with_capacity(n_hits),
         offsets: Vec::with_capacity(n_paths + 1),
         layers: Vec::with_capacity(n_paths),
-        chi2: Vec::with_capacity(n_paths),
         cost: Vec::with_capacity(n_paths),
     };
     out.offsets.push(0);
@@ -140,7 +137,6 @@ pub(crate) fn enumerate_paths(hits: &Hits, adjacency: &Adjacency, config: &Track
         out.offsets
             .extend(block.offsets[1..].iter().map(|&o| o + base));
         out.layers.extend_from_slice(&block.layers);
-        out.chi2.extend_from_slice(&block.chi2);
         out.cost.extend_from_slice(&block.cost);
     }
     out
@@ -219,7 +215,6 @@ fn paths_from(
                     out.hits.push(v);
                     out.offsets.push(out.hits.len() as u32);
                     out.layers.push(layers as u8);
-                    out.chi2.push(chi2 as f32);
                     let mean_score = frame.score_sum / (n - 1) as f64;
                     out.cost
                         .push(path_cost(chi2, ndf, mean_score, config) as f32);
