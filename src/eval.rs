@@ -88,6 +88,29 @@ impl MergedHits {
     }
 }
 
+/// The perfect reconstruction of a crossing: for every positron with at least
+/// [`MIN_TRUTH_HITS`] hits, one candidate holding every hit it crossed (merged hits in each of
+/// their positrons' candidates), ordered by particle id. Returns `None` without truth.
+///
+/// Scored with [`score_bx`] it gives the ceiling of a rule on that crossing: under
+/// [`MergedHits::Majority`] a positron whose hits were merged into its neighbours' keeps fewer
+/// hits of its own, so its physically right track can count as a fake.
+pub fn true_tracks(hits: &Hits) -> Option<Vec<Vec<u32>>> {
+    let truth = hits.truth.as_ref()?;
+    let mut by_particle: HashMap<u64, Vec<u32>> = HashMap::new();
+    for i in 0..truth.particle_id.len() {
+        for pid in truth.particles_of(i) {
+            by_particle.entry(pid).or_default().push(i as u32);
+        }
+    }
+    let mut tracks: Vec<(u64, Vec<u32>)> = by_particle
+        .into_iter()
+        .filter(|(_, h)| h.len() >= MIN_TRUTH_HITS)
+        .collect();
+    tracks.sort_unstable_by_key(|(pid, _)| *pid);
+    Some(tracks.into_iter().map(|(_, h)| h).collect())
+}
+
 /// Scores candidates (lists of hit indices) of one crossing against the hits' truth under
 /// `rule`. Returns `None` when the hits carry no truth.
 pub fn score_bx(hits: &Hits, candidates: &[Vec<u32>], rule: MergedHits) -> Option<BxCounts> {
@@ -412,6 +435,33 @@ mod tests {
         // Two halves of different positrons stay a fake under either rule.
         let halves = vec![vec![0, 1, 5, 6]];
         assert_eq!(score_bx(&h, &halves, MergedHits::Shared).unwrap().fakes, 1);
+    }
+
+    #[test]
+    fn the_perfect_reconstruction_scores_fakes_only_through_merged_hits() {
+        // Particles 1 (hits 0-3), 2 (hits 4-5 own, plus merged hits 2 and 3 of particle 1),
+        // 3 (hits 6-8), noise (hit 9).
+        let mut h = hits(&[(1, 4), (2, 2), (3, 3), (0, 1)]);
+        merge(&mut h, 2, 2);
+        merge(&mut h, 3, 2);
+        let perfect = true_tracks(&h).unwrap();
+        assert_eq!(
+            perfect,
+            vec![vec![0, 1, 2, 3], vec![2, 3, 4, 5], vec![6, 7, 8]]
+        );
+        let shared = score_bx(&h, &perfect, MergedHits::Shared).unwrap();
+        assert_eq!(
+            (shared.found, shared.reconstructable, shared.fakes),
+            (3, 3, 0)
+        );
+        // One particle per hit: particle 2 keeps two hits, so it is not reconstructable and its
+        // right track (half its hits are particle 1's) is a fake.
+        let majority = score_bx(&h, &perfect, MergedHits::Majority).unwrap();
+        assert_eq!((majority.found, majority.reconstructable), (2, 2));
+        assert_eq!(majority.fakes, 1);
+        let mut no_truth = h.clone();
+        no_truth.truth = None;
+        assert!(true_tracks(&no_truth).is_none());
     }
 
     #[test]

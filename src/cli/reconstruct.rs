@@ -9,6 +9,7 @@ use clap::Args;
 
 use gnntrack::eval::{
     BxCounts, MergedHits, Rate, TrackMetrics, bootstrap_rate, score_bx, score_bx_with_momenta,
+    true_tracks,
 };
 use gnntrack::geometry::Detector;
 use gnntrack::graph::metrics::TrueSegments;
@@ -201,6 +202,15 @@ fn report_both_rules(hits: &Hits, r: &Reconstruction) {
             report_counts(&c);
         }
     }
+    // What the rule gives the truth's own tracks: the ceiling where hits are merged.
+    let perfect = true_tracks(hits).and_then(|t| score_bx(hits, &t, MergedHits::Majority));
+    if let Some(c) = perfect.filter(|c| c.fakes > 0) {
+        println!(
+            "the truth's own tracks score {:.2} % / {:.2} % fakes under one particle per hit (merged hits)",
+            pct(c.found, c.reconstructable),
+            pct(c.fakes, c.candidates)
+        );
+    }
 }
 
 fn report_counts(c: &BxCounts) {
@@ -365,6 +375,8 @@ struct GroupReport {
     metrics: TrackMetrics,
     other_rule: &'static str,
     other_metrics: TrackMetrics,
+    /// The truth's own tracks scored by `rule`: the rule's ceiling on these crossings.
+    perfect_metrics: TrackMetrics,
     edge_efficiency: Rate,
     edge_purity: Rate,
     mean_hits: f64,
@@ -388,7 +400,7 @@ fn evaluate_group(
     merged_hits: MergedHits,
     bar: &indicatif::ProgressBar,
 ) -> Result<GroupReport, Box<dyn std::error::Error>> {
-    let (mut counts, mut other_counts) = (Vec::new(), Vec::new());
+    let (mut counts, mut other_counts, mut perfect_counts) = (Vec::new(), Vec::new(), Vec::new());
     let (mut edge_eff, mut edge_pur) = (Vec::new(), Vec::new());
     let mut times = StageTimesMs::default();
     let (mut hits_sum, mut edges_sum) = (0usize, 0usize);
@@ -415,6 +427,8 @@ fn evaluate_group(
                 .ok_or("evaluation needs hits with truth")?;
             out.push(c);
         }
+        let perfect = true_tracks(hits).ok_or("evaluation needs hits with truth")?;
+        perfect_counts.push(score_bx(hits, &perfect, merged_hits).ok_or("no truth")?);
         if let Some((kept_true, kept, segments)) = edge_counts(hits, tracker.detector(), &r) {
             edge_eff.push((kept_true, segments));
             edge_pur.push((kept_true, kept));
@@ -436,6 +450,7 @@ fn evaluate_group(
         metrics: TrackMetrics::from_counts(&counts),
         other_rule: merged_hits.other().label(),
         other_metrics: TrackMetrics::from_counts(&other_counts),
+        perfect_metrics: TrackMetrics::from_counts(&perfect_counts),
         edge_efficiency: bootstrap_rate(&edge_eff, 1000, 2),
         edge_purity: bootstrap_rate(&edge_pur, 1000, 3),
         mean_hits: hits_sum as f64 / n,
@@ -462,6 +477,13 @@ fn print_group(g: &GroupReport) {
         100.0 * o.efficiency_strict.value,
         100.0 * o.fake_rate.value,
         100.0 * o.duplicate_rate.value
+    );
+    let p = &g.perfect_metrics;
+    println!(
+        "perfect reconstruction (every positron's true hits, {}): efficiency {:.3} %, fake rate {:.3} %",
+        g.rule,
+        100.0 * p.efficiency.value,
+        100.0 * p.fake_rate.value
     );
     println!("edge efficiency after GNN    {}", g.edge_efficiency);
     println!("edge purity after GNN        {}", g.edge_purity);
