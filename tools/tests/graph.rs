@@ -18,7 +18,7 @@ use gnntrack::graph::{
     build_graph, build_graph_brute_force,
 };
 use gnntrack::hits::{Hit, HitTruth, Hits, read_hits};
-use gnntrack::sim::{PositronCount, SimConfig, simulate_bx};
+use gnntrack_tools::sim::{PositronCount, SimConfig, simulate_bx};
 
 fn small_event(detector: &Detector, positrons: usize, seed: u64) -> Hits {
     let mut config = SimConfig::e_laser(5).unwrap();

@@ -7,14 +7,14 @@ use std::time::Instant;
 
 use clap::Args;
 
-use gnntrack::eval::{
-    BxCounts, MergedHits, Rate, TrackMetrics, bootstrap_rate, score_bx, score_bx_with_momenta,
-};
 use gnntrack::geometry::Detector;
 use gnntrack::graph::metrics::TrueSegments;
 use gnntrack::hits::{Hits, read_hits};
 use gnntrack::pipeline::{Reconstruction, StageTimes, Tracker, TrackerConfig};
-use gnntrack::sim::{SimConfig, simulate_bx};
+use gnntrack_tools::eval::{
+    BxCounts, MergedHits, Rate, TrackMetrics, bootstrap_rate, score_bx, score_bx_with_momenta,
+};
+use gnntrack_tools::sim::{SimConfig, simulate_bx};
 
 use super::CliResult;
 use super::plots;

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use gnntrack::geometry::Detector;
 use gnntrack::hits::write_hits;
-use gnntrack::sim::{GAMMA_LASER_MEAN, PositronCount, SimConfig, simulate_bx};
+use gnntrack_tools::sim::{GAMMA_LASER_MEAN, PositronCount, SimConfig, simulate_bx};
 
 use super::CliResult;
 

@@ -8,14 +8,14 @@ use std::time::Instant;
 
 use clap::Args;
 
-use gnntrack::export::{ExportedFile, export_bx, manifest};
 use gnntrack::features::{all_edge_names, all_node_names};
 use gnntrack::geometry::Detector;
 use gnntrack::graph::calibrate::calibrate;
 use gnntrack::graph::metrics::{GraphMetrics, TrueSegments};
 use gnntrack::graph::{Graph, GraphBuilder, GraphConfig, SearchMethod, build_graph};
 use gnntrack::hits::{HitFileFormat, Hits, read_hits};
-use gnntrack::sim::{SimConfig, simulate_bx};
+use gnntrack_tools::export::{ExportedFile, export_bx, manifest};
+use gnntrack_tools::sim::{SimConfig, simulate_bx};
 
 use super::CliResult;
 use super::alloc;

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 
 use gnntrack::geometry::Detector;
 use gnntrack::hits::{HitFileFormat, HitTolerance, read_hits};
-use gnntrack::sim::validate::{real_event_config, validate_against};
+use gnntrack_tools::sim::validate::{real_event_config, validate_against};
 
 /// Errors are reported as text with their context; the binary prints them and exits non-zero.
 pub type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
