@@ -25,7 +25,7 @@ demo: build venv
 	./target/release/gnntrack demo --xi 5 --seed 1
 
 test: check-cmake-tools test-models
-	$(CARGO) test --release
+	$(CARGO) test --release --workspace
 	$(MAKE) --no-print-directory test-cmake
 
 # The CMake part of `make test` needs these; say so before any long work.
@@ -88,8 +88,8 @@ model: train-venv
 	    models/train/make_model.sh $(MODEL_OUT)/gnntrack_in_small.onnx 1
 
 lint:
-	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets --release -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --release -- -D warnings
 
 clean:
 	$(CARGO) clean

@@ -5,7 +5,7 @@ mod common;
 use common::shared_data;
 use gnntrack::geometry::Detector;
 use gnntrack::hits::{HitFileFormat, HitTolerance, read_hits};
-use gnntrack::sim::validate::{real_event_config, validate_against};
+use gnntrack_tools::sim::validate::{real_event_config, validate_against};
 
 /// Reads `name,x_start,x_end,y_start,y_end,z` rows (metres) as mm.
 fn chip_table(file: &str) -> Vec<[f64; 5]> {

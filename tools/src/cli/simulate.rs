@@ -9,9 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use gnntrack::geometry::Detector;
 use gnntrack::hits::write_hits;
-use gnntrack::sim::{GAMMA_LASER_MEAN, PositronCount, SimConfig, simulate_bx};
+use gnntrack_tools::sim::{GAMMA_LASER_MEAN, PositronCount, SimConfig, simulate_bx};
 
-use super::CliResult;
+use super::{CliResult, SIMULATION_GEOMETRY};
 
 /// Options of `gnntrack simulate`.
 #[derive(Debug, Args)]
@@ -33,7 +33,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Geometry preset (`luxe`, `luxe-key4hep`, `luxe-sl`) or TOML file.
-    #[arg(long, default_value = "luxe")]
+    #[arg(long, default_value = SIMULATION_GEOMETRY)]
     pub geometry: String,
     /// Dipole field, T.
     #[arg(long, default_value_t = 0.95)]

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 
 use gnntrack::geometry::Detector;
 use gnntrack::hits::{HitFileFormat, HitTolerance, read_hits};
-use gnntrack::sim::validate::{real_event_config, validate_against};
+use gnntrack_tools::sim::validate::{real_event_config, validate_against};
 
 /// Errors are reported as text with their context; the binary prints them and exits non-zero.
 pub type CliResult = Result<ExitCode, Box<dyn std::error::Error>>;
@@ -81,7 +81,7 @@ pub enum Command {
     /// Print a geometry preset or file, as a summary or as TOML to start a custom one from.
     Geometry {
         /// Preset name or TOML file.
-        #[arg(default_value = "luxe")]
+        #[arg(default_value = SIMULATION_GEOMETRY)]
         name: String,
         /// Print TOML instead of the summary.
         #[arg(long)]
@@ -149,6 +149,20 @@ pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     )
 }
 
+/// The geometry a command uses when none is given, from the format of its hits: `luxe` for
+/// project files, `luxe-sl` for LUXE files (the real crossings come from the single-layer
+/// tracker). The only place where the command chooses a default geometry.
+pub const fn default_geometry(format: HitFileFormat) -> &'static str {
+    match format {
+        HitFileFormat::Project => "luxe",
+        HitFileFormat::Luxe => "luxe-sl",
+    }
+}
+
+/// The geometry of the crossings the command simulates when none is given: that of project
+/// files, the format the simulator writes.
+pub const SIMULATION_GEOMETRY: &str = default_geometry(HitFileFormat::Project);
+
 /// The real xi = 3 crossing of the shared data folder.
 pub const REAL_CROSSING: &str = "luxe_xi3_sl.csv";
 
@@ -190,10 +204,7 @@ pub fn shared_data(file: &str) -> Result<PathBuf, String> {
 
 fn inspect(file: &std::path::Path, geometry: Option<&str>) -> CliResult {
     let (hits, format) = read_hits(file)?;
-    let geometry = geometry.unwrap_or(match format {
-        HitFileFormat::Project => "luxe",
-        HitFileFormat::Luxe => "luxe-sl",
-    });
+    let geometry = geometry.unwrap_or(default_geometry(format));
     let detector = Detector::from_name_or_path(geometry)?;
     println!(
         "{}: {} hits ({format:?} format)",

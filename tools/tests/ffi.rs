@@ -5,12 +5,13 @@
 //! The cdylib is `libgnntrack.so` in this test's `deps/` folder (cargo builds it with the
 //! library), else in the profile folder above; `GNNTRACK_CDYLIB` names another file.
 
+mod common;
+
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::PathBuf;
 use std::ptr;
 use std::sync::{Mutex, OnceLock};
 
-use gnntrack::eval::{MergedHits, score_bx};
 use gnntrack::ffi::{
     GNNTRACK_ABI_VERSION, gnntrack_config, gnntrack_fit, gnntrack_graph_summary, gnntrack_hits,
     gnntrack_log_level, gnntrack_result, gnntrack_status as S, gnntrack_times, gnntrack_tracker,
@@ -18,7 +19,8 @@ use gnntrack::ffi::{
 use gnntrack::geometry::Detector;
 use gnntrack::hits::Hits;
 use gnntrack::pipeline::{Tracker, TrackerConfig};
-use gnntrack::sim::{SimConfig, simulate_bx};
+use gnntrack_tools::eval::{MergedHits, score_bx};
+use gnntrack_tools::sim::{SimConfig, simulate_bx};
 use libloading::{Library, Symbol};
 
 fn library_path() -> PathBuf {
@@ -671,7 +673,7 @@ fn hit_files_are_read_by_the_library_in_both_formats() {
     let bx = simulate_bx(&detector, &SimConfig::e_laser(3).unwrap(), 8, 0).unwrap();
     let project = dir.path().join("bx.csv");
     gnntrack::hits::write_hits(&bx.hits, &project).unwrap();
-    let luxe = common_shared_data("luxe_xi3_sl.csv");
+    let luxe = common::shared_data("luxe_xi3_sl.csv");
     for (path, format) in [(project, "project"), (luxe, "luxe")] {
         let (expected, _) = gnntrack::hits::read_hits(&path).unwrap();
         let mut file = ptr::null_mut();
@@ -732,13 +734,6 @@ fn hit_files_are_read_by_the_library_in_both_formats() {
         assert!(file.is_null());
         assert!(last_error().contains(needle), "{name}: {}", last_error());
     }
-}
-
-fn common_shared_data(file: &str) -> PathBuf {
-    let dir = std::env::var_os("GNNTRACK_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    dir.join(file)
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::Instant;
 use gnntrack::geometry::Detector;
 use gnntrack::hits::Hits;
 use gnntrack::pipeline::{EdgeCap, Tracker, TrackerConfig, TrackerError};
-use gnntrack::sim::{SimConfig, simulate_bx};
+use gnntrack_tools::sim::{SimConfig, simulate_bx};
 
 struct Counting;
 

@@ -2,7 +2,7 @@
 
 use gnntrack::geometry::Detector;
 use gnntrack::hits::{HitTolerance, write_hits_to};
-use gnntrack::sim::{PositronCount, SimConfig, simulate_bx};
+use gnntrack_tools::sim::{PositronCount, SimConfig, simulate_bx};
 
 fn csv_bytes(d: &Detector, c: &SimConfig, seed: u64, threads: usize) -> Vec<u8> {
     let pool = rayon::ThreadPoolBuilder::new()

@@ -21,13 +21,13 @@ use std::path::Path;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::features::{
+use gnntrack::features::{
     FeatureSpec, UnknownFeature, edge_features, edge_specs, node_features, node_specs,
 };
-use crate::geometry::Detector;
-use crate::graph::metrics::{GraphMetrics, TrueSegments};
-use crate::graph::{Graph, GraphConfig, GraphError, build_graph};
-use crate::hits::Hits;
+use gnntrack::geometry::Detector;
+use gnntrack::graph::metrics::{GraphMetrics, TrueSegments};
+use gnntrack::graph::{Graph, GraphConfig, GraphError, build_graph};
+use gnntrack::hits::Hits;
 
 /// An error while exporting.
 #[derive(Debug, Error)]
@@ -294,7 +294,7 @@ pub fn manifest(
     let value = serde_json::json!({
         "format": "gnntrack-graphs",
         "version": MANIFEST_VERSION,
-        "gnntrack_version": crate::VERSION,
+        "gnntrack_version": gnntrack::VERSION,
         "geometry": detector.name,
         "feature_transform": "(raw - offset) / scale",
         "node_features": nodes,

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::geometry::Detector;
-use crate::hits::Hits;
+use gnntrack::geometry::Detector;
+use gnntrack::hits::Hits;
 
 use super::{Magnet, PositronCount, SimConfig, SimError, simulate_bx};
 
@@ -340,7 +340,7 @@ pub fn validate_against(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hits::{Hit, HitTruth};
+    use gnntrack::hits::{Hit, HitTruth};
 
     #[test]
     fn moments() {

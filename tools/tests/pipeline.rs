@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use gnntrack::eval::{MergedHits, score_bx};
 use gnntrack::hits::{Hit, Hits};
 use gnntrack::pipeline::{EdgeCap, Tracker, TrackerConfig, TrackerError};
-use gnntrack::sim::{SimConfig, simulate_bx};
+use gnntrack_tools::eval::{MergedHits, score_bx};
+use gnntrack_tools::sim::{SimConfig, simulate_bx};
 
 fn tracker(config: TrackerConfig) -> Tracker {
     Tracker::new(config).expect("tracker with the bundled model")
@@ -28,8 +28,9 @@ fn candidates(t: &Tracker, hits: &Hits) -> Vec<Vec<u32>> {
         .collect()
 }
 
+/// models/ of the repository (the tools package is one folder below it).
 fn models_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models")
 }
 
 #[test]

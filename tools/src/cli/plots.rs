@@ -7,9 +7,9 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use gnntrack::eval::Rate;
 use gnntrack::hits::Hits;
 use gnntrack::tracks::Candidate;
+use gnntrack_tools::eval::Rate;
 
 const FONT_CANDIDATES: [&str; 3] = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",

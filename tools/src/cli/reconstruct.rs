@@ -7,18 +7,18 @@ use std::time::Instant;
 
 use clap::Args;
 
-use gnntrack::eval::{
-    BxCounts, MergedHits, Rate, TrackMetrics, bootstrap_rate, score_bx, score_bx_with_momenta,
-    true_tracks,
-};
 use gnntrack::geometry::Detector;
 use gnntrack::graph::metrics::TrueSegments;
 use gnntrack::hits::{Hits, read_hits};
 use gnntrack::pipeline::{Reconstruction, StageTimes, Tracker, TrackerConfig};
-use gnntrack::sim::{SimConfig, simulate_bx};
+use gnntrack_tools::eval::{
+    BxCounts, MergedHits, Rate, TrackMetrics, bootstrap_rate, score_bx, score_bx_with_momenta,
+    true_tracks,
+};
+use gnntrack_tools::sim::{SimConfig, simulate_bx};
 
-use super::CliResult;
 use super::plots;
+use super::{CliResult, SIMULATION_GEOMETRY, default_geometry};
 
 /// Options shared by every command that runs the tracker.
 #[derive(Debug, Args)]
@@ -86,13 +86,6 @@ pub struct ReconstructArgs {
     pub tracker: TrackerArgs,
 }
 
-fn default_geometry_for(hits_format: gnntrack::hits::HitFileFormat) -> &'static str {
-    match hits_format {
-        gnntrack::hits::HitFileFormat::Project => "luxe",
-        gnntrack::hits::HitFileFormat::Luxe => "luxe-sl",
-    }
-}
-
 fn print_times(t: &StageTimes) {
     println!(
         "times: graph {:.1} ms, features {:.1} ms, inference {:.1} ms, tracks {:.1} ms, total {:.1} ms",
@@ -158,7 +151,7 @@ pub fn reconstruct(args: ReconstructArgs) -> CliResult {
         check_output_folder(out)?;
     }
     let (hits, format) = read_hits(&args.input)?;
-    let tracker = Tracker::new(args.tracker.config(default_geometry_for(format))?)?;
+    let tracker = Tracker::new(args.tracker.config(default_geometry(format))?)?;
     let start = Instant::now();
     let r = tracker.reconstruct(&hits)?;
     let wall = start.elapsed().as_secs_f64();
@@ -247,7 +240,7 @@ pub struct DemoArgs {
 /// Runs `gnntrack demo`: simulate one crossing, reconstruct it, score it, write the tracks
 /// and an event display.
 pub fn demo(args: DemoArgs) -> CliResult {
-    let config = args.tracker.config("luxe")?;
+    let config = args.tracker.config(SIMULATION_GEOMETRY)?;
     let tracker = Tracker::new(config)?;
     let sim = SimConfig::e_laser(args.xi)?;
     let event = simulate_bx(tracker.detector(), &sim, args.seed, 0)?;
@@ -508,10 +501,10 @@ pub fn eval(args: EvalArgs) -> CliResult {
     let mut groups: Vec<(String, Vec<Hits>, &'static str)> = Vec::new();
     if !args.files.is_empty() {
         let mut events = Vec::new();
-        let mut geometry = "luxe";
+        let mut geometry = SIMULATION_GEOMETRY;
         for f in &args.files {
             let (hits, format) = read_hits(f)?;
-            geometry = default_geometry_for(format);
+            geometry = default_geometry(format);
             events.push(hits);
         }
         groups.push(("files".to_string(), events, geometry));
@@ -523,13 +516,14 @@ pub fn eval(args: EvalArgs) -> CliResult {
             sim.magnet.field_t = args.field;
             sim.merge_distance_pixels = args.merge_pixels;
             sim.validate()?;
-            let detector = Detector::from_name_or_path(&args.tracker.config("luxe")?.geometry)?;
+            let detector =
+                Detector::from_name_or_path(&args.tracker.config(SIMULATION_GEOMETRY)?.geometry)?;
             let events = (0..args.bx)
                 .map(|bx| {
                     simulate_bx(&detector, &sim, args.seed + u64::from(xi), bx).map(|e| e.hits)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            groups.push((format!("xi = {xi}"), events, "luxe"));
+            groups.push((format!("xi = {xi}"), events, SIMULATION_GEOMETRY));
         }
     }
     let mut reports = Vec::new();
@@ -643,7 +637,7 @@ fn peak_rss_bytes() -> Option<u64> {
 
 /// Runs `gnntrack bench pipeline`.
 pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
-    let tracker = Tracker::new(args.tracker.config("luxe")?)?;
+    let tracker = Tracker::new(args.tracker.config(SIMULATION_GEOMETRY)?)?;
     println!(
         "model {} on {}, {} threads available; times are medians of {} warm runs",
         tracker.classifier().info().name,

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use rand::{RngExt, SeedableRng};
 
-use crate::hits::Hits;
+use gnntrack::hits::Hits;
 
 /// A positron needs this many hits to count in the efficiency.
 pub const MIN_TRUTH_HITS: usize = 3;
@@ -345,7 +345,7 @@ impl TrackMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hits::{Hit, HitTruth};
+    use gnntrack::hits::{Hit, HitTruth};
 
     /// Hits of particles given as (particle id, number of hits); ids 0 are noise.
     fn hits(parts: &[(u64, usize)]) -> Hits {

@@ -5,8 +5,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, Poisson};
 
 use super::{SimConfig, TrueParticle};
-use crate::geometry::{Detector, PlaneRef};
-use crate::hits::{Hit, HitTruth, Hits};
+use gnntrack::geometry::{Detector, PlaneRef};
+use gnntrack::hits::{Hit, HitTruth, Hits};
 
 use super::transport::TrackState;
 

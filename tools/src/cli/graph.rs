@@ -8,30 +8,23 @@ use std::time::Instant;
 
 use clap::Args;
 
-use gnntrack::export::{ExportedFile, export_bx, manifest};
 use gnntrack::features::{all_edge_names, all_node_names};
 use gnntrack::geometry::Detector;
 use gnntrack::graph::calibrate::calibrate;
 use gnntrack::graph::metrics::{GraphMetrics, TrueSegments};
 use gnntrack::graph::{Graph, GraphBuilder, GraphConfig, SearchMethod, build_graph};
-use gnntrack::hits::{HitFileFormat, Hits, read_hits};
-use gnntrack::sim::{SimConfig, simulate_bx};
+use gnntrack::hits::{Hits, read_hits};
+use gnntrack_tools::export::{ExportedFile, export_bx, manifest};
+use gnntrack_tools::sim::{SimConfig, simulate_bx};
 
-use super::CliResult;
 use super::alloc;
+use super::{CliResult, SIMULATION_GEOMETRY, default_geometry};
 
 fn load_config(path: Option<&Path>) -> Result<GraphConfig, Box<dyn std::error::Error>> {
     Ok(match path {
         Some(p) => GraphConfig::from_toml_file(p)?,
         None => GraphConfig::default(),
     })
-}
-
-fn default_geometry(format: HitFileFormat) -> &'static str {
-    match format {
-        HitFileFormat::Project => "luxe",
-        HitFileFormat::Luxe => "luxe-sl",
-    }
 }
 
 /// Options of `gnntrack graph`.
@@ -213,7 +206,7 @@ pub struct CalibrateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Geometry preset or TOML file.
-    #[arg(long, default_value = "luxe")]
+    #[arg(long, default_value = SIMULATION_GEOMETRY)]
     pub geometry: String,
     /// Base configuration (reference points, search, edge kinds) whose windows are replaced.
     #[arg(long)]
@@ -372,7 +365,7 @@ fn time_build(
 pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
     let config = load_config(args.config.as_deref())?;
     let mut cases: Vec<(String, Hits, Detector)> = Vec::new();
-    let luxe = Detector::preset("luxe")?;
+    let luxe = Detector::preset(SIMULATION_GEOMETRY)?;
     for &xi in &args.xi {
         let bx = simulate_bx(&luxe, &SimConfig::e_laser(xi)?, args.seed, 0)?;
         cases.push((format!("sim xi={xi}"), bx.hits, luxe.clone()));

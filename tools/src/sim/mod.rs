@@ -20,8 +20,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::geometry::Detector;
-use crate::hits::Hits;
+use gnntrack::geometry::Detector;
+use gnntrack::hits::Hits;
 pub use transport::{Magnet, TrackState};
 
 /// Mean positrons per bunch crossing for the e-laser xi presets 3..7 (40 TW laser).
