@@ -111,6 +111,20 @@ pub fn true_tracks(hits: &Hits) -> Option<Vec<Vec<u32>>> {
     Some(tracks.into_iter().map(|(_, h)| h).collect())
 }
 
+/// The scores of a perfect edge classifier: 1 for an edge whose two hits share a particle
+/// (merged hits count for both of theirs), 0 otherwise. Returns `None` without truth.
+///
+/// Track building on these scores separates its own losses from the classifier's.
+pub fn truth_edge_scores(hits: &Hits, edges: &[(u32, u32)]) -> Option<Vec<f32>> {
+    let truth = hits.truth.as_ref()?;
+    Some(
+        edges
+            .iter()
+            .map(|&(u, v)| f32::from(u8::from(truth.share_particle(u as usize, v as usize))))
+            .collect(),
+    )
+}
+
 /// Scores candidates (lists of hit indices) of one crossing against the hits' truth under
 /// `rule`. Returns `None` when the hits carry no truth.
 pub fn score_bx(hits: &Hits, candidates: &[Vec<u32>], rule: MergedHits) -> Option<BxCounts> {
@@ -462,6 +476,16 @@ mod tests {
         let mut no_truth = h.clone();
         no_truth.truth = None;
         assert!(true_tracks(&no_truth).is_none());
+    }
+
+    #[test]
+    fn a_perfect_classifier_keeps_exactly_the_edges_within_a_particle() {
+        // Particles 1 (hits 0-3) and 2 (hits 4-6); hit 3 merged from both; hit 7 noise.
+        let mut h = hits(&[(1, 4), (2, 3), (0, 1)]);
+        merge(&mut h, 3, 2);
+        let edges = [(0, 1), (1, 4), (2, 3), (6, 3), (5, 7), (7, 7)];
+        let scores = truth_edge_scores(&h, &edges).unwrap();
+        assert_eq!(scores, vec![1.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
     }
 
     #[test]

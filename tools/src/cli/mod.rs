@@ -1,7 +1,10 @@
 //! Command-line front end: argument definitions and one function per subcommand.
 
 pub mod alloc;
+mod bench;
+mod eval;
 mod graph;
+mod markdown;
 mod plots;
 mod reconstruct;
 mod simulate;
@@ -74,7 +77,7 @@ pub enum Command {
     /// fake rate and times.
     Demo(reconstruct::DemoArgs),
     /// Efficiency, fake and duplicate rates with 95 % intervals over simulated crossings or files.
-    Eval(reconstruct::EvalArgs),
+    Eval(eval::EvalArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(Bench),
@@ -95,7 +98,7 @@ pub enum Bench {
     /// Graph construction at xi = 3..7 and on the real crossing: edges, efficiency, purity, time, memory.
     Graph(graph::BenchGraphArgs),
     /// The whole pipeline at xi = 3..7: per-stage times, candidates and peak memory.
-    Pipeline(reconstruct::BenchPipelineArgs),
+    Pipeline(bench::BenchPipelineArgs),
 }
 
 /// Runs one subcommand.
@@ -120,10 +123,10 @@ pub fn run(command: Command) -> CliResult {
         Command::ExportGraphs(args) => graph::export_graphs(args),
         Command::CalibrateWindows(args) => graph::calibrate_windows(args),
         Command::Bench(Bench::Graph(args)) => graph::bench_graph(args),
-        Command::Bench(Bench::Pipeline(args)) => reconstruct::bench_pipeline(args),
+        Command::Bench(Bench::Pipeline(args)) => bench::bench_pipeline(args),
         Command::Reconstruct(args) => reconstruct::reconstruct(args),
         Command::Demo(args) => reconstruct::demo(args),
-        Command::Eval(args) => reconstruct::eval(args),
+        Command::Eval(args) => eval::eval(args),
         Command::Geometry { name, toml } => {
             let d = Detector::from_name_or_path(&name)?;
             if toml {

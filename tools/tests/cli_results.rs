@@ -1,0 +1,104 @@
+//! `--markdown`: `gnntrack eval` and `gnntrack bench pipeline` write their tables into one
+//! results file, each command line in its own section.
+
+use std::path::Path;
+use std::process::Command;
+
+fn gnntrack(dir: &Path, args: &[&str]) -> String {
+    let run = Command::new(env!("CARGO_BIN_EXE_gnntrack"))
+        .current_dir(dir)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+/// The cells of the table rows (not the header or separator) of the section titled `title`.
+fn rows_of(text: &str, title: &str) -> Vec<Vec<String>> {
+    let start = text
+        .find(title)
+        .unwrap_or_else(|| panic!("no {title} in\n{text}"));
+    let section = &text[start..text[start..].find("<!-- gnntrack:end -->").unwrap() + start];
+    section
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn eval_and_bench_write_their_own_sections_of_one_results_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("results.md"),
+        "# Results\n\nKept as written.\n",
+    )
+    .unwrap();
+    let eval = [
+        "eval",
+        "--xi",
+        "3",
+        "--bx",
+        "2",
+        "--truth-edges",
+        "--out",
+        "eval",
+        "--markdown",
+        "results.md",
+    ];
+    let printed = gnntrack(dir.path(), &eval);
+    assert!(
+        printed.contains("tracks from a perfect edge classifier"),
+        "{printed}"
+    );
+    gnntrack(
+        dir.path(),
+        &[
+            "bench",
+            "pipeline",
+            "--xi",
+            "3",
+            "--repeat",
+            "1",
+            "--markdown",
+            "results.md",
+        ],
+    );
+    // A rerun replaces the eval section instead of adding one.
+    gnntrack(dir.path(), &eval);
+    let text = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
+    assert!(
+        text.starts_with("# Results\n\nKept as written.\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("<!-- gnntrack:begin").count(), 2, "{text}");
+
+    let eval_title = "### `gnntrack eval --xi 3 --bx 2 --truth-edges --out eval`";
+    let rows = rows_of(&text, eval_title);
+    assert_eq!(rows.len(), 1, "one group: {rows:?}");
+    assert_eq!(rows[0][0], "xi = 3");
+    assert_eq!(rows[0][1], "2", "crossings");
+    assert_eq!(rows[0].len(), 10, "with the perfect-edges column: {rows:?}");
+    // Efficiency with its interval, e.g. "99.50 % [99.00, 100.00]".
+    let efficiency: f64 = rows[0][2].split(' ').next().unwrap().parse().unwrap();
+    assert!((90.0..=100.0).contains(&efficiency), "{rows:?}");
+
+    let bench = rows_of(&text, "### `gnntrack bench pipeline --xi 3 --repeat 1`");
+    assert_eq!(bench.len(), 1);
+    assert_eq!(bench[0][0], "3");
+    let hits: usize = bench[0][1].parse().unwrap();
+    assert!(hits > 100, "{bench:?}");
+    assert!(bench[0][9].ends_with("MiB"));
+}
