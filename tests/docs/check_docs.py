@@ -44,14 +44,9 @@ TIMEOUT_S = 600
 # `models/...`, `include/...` and the `.venv` onnxruntime as they would in a checkout.
 NOT_MIRRORED = {".git", "target", "out", "build"}
 
-# One positron through the four inner staves of `luxe` (the C++ example's hits): a hit file
-# for the configuration checks, which only need the tracker to start.
-TINY_HITS = """hit_id,x,y,z,layer,stave
-1,100.0,0.10,3950.0125,0,0
-2,105.28,0.10,4050.0125,1,0
-3,110.55,0.11,4150.0125,2,0
-4,115.83,0.11,4250.0125,3,0
-"""
+# A crossing without hits, valid in any geometry: the configuration checks only need the
+# tracker (geometry, graph settings, onnxruntime, model) or the graph builder to start.
+EMPTY_HITS = "hit_id,x,y,z,layer,stave\n"
 
 # What the first line of a ```toml block may say: a table of the tracker configuration, or one
 # of these comments naming the kind of file.
@@ -112,10 +107,10 @@ def parse_blocks(path: Path) -> tuple[list[Block], list[str]]:
             continue
         indent, fence, lang = len(m.group(1)), m.group(2), m.group(3).lower()
         marker = None
-        j = len(prose) - 1
-        while j >= 0 and not prose[j].strip():
+        j = i - 1
+        while j >= 0 and not lines[j].strip():
             j -= 1
-        if j >= 0 and (mm := MARKER.match(prose[j])):
+        if j >= 0 and (mm := MARKER.match(lines[j])):
             marker = mm.group(1)
         body = []
         start = i + 1
@@ -129,7 +124,6 @@ def parse_blocks(path: Path) -> tuple[list[Block], list[str]]:
             raise SystemExit(f"{path}:{start}: code block without a closing fence")
         i += 1
         blocks.append(Block(path, start, lang, "\n".join(body) + "\n", marker))
-        prose.append("")  # a block separates a marker from the next one
     return blocks, prose
 
 
@@ -182,7 +176,7 @@ class Tools:
     lib_dir: Path
     work: Path
     bin_dir: Path
-    tiny_hits: Path
+    no_hits: Path
     edition: str
     default_keys: set[str] | None = None
 
@@ -201,10 +195,10 @@ def find_tools(work: Path) -> Tools:
     shim = bin_dir / "gnntrack"
     shim.write_text(f'#!/bin/sh\nexec "{gnntrack.resolve()}" "$@"\n')
     shim.chmod(0o755)
-    tiny = work / "tiny_hits.csv"
-    tiny.write_text(TINY_HITS)
+    empty = work / "no_hits.csv"
+    empty.write_text(EMPTY_HITS)
     m = re.search(r'^edition\s*=\s*"(\d+)"', (REPO / "Cargo.toml").read_text(), re.M)
-    return Tools(gnntrack.resolve(), lib_dir.resolve(), work, bin_dir, tiny, m.group(1) if m else "2021")
+    return Tools(gnntrack.resolve(), lib_dir.resolve(), work, bin_dir, empty, m.group(1) if m else "2021")
 
 
 def default_config_keys(tools: Tools) -> set[str]:
@@ -298,9 +292,9 @@ def check_toml(block: Block, tools: Tools, report: Report, keys_seen: dict[Path,
     snippet.write_text(block.text)
     if kind == "tracker":
         keys_seen.setdefault(block.path, set()).update(flatten(data))
-        cmd = ["gnntrack", "reconstruct", "--config", snippet.name, "--in", str(tools.tiny_hits)]
+        cmd = ["gnntrack", "reconstruct", "--config", snippet.name, "--in", str(tools.no_hits)]
     elif kind == "graph":
-        cmd = ["gnntrack", "graph", "--config", snippet.name, "--in", str(tools.tiny_hits)]
+        cmd = ["gnntrack", "graph", "--config", snippet.name, "--in", str(tools.no_hits)]
     else:
         cmd = ["gnntrack", "geometry", snippet.name]
     result = run(cmd, folder, tools, timeout=120)
