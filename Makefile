@@ -14,7 +14,7 @@ TEST_MODELS := target/test-models
 CMAKE ?= cmake
 CMAKE_BUILD := target/cmake
 
-.PHONY: demo test test-cmake check-cmake-tools test-models venv build lint clean model train-venv
+.PHONY: demo test test-cmake test-docs check-cmake-tools test-models venv build lint clean model train-venv
 
 build:
 	$(CARGO) build --release
@@ -27,6 +27,7 @@ demo: build venv
 test: check-cmake-tools test-models
 	$(CARGO) test --release --workspace
 	$(MAKE) --no-print-directory test-cmake
+	$(MAKE) --no-print-directory test-docs
 
 # The CMake part of `make test` needs these; say so before any long work.
 check-cmake-tools:
@@ -57,6 +58,11 @@ test-cmake: test-models
 	    -DGNNTRACK_ONNXRUNTIME_LIBRARY=$(abspath $(ORT_LIBRARY)) $(MARLIN_OPTIONS)
 	$(CMAKE) --build $(CMAKE_BUILD)
 	cd $(CMAKE_BUILD) && ctest --output-on-failure
+
+# Every code block of README.md, docs/ and cpp_adapter/README.md is run or checked against the
+# release build (conventions in docs/README.md); onnxruntime comes from .venv.
+test-docs: build venv
+	$(PYTHON) tests/docs/check_docs.py
 
 venv: $(VENV_STAMP)
 
