@@ -11,12 +11,14 @@
 //! - [`tracks`]: scored edges to track candidates (candidate paths, exclusive assignment, line fit);
 //! - [`pipeline`]: the [`pipeline::Tracker`] that chains the stages;
 //! - [`ffi`]: the C ABI (`include/gnntrack.h`) over the pipeline;
+//! - [`error`]: the [`error::ErrorKind`] every stage's error maps to;
 //! - [`eval`]: track efficiency, fake and duplicate rates against truth, with bootstrap intervals.
 //!
 //! Units everywhere: mm, GeV, T, ns.
 
 #![warn(missing_docs)]
 
+pub mod error;
 pub mod eval;
 pub mod export;
 pub mod features;

@@ -71,6 +71,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::error::ErrorKind;
+
 pub use contract::{
     ContractError, FeatureKind, FeatureRegistry, FeatureSpec, FeatureTable, InputNames,
     METADATA_KEYS, ModelInfo, OutputKind,
@@ -258,4 +260,22 @@ pub enum InferenceError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl InferenceError {
+    /// The kind of the error: [`ErrorKind::Onnxruntime`], [`ErrorKind::Provider`],
+    /// [`ErrorKind::ModelUnreadable`] (the file), [`ErrorKind::ModelInvalid`] (onnxruntime
+    /// rejects it), [`ErrorKind::ModelContract`], or [`ErrorKind::Inference`] for a failed run.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            InferenceError::Runtime(e) => e.kind(),
+            InferenceError::Provider { .. } => ErrorKind::Provider,
+            InferenceError::ModelIo { .. } => ErrorKind::ModelUnreadable,
+            InferenceError::ModelLoad { .. } => ErrorKind::ModelInvalid,
+            InferenceError::Contract { .. } => ErrorKind::ModelContract,
+            InferenceError::Input(_)
+            | InferenceError::Run { .. }
+            | InferenceError::Output { .. } => ErrorKind::Inference,
+        }
+    }
 }
