@@ -27,11 +27,14 @@ use crate::features::{
 use crate::geometry::Detector;
 use crate::graph::metrics::{GraphMetrics, TrueSegments};
 use crate::graph::{Graph, GraphConfig, GraphError, build_graph};
-use crate::hits::Hits;
+use crate::hits::{HitError, HitTolerance, Hits};
 
 /// An error while exporting.
 #[derive(Debug, Error)]
 pub enum ExportError {
+    /// A hit is invalid for the geometry.
+    #[error("invalid hit: {0}")]
+    Hit(#[from] HitError),
     /// Building the graph failed.
     #[error(transparent)]
     Graph(#[from] GraphError),
@@ -188,7 +191,11 @@ pub fn graph_arrays(
     node_names: &[&str],
     edge_names: &[&str],
 ) -> Result<(Vec<NpyArray>, Graph, Option<GraphMetrics>), ExportError> {
-    let graph = build_graph(hits, detector, config)?;
+    let graph = build_graph(
+        &hits.validate(detector, &HitTolerance::default())?,
+        detector,
+        config,
+    )?;
     let nodes = node_features(hits, node_names, &config.reference)?;
     let edges = edge_features(hits, &graph, edge_names, &config.reference)?;
     let (n, e) = (hits.len(), graph.len());

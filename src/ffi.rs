@@ -30,7 +30,7 @@ use std::path::Path;
 use std::sync::{Once, OnceLock, PoisonError, RwLock};
 
 use crate::graph::GraphError;
-use crate::hits::{HitError, HitFileFormat, Hits, read_hits};
+use crate::hits::{HitColumns, HitFileFormat, read_hits};
 use crate::inference::{InferenceError, RuntimeError};
 use crate::pipeline::{Tracker, TrackerConfig, TrackerError};
 use crate::tracks::Candidate;
@@ -329,7 +329,7 @@ fn status_of(e: &TrackerError) -> gnntrack_status {
         TrackerError::Geometry(_) => S::Geometry,
         TrackerError::Hit(_) => S::InvalidHit,
         TrackerError::Graph(g) => match g {
-            GraphError::Hit(_) | GraphError::UpstreamOfReference { .. } => S::InvalidHit,
+            GraphError::UpstreamOfReference { .. } => S::InvalidHit,
             GraphError::Config { .. }
             | GraphError::Toml(_)
             | GraphError::Io { .. }
@@ -955,38 +955,6 @@ pub unsafe extern "C" fn gnntrack_tracker_provider(
 // ---------------------------------------------------------------------------------------------
 // Reconstruction
 
-/// Converts a layer or stave column entry, refusing values outside the geometry with the same
-/// messages as the hit validation.
-fn check_layer_stave(
-    tracker: &Tracker,
-    index: usize,
-    hit_id: u64,
-    layer: i32,
-    stave: i32,
-) -> Result<(u8, u8), HitError> {
-    let detector = tracker.detector();
-    let unknown_layer = || HitError::UnknownLayer {
-        index,
-        hit_id,
-        layer: layer as i64,
-        geometry: detector.name.clone(),
-        n_layers: detector.n_layers(),
-    };
-    let l = u8::try_from(layer).map_err(|_| unknown_layer())?;
-    let s = u8::try_from(stave).map_err(|_| match detector.layers.get(l as usize) {
-        None => unknown_layer(),
-        Some(known) => HitError::UnknownStave {
-            index,
-            hit_id,
-            layer: l,
-            stave: stave as i64,
-            geometry: detector.name.clone(),
-            n_staves: known.staves.len(),
-        },
-    })?;
-    Ok((l, s))
-}
-
 /// Reconstructs one bunch crossing: `n_hits` hits in the columns of `*hits` (read only during
 /// the call). On success stores the candidates in `*out`; free them with `gnntrack_result_free`.
 /// Many threads may call this at once on one tracker.
@@ -1041,29 +1009,19 @@ pub unsafe extern "C" fn gnntrack_reconstruct(
             )
         };
         let hit_id = if columns.hit_id.is_null() {
-            (0..n_hits as u64).collect()
+            None
         } else {
             // SAFETY: as above.
-            unsafe { column(columns.hit_id, n_hits, "hit_id")? }.to_vec()
+            Some(unsafe { column(columns.hit_id, n_hits, "hit_id")? })
         };
-        let mut layers = Vec::with_capacity(n_hits);
-        let mut staves = Vec::with_capacity(n_hits);
-        for i in 0..n_hits {
-            let (l, s) = check_layer_stave(tracker_ref, i, hit_id[i], layer[i], stave[i])
-                .map_err(TrackerError::from)?;
-            layers.push(l);
-            staves.push(s);
-        }
-        let input = Hits {
+        let reco = tracker_ref.reconstruct_columns(&HitColumns {
             hit_id,
-            x: x.to_vec(),
-            y: y.to_vec(),
-            z: z.to_vec(),
-            layer: layers,
-            stave: staves,
-            truth: None,
-        };
-        let reco = tracker_ref.reconstruct(&input)?;
+            x,
+            y,
+            z,
+            layer,
+            stave,
+        })?;
 
         let mut offsets = Vec::with_capacity(reco.candidates.len() + 1);
         offsets.push(0);

@@ -29,10 +29,11 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::error::ErrorKind;
 use crate::features::{EDGE_FEATURES, NODE_FEATURES, edge_features, node_features};
 use crate::geometry::{Detector, GeometryError};
 use crate::graph::{BuildOutcome, EdgeLimit, Graph, GraphBuilder, GraphConfig, GraphError};
-use crate::hits::{HitError, HitTolerance, Hits};
+use crate::hits::{HitColumns, HitError, HitTolerance, Hits, ValidatedHits};
 use crate::inference::{
     EdgeClassifier, EdgeIndex, FeatureKind, FeatureRegistry, InferenceConfig, InferenceError,
 };
@@ -75,26 +76,6 @@ pub enum EdgeCap {
     Truncate,
 }
 
-/// Hit validation tolerances, mm.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HitsConfig {
-    /// Largest distance of a hit from its stave's plane.
-    pub plane_tolerance_mm: f64,
-    /// Largest distance of a hit outside its stave's extent.
-    pub extent_tolerance_mm: f64,
-}
-
-impl Default for HitsConfig {
-    fn default() -> Self {
-        let t = HitTolerance::default();
-        HitsConfig {
-            plane_tolerance_mm: t.plane_mm,
-            extent_tolerance_mm: t.extent_mm,
-        }
-    }
-}
-
 /// Every setting of a [`Tracker`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -111,8 +92,8 @@ pub struct TrackerConfig {
     pub max_edges: usize,
     /// Reaction to a larger graph.
     pub edge_cap: EdgeCap,
-    /// Hit validation.
-    pub hits: HitsConfig,
+    /// Hit validation tolerances (`plane_tolerance_mm`, `extent_tolerance_mm`).
+    pub hits: HitTolerance,
     /// Graph construction.
     pub graph: GraphConfig,
     /// Inference.
@@ -129,7 +110,7 @@ impl Default for TrackerConfig {
             max_hits: 4_000_000,
             max_edges: 20_000_000,
             edge_cap: EdgeCap::Error,
-            hits: HitsConfig::default(),
+            hits: HitTolerance::default(),
             graph: GraphConfig::default(),
             inference: InferenceConfig::default(),
             tracks: TrackConfig::default(),
@@ -146,7 +127,7 @@ pub enum TrackerError {
     /// The geometry could not be loaded.
     #[error(transparent)]
     Geometry(#[from] GeometryError),
-    /// A hit is invalid.
+    /// A hit is invalid: the one way an invalid hit is reported.
     #[error("invalid hit: {0}")]
     Hit(#[from] HitError),
     /// The graph stage failed.
@@ -173,6 +154,23 @@ pub enum TrackerError {
         /// The cap.
         cap: usize,
     },
+}
+
+impl TrackerError {
+    /// The kind of the error (the C ABI's status): that of the stage's error, or
+    /// [`ErrorKind::Config`], [`ErrorKind::TooManyEdges`] and [`ErrorKind::InvalidArgument`]
+    /// (more hits than `max_hits`) for the tracker's own.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            TrackerError::Config(_) => ErrorKind::Config,
+            TrackerError::Geometry(e) => e.kind(),
+            TrackerError::Hit(e) => e.kind(),
+            TrackerError::Graph(e) => e.kind(),
+            TrackerError::Inference(e) => e.kind(),
+            TrackerError::TooManyEdges { .. } => ErrorKind::TooManyEdges,
+            TrackerError::TooManyHits { .. } => ErrorKind::InvalidArgument,
+        }
+    }
 }
 
 impl TrackerConfig {
@@ -345,7 +343,6 @@ pub struct Tracker {
     detector: Detector,
     classifier: EdgeClassifier,
     tracks: TrackConfig,
-    tolerance: HitTolerance,
 }
 
 impl Tracker {
@@ -375,10 +372,6 @@ impl Tracker {
             edge_cut: Some(config.tracks.edge_cut.unwrap_or(classifier.info().edge_cut)),
             ..config.tracks.clone()
         };
-        let tolerance = HitTolerance {
-            plane_mm: config.hits.plane_tolerance_mm,
-            extent_mm: config.hits.extent_tolerance_mm,
-        };
         log::info!(
             "tracker ready: geometry {}, model {} {} on {}, edge cut {}",
             detector.name,
@@ -392,7 +385,6 @@ impl Tracker {
             detector,
             classifier,
             tracks,
-            tolerance,
         })
     }
 
@@ -427,12 +419,56 @@ impl Tracker {
         &self.tracks
     }
 
-    /// Reconstructs one bunch crossing. The hits are validated against the geometry first; no
-    /// edges give an empty result.
+    /// Checks the hits of one crossing: the `max_hits` cap, then the validation against the
+    /// tracker's geometry and tolerances ([`Hits::validate`]).
+    pub fn validate<'a>(&self, hits: &'a Hits) -> Result<ValidatedHits<'a>, TrackerError> {
+        self.check_hit_count(hits.len())?;
+        Ok(hits.validate(&self.detector, &self.config.hits)?)
+    }
+
+    /// The hits of one crossing from a host's columns: the `max_hits` cap, then
+    /// [`Hits::from_columns`] with the tracker's geometry and tolerances.
+    pub fn hits_from_columns(
+        &self,
+        columns: &HitColumns<'_>,
+    ) -> Result<ValidatedHits<'static>, TrackerError> {
+        self.check_hit_count(columns.len())?;
+        Ok(Hits::from_columns(
+            columns,
+            &self.detector,
+            &self.config.hits,
+        )?)
+    }
+
+    /// Reconstructs one bunch crossing. The hits are validated against the geometry first
+    /// ([`Tracker::validate`]); no edges give an empty result.
     pub fn reconstruct(&self, hits: &Hits) -> Result<Reconstruction, TrackerError> {
         let t0 = Instant::now();
-        self.check_hit_count(hits.len())?;
-        hits.validate(&self.detector, &self.tolerance)?;
+        let hits = self.validate(hits)?;
+        self.run(&hits, t0)
+    }
+
+    /// Reconstructs one bunch crossing given as a host's columns ([`Tracker::hits_from_columns`]).
+    pub fn reconstruct_columns(
+        &self,
+        columns: &HitColumns<'_>,
+    ) -> Result<Reconstruction, TrackerError> {
+        let t0 = Instant::now();
+        let hits = self.hits_from_columns(columns)?;
+        self.run(&hits, t0)
+    }
+
+    /// Reconstructs one bunch crossing of hits already validated against the tracker's
+    /// geometry (hits of another geometry are refused).
+    pub fn reconstruct_validated(
+        &self,
+        hits: &ValidatedHits<'_>,
+    ) -> Result<Reconstruction, TrackerError> {
+        self.run(hits, Instant::now())
+    }
+
+    /// The stages after validation; `t0` is when the graph stage (validation included) began.
+    fn run(&self, hits: &ValidatedHits<'_>, t0: Instant) -> Result<Reconstruction, TrackerError> {
         let cap = self.config.max_edges;
         let limit = match self.config.edge_cap {
             EdgeCap::Error => EdgeLimit::Refuse(cap),
@@ -453,6 +489,7 @@ impl Tracker {
             );
         }
         let t1 = Instant::now();
+        let hits: &Hits = hits;
         let info = self.classifier.info();
         let reference = &self.config.graph.reference;
         let node_names: Vec<&str> = info.node_features.iter().map(|f| f.name.as_str()).collect();
