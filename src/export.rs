@@ -21,9 +21,7 @@ use std::path::Path;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::features::{
-    FeatureSpec, UnknownFeature, edge_features, edge_specs, node_features, node_specs,
-};
+use crate::features::{FeatureSpec, UnknownFeature, edge_specs, graph_features, node_specs};
 use crate::geometry::Detector;
 use crate::graph::metrics::{GraphMetrics, TrueSegments};
 use crate::graph::{Graph, GraphConfig, GraphError, build_graph};
@@ -196,8 +194,8 @@ pub fn graph_arrays(
         detector,
         config,
     )?;
-    let nodes = node_features(hits, node_names, &config.reference)?;
-    let edges = edge_features(hits, &graph, edge_names, &config.reference)?;
+    let features = graph_features(hits, &graph, node_names, edge_names, &config.reference)?;
+    let (nodes, edges) = (features.nodes, features.edges);
     let (n, e) = (hits.len(), graph.len());
     let mut arrays = vec![
         NpyArray::f32("node_features", vec![n, nodes.cols()], &nodes.data),
@@ -265,7 +263,7 @@ pub fn export_bx(
 
 #[derive(Serialize)]
 struct FeatureEntry {
-    name: &'static str,
+    name: String,
     unit: &'static str,
     offset: f64,
     scale: f64,
@@ -275,7 +273,7 @@ struct FeatureEntry {
 impl From<&FeatureSpec> for FeatureEntry {
     fn from(f: &FeatureSpec) -> Self {
         FeatureEntry {
-            name: f.name,
+            name: f.name.to_string(),
             unit: f.unit,
             offset: f.offset,
             scale: f.scale,

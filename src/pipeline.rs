@@ -30,13 +30,11 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::error::ErrorKind;
-use crate::features::{EDGE_FEATURES, NODE_FEATURES, edge_features, node_features};
+use crate::features::{FeatureTable, graph_features};
 use crate::geometry::{Detector, GeometryError};
 use crate::graph::{BuildOutcome, EdgeLimit, Graph, GraphBuilder, GraphConfig, GraphError};
 use crate::hits::{HitColumns, HitError, HitTolerance, Hits, ValidatedHits};
-use crate::inference::{
-    EdgeClassifier, EdgeIndex, FeatureKind, FeatureRegistry, InferenceConfig, InferenceError,
-};
+use crate::inference::{EdgeClassifier, EdgeIndex, InferenceConfig, InferenceError};
 use crate::tracks::{Candidate, TrackConfig, build_candidates};
 
 /// The default model, compiled into the library: a small interaction network fast enough for
@@ -274,26 +272,6 @@ impl TrackerConfig {
     }
 }
 
-/// The feature registry of the tracker (the graph stage's named features with their scales).
-struct Features;
-
-impl FeatureRegistry for Features {
-    fn scale(&self, kind: FeatureKind, name: &str) -> Option<f32> {
-        let list = match kind {
-            FeatureKind::Node => NODE_FEATURES,
-            FeatureKind::Edge => EDGE_FEATURES,
-        };
-        list.iter().find(|f| f.name == name).map(|f| f.scale as f32)
-    }
-    fn names(&self, kind: FeatureKind) -> Vec<String> {
-        let list = match kind {
-            FeatureKind::Node => NODE_FEATURES,
-            FeatureKind::Edge => EDGE_FEATURES,
-        };
-        list.iter().map(|f| f.name.to_string()).collect()
-    }
-}
-
 /// Wall-clock time of each stage of one reconstruction, seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct StageTimes {
@@ -353,18 +331,19 @@ impl Tracker {
         let detector = Detector::from_name_or_path(&config.geometry)?;
         let graph_table = toml::Table::try_from(&config.graph)
             .map_err(|e| TrackerError::Config(e.to_string()))?;
+        let features = FeatureTable::tracker();
         let classifier = match &config.model {
             Some(path) => EdgeClassifier::load(
                 resolve_model(path),
                 &config.inference,
-                &Features,
+                &features,
                 Some(&graph_table),
             )?,
             None => EdgeClassifier::from_bytes(
                 DEFAULT_MODEL.to_vec(),
                 DEFAULT_MODEL_LABEL,
                 &config.inference,
-                &Features,
+                &features,
                 Some(&graph_table),
             )?,
         };
@@ -492,27 +471,25 @@ impl Tracker {
         let hits: &Hits = hits;
         let info = self.classifier.info();
         let reference = &self.config.graph.reference;
-        let node_names: Vec<&str> = info.node_features.iter().map(|f| f.name.as_str()).collect();
-        let edge_names: Vec<&str> = info.edge_features.iter().map(|f| f.name.as_str()).collect();
-        let unknown = |e: crate::features::UnknownFeature| TrackerError::Config(e.to_string());
-        let nodes = node_features(hits, &node_names, reference).map_err(unknown)?;
-        let edges = if info.inputs.edge_features.is_some() {
-            Some(edge_features(hits, &graph, &edge_names, reference).map_err(unknown)?)
-        } else {
-            None
-        };
+        let node_names: Vec<&str> = info.node_features.iter().map(|f| f.name.as_ref()).collect();
+        let edge_names: Vec<&str> = info.edge_features.iter().map(|f| f.name.as_ref()).collect();
+        let features = graph_features(hits, &graph, &node_names, &edge_names, reference)
+            .map_err(|e| TrackerError::Config(e.to_string()))?;
         let t2 = Instant::now();
         let scores = if graph.is_empty() {
             Vec::new()
         } else {
             self.classifier.score(
-                &nodes.data,
+                &features.nodes.data,
                 hits.len(),
                 EdgeIndex::Pairs {
                     src: &graph.src,
                     dst: &graph.dst,
                 },
-                edges.as_ref().map(|m| m.data.as_slice()),
+                info.inputs
+                    .edge_features
+                    .as_ref()
+                    .map(|_| features.edges.data.as_slice()),
             )?
         };
         let t3 = Instant::now();

@@ -73,10 +73,9 @@ use thiserror::Error;
 
 use crate::error::ErrorKind;
 
-pub use contract::{
-    ContractError, FeatureKind, FeatureRegistry, FeatureSpec, FeatureTable, InputNames,
-    METADATA_KEYS, ModelInfo, OutputKind,
-};
+/// The feature types of the contract, defined with the features in [`crate::features`].
+pub use crate::features::{FeatureKind, FeatureSpec, FeatureTable};
+pub use contract::{ContractError, InputNames, METADATA_KEYS, ModelInfo, OutputKind};
 pub use runtime::{
     CandidateSource, LibraryCandidate, LoadAttempt, OnnxRuntime, RuntimeError, library_candidates,
     runtime,
