@@ -125,7 +125,9 @@ pub enum TrackerError {
     /// The geometry could not be loaded.
     #[error(transparent)]
     Geometry(#[from] GeometryError),
-    /// A hit is invalid: the one way an invalid hit is reported.
+    /// A hit fails its validation ([`Hits::validate`], [`Hits::from_columns`]): the one way a
+    /// hit with a bad field is reported (a hit upstream of the graph's reference points is a
+    /// [`GraphError::UpstreamOfReference`], of the same [`ErrorKind::InvalidHit`]).
     #[error("invalid hit: {0}")]
     Hit(#[from] HitError),
     /// The graph stage failed.
