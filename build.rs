@@ -1,21 +1,23 @@
-//! Writes the C header `include/gnntrack.h` from `src/ffi.rs` with cbindgen.
+//! Writes the C header `include/gnntrack.h` from `src/ffi/` with cbindgen.
 //!
 //! The header is committed: it is rewritten only when its text changes (so that an unchanged
-//! header never triggers a rebuild), and a failure of cbindgen (for example while `src/ffi.rs`
-//! is half-written) is a warning, never a build error. CI rebuilds and fails when the committed
+//! header never triggers a rebuild), and a failure of cbindgen (for example while a file of
+//! `src/ffi/` is half-written) is a warning, never a build error. CI rebuilds and fails when the committed
 //! header differs from the generated one.
 
 use std::path::Path;
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/ffi.rs");
+    println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
     let crate_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let crate_dir = Path::new(&crate_dir);
-    let abi = abi_version(&crate_dir.join("src/ffi.rs"));
+    let abi = abi_version(&crate_dir.join("src/ffi/mod.rs"));
     if abi.is_none() {
-        println!("cargo:warning=no `pub const GNNTRACK_ABI_VERSION: u32 = N;` line in src/ffi.rs");
+        println!(
+            "cargo:warning=no `pub const GNNTRACK_ABI_VERSION: u32 = N;` line in src/ffi/mod.rs"
+        );
     }
     set_soname(abi);
     if let Err(e) = write_header(crate_dir) {
@@ -23,7 +25,7 @@ fn main() {
     }
 }
 
-/// `GNNTRACK_ABI_VERSION` as written in `src/ffi.rs`.
+/// `GNNTRACK_ABI_VERSION` as written in `src/ffi/mod.rs`.
 fn abi_version(ffi: &Path) -> Option<u32> {
     let text = std::fs::read_to_string(ffi).ok()?;
     let line = text
@@ -75,7 +77,8 @@ fn write_header(crate_dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("cbindgen.toml: {e}"))?;
     let bindings = cbindgen::Builder::new()
         .with_config(config)
-        .with_src(crate_dir.join("src/ffi.rs"))
+        // The module root; cbindgen follows its `mod` declarations, in their order.
+        .with_src(crate_dir.join("src/ffi/mod.rs"))
         .with_after_include(format!(
             "\n/** Version of this header's library, as a string. */\n\
              #define GNNTRACK_VERSION \"{version}\"\n\

@@ -47,7 +47,7 @@
 #ifndef GNNTRACK_H
 #define GNNTRACK_H
 
-/* Generated from src/ffi.rs by build.rs (cbindgen); do not edit. */
+/* Generated from src/ffi/ by build.rs (cbindgen); do not edit. */
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,22 +3,56 @@
 //! Every feature is `(raw - offset) / scale` with an offset and scale fixed here, never taken
 //! from the statistics of an event: a model sees the same numbers for the same hits whatever
 //! the occupancy. The registries [`NODE_FEATURES`] and [`EDGE_FEATURES`] list name, unit,
-//! offset, scale and meaning; a model declares the names it was trained with (in that order),
-//! and the inference stage checks them, offsets and scales included, against these tables.
+//! offset, scale and meaning; a model declares the names it was trained with (in that order)
+//! with their scales and offsets, and the model contract ([`crate::inference::contract`])
+//! checks them against these tables ([`FeatureTable::tracker`]).
+//!
+//! [`graph_features`] is the one feature step of a graph, shared by the tracker and the
+//! training export.
 //!
 //! The projective coordinates and the cone-axis deviations use the graph's reference points
 //! ([`crate::graph::Reference`]), which the training manifest records with the features.
+
+use std::borrow::Cow;
+use std::fmt;
 
 use thiserror::Error;
 
 use crate::graph::{EdgeKind, Graph, Reference};
 use crate::hits::Hits;
 
-/// One feature: how to compute it is keyed by its name.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Whether a feature belongs to a node (hit) or an edge (hit pair).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FeatureKind {
+    /// A per-hit feature.
+    Node,
+    /// A per-edge feature.
+    Edge,
+}
+
+impl FeatureKind {
+    /// `"node"` or `"edge"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeatureKind::Node => "node",
+            FeatureKind::Edge => "edge",
+        }
+    }
+}
+
+impl fmt::Display for FeatureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One feature: its name (how to compute it is keyed by the name), unit, offset, scale and
+/// meaning. The tracker's registries hold one per feature it computes; a model's declared
+/// features are read into the same type.
+#[derive(Debug, Clone, PartialEq)]
 pub struct FeatureSpec {
     /// Name a model refers to.
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// Unit of the raw value.
     pub unit: &'static str,
     /// Subtracted from the raw value.
@@ -29,138 +63,138 @@ pub struct FeatureSpec {
     pub description: &'static str,
 }
 
+impl FeatureSpec {
+    /// A registry entry.
+    const fn fixed(
+        name: &'static str,
+        unit: &'static str,
+        offset: f64,
+        scale: f64,
+        description: &'static str,
+    ) -> FeatureSpec {
+        FeatureSpec {
+            name: Cow::Borrowed(name),
+            unit,
+            offset,
+            scale,
+            description,
+        }
+    }
+
+    /// A feature known only by name, offset and scale (no unit or description).
+    pub fn new(name: impl Into<Cow<'static, str>>, offset: f64, scale: f64) -> FeatureSpec {
+        FeatureSpec {
+            name: name.into(),
+            unit: "",
+            offset,
+            scale,
+            description: "",
+        }
+    }
+
+    /// The value a model sees for the raw value: `(raw - offset) / scale`.
+    #[inline]
+    pub fn apply(&self, raw: f64) -> f32 {
+        ((raw - self.offset) / self.scale) as f32
+    }
+}
+
 /// Node (hit) features.
 pub const NODE_FEATURES: &[FeatureSpec] = &[
-    FeatureSpec {
-        name: "x",
-        unit: "mm",
-        offset: 0.0,
-        scale: 500.0,
-        description: "hit x",
-    },
-    FeatureSpec {
-        name: "y",
-        unit: "mm",
-        offset: 0.0,
-        scale: 10.0,
-        description: "hit y",
-    },
-    FeatureSpec {
-        name: "z",
-        unit: "mm",
-        offset: 4100.0,
-        scale: 200.0,
-        description: "hit z",
-    },
-    FeatureSpec {
-        name: "layer",
-        unit: "",
-        offset: 0.0,
-        scale: 3.0,
-        description: "layer index from the readout (0 nearest the interaction point)",
-    },
-    FeatureSpec {
-        name: "stave",
-        unit: "",
-        offset: 0.0,
-        scale: 1.0,
-        description: "stave index from the readout (0 inner, 1 outer)",
-    },
-    FeatureSpec {
-        name: "u",
-        unit: "rad",
-        offset: 0.0,
-        scale: 0.3,
-        description: "projective x: (x - x_ref) / (z - z_ref), the x slope of the cone axis",
-    },
-    FeatureSpec {
-        name: "v",
-        unit: "rad",
-        offset: 0.0,
-        scale: 0.002,
-        description: "projective y: (y - y_ref) / (z - y_z), the y slope of the cone axis",
-    },
+    FeatureSpec::fixed("x", "mm", 0.0, 500.0, "hit x"),
+    FeatureSpec::fixed("y", "mm", 0.0, 10.0, "hit y"),
+    FeatureSpec::fixed("z", "mm", 4100.0, 200.0, "hit z"),
+    FeatureSpec::fixed(
+        "layer",
+        "",
+        0.0,
+        3.0,
+        "layer index from the readout (0 nearest the interaction point)",
+    ),
+    FeatureSpec::fixed(
+        "stave",
+        "",
+        0.0,
+        1.0,
+        "stave index from the readout (0 inner, 1 outer)",
+    ),
+    FeatureSpec::fixed(
+        "u",
+        "rad",
+        0.0,
+        0.3,
+        "projective x: (x - x_ref) / (z - z_ref), the x slope of the cone axis",
+    ),
+    FeatureSpec::fixed(
+        "v",
+        "rad",
+        0.0,
+        0.002,
+        "projective y: (y - y_ref) / (z - y_z), the y slope of the cone axis",
+    ),
 ];
 
 /// Edge features (inner hit 1, outer hit 2).
 pub const EDGE_FEATURES: &[FeatureSpec] = &[
-    FeatureSpec {
-        name: "dx",
-        unit: "mm",
-        offset: 0.0,
-        scale: 20.0,
-        description: "x2 - x1",
-    },
-    FeatureSpec {
-        name: "dy",
-        unit: "mm",
-        offset: 0.0,
-        scale: 0.5,
-        description: "y2 - y1",
-    },
-    FeatureSpec {
-        name: "dz",
-        unit: "mm",
-        offset: 0.0,
-        scale: 100.0,
-        description: "z2 - z1",
-    },
-    FeatureSpec {
-        name: "slope_dev_x",
-        unit: "rad",
-        offset: 0.0,
-        scale: 1e-3,
-        description: "(x2 - x1) / (z2 - z1) minus the x slope of the inner hit's cone axis",
-    },
-    FeatureSpec {
-        name: "slope_dev_y",
-        unit: "rad",
-        offset: 0.0,
-        scale: 1e-3,
-        description: "(y2 - y1) / (z2 - z1) minus the y slope of the inner hit's cone axis",
-    },
-    FeatureSpec {
-        name: "dca_x",
-        unit: "mm",
-        offset: 0.0,
-        scale: 5.0,
-        description: "distance of closest approach, in the xz plane, of the line through both hits to the x reference point (x_ref, z_ref)",
-    },
-    FeatureSpec {
-        name: "dca_y",
-        unit: "mm",
-        offset: 0.0,
-        scale: 5.0,
-        description: "distance of closest approach, in the yz plane, of the line through both hits to the y reference point (y_ref, y_z)",
-    },
-    FeatureSpec {
-        name: "dca",
-        unit: "mm",
-        offset: 0.0,
-        scale: 5.0,
-        description: "distance of closest approach of the edge line to the reference points: sqrt(dca_x^2 + dca_y^2)",
-    },
-    FeatureSpec {
-        name: "slope_dev_x_rel",
-        unit: "",
-        offset: 0.0,
-        scale: 0.01,
-        description: "slope_dev_x divided by the x slope of the inner hit's cone axis: the deviation relative to the expected slope, free of its growth with 1/p (the LUXE doublet variable dx / (x1 dz) over its expected value, minus 1)",
-    },
-    FeatureSpec {
-        name: "is_overlap",
-        unit: "",
-        offset: 0.0,
-        scale: 1.0,
-        description: "1 for a stave-overlap edge inside one layer, else 0",
-    },
-    FeatureSpec {
-        name: "is_skip",
-        unit: "",
-        offset: 0.0,
-        scale: 1.0,
-        description: "1 for a skip-layer edge (L -> L + 2), else 0",
-    },
+    FeatureSpec::fixed("dx", "mm", 0.0, 20.0, "x2 - x1"),
+    FeatureSpec::fixed("dy", "mm", 0.0, 0.5, "y2 - y1"),
+    FeatureSpec::fixed("dz", "mm", 0.0, 100.0, "z2 - z1"),
+    FeatureSpec::fixed(
+        "slope_dev_x",
+        "rad",
+        0.0,
+        1e-3,
+        "(x2 - x1) / (z2 - z1) minus the x slope of the inner hit's cone axis",
+    ),
+    FeatureSpec::fixed(
+        "slope_dev_y",
+        "rad",
+        0.0,
+        1e-3,
+        "(y2 - y1) / (z2 - z1) minus the y slope of the inner hit's cone axis",
+    ),
+    FeatureSpec::fixed(
+        "dca_x",
+        "mm",
+        0.0,
+        5.0,
+        "distance of closest approach, in the xz plane, of the line through both hits to the x reference point (x_ref, z_ref)",
+    ),
+    FeatureSpec::fixed(
+        "dca_y",
+        "mm",
+        0.0,
+        5.0,
+        "distance of closest approach, in the yz plane, of the line through both hits to the y reference point (y_ref, y_z)",
+    ),
+    FeatureSpec::fixed(
+        "dca",
+        "mm",
+        0.0,
+        5.0,
+        "distance of closest approach of the edge line to the reference points: sqrt(dca_x^2 + dca_y^2)",
+    ),
+    FeatureSpec::fixed(
+        "slope_dev_x_rel",
+        "",
+        0.0,
+        0.01,
+        "slope_dev_x divided by the x slope of the inner hit's cone axis: the deviation relative to the expected slope, free of its growth with 1/p (the LUXE doublet variable dx / (x1 dz) over its expected value, minus 1)",
+    ),
+    FeatureSpec::fixed(
+        "is_overlap",
+        "",
+        0.0,
+        1.0,
+        "1 for a stave-overlap edge inside one layer, else 0",
+    ),
+    FeatureSpec::fixed(
+        "is_skip",
+        "",
+        0.0,
+        1.0,
+        "1 for a skip-layer edge (L -> L + 2), else 0",
+    ),
 ];
 
 /// A feature name that is in neither registry.
@@ -198,6 +232,57 @@ impl FeatureMatrix {
     }
 }
 
+/// The features a tracker computes (or, in tests, any list), by kind: what a model's declared
+/// features are checked against.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeatureTable {
+    /// Node features.
+    pub node: Vec<FeatureSpec>,
+    /// Edge features.
+    pub edge: Vec<FeatureSpec>,
+}
+
+impl FeatureTable {
+    /// The tracker's registries, [`NODE_FEATURES`] and [`EDGE_FEATURES`].
+    pub fn tracker() -> FeatureTable {
+        FeatureTable {
+            node: NODE_FEATURES.to_vec(),
+            edge: EDGE_FEATURES.to_vec(),
+        }
+    }
+
+    /// A table of `(name, scale)` pairs, every offset 0.
+    pub fn new(node: &[(&str, f32)], edge: &[(&str, f32)]) -> FeatureTable {
+        let own = |v: &[(&str, f32)]| {
+            v.iter()
+                .map(|&(n, s)| FeatureSpec::new(n.to_string(), 0.0, f64::from(s)))
+                .collect()
+        };
+        FeatureTable {
+            node: own(node),
+            edge: own(edge),
+        }
+    }
+
+    /// The features of a kind.
+    pub fn list(&self, kind: FeatureKind) -> &[FeatureSpec] {
+        match kind {
+            FeatureKind::Node => &self.node,
+            FeatureKind::Edge => &self.edge,
+        }
+    }
+
+    /// The feature `name` of a kind, if the table has it.
+    pub fn get(&self, kind: FeatureKind, name: &str) -> Option<&FeatureSpec> {
+        self.list(kind).iter().find(|f| f.name == name)
+    }
+
+    /// The names of a kind, in table order.
+    pub fn names(&self, kind: FeatureKind) -> Vec<String> {
+        self.list(kind).iter().map(|f| f.name.to_string()).collect()
+    }
+}
+
 fn lookup(
     registry: &[FeatureSpec],
     what: &'static str,
@@ -209,13 +294,13 @@ fn lookup(
             registry
                 .iter()
                 .find(|f| f.name == name)
-                .copied()
+                .cloned()
                 .ok_or_else(|| UnknownFeature {
                     what,
                     name: name.to_string(),
                     known: registry
                         .iter()
-                        .map(|f| f.name)
+                        .map(|f| f.name.as_ref())
                         .collect::<Vec<_>>()
                         .join(", "),
                 })
@@ -235,12 +320,20 @@ pub fn edge_specs(names: &[&str]) -> Result<Vec<FeatureSpec>, UnknownFeature> {
 
 /// Names of every node feature, in registry order.
 pub fn all_node_names() -> Vec<&'static str> {
-    NODE_FEATURES.iter().map(|f| f.name).collect()
+    NODE_FEATURES.iter().map(static_name).collect()
 }
 
 /// Names of every edge feature, in registry order.
 pub fn all_edge_names() -> Vec<&'static str> {
-    EDGE_FEATURES.iter().map(|f| f.name).collect()
+    EDGE_FEATURES.iter().map(static_name).collect()
+}
+
+/// The name of a registry entry (registry names are static).
+fn static_name(f: &'static FeatureSpec) -> &'static str {
+    match &f.name {
+        Cow::Borrowed(name) => name,
+        Cow::Owned(name) => name.as_str(),
+    }
 }
 
 /// How a feature is computed, resolved once per column from its name.
@@ -357,10 +450,10 @@ pub fn edge_value(
     b: usize,
     kind: EdgeKind,
 ) -> Result<f64, UnknownFeature> {
-    let spec = edge_specs(&[name])?[0];
+    let spec = &edge_specs(&[name])?[0];
     let p = |i: usize| [hits.x[i], hits.y[i], hits.z[i]];
     Ok(edge_raw(
-        Compute::of(spec.name),
+        Compute::of(&spec.name),
         reference,
         p(a),
         p(b),
@@ -380,11 +473,6 @@ fn distance_in_plane(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
     }
 }
 
-#[inline]
-fn scaled(spec: &FeatureSpec, raw: f64) -> f32 {
-    ((raw - spec.offset) / spec.scale) as f32
-}
-
 /// Node features `[hits, names.len()]` of every hit.
 pub fn node_features(
     hits: &Hits,
@@ -392,11 +480,11 @@ pub fn node_features(
     reference: &Reference,
 ) -> Result<FeatureMatrix, UnknownFeature> {
     let columns = node_specs(names)?;
-    let compute: Vec<Compute> = columns.iter().map(|c| Compute::of(c.name)).collect();
+    let compute: Vec<Compute> = columns.iter().map(|c| Compute::of(&c.name)).collect();
     let mut data = Vec::with_capacity(hits.len() * columns.len());
     for i in 0..hits.len() {
         for (spec, &what) in columns.iter().zip(&compute) {
-            data.push(scaled(spec, node_raw(what, hits, reference, i)));
+            data.push(spec.apply(node_raw(what, hits, reference, i)));
         }
     }
     Ok(FeatureMatrix {
@@ -414,7 +502,7 @@ pub fn edge_features(
     reference: &Reference,
 ) -> Result<FeatureMatrix, UnknownFeature> {
     let columns = edge_specs(names)?;
-    let compute: Vec<Compute> = columns.iter().map(|c| Compute::of(c.name)).collect();
+    let compute: Vec<Compute> = columns.iter().map(|c| Compute::of(&c.name)).collect();
     let p = |i: u32| {
         let i = i as usize;
         [hits.x[i], hits.y[i], hits.z[i]]
@@ -423,16 +511,38 @@ pub fn edge_features(
     for e in 0..graph.len() {
         let (p1, p2) = (p(graph.src[e]), p(graph.dst[e]));
         for (spec, &what) in columns.iter().zip(&compute) {
-            data.push(scaled(
-                spec,
-                edge_raw(what, reference, p1, p2, graph.kind[e]),
-            ));
+            data.push(spec.apply(edge_raw(what, reference, p1, p2, graph.kind[e])));
         }
     }
     Ok(FeatureMatrix {
         rows: graph.len(),
         columns,
         data,
+    })
+}
+
+/// The features of one graph, as a model takes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphFeatures {
+    /// `[hits, node features]`.
+    pub nodes: FeatureMatrix,
+    /// `[edges, edge features]`; no columns when no edge feature was asked for.
+    pub edges: FeatureMatrix,
+}
+
+/// The feature step of a graph, shared by the tracker and the training export: the named node
+/// features of every hit and the named edge features of every edge of `graph` (built from
+/// `hits`), scaled, in the order of the names.
+pub fn graph_features(
+    hits: &Hits,
+    graph: &Graph,
+    node_names: &[&str],
+    edge_names: &[&str],
+    reference: &Reference,
+) -> Result<GraphFeatures, UnknownFeature> {
+    Ok(GraphFeatures {
+        nodes: node_features(hits, node_names, reference)?,
+        edges: edge_features(hits, graph, edge_names, reference)?,
     })
 }
 
@@ -460,6 +570,60 @@ mod tests {
         let e = edge_specs(&["dx", "x"]).unwrap_err();
         assert_eq!(e.what, "edge");
         assert!(edge_specs(&all_edge_names()).is_ok());
+    }
+
+    #[test]
+    fn the_tracker_table_is_the_registry() {
+        let t = FeatureTable::tracker();
+        assert_eq!(t.list(FeatureKind::Node), NODE_FEATURES);
+        assert_eq!(t.list(FeatureKind::Edge), EDGE_FEATURES);
+        let z = t.get(FeatureKind::Node, "z").unwrap();
+        assert_eq!((z.offset, z.scale, z.unit), (4100.0, 200.0, "mm"));
+        assert_eq!(z.apply(4300.0), 1.0);
+        assert!(t.get(FeatureKind::Edge, "z").is_none());
+        assert_eq!(t.names(FeatureKind::Node), all_node_names());
+    }
+
+    #[test]
+    fn graph_features_are_the_node_and_edge_features() {
+        let r = Reference::default();
+        let mut hits = Hits::new(false);
+        for (k, (x, z)) in [(150.0, 3950.0), (160.0, 4050.0), (170.0, 4150.0)]
+            .into_iter()
+            .enumerate()
+        {
+            hits.push(
+                crate::hits::Hit {
+                    hit_id: k as u64,
+                    x,
+                    y: 0.1 * k as f64,
+                    z,
+                    layer: k as u8,
+                    stave: 0,
+                },
+                None,
+            );
+        }
+        let graph = Graph {
+            n_nodes: 3,
+            src: vec![0, 1],
+            dst: vec![1, 2],
+            kind: vec![EdgeKind::Next, EdgeKind::Next],
+        };
+        let nodes = all_node_names();
+        let edges = all_edge_names();
+        let f = graph_features(&hits, &graph, &nodes, &edges, &r).unwrap();
+        assert_eq!(f.nodes, node_features(&hits, &nodes, &r).unwrap());
+        assert_eq!(f.edges, edge_features(&hits, &graph, &edges, &r).unwrap());
+        assert_eq!((f.nodes.rows, f.edges.rows), (3, 2));
+        // No edge features asked for: rows without columns.
+        let f = graph_features(&hits, &graph, &["z"], &[], &r).unwrap();
+        assert_eq!(
+            (f.edges.rows, f.edges.cols(), f.edges.data.len()),
+            (2, 0, 0)
+        );
+        assert_eq!(f.nodes.data, vec![-0.75, -0.25, 0.25]);
+        assert!(graph_features(&hits, &graph, &["z"], &["energy"], &r).is_err());
     }
 
     #[test]

@@ -11,6 +11,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::error::ErrorKind;
+
 /// Names accepted by [`Detector::preset`].
 pub const PRESET_NAMES: [&str; 3] = ["luxe", "luxe-key4hep", "luxe-sl"];
 
@@ -49,6 +51,13 @@ pub enum GeometryError {
     /// No preset of that name exists.
     #[error("unknown geometry `{0}`: expected one of {presets} or a path to a .toml file", presets = PRESET_NAMES.join(", "))]
     UnknownPreset(String),
+}
+
+impl GeometryError {
+    /// The kind of the error: always [`ErrorKind::Geometry`].
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Geometry
+    }
 }
 
 /// The active area of one chip on a stave, in mm.

@@ -8,7 +8,8 @@
 //! - [`inference`]: edge scores from an ONNX graph neural network run by onnxruntime;
 //! - [`tracks`]: scored edges to track candidates (candidate paths, exclusive assignment, line fit);
 //! - [`pipeline`]: the [`pipeline::Tracker`] that chains the stages;
-//! - [`ffi`]: the C ABI (`include/gnntrack.h`) over the pipeline.
+//! - [`ffi`]: the C ABI (`include/gnntrack.h`) over the pipeline;
+//! - [`error`]: the [`error::ErrorKind`] every stage's error maps to.
 //!
 //! The simulator, the evaluation against truth, the training export and the `gnntrack` command
 //! are in the `gnntrack-tools` package (`tools/`), which depends on this one and never the
@@ -18,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod error;
 pub mod features;
 pub mod ffi;
 pub mod geometry;

@@ -29,13 +29,12 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::features::{EDGE_FEATURES, NODE_FEATURES, edge_features, node_features};
+use crate::error::ErrorKind;
+use crate::features::{FeatureTable, graph_features};
 use crate::geometry::{Detector, GeometryError};
 use crate::graph::{BuildOutcome, EdgeLimit, Graph, GraphBuilder, GraphConfig, GraphError};
-use crate::hits::{HitError, HitTolerance, Hits};
-use crate::inference::{
-    EdgeClassifier, EdgeIndex, FeatureKind, FeatureRegistry, InferenceConfig, InferenceError,
-};
+use crate::hits::{HitColumns, HitError, HitTolerance, Hits, ValidatedHits};
+use crate::inference::{EdgeClassifier, EdgeIndex, InferenceConfig, InferenceError};
 use crate::tracks::{Candidate, TrackConfig, build_candidates};
 
 /// The default model, compiled into the library: a small interaction network fast enough for
@@ -75,26 +74,6 @@ pub enum EdgeCap {
     Truncate,
 }
 
-/// Hit validation tolerances, mm.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HitsConfig {
-    /// Largest distance of a hit from its stave's plane.
-    pub plane_tolerance_mm: f64,
-    /// Largest distance of a hit outside its stave's extent.
-    pub extent_tolerance_mm: f64,
-}
-
-impl Default for HitsConfig {
-    fn default() -> Self {
-        let t = HitTolerance::default();
-        HitsConfig {
-            plane_tolerance_mm: t.plane_mm,
-            extent_tolerance_mm: t.extent_mm,
-        }
-    }
-}
-
 /// Every setting of a [`Tracker`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -111,8 +90,8 @@ pub struct TrackerConfig {
     pub max_edges: usize,
     /// Reaction to a larger graph.
     pub edge_cap: EdgeCap,
-    /// Hit validation.
-    pub hits: HitsConfig,
+    /// Hit validation tolerances (`plane_tolerance_mm`, `extent_tolerance_mm`).
+    pub hits: HitTolerance,
     /// Graph construction.
     pub graph: GraphConfig,
     /// Inference.
@@ -129,7 +108,7 @@ impl Default for TrackerConfig {
             max_hits: 4_000_000,
             max_edges: 20_000_000,
             edge_cap: EdgeCap::Error,
-            hits: HitsConfig::default(),
+            hits: HitTolerance::default(),
             graph: GraphConfig::default(),
             inference: InferenceConfig::default(),
             tracks: TrackConfig::default(),
@@ -146,7 +125,9 @@ pub enum TrackerError {
     /// The geometry could not be loaded.
     #[error(transparent)]
     Geometry(#[from] GeometryError),
-    /// A hit is invalid.
+    /// A hit fails its validation ([`Hits::validate`], [`Hits::from_columns`]): the one way a
+    /// hit with a bad field is reported (a hit upstream of the graph's reference points is a
+    /// [`GraphError::UpstreamOfReference`], of the same [`ErrorKind::InvalidHit`]).
     #[error("invalid hit: {0}")]
     Hit(#[from] HitError),
     /// The graph stage failed.
@@ -173,6 +154,23 @@ pub enum TrackerError {
         /// The cap.
         cap: usize,
     },
+}
+
+impl TrackerError {
+    /// The kind of the error (the C ABI's status): that of the stage's error, or
+    /// [`ErrorKind::Config`], [`ErrorKind::TooManyEdges`] and [`ErrorKind::InvalidArgument`]
+    /// (more hits than `max_hits`) for the tracker's own.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            TrackerError::Config(_) => ErrorKind::Config,
+            TrackerError::Geometry(e) => e.kind(),
+            TrackerError::Hit(e) => e.kind(),
+            TrackerError::Graph(e) => e.kind(),
+            TrackerError::Inference(e) => e.kind(),
+            TrackerError::TooManyEdges { .. } => ErrorKind::TooManyEdges,
+            TrackerError::TooManyHits { .. } => ErrorKind::InvalidArgument,
+        }
+    }
 }
 
 impl TrackerConfig {
@@ -276,26 +274,6 @@ impl TrackerConfig {
     }
 }
 
-/// The feature registry of the tracker (the graph stage's named features with their scales).
-struct Features;
-
-impl FeatureRegistry for Features {
-    fn scale(&self, kind: FeatureKind, name: &str) -> Option<f32> {
-        let list = match kind {
-            FeatureKind::Node => NODE_FEATURES,
-            FeatureKind::Edge => EDGE_FEATURES,
-        };
-        list.iter().find(|f| f.name == name).map(|f| f.scale as f32)
-    }
-    fn names(&self, kind: FeatureKind) -> Vec<String> {
-        let list = match kind {
-            FeatureKind::Node => NODE_FEATURES,
-            FeatureKind::Edge => EDGE_FEATURES,
-        };
-        list.iter().map(|f| f.name.to_string()).collect()
-    }
-}
-
 /// Wall-clock time of each stage of one reconstruction, seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct StageTimes {
@@ -345,7 +323,6 @@ pub struct Tracker {
     detector: Detector,
     classifier: EdgeClassifier,
     tracks: TrackConfig,
-    tolerance: HitTolerance,
 }
 
 impl Tracker {
@@ -356,28 +333,25 @@ impl Tracker {
         let detector = Detector::from_name_or_path(&config.geometry)?;
         let graph_table = toml::Table::try_from(&config.graph)
             .map_err(|e| TrackerError::Config(e.to_string()))?;
+        let features = FeatureTable::tracker();
         let classifier = match &config.model {
             Some(path) => EdgeClassifier::load(
                 resolve_model(path),
                 &config.inference,
-                &Features,
+                &features,
                 Some(&graph_table),
             )?,
             None => EdgeClassifier::from_bytes(
                 DEFAULT_MODEL.to_vec(),
                 DEFAULT_MODEL_LABEL,
                 &config.inference,
-                &Features,
+                &features,
                 Some(&graph_table),
             )?,
         };
         let tracks = TrackConfig {
             edge_cut: Some(config.tracks.edge_cut.unwrap_or(classifier.info().edge_cut)),
             ..config.tracks.clone()
-        };
-        let tolerance = HitTolerance {
-            plane_mm: config.hits.plane_tolerance_mm,
-            extent_mm: config.hits.extent_tolerance_mm,
         };
         log::info!(
             "tracker ready: geometry {}, model {} {} on {}, edge cut {}",
@@ -392,7 +366,6 @@ impl Tracker {
             detector,
             classifier,
             tracks,
-            tolerance,
         })
     }
 
@@ -427,12 +400,56 @@ impl Tracker {
         &self.tracks
     }
 
-    /// Reconstructs one bunch crossing. The hits are validated against the geometry first; no
-    /// edges give an empty result.
+    /// Checks the hits of one crossing: the `max_hits` cap, then the validation against the
+    /// tracker's geometry and tolerances ([`Hits::validate`]).
+    pub fn validate<'a>(&self, hits: &'a Hits) -> Result<ValidatedHits<'a>, TrackerError> {
+        self.check_hit_count(hits.len())?;
+        Ok(hits.validate(&self.detector, &self.config.hits)?)
+    }
+
+    /// The hits of one crossing from a host's columns: the `max_hits` cap, then
+    /// [`Hits::from_columns`] with the tracker's geometry and tolerances.
+    pub fn hits_from_columns(
+        &self,
+        columns: &HitColumns<'_>,
+    ) -> Result<ValidatedHits<'static>, TrackerError> {
+        self.check_hit_count(columns.len())?;
+        Ok(Hits::from_columns(
+            columns,
+            &self.detector,
+            &self.config.hits,
+        )?)
+    }
+
+    /// Reconstructs one bunch crossing. The hits are validated against the geometry first
+    /// ([`Tracker::validate`]); no edges give an empty result.
     pub fn reconstruct(&self, hits: &Hits) -> Result<Reconstruction, TrackerError> {
         let t0 = Instant::now();
-        self.check_hit_count(hits.len())?;
-        hits.validate(&self.detector, &self.tolerance)?;
+        let hits = self.validate(hits)?;
+        self.run(&hits, t0)
+    }
+
+    /// Reconstructs one bunch crossing given as a host's columns ([`Tracker::hits_from_columns`]).
+    pub fn reconstruct_columns(
+        &self,
+        columns: &HitColumns<'_>,
+    ) -> Result<Reconstruction, TrackerError> {
+        let t0 = Instant::now();
+        let hits = self.hits_from_columns(columns)?;
+        self.run(&hits, t0)
+    }
+
+    /// Reconstructs one bunch crossing of hits already validated against the tracker's
+    /// geometry (hits of another geometry are refused).
+    pub fn reconstruct_validated(
+        &self,
+        hits: &ValidatedHits<'_>,
+    ) -> Result<Reconstruction, TrackerError> {
+        self.run(hits, Instant::now())
+    }
+
+    /// The stages after validation; `t0` is when the graph stage (validation included) began.
+    fn run(&self, hits: &ValidatedHits<'_>, t0: Instant) -> Result<Reconstruction, TrackerError> {
         let cap = self.config.max_edges;
         let limit = match self.config.edge_cap {
             EdgeCap::Error => EdgeLimit::Refuse(cap),
@@ -453,29 +470,28 @@ impl Tracker {
             );
         }
         let t1 = Instant::now();
+        let hits: &Hits = hits;
         let info = self.classifier.info();
         let reference = &self.config.graph.reference;
-        let node_names: Vec<&str> = info.node_features.iter().map(|f| f.name.as_str()).collect();
-        let edge_names: Vec<&str> = info.edge_features.iter().map(|f| f.name.as_str()).collect();
-        let unknown = |e: crate::features::UnknownFeature| TrackerError::Config(e.to_string());
-        let nodes = node_features(hits, &node_names, reference).map_err(unknown)?;
-        let edges = if info.inputs.edge_features.is_some() {
-            Some(edge_features(hits, &graph, &edge_names, reference).map_err(unknown)?)
-        } else {
-            None
-        };
+        let node_names: Vec<&str> = info.node_features.iter().map(|f| f.name.as_ref()).collect();
+        let edge_names: Vec<&str> = info.edge_features.iter().map(|f| f.name.as_ref()).collect();
+        let features = graph_features(hits, &graph, &node_names, &edge_names, reference)
+            .map_err(|e| TrackerError::Config(e.to_string()))?;
         let t2 = Instant::now();
         let scores = if graph.is_empty() {
             Vec::new()
         } else {
             self.classifier.score(
-                &nodes.data,
+                &features.nodes.data,
                 hits.len(),
                 EdgeIndex::Pairs {
                     src: &graph.src,
                     dst: &graph.dst,
                 },
-                edges.as_ref().map(|m| m.data.as_slice()),
+                info.inputs
+                    .edge_features
+                    .as_ref()
+                    .map(|_| features.edges.data.as_slice()),
             )?
         };
         let t3 = Instant::now();

@@ -7,7 +7,13 @@ mod common;
 use gnntrack::geometry::Detector;
 use gnntrack::graph::metrics::{GraphMetrics, NO_SUCCESSOR, TrueSegments};
 use gnntrack::graph::{EdgeKind, Graph, GraphConfig, GraphError, SearchMethod, build_graph};
-use gnntrack::hits::{Hit, HitTruth, Hits, read_hits};
+use gnntrack::hits::{Hit, HitTolerance, HitTruth, Hits, ValidatedHits, read_hits};
+
+/// The hits, validated against the detector (they must be valid).
+fn valid<'a>(hits: &'a Hits, detector: &Detector) -> ValidatedHits<'a> {
+    hits.validate(detector, &HitTolerance::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
 
 fn hit(id: u64, x: f64, y: f64, layer: u8, stave: u8, detector: &Detector) -> Hit {
     Hit {
@@ -49,12 +55,16 @@ fn empty_layers_a_single_hit_or_one_layer_give_an_empty_graph() {
     };
     for search in [SearchMethod::Sweep, SearchMethod::Rtree] {
         config.search = search;
-        let empty = build_graph(&Hits::new(false), &d, &config).unwrap();
+        let empty = build_graph(&valid(&Hits::new(false), &d), &d, &config).unwrap();
         assert!(empty.is_empty());
         assert_eq!(empty.n_nodes, 0);
 
         let one = hits_of(&track_hits(&d, 1, 0.08, &[(1, 0)]));
-        assert!(build_graph(&one, &d, &config).unwrap().is_empty());
+        assert!(
+            build_graph(&valid(&one, &d), &d, &config)
+                .unwrap()
+                .is_empty()
+        );
 
         // A whole track's worth of hits, but all on layer 2 (no overlap pair).
         let mut same_layer = Vec::new();
@@ -62,23 +72,27 @@ fn empty_layers_a_single_hit_or_one_layer_give_an_empty_graph() {
             same_layer.extend(track_hits(&d, 10 * k, 0.03 + 0.001 * k as f64, &[(2, 0)]));
         }
         assert!(
-            build_graph(&hits_of(&same_layer), &d, &config)
+            build_graph(&valid(&hits_of(&same_layer), &d), &d, &config)
                 .unwrap()
                 .is_empty()
         );
 
         // Layers 0 and 3 only: nothing connects them (skip edges span one layer).
         let far = hits_of(&track_hits(&d, 1, 0.08, &[(0, 0), (3, 0)]));
-        assert!(build_graph(&far, &d, &config).unwrap().is_empty());
+        assert!(
+            build_graph(&valid(&far, &d), &d, &config)
+                .unwrap()
+                .is_empty()
+        );
 
         // Empty layer 1: 2 -> 3 edges remain, 0 -> 2 only as a skip edge.
         let gap = hits_of(&track_hits(&d, 1, 0.08, &[(0, 0), (2, 0), (3, 0)]));
-        let g = build_graph(&gap, &d, &config).unwrap();
+        let g = build_graph(&valid(&gap, &d), &d, &config).unwrap();
         assert_eq!(g.pairs().collect::<Vec<_>>(), vec![(0, 1), (1, 2)]);
         assert_eq!(g.kind, vec![EdgeKind::Skip, EdgeKind::Next]);
         let mut no_skip = config.clone();
         no_skip.skip_edges = false;
-        let g = build_graph(&gap, &d, &no_skip).unwrap();
+        let g = build_graph(&valid(&gap, &d), &d, &no_skip).unwrap();
         assert_eq!(g.pairs().collect::<Vec<_>>(), vec![(1, 2)]);
     }
 }
@@ -88,10 +102,12 @@ fn bad_hits_are_errors_naming_the_hit_and_value() {
     let d = Detector::preset("luxe").unwrap();
     let config = GraphConfig::default();
     let good = track_hits(&d, 1, 0.08, &[(0, 0), (1, 0)]);
+    // Hits are checked once, by their validation, before any graph is built.
+    let tolerance = HitTolerance::default();
     let check = |mutate: &dyn Fn(&mut Hits), expect: &[&str]| {
         let mut hits = hits_of(&good);
         mutate(&mut hits);
-        let e = build_graph(&hits, &d, &config).unwrap_err().to_string();
+        let e = hits.validate(&d, &tolerance).unwrap_err().to_string();
         for part in expect {
             assert!(e.contains(part), "`{e}` lacks `{part}`");
         }
@@ -99,7 +115,10 @@ fn bad_hits_are_errors_naming_the_hit_and_value() {
     check(&|h| h.x[1] = f64::NAN, &["id 2", "`x` = NaN"]);
     check(&|h| h.layer[0] = 7, &["id 1", "`layer` = 7"]);
     check(&|h| h.stave[1] = 3, &["id 2", "`stave` = 3"]);
-    check(&|h| h.z[0] = 1000.0, &["id 1", "`z` = 1000", "reference.z"]);
+    check(
+        &|h| h.z[0] = 1000.0,
+        &["id 1", "`z` = 1000", "from the plane"],
+    );
     check(&|h| h.y.pop().map_or((), |_| ()), &["column `y`"]);
     let mut with_truth = hits_of(&good);
     with_truth.truth = Some(gnntrack::hits::Truth {
@@ -108,17 +127,23 @@ fn bad_hits_are_errors_naming_the_hit_and_value() {
         merged: vec![false, false],
         other_particle_id: vec![0, 0],
     });
-    let e = build_graph(&with_truth, &d, &config)
-        .unwrap_err()
-        .to_string();
+    let e = with_truth.validate(&d, &tolerance).unwrap_err().to_string();
     assert!(
         e.contains("column `particle_id` has 1 entries, expected 2"),
         "{e}"
     );
     assert!(TrueSegments::from_hits(&with_truth, &d).is_none());
+    // The graph's own check: hits downstream of its reference points.
+    let mut downstream = config.clone();
+    downstream.reference.z = 4000.0;
+    let e = build_graph(&valid(&hits_of(&good), &d), &d, &downstream).unwrap_err();
+    assert!(matches!(e, GraphError::UpstreamOfReference { .. }), "{e}");
+    for part in ["id 1", "`z` = 3950.0125", "reference.z"] {
+        assert!(e.to_string().contains(part), "`{e}` lacks `{part}`");
+    }
     let mut bad = config.clone();
     bad.window.next[1].y.per_mm = f64::INFINITY;
-    let e = build_graph(&hits_of(&good), &d, &bad).unwrap_err();
+    let e = build_graph(&valid(&hits_of(&good), &d), &d, &bad).unwrap_err();
     assert!(matches!(e, GraphError::Config { .. }));
     assert!(e.to_string().contains("window.next[1].y.per_mm"), "{e}");
 }
@@ -293,7 +318,7 @@ fn truth_metrics_count_before_the_cut() {
 fn default_windows_on_the_real_crossing() {
     let (hits, _) = read_hits(&common::shared_data("luxe_xi3_sl.csv")).unwrap();
     let d = Detector::preset("luxe-sl").unwrap();
-    let graph = build_graph(&hits, &d, &GraphConfig::default()).unwrap();
+    let graph = build_graph(&valid(&hits, &d), &d, &GraphConfig::default()).unwrap();
     let m = GraphMetrics::compute(&hits, &graph, &TrueSegments::from_hits(&hits, &d).unwrap());
     assert_eq!(m.total.true_segments, 3 * 778);
     assert!(m.efficiency() >= 0.999, "{m}");

@@ -312,15 +312,23 @@ fn metadata_is_read_into_model_info() {
     let names: Vec<_> = info
         .node_features
         .iter()
-        .map(|f| (f.name.as_str(), f.scale))
+        .map(|f| (f.name.as_ref(), f.scale))
         .collect();
     assert_eq!(names, [("x", 1000.0), ("y", 10.0), ("z", 5000.0)]);
     let names: Vec<_> = info
         .edge_features
         .iter()
-        .map(|f| (f.name.as_str(), f.scale))
+        .map(|f| (f.name.as_ref(), f.scale))
         .collect();
     assert_eq!(names, [("dx", 100.0), ("dy", 1.0)]);
+    // The offsets the model declares are recorded with the features.
+    assert!(info.offsets_declared);
+    assert!(
+        (info.node_features.iter())
+            .chain(&info.edge_features)
+            .all(|f| f.offset == 0.0)
+    );
+    assert!(!load("message_passing.onnx").info().offsets_declared);
     assert_eq!(info.graph, graph());
     assert_eq!(info.inputs.edge_features.as_deref(), Some("edge_features"));
     assert_eq!(
@@ -368,6 +376,9 @@ fn bad_metadata_values_are_named() {
         ("bad_edge_cut.onnx", "gnntrack.edge_cut", "high"),
         ("bad_scales.onnx", "gnntrack.node_scales", "1000,0,5000"),
         ("short_scales.onnx", "gnntrack.node_scales", "1000,10"),
+        ("bad_offsets.onnx", "gnntrack.node_offsets", "0,abc,0"),
+        ("short_offsets.onnx", "gnntrack.node_offsets", "0,0"),
+        ("node_offsets_only.onnx", "gnntrack.node_offsets", "0,0,0"),
         ("bad_graph.onnx", "gnntrack.graph", "reference_z = "),
         ("bad_contract.onnx", "gnntrack.contract", "7"),
         (
@@ -391,7 +402,7 @@ fn bad_metadata_values_are_named() {
 }
 
 #[test]
-fn unknown_features_and_scale_mismatches_are_errors() {
+fn unknown_features_and_scale_or_offset_mismatches_are_errors() {
     match contract_err("unknown_feature.onnx") {
         ContractError::UnknownFeature { kind, name, known } => {
             assert_eq!((kind, name.as_str()), (FeatureKind::Node, "banana"));
@@ -422,6 +433,50 @@ fn unknown_features_and_scale_mismatches_are_errors() {
         }
         other => panic!("{other}"),
     }
+    // The tracker computes y with an offset the model was not trained with, and a model that
+    // declares another offset than the tracker's: both name the feature and both values.
+    let mut other_offset = registry();
+    other_offset.node[1].offset = 3.0;
+    for (file, features, model, tracker) in [
+        ("linear.onnx", &other_offset, 0.0, 3.0),
+        ("other_offsets.onnx", &registry(), 5.0, 0.0),
+    ] {
+        match load_err(file, &cpu(), features) {
+            InferenceError::Contract {
+                problem: problem @ ContractError::OffsetMismatch { .. },
+                ..
+            } => {
+                assert_eq!(
+                    problem,
+                    ContractError::OffsetMismatch {
+                        kind: FeatureKind::Node,
+                        name: "y".into(),
+                        model,
+                        tracker
+                    },
+                    "{file}"
+                );
+                let text = problem.to_string();
+                assert!(
+                    text.contains("node feature `y` has offset")
+                        && text.contains(&format!("{model} in the model but {tracker}")),
+                    "{text}"
+                );
+            }
+            other => panic!("{file}: {other}"),
+        }
+    }
+    // A model without offsets is taken to use the tracker's, whatever they are.
+    let mut mp_registry = registry();
+    mp_registry.node[0].offset = 7.0;
+    let mp = EdgeClassifier::load(
+        model("message_passing.onnx"),
+        &cpu(),
+        &mp_registry,
+        Some(&graph()),
+    )
+    .unwrap();
+    assert_eq!(mp.info().node_features[0].offset, 7.0);
     // An edge feature the tracker lacks.
     let no_dy = FeatureTable::new(
         &[("x", 1000.0), ("y", 10.0), ("z", 5000.0)],

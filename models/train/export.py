@@ -21,11 +21,16 @@ def metadata(manifest, name, version, description, edge_cut=0.5):
     def scales(fs):
         return ",".join(str(f["scale"]) if isinstance(f, dict) else "1" for f in fs)
 
+    def offsets(fs):
+        return ",".join(str(f["offset"]) if isinstance(f, dict) else "0" for f in fs)
+
     return {
         "node_features": names(node),
         "node_scales": scales(node),
+        "node_offsets": offsets(node),
         "edge_features": names(edge),
         "edge_scales": scales(edge),
+        "edge_offsets": offsets(edge),
         "output": "logits",
         "edge_cut": str(edge_cut),
         "graph": manifest["graph_toml"],

@@ -12,7 +12,7 @@ use std::fmt;
 use super::metrics::{Counts, GraphMetrics, NO_SUCCESSOR, TrueSegments};
 use super::{EdgeKind, GraphConfig, GraphError, HalfWidth, PairWindow, Reference, build_graph};
 use crate::geometry::Detector;
-use crate::hits::Hits;
+use crate::hits::{Hits, ValidatedHits};
 
 /// How a half-width varies with the inner hit's distance d (mm) from the x reference.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -267,7 +267,7 @@ pub struct Calibration {
 /// the true segments of every layer pair is kept, choosing per edge kind the shape with the best
 /// purity. Skip windows take the shape chosen for next-layer pairs.
 pub fn calibrate(
-    events: &[Hits],
+    events: &[ValidatedHits<'_>],
     detector: &Detector,
     base: &GraphConfig,
     efficiency: f64,

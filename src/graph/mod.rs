@@ -18,6 +18,9 @@
 //! ([`GraphConfig::drop_shortcuts`]): a positron through the stave overlap keeps the chain
 //! upstream stave -> downstream stave -> next layer, without the edges that jump its overlap hit.
 //!
+//! Graph building takes [`ValidatedHits`]: hits checked once, by [`crate::hits`], against the
+//! builder's geometry.
+//!
 //! [`metrics`] scores a graph against the truth, [`calibrate`] derives windows from simulated
 //! truth.
 
@@ -35,8 +38,9 @@ use thiserror::Error;
 
 pub use config::{GraphConfig, HalfWidth, PairWindow, Reference, SearchMethod, Windows};
 
+use crate::error::ErrorKind;
 use crate::geometry::Detector;
-use crate::hits::{HitError, Hits};
+use crate::hits::{Hits, ValidatedHits};
 
 /// The kind of an edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -135,6 +139,13 @@ impl Graph {
         }
         counts
     }
+
+    /// Keeps the first `n` edges (all of them when there are fewer) and drops the rest.
+    pub fn truncate(&mut self, n: usize) {
+        self.src.truncate(n);
+        self.dst.truncate(n);
+        self.kind.truncate(n);
+    }
 }
 
 /// An error of the graph stage, naming the offending field or hit and its value.
@@ -169,9 +180,14 @@ pub enum GraphError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// A hit is unusable (non-finite position, unknown layer or stave, columns of different lengths).
-    #[error(transparent)]
-    Hit(#[from] HitError),
+    /// The hits were validated against another geometry than the builder's.
+    #[error("hits validated against geometry {validated} cannot enter a graph of geometry {graph}")]
+    OtherGeometry {
+        /// The geometry of the validation.
+        validated: String,
+        /// The builder's geometry.
+        graph: String,
+    },
     /// A hit lies at or upstream of a reference point, so its cone axis is undefined.
     #[error(
         "hit {index} (id {hit_id}): `z` = {z} mm is not downstream of the graph setting `{field}` = {z_ref} mm"
@@ -232,6 +248,23 @@ pub enum BuildOutcome {
 }
 
 impl GraphError {
+    /// The kind of the error: [`ErrorKind::Config`] for settings and files,
+    /// [`ErrorKind::InvalidHit`] for a hit upstream of a reference point,
+    /// [`ErrorKind::TooManyEdges`], [`ErrorKind::InvalidArgument`] for hits of another geometry
+    /// and [`ErrorKind::Graph`] for more hits than a graph addresses.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            GraphError::Config { .. }
+            | GraphError::Toml(_)
+            | GraphError::InFile { .. }
+            | GraphError::Io { .. } => ErrorKind::Config,
+            GraphError::OtherGeometry { .. } => ErrorKind::InvalidArgument,
+            GraphError::UpstreamOfReference { .. } => ErrorKind::InvalidHit,
+            GraphError::TooManyHits(_) => ErrorKind::Graph,
+            GraphError::TooManyEdges { .. } => ErrorKind::TooManyEdges,
+        }
+    }
+
     pub(crate) fn config(
         field: impl Into<String>,
         value: impl fmt::Display,
@@ -325,84 +358,39 @@ impl Plan {
     }
 }
 
-/// Checks that every hit can enter the graph: equal column lengths (truth included), finite
-/// coordinates, a layer and stave known to the detector, and a position downstream of both
-/// reference points.
-pub fn check_hits(
-    hits: &Hits,
+/// What graph building checks beyond the validation of the hits: that they were validated
+/// against this geometry, that the graph can address them, and that every hit lies downstream
+/// of both reference points (its cone axis is undefined otherwise).
+fn check_hits(
+    hits: &ValidatedHits<'_>,
     detector: &Detector,
     reference: &Reference,
 ) -> Result<(), GraphError> {
+    if !hits.matches_geometry(detector) {
+        return Err(GraphError::OtherGeometry {
+            validated: hits.geometry().to_string(),
+            graph: detector.name.clone(),
+        });
+    }
     let n = hits.len();
-    hits.check_lengths()?;
     if n > u32::MAX as usize {
         return Err(GraphError::TooManyHits(n));
     }
-    // Fast pass; the detailed pass below runs only to name the first problem.
-    let mut staves = [0u8; 256];
-    for (l, layer) in detector.layers.iter().enumerate().take(256) {
-        staves[l] = layer.staves.len().min(255) as u8;
-    }
     let z_floor = reference.z.max(reference.y_z);
-    let all_good = hits
-        .x
-        .iter()
-        .zip(&hits.y)
-        .zip(&hits.z)
-        .zip(hits.layer.iter().zip(&hits.stave))
-        .all(|(((x, y), z), (&l, &s))| {
-            x.is_finite()
-                && y.is_finite()
-                && z.is_finite()
-                && *z > z_floor
-                && s < staves[l as usize]
-        });
-    if all_good {
+    // Fast pass; the detailed pass runs only to name the first problem.
+    if hits.z.iter().all(|&z| z > z_floor) {
         return Ok(());
     }
-    for i in 0..n {
-        let h = hits.get(i);
-        for (field, value) in [("x", h.x), ("y", h.y), ("z", h.z)] {
-            if !value.is_finite() {
-                return Err(HitError::NonFinite {
-                    index: i,
-                    hit_id: h.hit_id,
-                    field,
-                    value,
-                }
-                .into());
-            }
-        }
-        let Some(layer) = detector.layers.get(h.layer as usize) else {
-            return Err(HitError::UnknownLayer {
-                index: i,
-                hit_id: h.hit_id,
-                layer: h.layer as i64,
-                geometry: detector.name.clone(),
-                n_layers: detector.n_layers(),
-            }
-            .into());
-        };
-        if h.stave as usize >= layer.staves.len() {
-            return Err(HitError::UnknownStave {
-                index: i,
-                hit_id: h.hit_id,
-                layer: h.layer,
-                stave: h.stave as i64,
-                geometry: detector.name.clone(),
-                n_staves: layer.staves.len(),
-            }
-            .into());
-        }
+    for (i, &z) in hits.z.iter().enumerate() {
         for (field, z_ref) in [
             ("reference.z", reference.z),
             ("reference.y_z", reference.y_z),
         ] {
-            if h.z <= z_ref {
+            if z <= z_ref {
                 return Err(GraphError::UpstreamOfReference {
                     index: i,
-                    hit_id: h.hit_id,
-                    z: h.z,
+                    hit_id: hits.hit_id[i],
+                    z,
                     field,
                     z_ref,
                 });
@@ -509,18 +497,23 @@ impl GraphBuilder {
         &self.detector
     }
 
-    /// Builds the graph of one crossing.
+    /// Builds the graph of one crossing from hits validated against this builder's geometry
+    /// ([`crate::hits::Hits::validate`]).
     ///
     /// Empty layers, a single hit or hits in one layer only give an empty graph. Runs on the
     /// current rayon thread pool; the output does not depend on the thread count.
-    pub fn build(&mut self, hits: &Hits) -> Result<Graph, GraphError> {
+    pub fn build(&mut self, hits: &ValidatedHits<'_>) -> Result<Graph, GraphError> {
         let mut graph = Graph::default();
         self.build_into(hits, &mut graph)?;
         Ok(graph)
     }
 
     /// Builds the graph of one crossing into `graph`, reusing its vectors.
-    pub fn build_into(&mut self, hits: &Hits, graph: &mut Graph) -> Result<(), GraphError> {
+    pub fn build_into(
+        &mut self,
+        hits: &ValidatedHits<'_>,
+        graph: &mut Graph,
+    ) -> Result<(), GraphError> {
         self.build_limited(hits, graph, EdgeLimit::Unlimited)
             .map(|_| ())
     }
@@ -529,11 +522,12 @@ impl GraphBuilder {
     /// [`EdgeLimit`]). On an error `graph` is left as it was.
     pub fn build_limited(
         &mut self,
-        hits: &Hits,
+        hits: &ValidatedHits<'_>,
         graph: &mut Graph,
         limit: EdgeLimit,
     ) -> Result<BuildOutcome, GraphError> {
         check_hits(hits, &self.detector, &self.config.reference)?;
+        let hits: &Hits = hits;
         let max = u32::MAX as usize;
         let cap = match limit {
             EdgeLimit::Unlimited => max,
@@ -577,9 +571,7 @@ impl GraphBuilder {
                 first_hits,
             )
             .map_err(|found| GraphError::TooManyEdges { found, cap: max })?;
-            graph.src.truncate(cap);
-            graph.dst.truncate(cap);
-            graph.kind.truncate(cap);
+            graph.truncate(cap);
             outcome = BuildOutcome::Truncated {
                 found: total,
                 kept: graph.len(),
@@ -600,7 +592,7 @@ impl GraphBuilder {
 /// Empty layers, a single hit or hits in one layer only give an empty graph. Runs on the
 /// current rayon thread pool; the output does not depend on the thread count.
 pub fn build_graph(
-    hits: &Hits,
+    hits: &ValidatedHits<'_>,
     detector: &Detector,
     config: &GraphConfig,
 ) -> Result<Graph, GraphError> {
@@ -610,12 +602,13 @@ pub fn build_graph(
 /// The same graph as [`build_graph`] by comparing every pair of hits: O(n^2), a reference for
 /// tests of the fast builders.
 pub fn build_graph_brute_force(
-    hits: &Hits,
+    hits: &ValidatedHits<'_>,
     detector: &Detector,
     config: &GraphConfig,
 ) -> Result<Graph, GraphError> {
     config.validate()?;
     check_hits(hits, detector, &config.reference)?;
+    let hits: &Hits = hits;
     let plan = Plan::new(detector, config);
     let n = hits.len();
     let r = &config.reference;

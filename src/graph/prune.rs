@@ -117,9 +117,7 @@ pub(super) fn drop_shortcuts(graph: &mut Graph, scratch: &mut Scratch) {
         graph.kind.copy_within(d + 1..end, write);
         write += len;
     }
-    graph.src.truncate(write);
-    graph.dst.truncate(write);
-    graph.kind.truncate(write);
+    graph.truncate(write);
 }
 
 /// Keeps a skip edge a -> c only where a hit is missing: when `a` has no next-layer or overlap

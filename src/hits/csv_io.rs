@@ -19,6 +19,7 @@ use std::path::Path;
 use thiserror::Error;
 
 use super::{Hit, HitTruth, Hits};
+use crate::error::ErrorKind;
 
 /// The CSV flavours the reader understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +69,13 @@ pub enum ReadError {
         /// What is wrong, naming the column and value.
         message: String,
     },
+}
+
+impl ReadError {
+    /// The kind of the error: always [`ErrorKind::HitFile`].
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::HitFile
+    }
 }
 
 const PROJECT_REQUIRED: [&str; 6] = ["hit_id", "x", "y", "z", "layer", "stave"];

@@ -24,35 +24,44 @@
 //! | `gnntrack.model_version` | yes | free text |
 //! | `gnntrack.node_features` | yes | comma-separated feature names, in column order |
 //! | `gnntrack.node_scales` | yes | comma-separated positive numbers, one per node feature |
+//! | `gnntrack.node_offsets` | no | comma-separated finite numbers, one per node feature |
 //! | `gnntrack.edge_features` | with an edge-feature input | as for nodes |
 //! | `gnntrack.edge_scales` | with an edge-feature input | as for nodes |
+//! | `gnntrack.edge_offsets` | no | as for nodes |
 //! | `gnntrack.output` | yes | `logits` or `probabilities` |
 //! | `gnntrack.edge_cut` | yes | recommended cut on the probability, in [0, 1] |
 //! | `gnntrack.graph` | yes | TOML text: the graph parameters used in training |
 //! | `gnntrack.node_input` | no | name of the node-feature input |
 //! | `gnntrack.edge_input` | no | name of the edge-feature input |
+//!
+//! Every declared feature must be one the tracker computes ([`FeatureTable`]), with the
+//! tracker's scale and, when the model declares offsets, the tracker's offset. A model without
+//! `gnntrack.*_offsets` (written before offsets were recorded) is taken to use the tracker's
+//! offsets; [`ModelInfo::offsets_declared`] says which.
 
 use std::collections::HashSet;
-use std::fmt;
 
 use ort::session::Session;
 use ort::value::{TensorElementType, ValueType};
 use thiserror::Error;
 
 use super::GraphMismatch;
+use crate::features::{FeatureKind, FeatureSpec, FeatureTable};
 
 /// Version of the contract this library reads (`gnntrack.contract`).
 pub const CONTRACT_VERSION: &str = "1";
 
 /// Every metadata key of the contract.
-pub const METADATA_KEYS: [&str; 12] = [
+pub const METADATA_KEYS: [&str; 14] = [
     KEY_CONTRACT,
     KEY_NAME,
     KEY_VERSION,
     KEY_NODE_FEATURES,
     KEY_NODE_SCALES,
+    KEY_NODE_OFFSETS,
     KEY_EDGE_FEATURES,
     KEY_EDGE_SCALES,
+    KEY_EDGE_OFFSETS,
     KEY_OUTPUT,
     KEY_EDGE_CUT,
     KEY_GRAPH,
@@ -67,86 +76,13 @@ const KEY_NODE_FEATURES: &str = "gnntrack.node_features";
 const KEY_NODE_SCALES: &str = "gnntrack.node_scales";
 const KEY_EDGE_FEATURES: &str = "gnntrack.edge_features";
 const KEY_EDGE_SCALES: &str = "gnntrack.edge_scales";
+const KEY_NODE_OFFSETS: &str = "gnntrack.node_offsets";
+const KEY_EDGE_OFFSETS: &str = "gnntrack.edge_offsets";
 const KEY_OUTPUT: &str = "gnntrack.output";
 const KEY_EDGE_CUT: &str = "gnntrack.edge_cut";
 const KEY_GRAPH: &str = "gnntrack.graph";
 const KEY_NODE_INPUT: &str = "gnntrack.node_input";
 const KEY_EDGE_INPUT: &str = "gnntrack.edge_input";
-
-/// Whether a feature belongs to a node (hit) or an edge (hit pair).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FeatureKind {
-    /// A per-hit feature.
-    Node,
-    /// A per-edge feature.
-    Edge,
-}
-
-impl fmt::Display for FeatureKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FeatureKind::Node => "node",
-            FeatureKind::Edge => "edge",
-        })
-    }
-}
-
-/// The features the tracker can compute, with their fixed scales. The graph stage's feature
-/// registry implements this; [`FeatureTable`] is a plain list.
-pub trait FeatureRegistry {
-    /// The scale of feature `name`, or `None` when the tracker does not know it.
-    fn scale(&self, kind: FeatureKind, name: &str) -> Option<f32>;
-    /// All known feature names of a kind (for error messages).
-    fn names(&self, kind: FeatureKind) -> Vec<String>;
-}
-
-/// A [`FeatureRegistry`] given as two lists of `(name, scale)`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FeatureTable {
-    /// Node features.
-    pub node: Vec<(String, f32)>,
-    /// Edge features.
-    pub edge: Vec<(String, f32)>,
-}
-
-impl FeatureTable {
-    /// A table from borrowed lists.
-    pub fn new(node: &[(&str, f32)], edge: &[(&str, f32)]) -> Self {
-        let own = |v: &[(&str, f32)]| v.iter().map(|(n, s)| (n.to_string(), *s)).collect();
-        FeatureTable {
-            node: own(node),
-            edge: own(edge),
-        }
-    }
-
-    fn list(&self, kind: FeatureKind) -> &[(String, f32)] {
-        match kind {
-            FeatureKind::Node => &self.node,
-            FeatureKind::Edge => &self.edge,
-        }
-    }
-}
-
-impl FeatureRegistry for FeatureTable {
-    fn scale(&self, kind: FeatureKind, name: &str) -> Option<f32> {
-        self.list(kind)
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, s)| *s)
-    }
-    fn names(&self, kind: FeatureKind) -> Vec<String> {
-        self.list(kind).iter().map(|(n, _)| n.clone()).collect()
-    }
-}
-
-/// A feature a model takes, with the scale it was trained with.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeatureSpec {
-    /// Feature name, as in the tracker's registry.
-    pub name: String,
-    /// Its scale.
-    pub scale: f32,
-}
 
 /// What the model's output means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,10 +111,14 @@ pub struct ModelInfo {
     pub name: String,
     /// `gnntrack.model_version`.
     pub version: String,
-    /// Node features in column order.
+    /// Node features in column order, with the model's scales and offsets (the tracker's unit
+    /// and description).
     pub node_features: Vec<FeatureSpec>,
     /// Edge features in column order (empty without an edge-feature input).
     pub edge_features: Vec<FeatureSpec>,
+    /// Whether the model declares its offsets (`gnntrack.node_offsets`, and
+    /// `gnntrack.edge_offsets` with edge features); without them the tracker's are assumed.
+    pub offsets_declared: bool,
     /// Logits or probabilities.
     pub output_kind: OutputKind,
     /// Recommended cut on the edge probability.
@@ -228,9 +168,21 @@ pub enum ContractError {
         /// The feature name.
         name: String,
         /// The model's scale.
-        model: f32,
+        model: f64,
         /// The tracker's scale.
-        tracker: f32,
+        tracker: f64,
+    },
+    /// A feature whose offset differs from the tracker's.
+    #[error("{kind} feature `{name}` has offset {model} in the model but {tracker} in the tracker")]
+    OffsetMismatch {
+        /// Node or edge.
+        kind: FeatureKind,
+        /// The feature name.
+        name: String,
+        /// The model's offset.
+        model: f64,
+        /// The tracker's offset.
+        tracker: f64,
     },
     /// Not 2 or 3 inputs.
     #[error("the model has {} inputs ({}); the contract takes 2 (node features, edge_index) or 3 (plus edge features)", names.len(), names.join(", "))]
@@ -309,7 +261,7 @@ pub enum ContractError {
 /// are returned (for a warning) unless `policy` makes them an error.
 pub(crate) fn check(
     session: &Session,
-    features: &dyn FeatureRegistry,
+    features: &FeatureTable,
     graph: Option<&toml::Table>,
     policy: GraphMismatch,
 ) -> Result<(ModelInfo, Vec<String>), ContractError> {
@@ -409,7 +361,7 @@ pub(crate) fn check_ports(
     keys: &[String],
     inputs: &[Port],
     outputs: &[Port],
-    features: &dyn FeatureRegistry,
+    features: &FeatureTable,
     graph: Option<&toml::Table>,
     policy: GraphMismatch,
 ) -> Result<(ModelInfo, Vec<String>), ContractError> {
@@ -435,20 +387,39 @@ pub(crate) fn check_ports(
 
     let name = required(KEY_NAME)?;
     let version = required(KEY_VERSION)?;
-    let node_features = read_features(get, FeatureKind::Node, features)?;
-    let edge_features = match &roles.edge {
+    let (node_features, node_offsets) = read_features(get, FeatureKind::Node, features)?;
+    let (edge_features, edge_offsets) = match &roles.edge {
         Some(_) => read_features(get, FeatureKind::Edge, features)?,
         None => {
-            if let Some(v) = get(KEY_EDGE_FEATURES).filter(|v| !v.trim().is_empty()) {
-                return Err(ContractError::BadMetadata {
-                    key: KEY_EDGE_FEATURES,
-                    value: v,
-                    reason: "the model has no edge-feature input".into(),
-                });
+            for key in [KEY_EDGE_FEATURES, KEY_EDGE_OFFSETS] {
+                if let Some(v) = get(key).filter(|v| !v.trim().is_empty()) {
+                    return Err(ContractError::BadMetadata {
+                        key,
+                        value: v,
+                        reason: "the model has no edge-feature input".into(),
+                    });
+                }
             }
-            Vec::new()
+            (Vec::new(), node_offsets)
         }
     };
+    if node_offsets != edge_offsets {
+        let (key, other) = if node_offsets {
+            (KEY_NODE_OFFSETS, KEY_EDGE_OFFSETS)
+        } else {
+            (KEY_EDGE_OFFSETS, KEY_NODE_OFFSETS)
+        };
+        return Err(ContractError::BadMetadata {
+            key,
+            value: get(key).unwrap_or_default(),
+            reason: format!("declared without `{other}`: declare the offsets of both or neither"),
+        });
+    }
+    if !node_offsets {
+        log::info!(
+            "the model declares no feature offsets (`{KEY_NODE_OFFSETS}`): the tracker's are assumed"
+        );
+    }
     check_columns(FeatureKind::Node, roles.node, node_features.len())?;
     if let Some(edge) = roles.edge {
         check_columns(FeatureKind::Edge, edge, edge_features.len())?;
@@ -506,6 +477,7 @@ pub(crate) fn check_ports(
         version,
         node_features,
         edge_features,
+        offsets_declared: node_offsets,
         output_kind,
         edge_cut,
         graph: model_graph,
@@ -700,14 +672,56 @@ fn check_output(outputs: &[Port]) -> Result<&Port, ContractError> {
     Ok(out)
 }
 
+/// A comma-separated list of numbers under `key`, one per feature of `names` (listed under
+/// `names_key`), each a `what` (`scale` or `offset`) that passes `ok`, described by `wanted`.
+fn read_numbers(
+    key: &'static str,
+    text: &str,
+    (names, names_key): (&[&str], &str),
+    (what, wanted): (&str, &str),
+    ok: impl Fn(f64) -> bool,
+) -> Result<Vec<f64>, ContractError> {
+    let bad = |reason: String| ContractError::BadMetadata {
+        key,
+        value: text.to_string(),
+        reason,
+    };
+    let items: Vec<&str> = text.split(',').map(str::trim).collect();
+    if items.len() != names.len() {
+        return Err(bad(format!(
+            "{} {what}s for {} features in `{names_key}`",
+            items.len(),
+            names.len()
+        )));
+    }
+    items
+        .iter()
+        .zip(names)
+        .map(|(item, name)| match item.parse::<f64>() {
+            Ok(v) if ok(v) => Ok(v),
+            _ => Err(bad(format!(
+                "{what} `{item}` of feature `{name}` is not {wanted}"
+            ))),
+        })
+        .collect()
+}
+
+/// Whether two values of a feature's scale or offset agree (relative tolerance 1e-6 of the
+/// larger value or, for offsets near 0, of the feature's scale).
+fn agree(model: f64, tracker: f64, scale: f64) -> bool {
+    (model - tracker).abs() <= 1e-6 * model.abs().max(tracker.abs()).max(scale.abs())
+}
+
+/// The features a model declares, checked against the tracker's, and whether it declares
+/// their offsets.
 fn read_features(
     get: &dyn Fn(&'static str) -> Option<String>,
     kind: FeatureKind,
-    registry: &dyn FeatureRegistry,
-) -> Result<Vec<FeatureSpec>, ContractError> {
-    let (names_key, scales_key) = match kind {
-        FeatureKind::Node => (KEY_NODE_FEATURES, KEY_NODE_SCALES),
-        FeatureKind::Edge => (KEY_EDGE_FEATURES, KEY_EDGE_SCALES),
+    registry: &FeatureTable,
+) -> Result<(Vec<FeatureSpec>, bool), ContractError> {
+    let (names_key, scales_key, offsets_key) = match kind {
+        FeatureKind::Node => (KEY_NODE_FEATURES, KEY_NODE_SCALES, KEY_NODE_OFFSETS),
+        FeatureKind::Edge => (KEY_EDGE_FEATURES, KEY_EDGE_SCALES, KEY_EDGE_OFFSETS),
     };
     let names_text = get(names_key).ok_or(ContractError::MissingMetadata { key: names_key })?;
     let scales_text = get(scales_key).ok_or(ContractError::MissingMetadata { key: scales_key })?;
@@ -727,53 +741,60 @@ fn read_features(
             reason: format!("feature `{dup}` appears twice"),
         });
     }
-    let scales: Vec<&str> = scales_text.split(',').map(str::trim).collect();
-    if scales.len() != names.len() {
-        return Err(ContractError::BadMetadata {
-            key: scales_key,
-            value: scales_text.clone(),
-            reason: format!(
-                "{} scales for {} features in `{names_key}`",
-                scales.len(),
-                names.len()
-            ),
-        });
-    }
+    let scales = read_numbers(
+        scales_key,
+        &scales_text,
+        (&names, names_key),
+        ("scale", "a positive finite number"),
+        |s| s.is_finite() && s > 0.0,
+    )?;
+    let offsets = match get(offsets_key) {
+        Some(text) => Some(read_numbers(
+            offsets_key,
+            &text,
+            (&names, names_key),
+            ("offset", "a finite number"),
+            f64::is_finite,
+        )?),
+        None => None,
+    };
     let mut out = Vec::with_capacity(names.len());
-    for (name, scale_text) in names.iter().zip(&scales) {
-        let scale = match scale_text.parse::<f32>() {
-            Ok(s) if s.is_finite() && s > 0.0 => s,
-            _ => {
-                return Err(ContractError::BadMetadata {
-                    key: scales_key,
-                    value: scales_text.clone(),
-                    reason: format!(
-                        "scale `{scale_text}` of feature `{name}` is not a positive finite number"
-                    ),
-                });
-            }
-        };
-        let Some(tracker) = registry.scale(kind, name) else {
+    for (k, name) in names.iter().enumerate() {
+        let Some(tracker) = registry.get(kind, name) else {
             return Err(ContractError::UnknownFeature {
                 kind,
                 name: name.to_string(),
                 known: registry.names(kind),
             });
         };
-        if (scale - tracker).abs() > 1e-6 * scale.abs().max(tracker.abs()) {
+        let scale = scales[k];
+        if !agree(scale, tracker.scale, scale) {
             return Err(ContractError::ScaleMismatch {
                 kind,
                 name: name.to_string(),
                 model: scale,
-                tracker,
+                tracker: tracker.scale,
+            });
+        }
+        let offset = match &offsets {
+            Some(offsets) => offsets[k],
+            None => tracker.offset,
+        };
+        if !agree(offset, tracker.offset, scale) {
+            return Err(ContractError::OffsetMismatch {
+                kind,
+                name: name.to_string(),
+                model: offset,
+                tracker: tracker.offset,
             });
         }
         out.push(FeatureSpec {
-            name: name.to_string(),
+            offset,
             scale,
+            ..tracker.clone()
         });
     }
-    Ok(out)
+    Ok((out, offsets.is_some()))
 }
 
 /// Differences between the model's graph parameters and the tracker's, one line each, with
@@ -862,8 +883,8 @@ mod tests {
     #[test]
     fn feature_table_lookup() {
         let t = FeatureTable::new(&[("x", 1000.0)], &[("dx", 10.0)]);
-        assert_eq!(t.scale(FeatureKind::Node, "x"), Some(1000.0));
-        assert_eq!(t.scale(FeatureKind::Edge, "x"), None);
+        assert_eq!(t.get(FeatureKind::Node, "x").map(|f| f.scale), Some(1000.0));
+        assert_eq!(t.get(FeatureKind::Edge, "x"), None);
         assert_eq!(t.names(FeatureKind::Edge), ["dx"]);
     }
 }

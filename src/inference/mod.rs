@@ -71,10 +71,11 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use contract::{
-    ContractError, FeatureKind, FeatureRegistry, FeatureSpec, FeatureTable, InputNames,
-    METADATA_KEYS, ModelInfo, OutputKind,
-};
+use crate::error::ErrorKind;
+
+/// The feature types of the contract, defined with the features in [`crate::features`].
+pub use crate::features::{FeatureKind, FeatureSpec, FeatureTable};
+pub use contract::{ContractError, InputNames, METADATA_KEYS, ModelInfo, OutputKind};
 pub use runtime::{
     CandidateSource, LibraryCandidate, LoadAttempt, OnnxRuntime, RuntimeError, library_candidates,
     runtime,
@@ -258,4 +259,22 @@ pub enum InferenceError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl InferenceError {
+    /// The kind of the error: [`ErrorKind::Onnxruntime`], [`ErrorKind::Provider`],
+    /// [`ErrorKind::ModelUnreadable`] (the file), [`ErrorKind::ModelInvalid`] (onnxruntime
+    /// rejects it), [`ErrorKind::ModelContract`], or [`ErrorKind::Inference`] for a failed run.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            InferenceError::Runtime(e) => e.kind(),
+            InferenceError::Provider { .. } => ErrorKind::Provider,
+            InferenceError::ModelIo { .. } => ErrorKind::ModelUnreadable,
+            InferenceError::ModelLoad { .. } => ErrorKind::ModelInvalid,
+            InferenceError::Contract { .. } => ErrorKind::ModelContract,
+            InferenceError::Input(_)
+            | InferenceError::Run { .. }
+            | InferenceError::Output { .. } => ErrorKind::Inference,
+        }
+    }
 }

@@ -12,6 +12,7 @@ use ort::logging::LogLevel;
 use thiserror::Error;
 
 use super::LibrarySearch;
+use crate::error::ErrorKind;
 
 /// Environment variable naming the library, read after the configured path.
 const ENV_VAR: &str = "ORT_DYLIB_PATH";
@@ -98,6 +99,13 @@ pub enum RuntimeError {
         /// The path this call asked for, if any.
         wanted: Option<PathBuf>,
     },
+}
+
+impl RuntimeError {
+    /// The kind of the error: always [`ErrorKind::Onnxruntime`].
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Onnxruntime
+    }
 }
 
 fn list_attempts(tried: &[LoadAttempt]) -> String {

@@ -10,10 +10,11 @@ use ort::session::SessionInputValue;
 use ort::session::builder::{PrepackedWeights, SessionBuilder};
 use ort::value::{Tensor, TensorRef};
 
-use super::contract::{self, FeatureRegistry, ModelInfo, OutputKind};
+use super::contract::{self, ModelInfo, OutputKind};
 use super::pool::Pool;
 use super::runtime::{OnnxRuntime, runtime};
 use super::{InferenceConfig, InferenceError, Provider};
+use crate::features::{FeatureSpec, FeatureTable};
 
 /// The execution provider a classifier runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +155,7 @@ impl EdgeClassifier {
     pub fn load(
         path: impl AsRef<Path>,
         config: &InferenceConfig,
-        features: &dyn FeatureRegistry,
+        features: &FeatureTable,
         graph: Option<&toml::Table>,
     ) -> Result<Self, InferenceError> {
         let path = path.as_ref();
@@ -171,7 +172,7 @@ impl EdgeClassifier {
         bytes: impl Into<Arc<[u8]>>,
         label: &str,
         config: &InferenceConfig,
-        features: &dyn FeatureRegistry,
+        features: &FeatureTable,
         graph: Option<&toml::Table>,
     ) -> Result<Self, InferenceError> {
         let runtime = runtime(&config.library)?;
@@ -444,10 +445,10 @@ impl EdgeClassifier {
     }
 }
 
-fn names(specs: &[contract::FeatureSpec]) -> String {
+fn names(specs: &[FeatureSpec]) -> String {
     specs
         .iter()
-        .map(|f| f.name.as_str())
+        .map(|f| f.name.as_ref())
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -1,5 +1,7 @@
-/* Reads a hit file of `gnntrack simulate` (hit_id,x,y,z,layer,stave[,particle_id,...]) into
- * columns, for the C and C++ test programs (valid C and C++). Columns may come in any order. */
+/* Reads a hit file for the C and C++ test programs (valid C and C++) with the library's own
+ * reader, gnntrack_hit_file_read: the project format of `gnntrack simulate` or the LUXE format,
+ * exactly as the command-line tool reads them. The columns belong to the hit file, freed by
+ * test_hits_free. */
 #ifndef GNNTRACK_TEST_HITS_CSV_H
 #define GNNTRACK_TEST_HITS_CSV_H
 
@@ -8,93 +10,49 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnntrack.h>
+
 typedef struct test_hits {
     size_t n;
-    uint64_t *hit_id;
-    double *x, *y, *z;
-    int32_t *layer, *stave;
-    uint64_t *particle_id; /* 0 = noise; all 0 when the file has no truth */
+    const uint64_t *hit_id;
+    const double *x, *y, *z;
+    const int32_t *layer, *stave;
+    const uint64_t *particle_id; /* 0 = noise; all 0 when the file has no truth */
+    gnntrack_hit_file *file;     /* owns the columns */
+    uint64_t *no_truth;          /* the zeros of a file without truth */
 } test_hits;
 
 static inline void test_hits_free(test_hits *h) {
-    free(h->hit_id);
-    free(h->x);
-    free(h->y);
-    free(h->z);
-    free(h->layer);
-    free(h->stave);
-    free(h->particle_id);
+    gnntrack_hit_file_free(h->file);
+    free(h->no_truth);
     memset(h, 0, sizeof *h);
 }
 
-/* Returns 0 on success; prints the problem and returns -1 otherwise. */
+/* Returns 0 on success; prints the library's message and returns -1 otherwise. */
 static inline int test_hits_read(const char *path, test_hits *h) {
-    enum { ID, X, Y, Z, LAYER, STAVE, PID, N_COLUMNS };
-    static const char *names[N_COLUMNS] = {"hit_id", "x", "y", "z", "layer", "stave", "particle_id"};
-    int where[N_COLUMNS];
-    char line[4096];
-    size_t capacity = 1024;
-    FILE *f = fopen(path, "r");
+    gnntrack_hits columns;
+    const uint64_t *particle_id = NULL;
+    const char *format = NULL;
     memset(h, 0, sizeof *h);
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
+    if (gnntrack_hit_file_read(path, &h->file) != GNNTRACK_STATUS_OK ||
+        gnntrack_hit_file_columns(h->file, &columns, &h->n, &particle_id, &format) !=
+            GNNTRACK_STATUS_OK) {
+        fprintf(stderr, "%s: %s\n", gnntrack_status_name(gnntrack_last_status()),
+                gnntrack_last_error());
+        test_hits_free(h);
         return -1;
     }
-    for (int c = 0; c < N_COLUMNS; c++) where[c] = -1;
-    if (!fgets(line, sizeof line, f)) {
-        fprintf(stderr, "%s: empty file\n", path);
-        fclose(f);
-        return -1;
+    h->hit_id = columns.hit_id;
+    h->x = columns.x;
+    h->y = columns.y;
+    h->z = columns.z;
+    h->layer = columns.layer;
+    h->stave = columns.stave;
+    if (particle_id == NULL) {
+        h->no_truth = (uint64_t *)calloc(h->n + 1, sizeof *h->no_truth);
+        particle_id = h->no_truth;
     }
-    {
-        int column = 0;
-        for (char *tok = strtok(line, ",\r\n"); tok; tok = strtok(NULL, ",\r\n"), column++) {
-            for (int c = 0; c < N_COLUMNS; c++) {
-                if (strcmp(tok, names[c]) == 0) where[c] = column;
-            }
-        }
-    }
-    for (int c = 0; c < PID; c++) {
-        if (where[c] < 0) {
-            fprintf(stderr, "%s: no column `%s`\n", path, names[c]);
-            fclose(f);
-            return -1;
-        }
-    }
-    h->hit_id = (uint64_t *)malloc(capacity * sizeof *h->hit_id);
-    h->x = (double *)malloc(capacity * sizeof *h->x);
-    h->y = (double *)malloc(capacity * sizeof *h->y);
-    h->z = (double *)malloc(capacity * sizeof *h->z);
-    h->layer = (int32_t *)malloc(capacity * sizeof *h->layer);
-    h->stave = (int32_t *)malloc(capacity * sizeof *h->stave);
-    h->particle_id = (uint64_t *)malloc(capacity * sizeof *h->particle_id);
-    while (fgets(line, sizeof line, f)) {
-        int column = 0;
-        size_t i = h->n;
-        if (line[0] == '\n' || line[0] == '\0') continue;
-        if (i == capacity) {
-            capacity *= 2;
-            h->hit_id = (uint64_t *)realloc(h->hit_id, capacity * sizeof *h->hit_id);
-            h->x = (double *)realloc(h->x, capacity * sizeof *h->x);
-            h->y = (double *)realloc(h->y, capacity * sizeof *h->y);
-            h->z = (double *)realloc(h->z, capacity * sizeof *h->z);
-            h->layer = (int32_t *)realloc(h->layer, capacity * sizeof *h->layer);
-            h->stave = (int32_t *)realloc(h->stave, capacity * sizeof *h->stave);
-            h->particle_id = (uint64_t *)realloc(h->particle_id, capacity * sizeof *h->particle_id);
-        }
-        h->particle_id[i] = 0;
-        for (char *tok = strtok(line, ",\r\n"); tok; tok = strtok(NULL, ",\r\n"), column++) {
-            if (column == where[ID]) h->hit_id[i] = strtoull(tok, NULL, 10);
-            else if (column == where[X]) h->x[i] = strtod(tok, NULL);
-            else if (column == where[Y]) h->y[i] = strtod(tok, NULL);
-            else if (column == where[Z]) h->z[i] = strtod(tok, NULL);
-            else if (column == where[LAYER]) h->layer[i] = (int32_t)strtol(tok, NULL, 10);
-            else if (column == where[STAVE]) h->stave[i] = (int32_t)strtol(tok, NULL, 10);
-            else if (column == where[PID]) h->particle_id[i] = strtoull(tok, NULL, 10);
-        }
-        h->n++;
-    }
-    fclose(f);
+    h->particle_id = particle_id;
     return 0;
 }
 

@@ -109,6 +109,106 @@ static int write_file(const char *path, const char *text) {
     return 0;
 }
 
+/* Reads a hit file that must be refused: its status, a message naming `needle`, no handle. */
+static void expect_bad_file(const char *what, const char *path, gnntrack_status want,
+                            const char *needle) {
+    gnntrack_hit_file *file = (gnntrack_hit_file *)&cases; /* must be overwritten */
+    expect(what, gnntrack_hit_file_read(path, &file), want, needle);
+    if (file != NULL) {
+        printf("FAIL %s: a failed read left a hit file\n", what);
+        failures++;
+    }
+}
+
+/* Hit files through the library's reader (gnntrack_hit_file_read): bad paths, bad files, bad
+ * rows, bad arguments, and a hit the reader reads but validation refuses. */
+static void hit_files(const gnntrack_tracker *tracker, const char *tmp) {
+    gnntrack_hit_file *file = NULL;
+    gnntrack_hits h;
+    gnntrack_result *result = NULL;
+    const uint64_t *particle_id = NULL;
+    const char *format = NULL;
+    size_t n = 0;
+    char path[4096];
+    static const struct {
+        const char *what, *name, *text, *needle;
+    } bad[] = {
+        {"empty hit file", "empty.csv", "", "empty.csv: empty file"},
+        {"blank hit file", "blank.csv", "\n\n", "empty file"},
+        {"unknown header", "header.csv", "a,b,c\n1,2,3\n", "unrecognised header `a,b,c`"},
+        {"truth without particle_p", "truth.csv", "hit_id,x,y,z,layer,stave,particle_id\n",
+         "truth needs both particle_id and particle_p"},
+        {"x not a number", "x.csv", "hit_id,x,y,z,layer,stave\n1,abc,0,3950.0125,0,0\n",
+         "x.csv, line 2: column `x`: `abc` is not a number"},
+        {"a short row", "short.csv",
+         "hit_id,x,y,z,layer,stave\n1,100,0,3950.0125,0,0\n2,100,0,3950.0125,0\n",
+         "line 3: 5 fields, expected 6"},
+        {"negative layer in a file", "layer.csv",
+         "hit_id,x,y,z,layer,stave\n1,100,0,3950.0125,-1,0\n",
+         "column `layer`: `-1` is not a layer/stave index (0..255)"},
+        {"negative hit id", "id.csv", "hit_id,x,y,z,layer,stave\n-4,100,0,3950.0125,0,0\n",
+         "column `hit_id`: `-4` is not a non-negative integer"},
+        {"LUXE layer not `Plane k`", "luxe.csv",
+         "hit_ID,x,y,z,layer_ID,particle_ID,particle_energy\n0,0.1,0,3.95,Layer 0,0,4000\n",
+         "column `layer_ID`: `Layer 0` is not `Plane <k>`"},
+    };
+
+    /* Arguments. */
+    expect_bad_file("hit_file_read(NULL path)", NULL, GNNTRACK_STATUS_NULL_ARGUMENT, "`path`");
+    expect("hit_file_read(NULL out)", gnntrack_hit_file_read("hits.csv", NULL),
+           GNNTRACK_STATUS_NULL_ARGUMENT, "`out`");
+    expect_bad_file("hit file path not UTF-8", "/tmp/\xff.csv", GNNTRACK_STATUS_INVALID_ARGUMENT,
+                    "`path` is not valid UTF-8");
+    expect("hit_file_columns(NULL file)", gnntrack_hit_file_columns(NULL, &h, &n, NULL, NULL),
+           GNNTRACK_STATUS_NULL_ARGUMENT, "`file`");
+    gnntrack_hit_file_free(NULL);
+
+    /* Files. */
+    expect_bad_file("missing hit file", "/nonexistent/hits.csv", GNNTRACK_STATUS_HIT_FILE,
+                    "/nonexistent/hits.csv: No such file or directory");
+    if (tmp == NULL) {
+        printf("skip hit file contents: no temporary folder\n");
+        return;
+    }
+    expect_bad_file("a folder as hit file", tmp, GNNTRACK_STATUS_HIT_FILE, tmp);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmp, bad[i].name);
+        write_file(path, bad[i].text);
+        expect_bad_file(bad[i].what, path, GNNTRACK_STATUS_HIT_FILE, bad[i].needle);
+        remove(path);
+    }
+
+    /* A file the reader reads but whose hit validation refuses, with the message of the same
+     * hit given as columns (`x = NaN` above); then a valid file. */
+    snprintf(path, sizeof path, "%s/nan.csv", tmp);
+    write_file(path, "hit_id,x,y,z,layer,stave\n10,100,0.1,3950.0125,0,0\n"
+                     "11,NaN,0.1,4050.0125,1,0\n12,110.55,0.11,4150.0125,2,0\n");
+    expect("read a file with x = NaN", gnntrack_hit_file_read(path, &file), GNNTRACK_STATUS_OK,
+           NULL);
+    remove(path);
+    if (file != NULL) {
+        expect("hit_file_columns(NULL columns)",
+               gnntrack_hit_file_columns(file, NULL, &n, NULL, NULL),
+               GNNTRACK_STATUS_NULL_ARGUMENT, "`columns`");
+        expect("hit_file_columns(NULL n_hits)",
+               gnntrack_hit_file_columns(file, &h, NULL, NULL, NULL),
+               GNNTRACK_STATUS_NULL_ARGUMENT, "`n_hits`");
+        expect("hit_file_columns", gnntrack_hit_file_columns(file, &h, &n, &particle_id, &format),
+               GNNTRACK_STATUS_OK, NULL);
+        if (n != 3 || particle_id != NULL || format == NULL || strcmp(format, "project") != 0 ||
+            h.hit_id[1] != 11 || !isnan(h.x[1])) {
+            printf("FAIL nan.csv read as %zu hits, format %s\n", n, format ? format : "NULL");
+            failures++;
+        }
+        expect("reconstruct a file's NaN hit", gnntrack_reconstruct(tracker, &h, n, &result),
+               GNNTRACK_STATUS_INVALID_HIT, "invalid hit: hit 1 (id 11): `x` = NaN is not finite");
+        gnntrack_result_free(result);
+        result = NULL;
+        gnntrack_hit_file_free(file);
+        file = NULL;
+    }
+}
+
 static void inputs(const char *models_dir, const char *big_bx) {
     gnntrack_config *config = NULL;
     gnntrack_tracker *tracker = NULL, *other = NULL;
@@ -311,6 +411,8 @@ static void inputs(const char *models_dir, const char *big_bx) {
             result = NULL;
         }
     }
+
+    hit_files(tracker, tmp);
 
     /* Geometry, model and provider problems surface when the tracker is created. */
     expect("unknown geometry", tracker_with("geometry", "atlas", &other), GNNTRACK_STATUS_GEOMETRY,

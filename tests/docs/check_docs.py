@@ -127,6 +127,36 @@ def parse_blocks(path: Path) -> tuple[list[Block], list[str]]:
     return blocks, prose
 
 
+def check_copied_tables(path: Path, report: Report) -> None:
+    """A table after `<!-- rows from: FILE -->` copies rows that a tool wrote into FILE (a path
+    relative to the document): each of its lines except the separator must be a line of FILE."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        m = MARKER.match(line)
+        if not m or not (src := re.match(r"^rows from:\s*(\S+)$", m.group(1))):
+            continue
+        source = (path.parent / src.group(1)).resolve()
+        if not source.is_file():
+            report.fail(None, f"{path.relative_to(REPO)}:{i + 1}: no file {src.group(1)}")
+            continue
+        written = set(source.read_text(encoding="utf-8").splitlines())
+        j = i + 1
+        while j < len(lines) and not lines[j].strip():
+            j += 1
+        rows = 0
+        while j < len(lines) and lines[j].startswith("|"):
+            if not re.match(r"^\|(\s*:?-+:?\s*\|)+\s*$", lines[j]):
+                rows += 1
+                if lines[j] not in written:
+                    report.fail(None, f"{path.relative_to(REPO)}:{j + 1}: this row is not in "
+                                f"{src.group(1)} (copy it from there, as the tool wrote it): {lines[j]}")
+            j += 1
+        if rows == 0:
+            report.fail(None, f"{path.relative_to(REPO)}:{i + 1}: no table after the marker")
+        else:
+            report.count("copied table rows")
+
+
 def slug(heading: str) -> str:
     """GitHub's anchor of a heading."""
     text = re.sub(r"[`*_]|<[^>]+>", "", heading.strip().lower())
@@ -468,6 +498,7 @@ def main() -> int:
             print(f"== {path.relative_to(REPO)}")
             blocks, prose = parse_blocks(path)
             check_links(path, prose, report)
+            check_copied_tables(path, report)
             if path == REPO / "README.md" and len(path.read_text().splitlines()) > README_MAX_LINES:
                 report.fail(None, f"README.md has more than {README_MAX_LINES} lines: move details to docs/")
             for block in blocks:

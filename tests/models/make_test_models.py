@@ -39,8 +39,10 @@ def linear_metadata():
         "gnntrack.model_version": "1.0.0",
         "gnntrack.node_features": "x,y,z",
         "gnntrack.node_scales": "1000,10,5000",
+        "gnntrack.node_offsets": "0,0,0",
         "gnntrack.edge_features": "dx,dy",
         "gnntrack.edge_scales": "100,1",
+        "gnntrack.edge_offsets": "0,0",
         "gnntrack.output": "logits",
         "gnntrack.edge_cut": "0.5",
         "gnntrack.graph": GRAPH_TOML,
@@ -154,6 +156,7 @@ def message_passing_graph():
 
 
 def message_passing_metadata():
+    """Declares no offsets, as models written before offsets were recorded."""
     return {
         "gnntrack.contract": "1",
         "gnntrack.model_name": "message-passing-test",
@@ -239,7 +242,11 @@ def main():
         ),
         "wrong_feature_count.onnx": make_model(
             linear_graph(),
-            with_value(with_value(lm, "gnntrack.node_features", "x,y"), "gnntrack.node_scales", "1000,10"),
+            with_value(
+                with_value(with_value(lm, "gnntrack.node_features", "x,y"), "gnntrack.node_scales", "1000,10"),
+                "gnntrack.node_offsets",
+                "0,0",
+            ),
         ),
         # broken metadata
         "unknown_feature.onnx": make_model(
@@ -249,6 +256,10 @@ def main():
         "bad_edge_cut.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.edge_cut", "high")),
         "bad_scales.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.node_scales", "1000,0,5000")),
         "short_scales.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.node_scales", "1000,10")),
+        "bad_offsets.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.node_offsets", "0,abc,0")),
+        "short_offsets.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.node_offsets", "0,0")),
+        "other_offsets.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.node_offsets", "0,5,0")),
+        "node_offsets_only.onnx": make_model(linear_graph(), without(lm, "gnntrack.edge_offsets")),
         "bad_graph.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.graph", "reference_z = ")),
         "bad_contract.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.contract", "7")),
         "edge_features_without_input.onnx": make_model(

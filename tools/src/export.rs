@@ -21,17 +21,18 @@ use std::path::Path;
 use serde::Serialize;
 use thiserror::Error;
 
-use gnntrack::features::{
-    FeatureSpec, UnknownFeature, edge_features, edge_specs, node_features, node_specs,
-};
+use gnntrack::features::{FeatureSpec, UnknownFeature, edge_specs, graph_features, node_specs};
 use gnntrack::geometry::Detector;
 use gnntrack::graph::metrics::{GraphMetrics, TrueSegments};
 use gnntrack::graph::{Graph, GraphConfig, GraphError, build_graph};
-use gnntrack::hits::Hits;
+use gnntrack::hits::{HitError, HitTolerance, Hits};
 
 /// An error while exporting.
 #[derive(Debug, Error)]
 pub enum ExportError {
+    /// A hit is invalid for the geometry.
+    #[error("invalid hit: {0}")]
+    Hit(#[from] HitError),
     /// Building the graph failed.
     #[error(transparent)]
     Graph(#[from] GraphError),
@@ -188,9 +189,13 @@ pub fn graph_arrays(
     node_names: &[&str],
     edge_names: &[&str],
 ) -> Result<(Vec<NpyArray>, Graph, Option<GraphMetrics>), ExportError> {
-    let graph = build_graph(hits, detector, config)?;
-    let nodes = node_features(hits, node_names, &config.reference)?;
-    let edges = edge_features(hits, &graph, edge_names, &config.reference)?;
+    let graph = build_graph(
+        &hits.validate(detector, &HitTolerance::default())?,
+        detector,
+        config,
+    )?;
+    let features = graph_features(hits, &graph, node_names, edge_names, &config.reference)?;
+    let (nodes, edges) = (features.nodes, features.edges);
     let (n, e) = (hits.len(), graph.len());
     let mut arrays = vec![
         NpyArray::f32("node_features", vec![n, nodes.cols()], &nodes.data),
@@ -258,7 +263,7 @@ pub fn export_bx(
 
 #[derive(Serialize)]
 struct FeatureEntry {
-    name: &'static str,
+    name: String,
     unit: &'static str,
     offset: f64,
     scale: f64,
@@ -268,7 +273,7 @@ struct FeatureEntry {
 impl From<&FeatureSpec> for FeatureEntry {
     fn from(f: &FeatureSpec) -> Self {
         FeatureEntry {
-            name: f.name,
+            name: f.name.to_string(),
             unit: f.unit,
             offset: f.offset,
             scale: f.scale,

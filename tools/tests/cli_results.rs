@@ -90,7 +90,7 @@ fn eval_and_bench_write_their_own_sections_of_one_results_file() {
     assert_eq!(rows.len(), 1, "one group: {rows:?}");
     assert_eq!(rows[0][0], "xi = 3");
     assert_eq!(rows[0][1], "2", "crossings");
-    assert_eq!(rows[0].len(), 10, "with the perfect-edges column: {rows:?}");
+    assert_eq!(rows[0].len(), 9, "with the perfect-edges column: {rows:?}");
     // Efficiency with its interval, e.g. "99.50 % [99.00, 100.00]".
     let efficiency: f64 = rows[0][2].split(' ').next().unwrap().parse().unwrap();
     assert!((90.0..=100.0).contains(&efficiency), "{rows:?}");

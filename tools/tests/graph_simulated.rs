@@ -17,8 +17,14 @@ use gnntrack::graph::{
     EdgeKind, Graph, GraphBuilder, GraphConfig, GraphError, HalfWidth, PairWindow, SearchMethod,
     build_graph, build_graph_brute_force,
 };
-use gnntrack::hits::{Hit, HitTruth, Hits};
+use gnntrack::hits::{Hit, HitTolerance, HitTruth, Hits, ValidatedHits};
 use gnntrack_tools::sim::{PositronCount, SimConfig, simulate_bx};
+
+/// The hits, validated against the detector (they must be valid).
+fn valid<'a>(hits: &'a Hits, detector: &Detector) -> ValidatedHits<'a> {
+    hits.validate(detector, &HitTolerance::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
 
 fn small_event(detector: &Detector, positrons: usize, seed: u64) -> Hits {
     let mut config = SimConfig::e_laser(5).unwrap();
@@ -135,7 +141,8 @@ fn fast_builders_give_exactly_the_brute_force_edges() {
         ),
     ];
     for (name, detector, config, hits) in cases {
-        let reference = build_graph_brute_force(&hits, detector, &config).unwrap();
+        let reference =
+            build_graph_brute_force(&valid(&hits, detector), detector, &config).unwrap();
         assert!(
             reference.len() > 100,
             "{name}: only {} edges",
@@ -146,7 +153,7 @@ fn fast_builders_give_exactly_the_brute_force_edges() {
                 search,
                 ..config.clone()
             };
-            let graph = build_graph(&hits, detector, &c).unwrap();
+            let graph = build_graph(&valid(&hits, detector), detector, &c).unwrap();
             assert_sorted(&graph);
             assert_eq!(graph, reference, "{name}, {search}");
         }
@@ -165,7 +172,7 @@ fn output_does_not_depend_on_threads_or_hit_order() {
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| build_graph(hits, &d, &config).unwrap())
+            .install(|| build_graph(&valid(hits, &d), &d, &config).unwrap())
     };
     let one = run(1, &hits);
     assert!(one.len() > 5_000);
@@ -189,7 +196,7 @@ fn overlap_edges_join_the_two_hits_of_a_positron_in_the_overlap() {
             skip_edges: false,
             ..GraphConfig::default()
         };
-        let graph = build_graph(&hits, &d, &no_skip).unwrap();
+        let graph = build_graph(&valid(&hits, &d), &d, &no_skip).unwrap();
         let truth = hits.truth.as_ref().unwrap();
         let edges: HashMap<(u32, u32), EdgeKind> = (0..graph.len())
             .map(|e| ((graph.src[e], graph.dst[e]), graph.kind[e]))
@@ -241,7 +248,7 @@ fn overlap_edges_join_the_two_hits_of_a_positron_in_the_overlap() {
             drop_shortcuts: false,
             ..GraphConfig::default()
         };
-        let full = build_graph(&hits, &d, &keep).unwrap();
+        let full = build_graph(&valid(&hits, &d), &d, &keep).unwrap();
         let m_full = GraphMetrics::compute(&hits, &full, &segments);
         assert!(
             m_full.shortcut_edges > crossings,
@@ -267,7 +274,7 @@ fn edge_features_do_not_change_when_unrelated_hits_are_added() {
     let config = GraphConfig::default();
     let names = all_edge_names();
     let small = small_event(&d, 200, 21);
-    let g_small = build_graph(&small, &d, &config).unwrap();
+    let g_small = build_graph(&valid(&small, &d), &d, &config).unwrap();
     let f_small = edge_features(&small, &g_small, &names, &config.reference).unwrap();
 
     // The same hits among ten times more, renumbered and in another order.
@@ -285,7 +292,7 @@ fn edge_features_do_not_change_when_unrelated_hits_are_added() {
     for (h, t) in &big_list {
         big.push(*h, Some(*t));
     }
-    let g_big = build_graph(&big, &d, &config).unwrap();
+    let g_big = build_graph(&valid(&big, &d), &d, &config).unwrap();
     let f_big = edge_features(&big, &g_big, &names, &config.reference).unwrap();
     let row_of: HashMap<(u64, u64), usize> = (0..g_big.len())
         .map(|e| {
@@ -346,6 +353,7 @@ fn calibration_keeps_the_requested_fraction_and_prefers_windows_growing_like_1_o
     let events: Vec<Hits> = (0..2)
         .map(|bx| simulate_bx(&d, &sim, 5, bx).unwrap().hits)
         .collect();
+    let events: Vec<ValidatedHits> = events.iter().map(|h| valid(h, &d)).collect();
     let c = calibrate(&events, &d, &GraphConfig::default(), 0.995).unwrap();
     for cand in &c.candidates {
         eprintln!(
@@ -370,12 +378,12 @@ fn calibration_keeps_the_requested_fraction_and_prefers_windows_growing_like_1_o
         );
     }
     for hits in &events {
-        let g = build_graph(hits, &d, &c.config).unwrap();
+        let g = build_graph(&valid(hits, &d), &d, &c.config).unwrap();
         let m = GraphMetrics::compute(hits, &g, &TrueSegments::from_hits(hits, &d).unwrap());
         assert!(m.efficiency() >= 0.995 - 0.002, "{}", m.efficiency());
     }
     let check = simulate_bx(&d, &sim, 6, 0).unwrap().hits;
-    let g = build_graph(&check, &d, &c.config).unwrap();
+    let g = build_graph(&valid(&check, &d), &d, &c.config).unwrap();
     let m = GraphMetrics::compute(&check, &g, &TrueSegments::from_hits(&check, &d).unwrap());
     assert!(
         m.efficiency() >= 0.99,
@@ -396,7 +404,7 @@ fn default_windows_on_simulated_xi5() {
     let hits = simulate_bx(&d, &SimConfig::e_laser(5).unwrap(), 101, 0)
         .unwrap()
         .hits;
-    let graph = build_graph(&hits, &d, &GraphConfig::default()).unwrap();
+    let graph = build_graph(&valid(&hits, &d), &d, &GraphConfig::default()).unwrap();
     let m = GraphMetrics::compute(&hits, &graph, &TrueSegments::from_hits(&hits, &d).unwrap());
     assert!(m.efficiency() >= 0.999, "{m}");
     assert!(m.purity() >= 0.5, "{m}");
@@ -415,7 +423,7 @@ fn windows_from_toml_apply_per_layer_pair() {
          [[window.next]]\nx = { base = 0.01 }\ny = { base = 0.01 }\n",
     )
     .unwrap();
-    let g = build_graph(&hits, &d, &config).unwrap();
+    let g = build_graph(&valid(&hits, &d), &d, &config).unwrap();
     let layers: BTreeSet<u8> = g.src.iter().map(|&s| hits.layer[s as usize]).collect();
     assert_eq!(layers, BTreeSet::from([0, 2]));
     assert!(g.kind.iter().all(|&k| k == EdgeKind::Next));
@@ -445,18 +453,19 @@ fn a_reused_builder_gives_the_graphs_of_fresh_ones() {
         let mut builder = GraphBuilder::new(&d, &config).unwrap();
         let mut reused = Graph::default();
         for hits in [&big, &small, &two_layers, &empty, &big, &two_layers, &small] {
-            let fresh = build_graph(hits, &d, &config).unwrap();
-            assert_eq!(builder.build(hits).unwrap(), fresh, "{search}");
-            builder.build_into(hits, &mut reused).unwrap();
+            let fresh = build_graph(&valid(hits, &d), &d, &config).unwrap();
+            assert_eq!(builder.build(&valid(hits, &d)).unwrap(), fresh, "{search}");
+            builder.build_into(&valid(hits, &d), &mut reused).unwrap();
             assert_eq!(reused, fresh, "{search}");
         }
-        // A rejected crossing leaves the builder usable.
-        let mut bad = small.clone();
-        bad.z[3] = f64::NAN;
-        assert!(builder.build(&bad).is_err());
+        // A rejected crossing (hits validated for another geometry) leaves the builder usable.
+        let sl = Detector::preset("luxe-sl").unwrap();
+        let other = small_event(&sl, 50, 43);
+        let e = builder.build(&valid(&other, &sl)).unwrap_err();
+        assert!(matches!(e, GraphError::OtherGeometry { .. }), "{e}");
         assert_eq!(
-            builder.build(&big).unwrap(),
-            build_graph(&big, &d, &config).unwrap()
+            builder.build(&valid(&big, &d)).unwrap(),
+            build_graph(&valid(&big, &d), &d, &config).unwrap()
         );
     }
 }
@@ -473,23 +482,25 @@ fn edge_limit_refuses_truncates_or_keeps_everything() {
         ..GraphConfig::default()
     };
     for config in [GraphConfig::default(), raw.clone()] {
-        let full = build_graph(&hits, &d, &config).unwrap();
+        let full = build_graph(&valid(&hits, &d), &d, &config).unwrap();
         let mut builder = GraphBuilder::new(&d, &config).unwrap();
         let mut graph = Graph::default();
         // A limit at or above the search's edges changes nothing.
-        let raw_edges = build_graph(&hits, &d, &raw).unwrap().len();
+        let raw_edges = build_graph(&valid(&hits, &d), &d, &raw).unwrap().len();
         for limit in [
             EdgeLimit::Unlimited,
             EdgeLimit::Refuse(raw_edges),
             EdgeLimit::Truncate(raw_edges),
         ] {
-            let outcome = builder.build_limited(&hits, &mut graph, limit).unwrap();
+            let outcome = builder
+                .build_limited(&valid(&hits, &d), &mut graph, limit)
+                .unwrap();
             assert_eq!(outcome, BuildOutcome::Complete, "{limit:?}");
             assert_eq!(graph, full, "{limit:?}");
         }
         // One edge less: refused, the graph left as it was.
         let cap = raw_edges - 1;
-        match builder.build_limited(&hits, &mut graph, EdgeLimit::Refuse(cap)) {
+        match builder.build_limited(&valid(&hits, &d), &mut graph, EdgeLimit::Refuse(cap)) {
             Err(GraphError::TooManyEdges { found, cap: c }) => {
                 assert_eq!(c, cap);
                 assert!(found > cap, "{found}");
@@ -499,12 +510,12 @@ fn edge_limit_refuses_truncates_or_keeps_everything() {
         assert_eq!(graph, full);
     }
     // Truncation keeps the first edges in (inner, outer) order.
-    let full = build_graph(&hits, &d, &raw).unwrap();
+    let full = build_graph(&valid(&hits, &d), &d, &raw).unwrap();
     let mut builder = GraphBuilder::new(&d, &raw).unwrap();
     for cap in [1, 1000, full.len() / 2, full.len() - 1] {
         let mut graph = Graph::default();
         let outcome = builder
-            .build_limited(&hits, &mut graph, EdgeLimit::Truncate(cap))
+            .build_limited(&valid(&hits, &d), &mut graph, EdgeLimit::Truncate(cap))
             .unwrap();
         assert_eq!(
             outcome,
@@ -520,10 +531,10 @@ fn edge_limit_refuses_truncates_or_keeps_everything() {
     // A builder that refused a crossing builds the next one as before.
     let mut graph = Graph::default();
     builder
-        .build_limited(&hits, &mut graph, EdgeLimit::Refuse(10))
+        .build_limited(&valid(&hits, &d), &mut graph, EdgeLimit::Refuse(10))
         .unwrap_err();
     builder
-        .build_limited(&hits, &mut graph, EdgeLimit::Refuse(full.len()))
+        .build_limited(&valid(&hits, &d), &mut graph, EdgeLimit::Refuse(full.len()))
         .unwrap();
     assert_eq!(graph, full);
 }

@@ -360,7 +360,7 @@ pub fn eval(args: EvalArgs) -> CliResult {
 
 /// The groups as a Markdown table: the figures by the chosen rule with their intervals, the
 /// other rule's beside, the truth's own tracks (the rule's ceiling) and, when measured, track
-/// building on a perfect classifier's scores.
+/// building on a perfect classifier's scores. Times are left to `bench pipeline`.
 fn markdown_report(reports: &[GroupReport]) -> String {
     let pct = |r: &Rate| {
         format!(
@@ -391,7 +391,6 @@ fn markdown_report(reports: &[GroupReport]) -> String {
     if with_truth_edges {
         header.push("perfect edges: eff. / fakes");
     }
-    header.push("time per crossing");
     let rows: Vec<Vec<String>> = reports
         .iter()
         .map(|g| {
@@ -409,16 +408,14 @@ fn markdown_report(reports: &[GroupReport]) -> String {
             if with_truth_edges {
                 row.push(g.truth_edge_metrics.as_ref().map_or("-".into(), pair));
             }
-            row.push(format!("{:.0} ms", g.mean_times_ms.total));
             row
         })
         .collect();
     let rule = reports.first().map_or("", |g| g.rule);
     let other = reports.first().map_or("", |g| g.other_rule);
     format!(
-        "Rule: {rule} (other rule: {other}); 95 % bootstrap intervals over crossings. \
-         Times on {}.\n\n{}",
-        markdown::machine(),
+        "Rule: {rule} (other rule: {other}); 95 % bootstrap intervals over crossings; times \
+         are `gnntrack bench pipeline`'s.\n\n{}",
         markdown::table(&header, &rows)
     )
 }

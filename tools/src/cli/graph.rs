@@ -13,7 +13,7 @@ use gnntrack::geometry::Detector;
 use gnntrack::graph::calibrate::calibrate;
 use gnntrack::graph::metrics::{GraphMetrics, TrueSegments};
 use gnntrack::graph::{Graph, GraphBuilder, GraphConfig, SearchMethod, build_graph};
-use gnntrack::hits::{Hits, read_hits};
+use gnntrack::hits::{HitTolerance, Hits, read_hits};
 use gnntrack_tools::export::{ExportedFile, export_bx, manifest};
 use gnntrack_tools::sim::{SimConfig, simulate_bx};
 
@@ -51,7 +51,11 @@ pub fn graph(args: GraphArgs) -> CliResult {
     let detector =
         Detector::from_name_or_path(args.geometry.as_deref().unwrap_or(default_geometry(format)))?;
     let start = Instant::now();
-    let graph = build_graph(&hits, &detector, &config)?;
+    let graph = build_graph(
+        &hits.validate(&detector, &HitTolerance::default())?,
+        &detector,
+        &config,
+    )?;
     let seconds = start.elapsed().as_secs_f64();
     let [next, overlap, skip] = graph.count_by_kind();
     println!(
@@ -228,7 +232,10 @@ pub fn calibrate_windows(args: CalibrateArgs) -> CliResult {
     };
     let events = simulate(args.seed, args.bx)?;
     let start = Instant::now();
-    let calibration = calibrate(&events, &detector, &base, args.efficiency)?;
+    let valid = (events.iter())
+        .map(|h| h.validate(&detector, &HitTolerance::default()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let calibration = calibrate(&valid, &detector, &base, args.efficiency)?;
     eprintln!(
         "calibrated on {} crossings at xi = {} ({} hits) in {:.2} s",
         args.bx,
@@ -262,7 +269,8 @@ pub fn calibrate_windows(args: CalibrateArgs) -> CliResult {
     let check = simulate(args.seed + 1, args.check_bx)?;
     let mut check_text = String::new();
     for (k, hits) in check.iter().enumerate() {
-        let graph = build_graph(hits, &detector, &calibration.config)?;
+        let valid = hits.validate(&detector, &HitTolerance::default())?;
+        let graph = build_graph(&valid, &detector, &calibration.config)?;
         let segments = TrueSegments::from_hits(hits, &detector).expect("simulated hits have truth");
         let m = GraphMetrics::compute(hits, &graph, &segments);
         let line = format!(
@@ -338,6 +346,7 @@ fn time_build(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
+    let hits = hits.validate(detector, &HitTolerance::default())?;
     let mut builder = GraphBuilder::new(detector, config)?;
     let mut graph = Graph::default();
     let mut times = Vec::with_capacity(repeat);
@@ -345,11 +354,11 @@ fn time_build(
     pool.install(|| -> Result<(), gnntrack::graph::GraphError> {
         // The first build allocates the work space: its peak is the memory the stage needs.
         let base = alloc::reset_peak();
-        builder.build_into(hits, &mut graph)?;
+        builder.build_into(&hits, &mut graph)?;
         peak_bytes = alloc::peak_bytes() - base;
         for _ in 0..repeat.max(1) {
             let start = Instant::now();
-            builder.build_into(hits, &mut graph)?;
+            builder.build_into(&hits, &mut graph)?;
             times.push(start.elapsed().as_secs_f64() * 1e3);
         }
         Ok(())
@@ -408,7 +417,8 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
     let mut results = Vec::new();
     let bar = super::progress(cases.len() as u64, "cases");
     for (name, hits, detector) in &cases {
-        let graph = build_graph(hits, detector, &config)?;
+        let valid = hits.validate(detector, &HitTolerance::default())?;
+        let graph = build_graph(&valid, detector, &config)?;
         let metrics = TrueSegments::from_hits(hits, detector)
             .map(|s| GraphMetrics::compute(hits, &graph, &s));
         let mut times = Vec::new();

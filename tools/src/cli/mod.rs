@@ -232,7 +232,7 @@ fn inspect(file: &std::path::Path, geometry: Option<&str>) -> CliResult {
         );
     }
     match hits.validate(&detector, &HitTolerance::default()) {
-        Ok(()) => {
+        Ok(_) => {
             println!("all hits valid for geometry {}", detector.name);
             Ok(ExitCode::SUCCESS)
         }
