@@ -15,6 +15,10 @@
 //!
 //! The work space (groups, found edges, offsets) lives in [`Scratch`] and is reused from one
 //! crossing to the next by a [`super::GraphBuilder`].
+//!
+//! Size: about 620 lines, one search (grouping, index, count pass, fill pass, assembly) whose
+//! steps share private scratch types; split across files they would have to be made visible to
+//! the whole graph module.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 

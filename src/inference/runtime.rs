@@ -1,4 +1,8 @@
 //! Finding and loading `libonnxruntime.so`, and the one onnxruntime environment of the process.
+//!
+//! Size: a little over 600 lines of code: the staged library search, the loading and the one
+//! environment of the process share private helpers and one error type, and are read together
+//! when a user asks why onnxruntime was not found.
 
 use std::fmt;
 use std::io::Read;
