@@ -1,5 +1,5 @@
-//! `--markdown`: `gnntrack eval` and `gnntrack bench pipeline` write their tables into one
-//! results file, each command line in its own section.
+//! `--markdown`: `gnntrack eval`, `gnntrack bench pipeline` and `gnntrack bench graph` write their
+//! tables into one results file, each command line in its own section.
 
 use std::path::Path;
 use std::process::Command;
@@ -76,6 +76,21 @@ fn eval_and_bench_write_their_own_sections_of_one_results_file() {
             "results.md",
         ],
     );
+    gnntrack(
+        dir.path(),
+        &[
+            "bench",
+            "graph",
+            "--xi",
+            "3",
+            "--repeat",
+            "1",
+            "--real",
+            "none",
+            "--markdown",
+            "results.md",
+        ],
+    );
     // A rerun replaces the eval section instead of adding one.
     gnntrack(dir.path(), &eval);
     let text = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
@@ -83,7 +98,7 @@ fn eval_and_bench_write_their_own_sections_of_one_results_file() {
         text.starts_with("# Results\n\nKept as written.\n"),
         "{text}"
     );
-    assert_eq!(text.matches("<!-- gnntrack:begin").count(), 2, "{text}");
+    assert_eq!(text.matches("<!-- gnntrack:begin").count(), 3, "{text}");
 
     let eval_title = "### `gnntrack eval --xi 3 --bx 2 --truth-edges --out eval`";
     let rows = rows_of(&text, eval_title);
@@ -101,4 +116,13 @@ fn eval_and_bench_write_their_own_sections_of_one_results_file() {
     let hits: usize = bench[0][1].parse().unwrap();
     assert!(hits > 100, "{bench:?}");
     assert!(bench[0][9].ends_with("MiB"));
+
+    let graph = rows_of(
+        &text,
+        "### `gnntrack bench graph --xi 3 --repeat 1 --real none`",
+    );
+    assert_eq!(graph.len(), 1);
+    assert_eq!(graph[0][0], "sim xi=3");
+    let efficiency: f64 = graph[0][4].trim_end_matches(" %").parse().unwrap();
+    assert!(efficiency > 99.0, "{graph:?}");
 }

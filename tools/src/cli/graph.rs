@@ -327,6 +327,10 @@ pub struct BenchGraphArgs {
     /// `luxe_xi3_sl.csv` in `$GNNTRACK_SHARED_DATA`, else in `../shared/data`).
     #[arg(long)]
     pub real: Option<String>,
+    /// Write the table into this Markdown file, in the section of this command line (replaced
+    /// on a rerun, the rest of the file kept), e.g. `docs/results.md`.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
 }
 
 struct Timing {
@@ -372,6 +376,9 @@ fn time_build(
 
 /// Times the graph stage on simulated crossings and the real one.
 pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
+    if let Some(md) = &args.markdown {
+        super::reconstruct::check_output_folder(md)?;
+    }
     let config = load_config(args.config.as_deref())?;
     let mut cases: Vec<(String, Hits, Detector)> = Vec::new();
     let luxe = Detector::preset(SIMULATION_GEOMETRY)?;
@@ -415,6 +422,7 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
         "peak MB"
     );
     let mut results = Vec::new();
+    let mut rows = Vec::new();
     let bar = super::progress(cases.len() as u64, "cases");
     for (name, hits, detector) in &cases {
         let valid = hits.validate(detector, &HitTolerance::default())?;
@@ -454,6 +462,19 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
             times[3],
             peak as f64 / (1 << 20) as f64
         ));
+        rows.push(vec![
+            name.clone(),
+            hits.len().to_string(),
+            graph.len().to_string(),
+            format!("{:.2}", graph.len() as f64 / hits.len().max(1) as f64),
+            format!("{:.3} %", 100.0 * eff),
+            format!("{:.1} %", 100.0 * pur),
+            format!("{:.2}", times[0]),
+            format!("{:.2}", times[1]),
+            format!("{:.2}", times[2]),
+            format!("{:.2}", times[3]),
+            format!("{:.1}", peak as f64 / (1 << 20) as f64),
+        ]);
         let default_1c = if config.search == SearchMethod::Sweep {
             times[0]
         } else {
@@ -498,6 +519,34 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
             _ => continue,
         };
         println!("  {name:<10} {line}");
+    }
+    if let Some(md) = &args.markdown {
+        let header = [
+            "case",
+            "hits",
+            "edges",
+            "edges/hit",
+            "efficiency",
+            "purity",
+            "sweep 1 core ms",
+            "sweep 2 cores ms",
+            "R-tree 1 core ms",
+            "R-tree 2 cores ms",
+            "peak MB",
+        ];
+        let body = format!(
+            "Graph construction: truth efficiency and purity of the edges, median of {} builds by \
+             one reused builder per search and thread count; {}; windows: {}.\n\n{}",
+            args.repeat,
+            super::markdown::machine(),
+            args.config
+                .as_ref()
+                .map_or("built-in".to_string(), |p| p.display().to_string()),
+            super::markdown::table(&header, &rows)
+        );
+        super::markdown::write_section(md, &super::markdown::command_line(), &body)
+            .map_err(|e| format!("cannot write {}: {e}", md.display()))?;
+        println!("table written to {}", md.display());
     }
     Ok(ExitCode::SUCCESS)
 }
