@@ -26,6 +26,7 @@ demo: build venv
 
 test: check-cmake-tools test-models
 	$(CARGO) test --release --workspace
+	$(VENV)/bin/python tests/models/test_optimize_onnx.py
 	$(MAKE) --no-print-directory test-cmake
 	$(MAKE) --no-print-directory test-docs
 
