@@ -16,6 +16,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::graph::{EdgeKind, Graph, Reference};
@@ -481,17 +482,35 @@ pub fn node_features(
 ) -> Result<FeatureMatrix, UnknownFeature> {
     let columns = node_specs(names)?;
     let compute: Vec<Compute> = columns.iter().map(|c| Compute::of(&c.name)).collect();
-    let mut data = Vec::with_capacity(hits.len() * columns.len());
-    for i in 0..hits.len() {
-        for (spec, &what) in columns.iter().zip(&compute) {
-            data.push(spec.apply(node_raw(what, hits, reference, i)));
+    let data = fill_rows(hits.len(), columns.len(), |i, row| {
+        for ((spec, &what), out) in columns.iter().zip(&compute).zip(row) {
+            *out = spec.apply(node_raw(what, hits, reference, i));
         }
-    }
+    });
     Ok(FeatureMatrix {
         rows: hits.len(),
         columns,
         data,
     })
+}
+
+/// Rows computed in blocks on the rayon pool: `rows * width` values, row `i` written by
+/// `row(i, slice)`. Each value depends on its row only, so the result does not depend on the
+/// number of threads.
+fn fill_rows(rows: usize, width: usize, row: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
+    const BLOCK: usize = 8192;
+    let mut data = vec![0.0f32; rows * width];
+    if width == 0 {
+        return data;
+    }
+    data.par_chunks_mut(BLOCK * width)
+        .enumerate()
+        .for_each(|(b, block)| {
+            for (k, values) in block.chunks_exact_mut(width).enumerate() {
+                row(b * BLOCK + k, values);
+            }
+        });
+    data
 }
 
 /// Edge features `[edges, names.len()]` of every edge of `graph` (built from `hits`).
@@ -507,13 +526,12 @@ pub fn edge_features(
         let i = i as usize;
         [hits.x[i], hits.y[i], hits.z[i]]
     };
-    let mut data = Vec::with_capacity(graph.len() * columns.len());
-    for e in 0..graph.len() {
+    let data = fill_rows(graph.len(), columns.len(), |e, row| {
         let (p1, p2) = (p(graph.src[e]), p(graph.dst[e]));
-        for (spec, &what) in columns.iter().zip(&compute) {
-            data.push(spec.apply(edge_raw(what, reference, p1, p2, graph.kind[e])));
+        for ((spec, &what), out) in columns.iter().zip(&compute).zip(row) {
+            *out = spec.apply(edge_raw(what, reference, p1, p2, graph.kind[e]));
         }
-    }
+    });
     Ok(FeatureMatrix {
         rows: graph.len(),
         columns,

@@ -24,6 +24,7 @@
 //! steering parameters of a host framework arrive.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -323,6 +324,9 @@ pub struct Tracker {
     detector: Detector,
     classifier: EdgeClassifier,
     tracks: TrackConfig,
+    /// Idle graph builders: a crossing takes one (or makes one when all are busy) and gives it
+    /// back, so that its work space is allocated once per concurrent caller, not per crossing.
+    builders: Mutex<Vec<GraphBuilder>>,
 }
 
 impl Tracker {
@@ -361,11 +365,13 @@ impl Tracker {
             classifier.provider(),
             tracks.edge_cut()
         );
+        let builders = Mutex::new(vec![GraphBuilder::new(&detector, &config.graph)?]);
         Ok(Tracker {
             config,
             detector,
             classifier,
             tracks,
+            builders,
         })
     }
 
@@ -456,14 +462,26 @@ impl Tracker {
             EdgeCap::Truncate => EdgeLimit::Truncate(cap),
         };
         let mut graph = Graph::default();
-        let outcome = GraphBuilder::new(&self.detector, &self.config.graph)?
-            .build_limited(hits, &mut graph, limit)
-            .map_err(|e| match e {
-                GraphError::TooManyEdges { found, cap } => {
-                    TrackerError::TooManyEdges { edges: found, cap }
-                }
-                other => other.into(),
-            })?;
+        let idle = self
+            .builders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        let mut builder = match idle {
+            Some(b) => b,
+            None => GraphBuilder::new(&self.detector, &self.config.graph)?,
+        };
+        let built = builder.build_limited(hits, &mut graph, limit);
+        self.builders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(builder);
+        let outcome = built.map_err(|e| match e {
+            GraphError::TooManyEdges { found, cap } => {
+                TrackerError::TooManyEdges { edges: found, cap }
+            }
+            other => other.into(),
+        })?;
         if let BuildOutcome::Truncated { found, .. } = outcome {
             log::warn!(
                 "graph of {found} edges truncated to max_edges = {cap}: tracks of the hits beyond are lost"
