@@ -40,25 +40,39 @@ pub(crate) fn assign(
             ((layers << 40) | (n_hits << 32) | cost, p as u32)
         })
         .collect();
+    let t0 = std::time::Instant::now();
     keyed.par_sort_unstable();
     let order: Vec<u32> = keyed.into_iter().map(|(_, p)| p).collect();
+    let t1 = std::time::Instant::now();
     let mut state = State::new(hits.len(), paths);
     for &p in &order {
         if state.is_free(p) {
             state.take(p);
         }
     }
+    let t2 = std::time::Instant::now();
     if config.share_hits {
         share(&mut state, &order, hits, config);
     }
+    let t3 = std::time::Instant::now();
     let mut tracks: Vec<Vec<u32>> = order
         .iter()
         .filter(|&&p| state.is_taken[p as usize])
         .map(|&p| state.hits_of(p))
         .collect();
+    let t4 = std::time::Instant::now();
     if config.swap_tails {
         swap_tails(hits, &mut tracks, edges, scores, config);
     }
+    let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
+    log::debug!(
+        "assignment: order {:.1} ms, best first {:.1} ms, sharing {:.1} ms, collecting {:.1} ms, tail exchange {:.1} ms",
+        ms(t0, t1),
+        ms(t1, t2),
+        ms(t2, t3),
+        ms(t3, t4),
+        ms(t4, std::time::Instant::now())
+    );
     tracks
 }
 
@@ -240,65 +254,113 @@ fn swap_tails(
             Some((sums, sums.chi2(config)?.0))
         })
         .collect();
-    for (&(u, v), &s) in edges.iter().zip(scores) {
+    // Whether giving a the tail of b beyond u (v on) and b the tail of a lowers the summed chi2.
+    let gains = |tracks: &[Vec<u32>],
+                 current: &[Option<(LineSums, f64)>],
+                 ta: u32,
+                 tb: u32,
+                 u: u32,
+                 v: u32| {
+        if ta == FREE || tb == FREE || ta == tb {
+            return false;
+        }
+        let (a, b) = (&tracks[ta as usize], &tracks[tb as usize]);
+        let (Some((sums_a, ca)), Some((_, cb))) = (current[ta as usize], current[tb as usize])
+        else {
+            return false;
+        };
+        // v must lie near a's line for a to take it (a quick test before the fits).
+        if sums_a.pull(hits, v, config).is_none_or(|p| p > SWAP_PULL) {
+            return false;
+        }
+        // a keeps its hits up to u and takes b's beyond; b the reverse.
+        let z_cut = hits.z[u as usize];
+        let up = |h: &&u32| hits.z[**h as usize] <= z_cut;
+        let down = |h: &&u32| hits.z[**h as usize] > z_cut;
+        if a.contains(&v) || !a.iter().any(|h| down(&h)) || !b.iter().any(|h| up(&h)) {
+            return false;
+        }
+        let na = chi2(&mut a.iter().filter(up).chain(b.iter().filter(down)).copied());
+        let nb = chi2(&mut b.iter().filter(up).chain(a.iter().filter(down)).copied());
+        matches!((na, nb), (Some(na), Some(nb)) if na + nb < ca + cb)
+    };
+    // Screen every edge in parallel against the tracks as they are. An edge whose two hits
+    // and their tracks are untouched when the sequential pass reaches it gets the same answer
+    // there, so only screened edges and edges near earlier exchanges are tried again: the
+    // result is that of the plain sequential pass.
+    let screened: Vec<bool> = edges
+        .par_iter()
+        .zip(scores)
+        .map(|(&(u, v), &s)| {
+            s >= config.path_cut
+                && owners[u as usize].iter().any(|&ta| {
+                    owners[v as usize]
+                        .iter()
+                        .any(|&tb| gains(tracks, &current, ta, tb, u, v))
+                })
+        })
+        .collect();
+    let t_screen = std::time::Instant::now();
+    let mut changed_track = vec![false; tracks.len()];
+    let mut changed_hit = vec![false; hits.len()];
+    for (e, (&(u, v), &s)) in edges.iter().zip(scores).enumerate() {
         if s < config.path_cut {
+            continue;
+        }
+        let untouched = !changed_hit[u as usize]
+            && !changed_hit[v as usize]
+            && owners[u as usize]
+                .iter()
+                .chain(&owners[v as usize])
+                .all(|&t| t == FREE || !changed_track[t as usize]);
+        if untouched && !screened[e] {
             continue;
         }
         for ta in owners[u as usize] {
             for tb in owners[v as usize] {
-                if ta == FREE || tb == FREE || ta == tb {
+                if !gains(tracks, &current, ta, tb, u, v) {
                     continue;
                 }
-                let (a, b) = (&tracks[ta as usize], &tracks[tb as usize]);
-                let (Some((sums_a, ca)), Some((_, cb))) =
-                    (current[ta as usize], current[tb as usize])
-                else {
-                    continue;
-                };
-                // v must lie near a's line for a to take it (a quick test before the fits).
-                if sums_a.pull(hits, v, config).is_none_or(|p| p > SWAP_PULL) {
-                    continue;
-                }
-                // a keeps its hits up to u and takes b's beyond; b the reverse.
                 let z_cut = hits.z[u as usize];
                 let up = |h: &&u32| hits.z[**h as usize] <= z_cut;
                 let down = |h: &&u32| hits.z[**h as usize] > z_cut;
-                if a.contains(&v) || !a.iter().any(|h| down(&h)) || !b.iter().any(|h| up(&h)) {
-                    continue;
-                }
-                let na = chi2(&mut a.iter().filter(up).chain(b.iter().filter(down)).copied());
-                let nb = chi2(&mut b.iter().filter(up).chain(a.iter().filter(down)).copied());
-                let (Some(na), Some(nb)) = (na, nb) else {
-                    continue;
-                };
-                if na + nb < ca + cb {
-                    let new_a: Vec<u32> = a
-                        .iter()
-                        .filter(up)
-                        .chain(b.iter().filter(down))
-                        .copied()
-                        .collect();
-                    let new_b: Vec<u32> = b
-                        .iter()
-                        .filter(up)
-                        .chain(a.iter().filter(down))
-                        .copied()
-                        .collect();
-                    for (t, new) in [(ta, new_a), (tb, new_b)] {
-                        let old = std::mem::replace(&mut tracks[t as usize], new);
-                        for &h in &old {
-                            remove(&mut owners, h, t);
-                        }
-                        for &h in &tracks[t as usize] {
-                            add(&mut owners, h, t);
-                        }
-                        current[t as usize] = sums_of(&mut tracks[t as usize].iter().copied())
-                            .and_then(|s| Some((s, s.chi2(config)?.0)));
+                let (a, b) = (&tracks[ta as usize], &tracks[tb as usize]);
+                let new_a: Vec<u32> = a
+                    .iter()
+                    .filter(up)
+                    .chain(b.iter().filter(down))
+                    .copied()
+                    .collect();
+                let new_b: Vec<u32> = b
+                    .iter()
+                    .filter(up)
+                    .chain(a.iter().filter(down))
+                    .copied()
+                    .collect();
+                for (t, new) in [(ta, new_a), (tb, new_b)] {
+                    let old = std::mem::replace(&mut tracks[t as usize], new);
+                    for &h in &old {
+                        remove(&mut owners, h, t);
+                        changed_hit[h as usize] = true;
                     }
+                    for &h in &tracks[t as usize] {
+                        add(&mut owners, h, t);
+                        changed_hit[h as usize] = true;
+                    }
+                    changed_track[t as usize] = true;
+                    current[t as usize] = sums_of(&mut tracks[t as usize].iter().copied())
+                        .and_then(|s| Some((s, s.chi2(config)?.0)));
                 }
             }
         }
     }
+    log::debug!(
+        "tail exchange: {} of {} edges screened in, {} tracks changed; sequential pass {:.1} ms",
+        screened.iter().filter(|&&b| b).count(),
+        edges.len(),
+        changed_track.iter().filter(|&&b| b).count(),
+        t_screen.elapsed().as_secs_f64() * 1e3
+    );
 }
 
 #[cfg(test)]
