@@ -56,8 +56,24 @@ const BUNDLED_FLOPS: [&str; 3] = [
 pub enum FlopsSource {
     /// The command line.
     Given,
-    /// A `.flops.json` file (the compiled-in copy for the models of `models/`).
-    Counted(String),
+    /// This `.flops.json` file beside the model.
+    File(std::path::PathBuf),
+    /// The compiled-in copy of `models/<name>.flops.json`.
+    Bundled(String),
+}
+
+impl std::fmt::Display for FlopsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlopsSource::Given => f.write_str("given on the command line"),
+            FlopsSource::File(path) => write!(f, "{}", path.display()),
+            FlopsSource::Bundled(model) => write!(
+                f,
+                "models/{}.flops.json, compiled in",
+                model.trim_end_matches(".onnx")
+            ),
+        }
+    }
 }
 
 impl ModelFlops {
@@ -95,7 +111,10 @@ impl ModelFlops {
     /// `model_path` is given and that file exists, else the compiled-in count of a model of
     /// `models/` with the same fingerprint. An error says why none applies (none found, or one
     /// counted on other bytes: a stale count).
-    pub fn find(model_bytes: &[u8], model_path: Option<&Path>) -> Result<ModelFlops, String> {
+    pub fn find(
+        model_bytes: &[u8],
+        model_path: Option<&Path>,
+    ) -> Result<(ModelFlops, FlopsSource), String> {
         const RECOUNT: &str = "run `.venv/bin/python models/train/count_flops.py --write MODEL.onnx` or give --flops-per-node and --flops-per-edge";
         if let Some(path) = model_path {
             let sidecar = path.with_extension("flops.json");
@@ -103,7 +122,7 @@ impl ModelFlops {
                 let flops = ModelFlops::from_json(&text)
                     .map_err(|e| format!("{}: {e}", sidecar.display()))?;
                 return if flops.matches(model_bytes) {
-                    Ok(flops)
+                    Ok((flops, FlopsSource::File(sidecar)))
                 } else {
                     Err(format!(
                         "{} was counted on another version of the model ({RECOUNT})",
@@ -115,7 +134,8 @@ impl ModelFlops {
         for text in BUNDLED_FLOPS {
             let flops = ModelFlops::from_json(text)?;
             if flops.matches(model_bytes) {
-                return Ok(flops);
+                let source = FlopsSource::Bundled(flops.model.clone());
+                return Ok((flops, source));
             }
         }
         Err(format!("no FLOP count for this model ({RECOUNT})"))
@@ -375,11 +395,15 @@ mod tests {
             let f = ModelFlops::from_json(text).unwrap();
             assert!(f.flops_per_node > 0.0 && f.flops_per_edge > 0.0, "{f:?}");
         }
-        let found = ModelFlops::find(gnntrack::pipeline::DEFAULT_MODEL, None).expect(
+        let (found, source) = ModelFlops::find(gnntrack::pipeline::DEFAULT_MODEL, None).expect(
             "models/gnntrack_in_small.flops.json is stale: run \
              `.venv/bin/python models/train/count_flops.py --write models/*.onnx`",
         );
         assert_eq!(found.model, "gnntrack_in_small.onnx");
+        assert_eq!(
+            source.to_string(),
+            "models/gnntrack_in_small.flops.json, compiled in"
+        );
         assert!(ModelFlops::find(b"not a model", None).is_err());
     }
 
