@@ -352,7 +352,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         ];
         let mut body = format!(
             "Model {} on {}; {}; medians of {repeat} warm runs; {rss_note}.\n\n{}\n\
-             How far from the machine's limits: {}; {}; {}.\n\n{}",
+             How far from the machine's limits:\n\n- {}\n- {}\n- {}\n\n{}",
             info.name,
             tracker.classifier().provider(),
             markdown::machine(),
@@ -520,13 +520,16 @@ pub fn bench_scaling(args: BenchScalingArgs) -> CliResult {
         "peak Rust heap (the resident high-water mark cannot be reset here; onnxruntime's memory not included)"
     };
     let limit_bytes = args.memory_limit_gib * (1u64 << 30) as f64;
+    let timing = match args.repeat.max(1) {
+        1 => "times of one run".to_string(),
+        n => format!("times are medians of {n} runs"),
+    };
     println!(
-        "model {} on {}, {} threads; {}; {memory_what}; times are medians of {} runs",
+        "model {} on {}, {} threads; {}; {memory_what}; {timing}",
         tracker.classifier().info().name,
         tracker.classifier().provider(),
         rayon::current_num_threads(),
         describe_flops(&flops),
-        args.repeat.max(1)
     );
     println!(
         "{:>16} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>8}",
@@ -642,16 +645,24 @@ pub fn bench_scaling(args: BenchScalingArgs) -> CliResult {
             ("edges", fit_of(&|p| p.edges as f64)),
         ])
         .collect();
-    let fit_header = ["quantity", "exponent k", "c"];
+    // The same quantities against the edges: the stages that work per edge are linear there.
+    let per_edge = |value: &dyn Fn(&ScalingPoint) -> f64| {
+        let xy: Vec<(f64, f64)> = fitted.iter().map(|p| (p.edges as f64, value(p))).collect();
+        fit_power_law(&xy)
+    };
+    let edge_fits: Vec<Option<PowerLaw>> = STAGES
+        .iter()
+        .map(|&(_, time)| per_edge(&|p| 1e3 * time(&p.times)))
+        .chain([per_edge(&|p| mib(p.peak_bytes.saturating_sub(start))), None])
+        .collect();
+    let fit_header = ["quantity", "exponent k", "c", "exponent against edges"];
     let fit_rows: Vec<Vec<String>> = fits
         .iter()
-        .map(|(name, fit)| match fit {
-            Some(f) => vec![
-                name.to_string(),
-                format!("{:.3}", f.k),
-                format!("{:.3e}", f.c),
-            ],
-            None => vec![name.to_string(), "-".into(), "-".into()],
+        .zip(&edge_fits)
+        .map(|((name, fit), edge_fit)| {
+            let k = |f: &Option<PowerLaw>| f.map_or("-".into(), |f| format!("{:.3}", f.k));
+            let c = fit.map_or("-".into(), |f| format!("{:.3e}", f.c));
+            vec![name.to_string(), k(fit), c, k(edge_fit)]
         })
         .collect();
     println!(
@@ -710,8 +721,8 @@ pub fn bench_scaling(args: BenchScalingArgs) -> CliResult {
             })
             .collect();
         let body = format!(
-            "Model {} on {}; {}; peak f32 rate {}; {}; {memory_what}; times are medians of {} \
-             runs; seed {}; `max_hits` and `max_edges` lifted.{}\n\n{}\n\
+            "Model {} on {}; {}; peak f32 rate {}; {}; {memory_what}; {timing}; seed {}; \
+             `max_hits` and `max_edges` lifted.{}\n\n{}\n\
              Power laws y = c * hits^k, least squares in log-log over the {} crossings of at \
              least {} hits (times in ms, memory in MiB above the {:.0} MiB at the start):\n\n{}",
             tracker.classifier().info().name,
@@ -719,7 +730,6 @@ pub fn bench_scaling(args: BenchScalingArgs) -> CliResult {
             markdown::machine(),
             peak.describe(),
             describe_flops(&flops),
-            args.repeat.max(1),
             args.seed,
             stopped.map(|s| format!(" {s}.")).unwrap_or_default(),
             markdown::table(&header, &rows),
