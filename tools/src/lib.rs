@@ -2,7 +2,9 @@
 //! C++ program) never needs:
 //! - [`sim`]: a fast simulation of LUXE bunch crossings, validated against a real one;
 //! - [`eval`]: track efficiency, fake and duplicate rates against truth, with bootstrap intervals;
-//! - [`export`]: training export (one NumPy archive per crossing and a JSON manifest).
+//! - [`export`]: training export (one NumPy archive per crossing and a JSON manifest);
+//! - [`perf`]: the machine's limits (peak FLOP rate, memory bandwidth), the model's FLOP count
+//!   and power-law fits, for `gnntrack bench`.
 //!
 //! The `gnntrack` command (`src/main.rs`, `src/cli/`) is built on these and the library.
 //!
@@ -12,4 +14,5 @@
 
 pub mod eval;
 pub mod export;
+pub mod perf;
 pub mod sim;

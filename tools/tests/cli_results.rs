@@ -1,6 +1,8 @@
 //! `--markdown`: `gnntrack eval`, `gnntrack bench pipeline` and `gnntrack bench graph` write their
 //! tables into one results file, each command line in its own section.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -19,23 +21,12 @@ fn gnntrack(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&run.stdout).into_owned()
 }
 
-/// The cells of the table rows (not the header or separator) of the section titled `title`.
+/// The cells of the rows of the first table (not the header or separator) of the section
+/// titled `title`.
 fn rows_of(text: &str, title: &str) -> Vec<Vec<String>> {
-    let start = text
-        .find(title)
-        .unwrap_or_else(|| panic!("no {title} in\n{text}"));
-    let section = &text[start..text[start..].find("<!-- gnntrack:end -->").unwrap() + start];
-    section
-        .lines()
-        .filter(|l| l.starts_with('|'))
-        .skip(2)
-        .map(|l| {
-            l.trim_matches('|')
-                .split('|')
-                .map(|c| c.trim().to_string())
-                .collect()
-        })
-        .collect()
+    let mut tables = common::tables_of(text, title);
+    assert!(!tables.is_empty(), "no table under {title} in\n{text}");
+    tables.swap_remove(0).split_off(1)
 }
 
 #[test]

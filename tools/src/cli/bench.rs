@@ -1,16 +1,22 @@
-//! `gnntrack bench pipeline`: per-stage times and peak memory of the whole chain.
+//! `gnntrack bench pipeline`: per-stage times and peak memory of the whole chain, how far the
+//! stages are from the machine's limits (FLOP rate, memory bandwidth) and the throughput of
+//! many crossings; `gnntrack bench scaling`: how the stages grow with the crossing size.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::Args;
+use rayon::prelude::*;
 
-use gnntrack::pipeline::{StageTimes, Tracker};
-use gnntrack_tools::sim::{SimConfig, simulate_bx};
+use gnntrack::hits::Hits;
+use gnntrack::inference::ActiveProvider;
+use gnntrack::pipeline::{DEFAULT_MODEL, StageTimes, Tracker, resolve_model};
+use gnntrack_tools::perf::{self, CpuPeak, FlopsSource, ModelFlops, PowerLaw, fit_power_law};
+use gnntrack_tools::sim::{PositronCount, SimConfig, simulate_bx};
 
-use super::markdown;
 use super::reconstruct::{TrackerArgs, check_output_folder};
-use super::{CliResult, SIMULATION_GEOMETRY};
+use super::{CliResult, SIMULATION_GEOMETRY, alloc, markdown, plots};
 
 /// Options of `gnntrack bench pipeline`.
 #[derive(Debug, Args)]
@@ -24,7 +30,20 @@ pub struct BenchPipelineArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Write the table into this Markdown file, in the section of this command line (replaced
+    /// Intensity of the throughput measurement.
+    #[arg(long, default_value_t = 5)]
+    pub throughput_xi: u8,
+    /// Crossings of the throughput measurement, run one after the other and then all at once
+    /// on the thread pool (0: no throughput measurement).
+    #[arg(long, default_value_t = 8)]
+    pub throughput_crossings: usize,
+    /// Size of each of the three arrays of the memory-bandwidth measurement, MiB.
+    #[arg(long, default_value_t = 128)]
+    pub stream_mib: usize,
+    /// Model options.
+    #[command(flatten)]
+    pub flops: FlopsArgs,
+    /// Write the tables into this Markdown file, in the section of this command line (replaced
     /// on a rerun, the rest of the file kept), e.g. `docs/results.md`.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
@@ -33,12 +52,114 @@ pub struct BenchPipelineArgs {
     pub tracker: TrackerArgs,
 }
 
-/// Resident-set high-water mark of this process, bytes (Linux), if known.
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+/// Where the model's floating-point work comes from.
+#[derive(Debug, Args)]
+pub struct FlopsArgs {
+    /// FLOPs of one inference per node (default: the model's `.flops.json` beside it, or the
+    /// compiled-in count of a model of `models/`, written by `models/train/count_flops.py`).
+    #[arg(long, requires = "flops_per_edge")]
+    pub flops_per_node: Option<f64>,
+    /// FLOPs of one inference per edge (with --flops-per-node).
+    #[arg(long, requires = "flops_per_node")]
+    pub flops_per_edge: Option<f64>,
+}
+
+/// Options of `gnntrack bench scaling`.
+#[derive(Debug, Args)]
+pub struct BenchScalingArgs {
+    /// Intensities, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "3,4,5,6,7")]
+    pub xi: Vec<u8>,
+    /// Crossings of this many times the mean positron count of xi = 7 (an exact count, the
+    /// transverse momenta of xi = 7), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "2,5")]
+    pub multiples: Vec<f64>,
+    /// Timed repetitions per crossing (the smallest crossing is run once before, to warm up).
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Crossings whose predicted peak resident memory passes this, GiB, are not run (nor
+    /// larger ones).
+    #[arg(long, default_value_t = 12.0)]
+    pub memory_limit_gib: f64,
+    /// Crossings with fewer hits are shown but not fitted: below about 10^4 hits fixed costs
+    /// (starting onnxruntime's run, thread hand-offs) hide the growth.
+    #[arg(long, default_value_t = 10_000)]
+    pub fit_min_hits: usize,
+    /// Folder of the log-log plot `scaling.png`.
+    #[arg(long, default_value = "out/bench")]
+    pub out: PathBuf,
+    /// Model options.
+    #[command(flatten)]
+    pub flops: FlopsArgs,
+    /// Write the tables into this Markdown file, in the section of this command line.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Tracker options.
+    #[command(flatten)]
+    pub tracker: TrackerArgs,
+}
+
+/// A tracker is shared by the threads of the throughput measurement.
+const _: () = {
+    const fn shared<T: Sync + Send>() {}
+    shared::<Tracker>()
+};
+
+/// The model's FLOP count: the command line's, else the one of its `.flops.json`; `Err` says
+/// why there is none (the GFLOP/s columns are then left empty).
+fn model_flops(tracker: &Tracker, args: &FlopsArgs) -> Result<(ModelFlops, FlopsSource), String> {
+    if let (Some(n), Some(e)) = (args.flops_per_node, args.flops_per_edge) {
+        if !(n.is_finite() && e.is_finite() && n >= 0.0 && e >= 0.0) {
+            return Err("--flops-per-node and --flops-per-edge must be finite and >= 0".into());
+        }
+        return Ok((ModelFlops::given(n, e), FlopsSource::Given));
+    }
+    let (bytes, path) = match &tracker.config().model {
+        Some(path) => {
+            let path = resolve_model(path);
+            let bytes =
+                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            (bytes, Some(path))
+        }
+        None => (DEFAULT_MODEL.to_vec(), None),
+    };
+    ModelFlops::find(&bytes, path.as_deref())
+}
+
+fn describe_flops(flops: &Result<(ModelFlops, FlopsSource), String>) -> String {
+    match flops {
+        Ok((f, source)) => format!(
+            "inference work {:.0} FLOP per hit + {:.0} per edge ({})",
+            f.flops_per_node,
+            f.flops_per_edge,
+            match source {
+                FlopsSource::Given => source.to_string(),
+                _ => format!("{source}, by models/train/count_flops.py"),
+            }
+        ),
+        Err(e) => format!("inference GFLOP/s not shown: {e}"),
+    }
+}
+
+/// The median of runs by total time.
+fn median(mut runs: Vec<StageTimes>) -> StageTimes {
+    runs.sort_by(|a, b| a.total().total_cmp(&b.total()));
+    runs[runs.len() / 2]
+}
+
+/// Achieved rate and its share of a limit, e.g. `12.3` and `8 %`.
+fn rate_and_share(rate: f64, limit: f64) -> (String, String) {
+    (
+        format!("{rate:.2}"),
+        format!("{:.1} %", 100.0 * rate / limit),
+    )
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 20) as f64
 }
 
 /// Runs `gnntrack bench pipeline`.
@@ -47,13 +168,37 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         check_output_folder(md)?;
     }
     let tracker = Tracker::new(args.tracker.config(SIMULATION_GEOMETRY)?)?;
-    println!(
-        "model {} on {}, {} threads available; times are medians of {} warm runs",
-        tracker.classifier().info().name,
+    let info = tracker.classifier().info();
+    let (n_node_features, n_edge_features) = (info.node_features.len(), info.edge_features.len());
+    let flops = model_flops(&tracker, &args.flops);
+    let peak = CpuPeak::detect();
+    let on_cpu = matches!(tracker.classifier().provider(), ActiveProvider::Cpu { .. });
+    // Measured first, then the high-water mark is reset, so the arrays do not count in the
+    // peak RSS of the crossings.
+    let bandwidth = perf::measure_bandwidth(args.stream_mib, 5);
+    let rss_reset = perf::reset_peak_rss();
+    let repeat = args.repeat.max(1);
+    let model_line = format!(
+        "model {} on {}, {} threads available; times are medians of {repeat} warm runs",
+        info.name,
         tracker.classifier().provider(),
         rayon::current_num_threads(),
-        args.repeat
     );
+    let limits_lines = [
+        format!("peak f32 rate: {}", peak.describe()),
+        format!(
+            "memory bandwidth: copy {:.1} GB/s, triad {:.1} GB/s (3 x {} MiB of f64 on {} threads, best of 5)",
+            bandwidth.copy_gbs,
+            bandwidth.triad_gbs,
+            bandwidth.array_mib,
+            rayon::current_num_threads()
+        ),
+        describe_flops(&flops),
+    ];
+    println!("{model_line}");
+    for line in &limits_lines {
+        println!("{line}");
+    }
     println!(
         "{:>4} {:>8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
         "xi",
@@ -71,21 +216,22 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
     xis.sort_unstable();
     let bar = super::progress(xis.len() as u64, "intensities");
     let mut rows = Vec::new();
+    let mut limit_rows = Vec::new();
     for xi in xis {
         let event = simulate_bx(tracker.detector(), &SimConfig::e_laser(xi)?, args.seed, 0)?;
         let mut r = tracker.reconstruct(&event.hits)?;
         let mut runs: Vec<StageTimes> = Vec::new();
-        for _ in 0..args.repeat.max(1) {
+        for _ in 0..repeat {
             r = tracker.reconstruct(&event.hits)?;
             runs.push(r.times);
         }
-        runs.sort_by(|a, b| a.total().total_cmp(&b.total()));
-        let t = runs[runs.len() / 2];
-        let rss_mib = peak_rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64;
+        let t = median(runs);
+        let rss_mib = mib(perf::peak_rss_bytes().unwrap_or(0));
+        let (hits, edges) = (event.hits.len(), r.graph.len());
         rows.push(vec![
             xi.to_string(),
-            event.hits.len().to_string(),
-            r.graph.len().to_string(),
+            hits.to_string(),
+            edges.to_string(),
             r.candidates.len().to_string(),
             format!("{:.1}", 1e3 * t.graph),
             format!("{:.1}", 1e3 * t.features),
@@ -94,13 +240,48 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
             format!("{:.1}", 1e3 * t.total()),
             format!("{rss_mib:.0} MiB"),
         ]);
+        let (gflop, gflops, gflops_share) = match &flops {
+            Ok((f, _)) if t.inference > 0.0 => {
+                let work = f.flops(hits, edges) / 1e9;
+                let (rate, share) = rate_and_share(work / t.inference, peak.gflops());
+                // The processor's peak says nothing of a run on a GPU.
+                (
+                    format!("{work:.3}"),
+                    rate,
+                    if on_cpu { share } else { "-".into() },
+                )
+            }
+            _ => ("-".into(), "-".into(), "-".into()),
+        };
+        let gbs = |bytes: f64, seconds: f64| {
+            if seconds > 0.0 {
+                rate_and_share(bytes / seconds / 1e9, bandwidth.triad_gbs)
+            } else {
+                ("-".into(), "-".into())
+            }
+        };
+        let (graph_gbs, graph_share) = gbs(perf::graph_bytes(hits, edges), t.graph);
+        let (feat_gbs, feat_share) = gbs(
+            perf::feature_bytes(hits, edges, n_node_features, n_edge_features),
+            t.features,
+        );
+        limit_rows.push(vec![
+            xi.to_string(),
+            gflop,
+            gflops,
+            gflops_share,
+            graph_gbs,
+            graph_share,
+            feat_gbs,
+            feat_share,
+        ]);
         bar.inc(1);
         bar.suspend(|| {
             println!(
                 "{:>4} {:>8} {:>9} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.0} MiB",
                 xi,
-                event.hits.len(),
-                r.graph.len(),
+                hits,
+                edges,
                 r.candidates.len(),
                 1e3 * t.graph,
                 1e3 * t.features,
@@ -112,9 +293,50 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         });
     }
     bar.finish_and_clear();
-    println!(
+    let rss_note = if rss_reset {
         "peak RSS is the process high-water mark so far (intensities run in increasing order)"
+    } else {
+        "peak RSS is the process high-water mark so far (intensities run in increasing order), \
+         the bandwidth arrays included"
+    };
+    println!("{rss_note}");
+
+    let limits_header = [
+        "xi",
+        "inference GFLOP",
+        "inference GFLOP/s",
+        "of peak",
+        "graph GB/s",
+        "of triad",
+        "features GB/s",
+        "of triad",
+    ];
+    println!(
+        "\nhow far from the machine's limits (peak {:.0} GFLOP/s, triad {:.1} GB/s):",
+        peak.gflops(),
+        bandwidth.triad_gbs
     );
+    print_columns(&limits_header, &limit_rows);
+
+    let throughput = if args.throughput_crossings > 0 {
+        let t = measure_throughput(
+            &tracker,
+            args.throughput_xi,
+            args.throughput_crossings,
+            args.seed,
+        )?;
+        println!(
+            "\nthroughput at xi = {}, {} crossings, {} threads:",
+            args.throughput_xi,
+            args.throughput_crossings,
+            rayon::current_num_threads()
+        );
+        print_columns(&THROUGHPUT_HEADER, std::slice::from_ref(&t));
+        Some(t)
+    } else {
+        None
+    };
+
     if let Some(md) = &args.markdown {
         let header = [
             "xi",
@@ -128,18 +350,451 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
             "total ms",
             "peak RSS",
         ];
+        let mut body = format!(
+            "Model {} on {}; {}; medians of {repeat} warm runs; {rss_note}.\n\n{}\n\
+             How far from the machine's limits:\n\n- {}\n- {}\n- {}\n\n{}",
+            info.name,
+            tracker.classifier().provider(),
+            markdown::machine(),
+            markdown::table(&header, &rows),
+            limits_lines[0],
+            limits_lines[1],
+            limits_lines[2],
+            markdown::table(&limits_header, &limit_rows),
+        );
+        if let Some(t) = &throughput {
+            body.push_str(&format!(
+                "\nThroughput: {} crossings at xi = {} one after the other, then all at once on {} threads.\n\n{}",
+                args.throughput_crossings,
+                args.throughput_xi,
+                rayon::current_num_threads(),
+                markdown::table(&THROUGHPUT_HEADER, std::slice::from_ref(t))
+            ));
+        }
+        markdown::write_section(md, &markdown::command_line(), &body)
+            .map_err(|e| format!("cannot write {}: {e}", md.display()))?;
+        println!("tables written to {}", md.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Columns of the throughput table.
+const THROUGHPUT_HEADER: [&str; 6] = [
+    "crossings",
+    "latency ms",
+    "sequential crossings/s",
+    "concurrent crossings/s",
+    "concurrent latency ms",
+    "speed-up",
+];
+
+/// Crossings per second at intensity `xi`: `n` crossings reconstructed one after the other,
+/// then all at once on the rayon pool through the one tracker. Returns the throughput row:
+/// crossings, median latency alone, sequential and concurrent rates, median latency when
+/// concurrent, and the ratio of the rates.
+fn measure_throughput(
+    tracker: &Tracker,
+    xi: u8,
+    n: usize,
+    seed: u64,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let config = SimConfig::e_laser(xi)?;
+    let crossings: Vec<Hits> = (0..n as u64)
+        .into_par_iter()
+        .map(|bx| simulate_bx(tracker.detector(), &config, seed, bx).map(|e| e.hits))
+        .collect::<Result<_, _>>()?;
+    tracker.reconstruct(&crossings[0])?; // warm-up
+    let start = Instant::now();
+    let mut alone = Vec::with_capacity(n);
+    for hits in &crossings {
+        alone.push(tracker.reconstruct(hits)?.times.total());
+    }
+    let sequential = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let together: Vec<f64> = crossings
+        .par_iter()
+        .map(|hits| tracker.reconstruct(hits).map(|r| r.times.total()))
+        .collect::<Result<_, _>>()?;
+    let concurrent = start.elapsed().as_secs_f64();
+    let med = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok(vec![
+        n.to_string(),
+        format!("{:.1}", 1e3 * med(alone)),
+        format!("{:.2}", n as f64 / sequential),
+        format!("{:.2}", n as f64 / concurrent),
+        format!("{:.1}", 1e3 * med(together)),
+        format!("{:.2}", sequential / concurrent),
+    ])
+}
+
+/// Prints a table as right-aligned columns.
+fn print_columns(header: &[&str], rows: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].len())
+                .chain(std::iter::once(header[c].len()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:>w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!("{}", line(header.to_vec()));
+    for r in rows {
+        println!("{}", line(r.iter().map(String::as_str).collect()));
+    }
+}
+
+/// One crossing of the scaling measurement.
+struct ScalingPoint {
+    label: String,
+    hits: usize,
+    edges: usize,
+    times: StageTimes,
+    peak_bytes: u64,
+}
+
+/// A stage's time in a [`StageTimes`].
+type StageTime = fn(&StageTimes) -> f64;
+
+/// The stages of a fit, with their time.
+const STAGES: [(&str, StageTime); 5] = [
+    ("graph", |t| t.graph),
+    ("features", |t| t.features),
+    ("inference", |t| t.inference),
+    ("tracks", |t| t.tracks),
+    ("total", |t| t.total()),
+];
+
+/// Runs `gnntrack bench scaling`.
+pub fn bench_scaling(args: BenchScalingArgs) -> CliResult {
+    if let Some(md) = &args.markdown {
+        check_output_folder(md)?;
+    }
+    if let Some(m) = args
+        .multiples
+        .iter()
+        .find(|m| !(m.is_finite() && **m > 0.0))
+    {
+        return Err(format!("--multiples {m}: must be finite and > 0").into());
+    }
+    let mut config = args.tracker.config(SIMULATION_GEOMETRY)?;
+    // The big crossings must run: the caps go to their largest values and the memory guard
+    // below takes their place.
+    config.max_hits = u32::MAX as usize;
+    config.max_edges = u32::MAX as usize;
+    let tracker = Tracker::new(config)?;
+    let flops = model_flops(&tracker, &args.flops);
+    let peak = CpuPeak::detect();
+
+    // The crossings, smallest first.
+    let xi7 = PositronCount::Xi(7).mean();
+    let mut sizes: Vec<(String, SimConfig)> = Vec::new();
+    for &xi in &args.xi {
+        sizes.push((format!("xi = {xi}"), SimConfig::e_laser(xi)?));
+    }
+    for &m in &args.multiples {
+        let mut c = SimConfig::e_laser(7)?;
+        c.positrons = PositronCount::Exact((m * xi7).round() as usize);
+        sizes.push((format!("{m} x xi = 7"), c));
+    }
+    sizes.sort_by(|a, b| a.1.positrons.mean().total_cmp(&b.1.positrons.mean()));
+    if sizes.is_empty() {
+        return Err("no crossings: give --xi or --multiples".into());
+    }
+
+    let rss_known = perf::reset_peak_rss() && perf::peak_rss_bytes().is_some();
+    let memory_what = if rss_known {
+        "peak RSS (high-water mark reset before each crossing)"
+    } else {
+        "peak Rust heap (the resident high-water mark cannot be reset here; onnxruntime's memory not included)"
+    };
+    let limit_bytes = args.memory_limit_gib * (1u64 << 30) as f64;
+    let timing = match args.repeat.max(1) {
+        1 => "times of one run".to_string(),
+        n => format!("times are medians of {n} runs"),
+    };
+    println!(
+        "model {} on {}, {} threads; {}; {memory_what}; {timing}",
+        tracker.classifier().info().name,
+        tracker.classifier().provider(),
+        rayon::current_num_threads(),
+        describe_flops(&flops),
+    );
+    println!(
+        "{:>16} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>8}",
+        "crossing",
+        "hits",
+        "edges",
+        "graph ms",
+        "feat ms",
+        "infer ms",
+        "track ms",
+        "total ms",
+        "peak MiB",
+        "GFLOP/s"
+    );
+    let bar = super::progress(sizes.len() as u64, "crossings");
+    let mut points: Vec<ScalingPoint> = Vec::new();
+    let mut stopped = None;
+    let mut start = 0;
+    for (k, (label, sim)) in sizes.iter().enumerate() {
+        let event = simulate_bx(tracker.detector(), sim, args.seed, 0)?;
+        let hits = &event.hits;
+        if k == 0 {
+            tracker.reconstruct(hits)?; // warm-up
+            start = memory_now(rss_known);
+        }
+        // The memory guard: the growth of the peak above the start, fitted on the three
+        // largest crossings so far, extrapolated to this one.
+        let recent = above_start(&points[points.len().saturating_sub(3)..], start);
+        if let Some(fit) = fit_power_law(&recent) {
+            let predicted = start as f64 + fit.at(hits.len() as f64);
+            if predicted > limit_bytes {
+                stopped = Some(format!(
+                    "{label} ({} hits) and larger not run: predicted peak {:.1} GiB > --memory-limit-gib {}",
+                    hits.len(),
+                    predicted / (1u64 << 30) as f64,
+                    args.memory_limit_gib
+                ));
+                break;
+            }
+        }
+        let mut runs = Vec::new();
+        let mut edges = 0;
+        let mut peak_bytes = 0;
+        for _ in 0..args.repeat.max(1) {
+            if rss_known {
+                perf::reset_peak_rss();
+            } else {
+                alloc::reset_peak();
+            }
+            let r = tracker.reconstruct(hits)?;
+            edges = r.graph.len();
+            runs.push(r.times);
+            drop(r);
+            let peak_now = if rss_known {
+                perf::peak_rss_bytes().unwrap_or(0)
+            } else {
+                alloc::peak_bytes() as u64
+            };
+            peak_bytes = peak_bytes.max(peak_now);
+        }
+        let t = median(runs);
+        let gflops = match &flops {
+            Ok((f, _)) if t.inference > 0.0 => {
+                format!("{:.2}", f.flops(hits.len(), edges) / t.inference / 1e9)
+            }
+            _ => "-".into(),
+        };
+        bar.inc(1);
+        bar.suspend(|| {
+            println!(
+                "{:>16} {:>8} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>10.0} {:>8}",
+                label,
+                hits.len(),
+                edges,
+                1e3 * t.graph,
+                1e3 * t.features,
+                1e3 * t.inference,
+                1e3 * t.tracks,
+                1e3 * t.total(),
+                mib(peak_bytes),
+                gflops
+            )
+        });
+        points.push(ScalingPoint {
+            label: label.clone(),
+            hits: hits.len(),
+            edges,
+            times: t,
+            peak_bytes,
+        });
+    }
+    bar.finish_and_clear();
+    if let Some(s) = &stopped {
+        println!("{s}");
+    }
+
+    let fitted: Vec<&ScalingPoint> = points
+        .iter()
+        .filter(|p| p.hits >= args.fit_min_hits)
+        .collect();
+    let fit_of = |value: &dyn Fn(&ScalingPoint) -> f64| {
+        let xy: Vec<(f64, f64)> = fitted.iter().map(|p| (p.hits as f64, value(p))).collect();
+        fit_power_law(&xy)
+    };
+    let fits: Vec<(&str, Option<PowerLaw>)> = STAGES
+        .iter()
+        .map(|&(name, time)| (name, fit_of(&|p| 1e3 * time(&p.times))))
+        .chain([
+            (
+                "peak memory above the start",
+                fit_of(&|p| mib(p.peak_bytes.saturating_sub(start))),
+            ),
+            ("edges", fit_of(&|p| p.edges as f64)),
+        ])
+        .collect();
+    // The same quantities against the edges: the stages that work per edge are linear there.
+    let per_edge = |value: &dyn Fn(&ScalingPoint) -> f64| {
+        let xy: Vec<(f64, f64)> = fitted.iter().map(|p| (p.edges as f64, value(p))).collect();
+        fit_power_law(&xy)
+    };
+    let edge_fits: Vec<Option<PowerLaw>> = STAGES
+        .iter()
+        .map(|&(_, time)| per_edge(&|p| 1e3 * time(&p.times)))
+        .chain([per_edge(&|p| mib(p.peak_bytes.saturating_sub(start))), None])
+        .collect();
+    let fit_header = ["quantity", "exponent k", "c", "exponent against edges"];
+    let fit_rows: Vec<Vec<String>> = fits
+        .iter()
+        .zip(&edge_fits)
+        .map(|((name, fit), edge_fit)| {
+            let k = |f: &Option<PowerLaw>| f.map_or("-".into(), |f| format!("{:.3}", f.k));
+            let c = fit.map_or("-".into(), |f| format!("{:.3e}", f.c));
+            vec![name.to_string(), k(fit), c, k(edge_fit)]
+        })
+        .collect();
+    println!(
+        "\npower laws y = c * hits^k (least squares in log-log over the {} crossings of at least {} \
+         hits; times in ms, memory in MiB above the {:.0} MiB at the start):",
+        fitted.len(),
+        args.fit_min_hits,
+        mib(start)
+    );
+    print_columns(&fit_header, &fit_rows);
+
+    std::fs::create_dir_all(&args.out)?;
+    let plot = args.out.join("scaling.png");
+    match plots::ensure_font() {
+        Ok(()) => {
+            scaling_plot(&plot, &points, start, args.fit_min_hits, &fits)?;
+            println!("plot written to {}", plot.display());
+        }
+        Err(e) => println!("plot skipped: {e}"),
+    }
+
+    if let Some(md) = &args.markdown {
+        let header = [
+            "crossing",
+            "hits",
+            "edges",
+            "graph ms",
+            "features ms",
+            "inference ms",
+            "tracks ms",
+            "total ms",
+            "peak MiB",
+            "inference GFLOP/s",
+        ];
+        let rows: Vec<Vec<String>> = points
+            .iter()
+            .map(|p| {
+                let t = &p.times;
+                vec![
+                    p.label.clone(),
+                    p.hits.to_string(),
+                    p.edges.to_string(),
+                    format!("{:.1}", 1e3 * t.graph),
+                    format!("{:.1}", 1e3 * t.features),
+                    format!("{:.1}", 1e3 * t.inference),
+                    format!("{:.1}", 1e3 * t.tracks),
+                    format!("{:.1}", 1e3 * t.total()),
+                    format!("{:.0}", mib(p.peak_bytes)),
+                    match &flops {
+                        Ok((f, _)) if t.inference > 0.0 => {
+                            format!("{:.2}", f.flops(p.hits, p.edges) / t.inference / 1e9)
+                        }
+                        _ => "-".into(),
+                    },
+                ]
+            })
+            .collect();
         let body = format!(
-            "Model {} on {}; {}; medians of {} warm runs; peak RSS is the process high-water \
-             mark so far (intensities in increasing order).\n\n{}",
+            "Model {} on {}; {}; peak f32 rate {}; {}; {memory_what}; {timing}; seed {}; \
+             `max_hits` and `max_edges` lifted.{}\n\n{}\n\
+             Power laws y = c * hits^k, least squares in log-log over the {} crossings of at \
+             least {} hits (times in ms, memory in MiB above the {:.0} MiB at the start):\n\n{}",
             tracker.classifier().info().name,
             tracker.classifier().provider(),
             markdown::machine(),
-            args.repeat.max(1),
-            markdown::table(&header, &rows)
+            peak.describe(),
+            describe_flops(&flops),
+            args.seed,
+            stopped.map(|s| format!(" {s}.")).unwrap_or_default(),
+            markdown::table(&header, &rows),
+            fitted.len(),
+            args.fit_min_hits,
+            mib(start),
+            markdown::table(&fit_header, &fit_rows)
         );
         markdown::write_section(md, &markdown::command_line(), &body)
             .map_err(|e| format!("cannot write {}: {e}", md.display()))?;
-        println!("table written to {}", md.display());
+        println!("tables written to {}", md.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// (hits, peak memory above `start` in MiB) of each crossing.
+fn above_start(points: &[ScalingPoint], start: u64) -> Vec<(f64, f64)> {
+    points
+        .iter()
+        .map(|p| (p.hits as f64, mib(p.peak_bytes.saturating_sub(start))))
+        .collect()
+}
+
+/// The memory in use now: resident set (Linux, the high-water mark just reset) or live heap.
+fn memory_now(rss_known: bool) -> u64 {
+    if rss_known {
+        perf::reset_peak_rss();
+        perf::peak_rss_bytes().unwrap_or(0)
+    } else {
+        alloc::live_bytes() as u64
+    }
+}
+
+/// Log-log plot of the stage times and the peak memory against the hits, with the fits.
+fn scaling_plot(
+    path: &Path,
+    points: &[ScalingPoint],
+    start: u64,
+    fit_min_hits: usize,
+    fits: &[(&str, Option<PowerLaw>)],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let times: Vec<plots::LogLogSeries> = STAGES
+        .iter()
+        .zip(fits)
+        .map(|(&(name, time), &(_, fit))| {
+            let xy = points
+                .iter()
+                .map(|p| (p.hits as f64, 1e3 * time(&p.times)))
+                .collect();
+            (name.to_string(), xy, fit)
+        })
+        .collect();
+    let memory = vec![(
+        "peak above the start".to_string(),
+        above_start(points, start),
+        fits[STAGES.len()].1,
+    )];
+    plots::log_log(
+        path,
+        fit_min_hits as f64,
+        ("time per stage", "time [ms]", &times),
+        (
+            "peak memory of a crossing",
+            "memory above the start [MiB]",
+            &memory,
+        ),
+    )
 }

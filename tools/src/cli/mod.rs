@@ -97,8 +97,12 @@ pub enum Command {
 pub enum Bench {
     /// Graph construction at xi = 3..7 and on the real crossing: edges, efficiency, purity, time, memory.
     Graph(graph::BenchGraphArgs),
-    /// The whole pipeline at xi = 3..7: per-stage times, candidates and peak memory.
+    /// The whole pipeline at xi = 3..7: per-stage times, candidates and peak memory, how far
+    /// from the machine's FLOP rate and memory bandwidth, and the throughput of many crossings.
     Pipeline(bench::BenchPipelineArgs),
+    /// How the stage times and the peak memory grow with the crossing size (xi = 3..7, 2 and 5
+    /// times xi = 7): power-law exponents and a log-log plot.
+    Scaling(bench::BenchScalingArgs),
 }
 
 /// Runs one subcommand.
@@ -124,6 +128,7 @@ pub fn run(command: Command) -> CliResult {
         Command::CalibrateWindows(args) => graph::calibrate_windows(args),
         Command::Bench(Bench::Graph(args)) => graph::bench_graph(args),
         Command::Bench(Bench::Pipeline(args)) => bench::bench_pipeline(args),
+        Command::Bench(Bench::Scaling(args)) => bench::bench_scaling(args),
         Command::Reconstruct(args) => reconstruct::reconstruct(args),
         Command::Demo(args) => reconstruct::demo(args),
         Command::Eval(args) => eval::eval(args),

@@ -175,3 +175,100 @@ pub fn event_display(
     root.present()?;
     Ok(())
 }
+
+/// One series of a log-log plot: legend text, points and the fitted power law, if any.
+pub type LogLogSeries = (
+    String,
+    Vec<(f64, f64)>,
+    Option<gnntrack_tools::perf::PowerLaw>,
+);
+
+/// Two log-log panels side by side (title, y-axis label, series), both against the hits of a
+/// crossing: points, and each series' power law as a line from `fit_from` hits on, labelled
+/// with its exponent.
+pub fn log_log(
+    path: &Path,
+    fit_from: f64,
+    left: (&str, &str, &[LogLogSeries]),
+    right: (&str, &str, &[LogLogSeries]),
+) -> PlotResult {
+    let root = BitMapBackend::new(path, (1400, 600)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (a, b) = root.split_horizontally(700);
+    for (area, (title, y_label, series)) in [(a, left), (b, right)] {
+        let positive = |v: f64| v > 0.0 && v.is_finite();
+        let xs = series.iter().flat_map(|s| s.1.iter().map(|p| p.0));
+        let ys = series.iter().flat_map(|s| s.1.iter().map(|p| p.1));
+        let range = |values: &mut dyn Iterator<Item = f64>| {
+            let (lo, hi) = values
+                .filter(|&v| positive(v))
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(v), b.max(v))
+                });
+            if lo.is_finite() {
+                (lo / 2.0, hi * 2.0)
+            } else {
+                (1.0, 10.0)
+            }
+        };
+        let (x0, x1) = range(&mut xs.into_iter());
+        let (y0, y1) = range(&mut ys.into_iter());
+        let mut chart = ChartBuilder::on(&area)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("hits in the crossing")
+            .y_desc(y_label)
+            .x_label_formatter(&|v| format!("{v:.0e}"))
+            .y_label_formatter(&|&v| {
+                if (1.0..1e5).contains(&v) {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.0e}")
+                }
+            })
+            .draw()?;
+        for (k, (name, points, fit)) in series.iter().enumerate() {
+            let colour = Palette99::pick(k).to_rgba();
+            let points: Vec<(f64, f64)> = points
+                .iter()
+                .copied()
+                .filter(|&(x, y)| positive(x) && positive(y))
+                .collect();
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
+            let label = match fit {
+                Some(f) => format!("{name}: k = {:.2}", f.k),
+                None => name.clone(),
+            };
+            let line: Vec<(f64, f64)> = match fit {
+                Some(f) => (0..=50)
+                    .map(|i| {
+                        let from = fit_from.clamp(x0, x1);
+                        let x = from * (x1 / from).powf(f64::from(i) / 50.0);
+                        (x, f.at(x))
+                    })
+                    .filter(|&(_, y)| y >= y0 && y <= y1)
+                    .collect(),
+                None => points.clone(),
+            };
+            chart
+                .draw_series(LineSeries::new(line, colour.stroke_width(2)))?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}

@@ -18,3 +18,38 @@ pub fn shared_data(file: &str) -> PathBuf {
     );
     path
 }
+
+/// The Markdown tables of the results-file section titled `title` (up to its end marker), each
+/// as rows of trimmed cells: the header row first, the separator row left out.
+#[allow(dead_code)]
+pub fn tables_of(text: &str, title: &str) -> Vec<Vec<Vec<String>>> {
+    let start = text
+        .find(title)
+        .unwrap_or_else(|| panic!("no {title} in\n{text}"));
+    let end = text[start..]
+        .find("<!-- gnntrack:end -->")
+        .expect("the section ends")
+        + start;
+    let mut tables: Vec<Vec<Vec<String>>> = Vec::new();
+    let mut in_table = false;
+    for line in text[start..end].lines() {
+        if !line.starts_with('|') {
+            in_table = false;
+            continue;
+        }
+        if !in_table {
+            tables.push(Vec::new());
+            in_table = true;
+        }
+        if line.starts_with("|---") {
+            continue;
+        }
+        let cells = line
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect();
+        tables.last_mut().expect("pushed above").push(cells);
+    }
+    tables
+}

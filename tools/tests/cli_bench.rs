@@ -1,0 +1,175 @@
+//! `gnntrack bench pipeline` and `gnntrack bench scaling` on tiny settings: the columns of the
+//! machine's limits, the throughput and the power-law fits exist and hold positive numbers.
+//! No timing is asserted.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+fn gnntrack(dir: &Path, args: &[&str]) -> String {
+    let run = Command::new(env!("CARGO_BIN_EXE_gnntrack"))
+        .current_dir(dir)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+/// The number at the start of a cell (`12.5`, `3.1 %`, `40 MiB`), which must be positive.
+fn positive(cell: &str) -> f64 {
+    let v: f64 = cell
+        .split_whitespace()
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("`{cell}` is not a number"));
+    assert!(v > 0.0 && v.is_finite(), "`{cell}` is not positive");
+    v
+}
+
+/// The column of a table (header row first) by its header, from the row `row` of the body.
+fn cell<'a>(table: &'a [Vec<String>], column: &str, row: usize) -> &'a str {
+    let c = table[0]
+        .iter()
+        .position(|h| h == column)
+        .unwrap_or_else(|| panic!("no column {column} in {:?}", table[0]));
+    &table[1 + row][c]
+}
+
+#[test]
+fn bench_pipeline_reports_the_machine_limits_and_the_throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "bench",
+        "pipeline",
+        "--xi",
+        "3",
+        "--repeat",
+        "1",
+        "--throughput-xi",
+        "3",
+        "--throughput-crossings",
+        "3",
+        "--stream-mib",
+        "4",
+        "--markdown",
+        "results.md",
+    ];
+    let printed = gnntrack(dir.path(), &args);
+    for words in [
+        "peak f32 rate:",
+        "FLOP/cycle",
+        "memory bandwidth: copy",
+        "triad",
+    ] {
+        assert!(printed.contains(words), "{words}: {printed}");
+    }
+    // The default model's count is compiled in.
+    assert!(
+        printed.contains("gnntrack_in_small.flops.json"),
+        "{printed}"
+    );
+    let text = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
+    let title = "### `gnntrack bench pipeline --xi 3 --repeat 1 --throughput-xi 3 \
+                 --throughput-crossings 3 --stream-mib 4`";
+    let tables = common::tables_of(&text, title);
+    assert_eq!(tables.len(), 3, "times, limits, throughput: {text}");
+    assert!(text.contains("GFLOP/s") && text.contains("GB/s"), "{text}");
+
+    let limits = &tables[1];
+    assert_eq!(limits.len(), 2, "one intensity: {limits:?}");
+    assert_eq!(cell(limits, "xi", 0), "3");
+    for column in [
+        "inference GFLOP",
+        "inference GFLOP/s",
+        "of peak",
+        "graph GB/s",
+        "features GB/s",
+    ] {
+        positive(cell(limits, column, 0));
+    }
+    // Both bandwidth shares are called "of triad" and end in a percent sign.
+    assert_eq!(
+        limits[1].iter().filter(|c| c.ends_with(" %")).count(),
+        3,
+        "{limits:?}"
+    );
+
+    let throughput = &tables[2];
+    assert_eq!(cell(throughput, "crossings", 0), "3");
+    for column in [
+        "latency ms",
+        "sequential crossings/s",
+        "concurrent crossings/s",
+        "concurrent latency ms",
+        "speed-up",
+    ] {
+        positive(cell(throughput, column, 0));
+    }
+}
+
+#[test]
+fn bench_scaling_fits_power_laws_and_draws_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "bench",
+        "scaling",
+        "--xi",
+        "3,4",
+        "--multiples",
+        "0.02",
+        "--fit-min-hits",
+        "0",
+        "--out",
+        "plots",
+        "--markdown",
+        "results.md",
+    ];
+    let printed = gnntrack(dir.path(), &args);
+    let text = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
+    let tables = common::tables_of(
+        &text,
+        "### `gnntrack bench scaling --xi 3,4 --multiples 0.02 --fit-min-hits 0 --out plots`",
+    );
+    assert_eq!(tables.len(), 2, "crossings, fits: {text}");
+    let crossings = &tables[0];
+    assert_eq!(crossings.len(), 4, "three crossings: {crossings:?}");
+    // Smallest first: xi = 3 (138 positrons), 0.02 x xi = 7 (1346), xi = 4 (2072).
+    let labels: Vec<&str> = (0..3).map(|r| cell(crossings, "crossing", r)).collect();
+    assert_eq!(labels, ["xi = 3", "0.02 x xi = 7", "xi = 4"]);
+    let mut hits = Vec::new();
+    for r in 0..3 {
+        hits.push(positive(cell(crossings, "hits", r)));
+        for column in ["total ms", "inference ms", "peak MiB", "inference GFLOP/s"] {
+            positive(cell(crossings, column, r));
+        }
+    }
+    assert!(hits.windows(2).all(|w| w[0] < w[1]), "{hits:?}");
+
+    let fits = &tables[1];
+    let quantities: Vec<&str> = (0..fits.len() - 1)
+        .map(|r| cell(fits, "quantity", r))
+        .collect();
+    for q in ["graph", "features", "inference", "tracks", "total", "edges"] {
+        assert!(quantities.contains(&q), "{q}: {fits:?}");
+    }
+    for r in 0..fits.len() - 1 {
+        if cell(fits, "quantity", r) == "peak memory above the start" {
+            continue; // a tiny crossing may not raise the high-water mark at all
+        }
+        // Times and edges grow with the hits: a positive exponent and prefactor.
+        positive(cell(fits, "exponent k", r));
+        positive(cell(fits, "c", r));
+    }
+    assert!(
+        printed.contains("plot written to") && dir.path().join("plots/scaling.png").is_file()
+            || printed.contains("plot skipped"),
+        "{printed}"
+    );
+}
