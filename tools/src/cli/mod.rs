@@ -7,6 +7,7 @@ mod graph;
 mod markdown;
 mod plots;
 mod reconstruct;
+mod scaling;
 mod simulate;
 
 use std::path::PathBuf;
@@ -102,7 +103,7 @@ pub enum Bench {
     Pipeline(bench::BenchPipelineArgs),
     /// How the stage times and the peak memory grow with the crossing size (xi = 3..7, 2 and 5
     /// times xi = 7): power-law exponents and a log-log plot.
-    Scaling(bench::BenchScalingArgs),
+    Scaling(scaling::BenchScalingArgs),
 }
 
 /// Runs one subcommand.
@@ -128,7 +129,7 @@ pub fn run(command: Command) -> CliResult {
         Command::CalibrateWindows(args) => graph::calibrate_windows(args),
         Command::Bench(Bench::Graph(args)) => graph::bench_graph(args),
         Command::Bench(Bench::Pipeline(args)) => bench::bench_pipeline(args),
-        Command::Bench(Bench::Scaling(args)) => bench::bench_scaling(args),
+        Command::Bench(Bench::Scaling(args)) => scaling::bench_scaling(args),
         Command::Reconstruct(args) => reconstruct::reconstruct(args),
         Command::Demo(args) => reconstruct::demo(args),
         Command::Eval(args) => eval::eval(args),
