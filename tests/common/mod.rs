@@ -3,13 +3,21 @@
 use std::path::PathBuf;
 
 /// Path of a file in the reference data folder `../shared/data` next to the repository
-/// (override with `GNNTRACK_SHARED_DATA`). Panics with a clear message when it is missing:
-/// these tests need the real LUXE event and chip tables.
+/// (override with `GNNTRACK_SHARED_DATA`), found from the package of the test, the root or
+/// `tools/`. Panics with a clear message when it is missing: these tests need the real LUXE
+/// event and chip tables.
 #[allow(dead_code)]
 pub fn shared_data(file: &str) -> PathBuf {
+    let package = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = std::env::var_os("GNNTRACK_SHARED_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+        .unwrap_or_else(|| {
+            package
+                .ancestors()
+                .map(|p| p.join("../shared/data"))
+                .find(|d| d.is_dir())
+                .unwrap_or_else(|| package.join("../shared/data"))
+        });
     let path = dir.join(file);
     assert!(
         path.exists(),

@@ -4,24 +4,6 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-fn gnntrack(dir: &Path, args: &[&str]) -> String {
-    let run = Command::new(env!("CARGO_BIN_EXE_gnntrack"))
-        .current_dir(dir)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("the binary runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    String::from_utf8_lossy(&run.stdout).into_owned()
-}
-
 /// The number at the start of a cell (`12.5`, `3.1 %`, `40 MiB`), which must be positive.
 fn positive(cell: &str) -> f64 {
     let v: f64 = cell
@@ -61,7 +43,7 @@ fn bench_pipeline_reports_the_machine_limits_and_the_throughput() {
         "--markdown",
         "results.md",
     ];
-    let printed = gnntrack(dir.path(), &args);
+    let printed = common::gnntrack_ok(dir.path(), &args);
     for words in [
         "peak f32 rate:",
         "FLOP/cycle",
@@ -131,7 +113,7 @@ fn bench_scaling_fits_power_laws_and_draws_them() {
         "--markdown",
         "results.md",
     ];
-    let printed = gnntrack(dir.path(), &args);
+    let printed = common::gnntrack_ok(dir.path(), &args);
     let text = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
     let tables = common::tables_of(
         &text,

@@ -3,24 +3,6 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-fn gnntrack(dir: &Path, args: &[&str]) -> String {
-    let run = Command::new(env!("CARGO_BIN_EXE_gnntrack"))
-        .current_dir(dir)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("the binary runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    String::from_utf8_lossy(&run.stdout).into_owned()
-}
-
 /// The cells of the rows of the first table (not the header or separator) of the section
 /// titled `title`.
 fn rows_of(text: &str, title: &str) -> Vec<Vec<String>> {
@@ -49,12 +31,12 @@ fn eval_and_bench_write_their_own_sections_of_one_results_file() {
         "--markdown",
         "results.md",
     ];
-    let printed = gnntrack(dir.path(), &eval);
+    let printed = common::gnntrack_ok(dir.path(), &eval);
     assert!(
         printed.contains("tracks from a perfect edge classifier"),
         "{printed}"
     );
-    gnntrack(
+    common::gnntrack_ok(
         dir.path(),
         &[
             "bench",
@@ -67,7 +49,7 @@ fn eval_and_bench_write_their_own_sections_of_one_results_file() {
             "results.md",
         ],
     );
-    gnntrack(
+    common::gnntrack_ok(
         dir.path(),
         &[
             "bench",
@@ -83,7 +65,7 @@ fn eval_and_bench_write_their_own_sections_of_one_results_file() {
         ],
     );
     // A rerun replaces the eval section instead of adding one.
-    gnntrack(dir.path(), &eval);
+    common::gnntrack_ok(dir.path(), &eval);
     let text = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
     assert!(
         text.starts_with("# Results\n\nKept as written.\n"),

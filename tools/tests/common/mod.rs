@@ -1,22 +1,27 @@
 //! Helpers shared by the integration tests.
 
-use std::path::PathBuf;
+#[path = "../../../tests/common/mod.rs"]
+mod root;
 
-/// Path of a file in the reference data folder `../shared/data` next to the repository (the
-/// tools package is one folder below it; override with `GNNTRACK_SHARED_DATA`). Panics with a
-/// clear message when it is missing: these tests need the real LUXE event and chip tables.
+#[allow(unused_imports)]
+pub use root::shared_data;
+
+/// Runs `gnntrack` with `args` in `dir` (warnings only in its log), asserts that it succeeds
+/// and returns what it printed.
 #[allow(dead_code)]
-pub fn shared_data(file: &str) -> PathBuf {
-    let dir = std::env::var_os("GNNTRACK_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    let path = dir.join(file);
+pub fn gnntrack_ok(dir: &std::path::Path, args: &[&str]) -> String {
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_gnntrack"))
+        .current_dir(dir)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs");
     assert!(
-        path.exists(),
-        "reference file {} not found: put the shared data folder next to the repository or set GNNTRACK_SHARED_DATA",
-        path.display()
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
     );
-    path
+    String::from_utf8_lossy(&run.stdout).into_owned()
 }
 
 /// The Markdown tables of the results-file section titled `title` (up to its end marker), each
