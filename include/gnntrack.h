@@ -38,8 +38,9 @@
  *   final for the process (GNNTRACK_STATUS_ONNXRUNTIME from every later tracker).
  * - Configuration keys (gnntrack_config_set, or a TOML file): geometry, model, max_hits,
  *   max_edges, edge_cap, hits.*, graph.*, inference.* (provider, device_id, intra_threads,
- *   pool_size, library.path, library.search) and tracks.* (edge_cut, min_hits, ...); the README
- *   of the project lists them all, gnntrack_config_set names a key it does not know.
+ *   intra_spinning, memory_pattern, pool_size, graph_mismatch, library.path, library.search)
+ *   and tracks.* (edge_cut, min_hits, ...); docs/configuration.md lists them all, and
+ *   gnntrack_config_set names a key it does not know.
  * - Strings are NUL-terminated UTF-8. Units: mm, GeV, seconds.
  */
 
@@ -415,8 +416,9 @@ void gnntrack_config_free(struct gnntrack_config *config);
  * Sets one key (dotted path, for example `"tracks.min_hits"`, `"inference.provider"`,
  * `"max_edges"`) from its text, as steering parameters of a host framework arrive. The keys are
  * those of the configuration TOML: `geometry`, `model`, `max_hits`, `max_edges`, `edge_cap`,
- * `hits.*`, `graph.*`, `inference.*` (`provider`, `device_id`, `intra_threads`, `pool_size`,
- * `library.path`, `library.search`) and `tracks.*`; `gnntrack_config_to_toml` prints them all
+ * `hits.*`, `graph.*`, `inference.*` (`provider`, `device_id`, `intra_threads`,
+ * `intra_spinning`, `memory_pattern`, `pool_size`, `graph_mismatch`, `library.path`,
+ * `library.search`) and `tracks.*`; `gnntrack_config_to_toml` prints them all
  * with their values. The text is
  * read as a TOML value when it is one (`4`, `0.5`, `true`, `[1, 2]`), else as a string.
  * An unknown key or a value of the wrong type or range gives `GNNTRACK_STATUS_CONFIG` with the

@@ -48,8 +48,9 @@ pub unsafe extern "C" fn gnntrack_config_free(config: *mut gnntrack_config) {
 /// Sets one key (dotted path, for example `"tracks.min_hits"`, `"inference.provider"`,
 /// `"max_edges"`) from its text, as steering parameters of a host framework arrive. The keys are
 /// those of the configuration TOML: `geometry`, `model`, `max_hits`, `max_edges`, `edge_cap`,
-/// `hits.*`, `graph.*`, `inference.*` (`provider`, `device_id`, `intra_threads`, `pool_size`,
-/// `library.path`, `library.search`) and `tracks.*`; `gnntrack_config_to_toml` prints them all
+/// `hits.*`, `graph.*`, `inference.*` (`provider`, `device_id`, `intra_threads`,
+/// `intra_spinning`, `memory_pattern`, `pool_size`, `graph_mismatch`, `library.path`,
+/// `library.search`) and `tracks.*`; `gnntrack_config_to_toml` prints them all
 /// with their values. The text is
 /// read as a TOML value when it is one (`4`, `0.5`, `true`, `[1, 2]`), else as a string.
 /// An unknown key or a value of the wrong type or range gives `GNNTRACK_STATUS_CONFIG` with the

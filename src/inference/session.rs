@@ -497,6 +497,7 @@ fn builder(
     let mut b = Session::builder(&runtime.environment)?
         .with_prepacked_weights(prepacked)?
         .with_inter_threads(1)?
+        .with_memory_pattern(config.memory_pattern)?
         .with_intra_op_spinning(config.intra_spinning)?;
     if config.intra_threads > 0 {
         b = b.with_intra_threads(config.intra_threads)?;

@@ -184,9 +184,12 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
     let mut limit_rows = Vec::new();
     for xi in xis {
         let event = simulate_bx(tracker.detector(), &SimConfig::e_laser(xi)?, args.seed, 0)?;
+        // Each result is dropped before the next run, as a host does from one crossing to the
+        // next, so the peak memory is that of one crossing in flight.
         let mut r = tracker.reconstruct(&event.hits)?;
         let mut runs: Vec<StageTimes> = Vec::new();
         for _ in 0..repeat {
+            drop(r);
             r = tracker.reconstruct(&event.hits)?;
             runs.push(r.times);
         }
