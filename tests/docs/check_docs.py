@@ -35,7 +35,7 @@ except ModuleNotFoundError:  # Python < 3.11
         sys.exit("check_docs.py needs Python >= 3.11 (tomllib) or the tomli package")
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_FILES = ["README.md", "docs/*.md", "cpp_adapter/README.md"]
+DEFAULT_FILES = ["README.md", "docs/*.md", "cpp_adapter/README.md", "models/README.md", "models/train/README.md"]
 README_MAX_LINES = 200
 TIMEOUT_S = 600
 
