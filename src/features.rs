@@ -528,8 +528,41 @@ pub fn edge_features(
     };
     let data = fill_rows(graph.len(), columns.len(), |e, row| {
         let (p1, p2) = (p(graph.src[e]), p(graph.dst[e]));
-        for ((spec, &what), out) in columns.iter().zip(&compute).zip(row) {
-            *out = spec.apply(edge_raw(what, reference, p1, p2, graph.kind[e]));
+        // Quantities several features share, computed once per edge with the same formulas
+        // as `edge_raw` (so the values are the same to the bit).
+        let mut slope = None;
+        let (mut dca_x, mut dca_y) = (None, None);
+        for ((spec, &what), out) in columns.iter().zip(&compute).zip(row.iter_mut()) {
+            let mut slope_deviation =
+                || *slope.get_or_insert_with(|| reference.slope_deviation(p1, p2));
+            let raw = match what {
+                Compute::SlopeDevX => slope_deviation().0,
+                Compute::SlopeDevY => slope_deviation().1,
+                Compute::SlopeDevXRel => {
+                    let u1 = reference.u(p1[0], p1[2]);
+                    let u1 = if u1.abs() < 1e-9 {
+                        1e-9f64.copysign(u1)
+                    } else {
+                        u1
+                    };
+                    slope_deviation().0 / u1
+                }
+                Compute::DcaX | Compute::DcaY | Compute::Dca => {
+                    let x = *dca_x.get_or_insert_with(|| {
+                        edge_raw(Compute::DcaX, reference, p1, p2, graph.kind[e])
+                    });
+                    let y = *dca_y.get_or_insert_with(|| {
+                        edge_raw(Compute::DcaY, reference, p1, p2, graph.kind[e])
+                    });
+                    match what {
+                        Compute::DcaX => x,
+                        Compute::DcaY => y,
+                        _ => x.hypot(y),
+                    }
+                }
+                _ => edge_raw(what, reference, p1, p2, graph.kind[e]),
+            };
+            *out = spec.apply(raw);
         }
     });
     Ok(FeatureMatrix {
