@@ -62,7 +62,7 @@ pub(crate) fn assign(
         .collect();
     let t4 = std::time::Instant::now();
     if config.swap_tails {
-        swap_tails(hits, &mut tracks, edges, scores, config);
+        swap_tails(hits, &mut tracks, edges, scores, config, true);
     }
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
     log::debug!(
@@ -202,12 +202,16 @@ fn share(state: &mut State, order: &[u32], hits: &Hits, config: &TrackConfig) {
 /// Step 3 of the module docs: `tracks` are hit lists ordered inner to outer. The cut goes
 /// after the inner hit of an edge from one track into the other; that hit may be one the two
 /// share (a merged hit, after which the positrons' paths part).
+///
+/// `screen` false tries every edge in the sequential pass (the plain algorithm the screen must
+/// reproduce; for the tests).
 fn swap_tails(
     hits: &Hits,
     tracks: &mut [Vec<u32>],
     edges: &[(u32, u32)],
     scores: &[f32],
     config: &TrackConfig,
+    screen: bool,
 ) {
     // Up to two tracks per hit.
     let mut owners = vec![[FREE; 2]; hits.len()];
@@ -292,12 +296,13 @@ fn swap_tails(
         .par_iter()
         .zip(scores)
         .map(|(&(u, v), &s)| {
-            s >= config.path_cut
-                && owners[u as usize].iter().any(|&ta| {
-                    owners[v as usize]
-                        .iter()
-                        .any(|&tb| gains(tracks, &current, ta, tb, u, v))
-                })
+            !screen
+                || s >= config.path_cut
+                    && owners[u as usize].iter().any(|&ta| {
+                        owners[v as usize]
+                            .iter()
+                            .any(|&tb| gains(tracks, &current, ta, tb, u, v))
+                    })
         })
         .collect();
     let t_screen = std::time::Instant::now();
@@ -443,6 +448,54 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_screened_tail_exchange_is_the_sequential_one() {
+        // Dense bundles of nearly parallel lines whose tracks start with wrong tails: the
+        // parallel screen must give exactly the tracks of trying every edge in order.
+        let mut r = rng(11);
+        let mut changed = 0;
+        for trial in 0..300 {
+            let lines: Vec<(f64, f64, f64, f64)> = (0..r.random_range(2..12))
+                .map(|_| {
+                    (
+                        150.0 + r.random_range(0.0..2.0),
+                        0.05 + r.random_range(-0.002..0.002),
+                        r.random_range(-1.0..1.0),
+                        r.random_range(-0.002..0.002),
+                    )
+                })
+                .collect();
+            let h = track_hits(&lines, 0.005, trial);
+            let n = lines.len() as u32;
+            // Track t: its own two inner hits and the outer hits of a random line.
+            let mut tracks: Vec<Vec<u32>> = (0..n)
+                .map(|t| {
+                    let o = r.random_range(0..n);
+                    vec![4 * t, 4 * t + 1, 4 * o + 2, 4 * o + 3]
+                })
+                .collect();
+            for t in &mut tracks {
+                t.dedup();
+            }
+            let mut edges = Vec::new();
+            for a in 0..n {
+                for b in 0..n {
+                    for layer in 0..3 {
+                        edges.push((4 * a + layer, 4 * b + layer + 1));
+                    }
+                }
+            }
+            let scores: Vec<f32> = edges.iter().map(|_| r.random_range(0.0..1.0)).collect();
+            let config = TrackConfig::default();
+            let (mut screened, mut plain) = (tracks.clone(), tracks.clone());
+            swap_tails(&h, &mut screened, &edges, &scores, &config, true);
+            swap_tails(&h, &mut plain, &edges, &scores, &config, false);
+            assert_eq!(screened, plain, "trial {trial}");
+            changed += usize::from(screened != tracks);
+        }
+        assert!(changed >= 20, "only {changed} trials exchanged tails");
     }
 
     #[test]
