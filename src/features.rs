@@ -400,45 +400,75 @@ fn node_raw(what: Compute, hits: &Hits, reference: &Reference, i: usize) -> f64 
     }
 }
 
-/// Raw (unscaled) value of an edge feature of the edge from point `p1` to point `p2`.
-fn edge_raw(
-    what: Compute,
-    reference: &Reference,
+/// One edge's raw feature values. Quantities several features share (the slope deviations,
+/// the distances of closest approach) are computed on first use and kept.
+struct EdgeRaw<'a> {
+    reference: &'a Reference,
     p1: [f64; 3],
     p2: [f64; 3],
     kind: EdgeKind,
-) -> f64 {
-    match what {
-        Compute::Dx => p2[0] - p1[0],
-        Compute::Dy => p2[1] - p1[1],
-        Compute::Dz => p2[2] - p1[2],
-        Compute::SlopeDevX => reference.slope_deviation(p1, p2).0,
-        Compute::SlopeDevY => reference.slope_deviation(p1, p2).1,
-        Compute::DcaX => {
-            distance_in_plane((reference.z, reference.x), (p1[2], p1[0]), (p2[2], p2[0]))
+    slope: Option<(f64, f64)>,
+    dca_x: Option<f64>,
+    dca_y: Option<f64>,
+}
+
+impl<'a> EdgeRaw<'a> {
+    fn new(reference: &'a Reference, p1: [f64; 3], p2: [f64; 3], kind: EdgeKind) -> Self {
+        EdgeRaw {
+            reference,
+            p1,
+            p2,
+            kind,
+            slope: None,
+            dca_x: None,
+            dca_y: None,
         }
-        Compute::DcaY => {
-            distance_in_plane((reference.y_z, reference.y), (p1[2], p1[1]), (p2[2], p2[1]))
+    }
+
+    fn slope_deviation(&mut self) -> (f64, f64) {
+        let (r, p1, p2) = (self.reference, self.p1, self.p2);
+        *self.slope.get_or_insert_with(|| r.slope_deviation(p1, p2))
+    }
+
+    fn dca_x(&mut self) -> f64 {
+        let (r, p1, p2) = (self.reference, self.p1, self.p2);
+        *self
+            .dca_x
+            .get_or_insert_with(|| distance_in_plane((r.z, r.x), (p1[2], p1[0]), (p2[2], p2[0])))
+    }
+
+    fn dca_y(&mut self) -> f64 {
+        let (r, p1, p2) = (self.reference, self.p1, self.p2);
+        *self
+            .dca_y
+            .get_or_insert_with(|| distance_in_plane((r.y_z, r.y), (p1[2], p1[1]), (p2[2], p2[1])))
+    }
+
+    fn value(&mut self, what: Compute) -> f64 {
+        let (p1, p2) = (self.p1, self.p2);
+        match what {
+            Compute::Dx => p2[0] - p1[0],
+            Compute::Dy => p2[1] - p1[1],
+            Compute::Dz => p2[2] - p1[2],
+            Compute::SlopeDevX => self.slope_deviation().0,
+            Compute::SlopeDevY => self.slope_deviation().1,
+            Compute::DcaX => self.dca_x(),
+            Compute::DcaY => self.dca_y(),
+            Compute::Dca => self.dca_x().hypot(self.dca_y()),
+            Compute::SlopeDevXRel => {
+                // Hits sit well away from the x reference (x >= 50 mm in LUXE); guard against 0.
+                let u1 = self.reference.u(p1[0], p1[2]);
+                let u1 = if u1.abs() < 1e-9 {
+                    1e-9f64.copysign(u1)
+                } else {
+                    u1
+                };
+                self.slope_deviation().0 / u1
+            }
+            Compute::IsOverlap => f64::from(u8::from(self.kind == EdgeKind::Overlap)),
+            Compute::IsSkip => f64::from(u8::from(self.kind == EdgeKind::Skip)),
+            _ => unreachable!("node feature in an edge column"),
         }
-        Compute::Dca => {
-            let dx = distance_in_plane((reference.z, reference.x), (p1[2], p1[0]), (p2[2], p2[0]));
-            let dy =
-                distance_in_plane((reference.y_z, reference.y), (p1[2], p1[1]), (p2[2], p2[1]));
-            dx.hypot(dy)
-        }
-        Compute::SlopeDevXRel => {
-            // Hits sit well away from the x reference (x >= 50 mm in LUXE); guard against 0.
-            let u1 = reference.u(p1[0], p1[2]);
-            let u1 = if u1.abs() < 1e-9 {
-                1e-9f64.copysign(u1)
-            } else {
-                u1
-            };
-            reference.slope_deviation(p1, p2).0 / u1
-        }
-        Compute::IsOverlap => f64::from(u8::from(kind == EdgeKind::Overlap)),
-        Compute::IsSkip => f64::from(u8::from(kind == EdgeKind::Skip)),
-        _ => unreachable!("node feature in an edge column"),
     }
 }
 
@@ -453,13 +483,7 @@ pub fn edge_value(
 ) -> Result<f64, UnknownFeature> {
     let spec = &edge_specs(&[name])?[0];
     let p = |i: usize| [hits.x[i], hits.y[i], hits.z[i]];
-    Ok(edge_raw(
-        Compute::of(&spec.name),
-        reference,
-        p(a),
-        p(b),
-        kind,
-    ))
+    Ok(EdgeRaw::new(reference, p(a), p(b), kind).value(Compute::of(&spec.name)))
 }
 
 /// Distance in a plane from point `p` to the line through `a` and `b` (to `a` when they coincide).
@@ -528,41 +552,9 @@ pub fn edge_features(
     };
     let data = fill_rows(graph.len(), columns.len(), |e, row| {
         let (p1, p2) = (p(graph.src[e]), p(graph.dst[e]));
-        // Quantities several features share, computed once per edge with the same formulas
-        // as `edge_raw` (so the values are the same to the bit).
-        let mut slope = None;
-        let (mut dca_x, mut dca_y) = (None, None);
+        let mut raw = EdgeRaw::new(reference, p1, p2, graph.kind[e]);
         for ((spec, &what), out) in columns.iter().zip(&compute).zip(row.iter_mut()) {
-            let mut slope_deviation =
-                || *slope.get_or_insert_with(|| reference.slope_deviation(p1, p2));
-            let raw = match what {
-                Compute::SlopeDevX => slope_deviation().0,
-                Compute::SlopeDevY => slope_deviation().1,
-                Compute::SlopeDevXRel => {
-                    let u1 = reference.u(p1[0], p1[2]);
-                    let u1 = if u1.abs() < 1e-9 {
-                        1e-9f64.copysign(u1)
-                    } else {
-                        u1
-                    };
-                    slope_deviation().0 / u1
-                }
-                Compute::DcaX | Compute::DcaY | Compute::Dca => {
-                    let x = *dca_x.get_or_insert_with(|| {
-                        edge_raw(Compute::DcaX, reference, p1, p2, graph.kind[e])
-                    });
-                    let y = *dca_y.get_or_insert_with(|| {
-                        edge_raw(Compute::DcaY, reference, p1, p2, graph.kind[e])
-                    });
-                    match what {
-                        Compute::DcaX => x,
-                        Compute::DcaY => y,
-                        _ => x.hypot(y),
-                    }
-                }
-                _ => edge_raw(what, reference, p1, p2, graph.kind[e]),
-            };
-            *out = spec.apply(raw);
+            *out = spec.apply(raw.value(what));
         }
     });
     Ok(FeatureMatrix {

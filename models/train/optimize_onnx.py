@@ -53,7 +53,6 @@ def gathernd_to_gather(graph):
         unsq = made.get(node.input[1])
         if unsq is None or unsq.op_type != "Unsqueeze":
             continue
-        axes = None
         if len(unsq.input) > 1:
             axes_init = next((t for t in graph.initializer if t.name == unsq.input[1]), None)
             axes = None if axes_init is None else numpy_helper.to_array(axes_init).tolist()

@@ -215,10 +215,11 @@ impl Hits {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn one_hit(x: f64, y: f64, z: f64, layer: u8, stave: u8) -> Hits {
+    /// A crossing of one hit (id 7) without truth.
+    pub(crate) fn one_hit(x: f64, y: f64, z: f64, layer: u8, stave: u8) -> Hits {
         let mut h = Hits::new(false);
         h.push(
             Hit {

@@ -483,22 +483,7 @@ impl Hits {
 mod tests {
     use super::*;
     use crate::hits::Hit;
-
-    fn one_hit(x: f64, y: f64, z: f64, layer: u8, stave: u8) -> Hits {
-        let mut h = Hits::new(false);
-        h.push(
-            Hit {
-                hit_id: 7,
-                x,
-                y,
-                z,
-                layer,
-                stave,
-            },
-            None,
-        );
-        h
-    }
+    use crate::hits::tests::one_hit;
 
     #[test]
     fn validation_reports_each_problem() {

@@ -199,6 +199,22 @@ fn share(state: &mut State, order: &[u32], hits: &Hits, config: &TrackConfig) {
     }
 }
 
+/// The hits of `keep` up to `z_cut` followed by those of `give` beyond it (`z`: the hits' z):
+/// one side of a tail exchange.
+fn exchanged<'t>(
+    z: &'t [f64],
+    keep: &'t [u32],
+    give: &'t [u32],
+    z_cut: f64,
+) -> impl Iterator<Item = u32> + 't {
+    let up = keep
+        .iter()
+        .copied()
+        .filter(move |&h| z[h as usize] <= z_cut);
+    let down = give.iter().copied().filter(move |&h| z[h as usize] > z_cut);
+    up.chain(down)
+}
+
 /// Step 3 of the module docs: `tracks` are hit lists ordered inner to outer. The cut goes
 /// after the inner hit of an edge from one track into the other; that hit may be one the two
 /// share (a merged hit, after which the positrons' paths part).
@@ -277,15 +293,15 @@ fn swap_tails(
         if sums_a.pull(hits, v, config).is_none_or(|p| p > SWAP_PULL) {
             return false;
         }
-        // a keeps its hits up to u and takes b's beyond; b the reverse.
         let z_cut = hits.z[u as usize];
-        let up = |h: &&u32| hits.z[**h as usize] <= z_cut;
-        let down = |h: &&u32| hits.z[**h as usize] > z_cut;
-        if a.contains(&v) || !a.iter().any(|h| down(&h)) || !b.iter().any(|h| up(&h)) {
+        if a.contains(&v)
+            || !a.iter().any(|&h| hits.z[h as usize] > z_cut)
+            || !b.iter().any(|&h| hits.z[h as usize] <= z_cut)
+        {
             return false;
         }
-        let na = chi2(&mut a.iter().filter(up).chain(b.iter().filter(down)).copied());
-        let nb = chi2(&mut b.iter().filter(up).chain(a.iter().filter(down)).copied());
+        let na = chi2(&mut exchanged(&hits.z, a, b, z_cut));
+        let nb = chi2(&mut exchanged(&hits.z, b, a, z_cut));
         matches!((na, nb), (Some(na), Some(nb)) if na + nb < ca + cb)
     };
     // Screen every edge in parallel against the tracks as they are. An edge whose two hits
@@ -327,21 +343,9 @@ fn swap_tails(
                     continue;
                 }
                 let z_cut = hits.z[u as usize];
-                let up = |h: &&u32| hits.z[**h as usize] <= z_cut;
-                let down = |h: &&u32| hits.z[**h as usize] > z_cut;
                 let (a, b) = (&tracks[ta as usize], &tracks[tb as usize]);
-                let new_a: Vec<u32> = a
-                    .iter()
-                    .filter(up)
-                    .chain(b.iter().filter(down))
-                    .copied()
-                    .collect();
-                let new_b: Vec<u32> = b
-                    .iter()
-                    .filter(up)
-                    .chain(a.iter().filter(down))
-                    .copied()
-                    .collect();
+                let new_a: Vec<u32> = exchanged(&hits.z, a, b, z_cut).collect();
+                let new_b: Vec<u32> = exchanged(&hits.z, b, a, z_cut).collect();
                 for (t, new) in [(ta, new_a), (tb, new_b)] {
                     let old = std::mem::replace(&mut tracks[t as usize], new);
                     for &h in &old {

@@ -1,23 +1,14 @@
 //! `gnntrack simulate` options, end to end.
 
-use std::process::Command;
+mod common;
 
 /// Number of merged hits in the crossing that `simulate` writes with `extra` options.
 fn merged_hits(extra: &[&str]) -> usize {
     let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["simulate", "--xi", "5", "--seed", "3", "--out", "sim"];
+    args.extend_from_slice(extra);
+    common::gnntrack_ok(dir.path(), &args);
     let out = dir.path().join("sim");
-    let run = Command::new(env!("CARGO_BIN_EXE_gnntrack"))
-        .args(["simulate", "--xi", "5", "--seed", "3", "--out"])
-        .arg(&out)
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("the binary runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     let text = std::fs::read_to_string(out.join("bx_3_0000.csv")).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();

@@ -57,8 +57,8 @@ pub fn write_section(path: &Path, command: &str, body: &str) -> std::io::Result<
         Err(e) => return Err(e),
     };
     let section = format!(
-        "{BEGIN}{} -->\n### `{command}`\n\n{}\n{END}\n",
-        command.replace("--", "- -"),
+        "{}\n### `{command}`\n\n{}\n{END}\n",
+        begin_marker(command),
         body.trim_end()
     );
     let new = replace_or_append(&old, command, &section);
@@ -71,9 +71,14 @@ pub fn write_section(path: &Path, command: &str, body: &str) -> std::io::Result<
     std::fs::rename(&tmp, path)
 }
 
+/// The comment opening the section of `command` (HTML comments may not hold "--": the key
+/// spells it "- -").
+fn begin_marker(command: &str) -> String {
+    format!("{BEGIN}{} -->", command.replace("--", "- -"))
+}
+
 fn replace_or_append(old: &str, command: &str, section: &str) -> String {
-    // HTML comments may not hold "--": the key spells it "- -".
-    let open = format!("{BEGIN}{} -->", command.replace("--", "- -"));
+    let open = begin_marker(command);
     if let Some(start) = old.find(&open)
         && let Some(len) = old[start..].find(END)
     {
