@@ -41,6 +41,11 @@
  *   intra_spinning, memory_pattern, pool_size, graph_mismatch, library.path, library.search)
  *   and tracks.* (edge_cut, min_hits, ...); docs/configuration.md lists them all, and
  *   gnntrack_config_set names a key it does not know.
+ * - Generic graph models, for hosts that build their own graphs (several small graphs at
+ *   once): gnntrack_graph_model_load, gnntrack_graph_model_info, then
+ *   gnntrack_graph_model_run with node features, an edge index, edge features and a graph
+ *   index as the model declares; the output (node, edge or graph rows) goes into a buffer of
+ *   the caller. Widths that differ from the model's are GNNTRACK_STATUS_INVALID_ARGUMENT.
  * - Strings are NUL-terminated UTF-8. Units: mm, GeV, seconds.
  */
 
@@ -50,6 +55,7 @@
 
 /* Generated from src/ffi/ by build.rs (cbindgen); do not edit. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,7 +93,8 @@ typedef enum gnntrack_status {
     GNNTRACK_STATUS_EMPTY_INPUT = 2,
     /**
      * An argument is unusable: a string that is not UTF-8, a misaligned array, an index out of
-     * range, more hits than `max_hits`, a log level out of range.
+     * range, more hits than `max_hits`, a log level out of range, graph-model input that does
+     * not fit the model (widths, edge or graph index, non-finite features).
      */
     GNNTRACK_STATUS_INVALID_ARGUMENT = 3,
     /**
@@ -179,10 +186,54 @@ typedef enum gnntrack_log_level {
 } gnntrack_log_level;
 
 /**
+ * What the rows of a graph model's output belong to.
+ */
+typedef enum gnntrack_output_level {
+    /**
+     * One row per node (`n_nodes` rows).
+     */
+    GNNTRACK_OUTPUT_LEVEL_NODE = 0,
+    /**
+     * One row per edge (`n_edges` rows).
+     */
+    GNNTRACK_OUTPUT_LEVEL_EDGE = 1,
+    /**
+     * One row per graph (`n_graphs` rows).
+     */
+    GNNTRACK_OUTPUT_LEVEL_GRAPH = 2,
+} gnntrack_output_level;
+
+/**
+ * How a graph model's output values are read.
+ */
+typedef enum gnntrack_output_kind {
+    /**
+     * The model gives logits; the library returns their sigmoid, probabilities in [0, 1].
+     */
+    GNNTRACK_OUTPUT_KIND_LOGITS = 0,
+    /**
+     * The model gives probabilities (checked to lie in [0, 1]).
+     */
+    GNNTRACK_OUTPUT_KIND_PROBABILITIES = 1,
+    /**
+     * Any finite values (embeddings, regressions), returned as they are.
+     */
+    GNNTRACK_OUTPUT_KIND_VALUES = 2,
+} gnntrack_output_kind;
+
+/**
  * A tracker configuration (opaque). Created by `gnntrack_config_new`, freed by
  * `gnntrack_config_free`. Not safe to change from several threads at once.
  */
 typedef struct gnntrack_config gnntrack_config;
+
+/**
+ * A generic graph model (opaque): an ONNX graph network checked against the generic contract
+ * (models/README.md, "Generic graph models"). Created by `gnntrack_graph_model_load`, freed by
+ * `gnntrack_graph_model_free`. Many threads may call `gnntrack_graph_model_run` on one model at
+ * once.
+ */
+typedef struct gnntrack_graph_model gnntrack_graph_model;
 
 /**
  * The hits of one hit file (opaque), read by `gnntrack_hit_file_read` in either CSV format the
@@ -343,6 +394,93 @@ typedef struct gnntrack_graph_summary {
      */
     float edge_cut;
 } gnntrack_graph_summary;
+
+/**
+ * What a graph model declares, filled by `gnntrack_graph_model_info`. The strings belong to
+ * the model and stay valid until it is freed.
+ */
+typedef struct gnntrack_graph_info {
+    /**
+     * What the output rows belong to.
+     */
+    enum gnntrack_output_level level;
+    /**
+     * How the output values are read.
+     */
+    enum gnntrack_output_kind output_kind;
+    /**
+     * Node features per node (`gnntrack.node_width`, at least 1).
+     */
+    size_t node_width;
+    /**
+     * Edge features per edge (`gnntrack.edge_width`); 0 when the model takes none.
+     */
+    size_t edge_width;
+    /**
+     * Output values per row (`gnntrack.output_width`, at least 1).
+     */
+    size_t output_width;
+    /**
+     * Whether the model takes an edge index (always for edge-level models).
+     */
+    bool takes_edges;
+    /**
+     * `gnntrack.model_name`.
+     */
+    const char *name;
+    /**
+     * `gnntrack.model_version`.
+     */
+    const char *version;
+} gnntrack_graph_info;
+
+/**
+ * The graphs of one `gnntrack_graph_model_run` call: several small graphs at once, as arrays
+ * owned by the caller and only read during the call. Zero-initialise it and fill what the
+ * model takes. An array may be NULL only when it holds no values.
+ */
+typedef struct gnntrack_graph_input {
+    /**
+     * `n_nodes x node_width` finite floats, row-major (node after node).
+     */
+    const float *node_features;
+    /**
+     * Number of nodes. 0 gives an empty output without running the model.
+     */
+    size_t n_nodes;
+    /**
+     * Node features per node; must equal the model's `node_width`.
+     */
+    size_t node_width;
+    /**
+     * `2 x n_edges` node indices: the `n_edges` sources, then the `n_edges` targets (the
+     * `[2, E]` layout of the model), each in `[0, n_nodes)`. Required (non-NULL when
+     * `n_edges` > 0) when the model takes edges; must be NULL with `n_edges` = 0 when not.
+     */
+    const int64_t *edge_index;
+    /**
+     * Number of edges.
+     */
+    size_t n_edges;
+    /**
+     * `n_edges x edge_width` finite floats, row-major; read only when the model's
+     * `edge_width` is above 0.
+     */
+    const float *edge_features;
+    /**
+     * Edge features per edge; must equal the model's `edge_width` (0 when it takes none).
+     */
+    size_t edge_width;
+    /**
+     * Graph-level models: the graph of each node (`n_nodes` values in `[0, n_graphs)`; every
+     * graph needs at least one node). Must be NULL for node- and edge-level models.
+     */
+    const uint32_t *graph_index;
+    /**
+     * Number of graphs (graph-level models; ignored for the others).
+     */
+    size_t n_graphs;
+} gnntrack_graph_input;
 
 #ifdef __cplusplus
 extern "C" {
@@ -638,6 +776,96 @@ enum gnntrack_status gnntrack_hit_file_columns(const struct gnntrack_hit_file *f
                                                size_t *n_hits,
                                                const uint64_t **particle_id,
                                                const char **format);
+
+/**
+ * Loads a generic graph model from an ONNX file and checks its contract. `config` may be NULL
+ * (defaults: the CPU provider); of a configuration only the `inference.*` keys are used
+ * (`provider`, `device_id`, `intra_threads`, `pool_size`, `library.path`, ...): onnxruntime is
+ * found and shared as for a tracker. Stores the model in `*out`; free it with
+ * `gnntrack_graph_model_free`.
+ *
+ * Errors: `GNNTRACK_STATUS_NULL_ARGUMENT` (path or out), `_MODEL_UNREADABLE`,
+ * `_MODEL_INVALID`, `_MODEL_CONTRACT` (the message names the metadata key or input; an edge
+ * classifier is refused here with a message saying so), `_ONNXRUNTIME`, `_PROVIDER`.
+ *
+ * # Safety
+ * `path` is NULL or NUL-terminated; `config` is NULL or a live configuration; `out` is NULL or
+ * valid for writing a pointer.
+ */
+enum gnntrack_status gnntrack_graph_model_load(const char *path,
+                                               const struct gnntrack_config *config,
+                                               struct gnntrack_graph_model **out);
+
+/**
+ * Frees a graph model; NULL is ignored. No `gnntrack_graph_model_run` call on it may still be
+ * running. Freeing twice is undefined behaviour.
+ *
+ * # Safety
+ * `model` is NULL or a live graph model, not used afterwards.
+ */
+void gnntrack_graph_model_free(struct gnntrack_graph_model *model);
+
+/**
+ * Fills `*info` with what the model declares: output level and kind, node, edge and output
+ * widths, whether it takes edges, name and version.
+ *
+ * # Safety
+ * `model` is NULL or a live graph model; `info` is NULL or valid for writing.
+ */
+enum gnntrack_status gnntrack_graph_model_info(const struct gnntrack_graph_model *model,
+                                               struct gnntrack_graph_info *info);
+
+/**
+ * The execution provider in use, for example `"CPU"` or `"CUDA device 0"`, stored in
+ * `*provider`; the string belongs to the model.
+ *
+ * # Safety
+ * `model` is NULL or a live graph model; `provider` is NULL or valid for writing a pointer.
+ */
+enum gnntrack_status gnntrack_graph_model_provider(const struct gnntrack_graph_model *model,
+                                                   const char **provider);
+
+/**
+ * The number of output values a run on `*input` gives: rows x the model's `output_width`, the
+ * rows being `n_nodes`, `n_edges` or `n_graphs` by the model's level. Stored in `*n_values`;
+ * nothing else of the input is checked or read.
+ *
+ * # Safety
+ * `model` is NULL or a live graph model; `input` is NULL or points to a
+ * `gnntrack_graph_input`; `n_values` is NULL or valid for writing.
+ */
+enum gnntrack_status gnntrack_graph_model_output_size(const struct gnntrack_graph_model *model,
+                                                      const struct gnntrack_graph_input *input,
+                                                      size_t *n_values);
+
+/**
+ * Runs the model on the graphs of `*input` and writes its output, row after row (`rows x
+ * output_width` floats, rows in input order), into `output`, which has room for `capacity`
+ * floats (`gnntrack_graph_model_output_size` tells how many are needed); the number of rows
+ * goes to `*n_rows` (when not NULL). Logit models give probabilities (the sigmoid). No nodes,
+ * or an edge-level model without edges, give 0 rows without running the model (`output` may
+ * then be NULL with `capacity` 0). Nothing is written to `output` when the call fails. Many
+ * threads may call this at once on one model.
+ *
+ * Errors: `GNNTRACK_STATUS_NULL_ARGUMENT` (model, input, output with `capacity` > 0, or an
+ * input array that is NULL but should hold values), `_INVALID_ARGUMENT` (the message names
+ * the item and value: a width that differs from the model's, `output` too small, an edge
+ * index out of range or negative, edges given to a model without edges or missing for one
+ * with edges, a graph index given to a model that is not graph-level or missing, a node in a
+ * graph >= `n_graphs`, a graph without nodes, a NaN or infinite feature, a misaligned array),
+ * `_INFERENCE` (onnxruntime failed, or the output is unusable: wrong shape, non-finite, a
+ * probability outside [0, 1]).
+ *
+ * # Safety
+ * `model` is NULL or a live graph model; `input` is NULL or points to a
+ * `gnntrack_graph_input` whose non-NULL arrays hold the values its counts say; `output` is
+ * NULL or valid for writing `capacity` floats; `n_rows` is NULL or valid for writing.
+ */
+enum gnntrack_status gnntrack_graph_model_run(const struct gnntrack_graph_model *model,
+                                              const struct gnntrack_graph_input *input,
+                                              float *output,
+                                              size_t capacity,
+                                              size_t *n_rows);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -10,6 +10,12 @@
 //     gnntrack::Result result = tracker.reconstruct(x, y, z, layer, stave);
 //     for (const gnntrack::Candidate& c : result) { c.hits; c.fit; }
 //
+// Generic graph models, for hosts that build their own graphs (node, edge or graph outputs):
+//
+//     gnntrack::GraphModel model("cluster.onnx");
+//     gnntrack::GraphOutput out = model.run(node_features, edge_index, {}, graph_index, n_graphs);
+//     out.row(g);  // the output_width values of graph g
+//
 // Thread safety follows the C API: one Tracker serves concurrent reconstruct() calls, a Result
 // is read-only, a Config must not be changed from two threads at once.
 #ifndef GNNTRACK_HPP
@@ -342,6 +348,141 @@ public:
 
 private:
     detail::Handle<gnntrack_tracker, gnntrack_tracker_free> handle_;
+};
+
+/// What a generic graph model declares (copied from gnntrack_graph_model_info).
+struct GraphModelInfo {
+    /// What the output rows belong to: nodes, edges or graphs.
+    gnntrack_output_level level = GNNTRACK_OUTPUT_LEVEL_NODE;
+    /// Logits (returned as probabilities), probabilities or plain values.
+    gnntrack_output_kind output_kind = GNNTRACK_OUTPUT_KIND_VALUES;
+    std::size_t node_width = 0;
+    /// 0 when the model takes no edge features.
+    std::size_t edge_width = 0;
+    std::size_t output_width = 0;
+    bool takes_edges = false;
+    std::string name;
+    std::string version;
+};
+
+/// The output of a graph-model run: rows (nodes, edges or graphs, in input order) of width
+/// values each, row-major.
+struct GraphOutput {
+    std::size_t rows = 0;
+    std::size_t width = 0;
+    std::vector<float> values;
+
+    /// The values of row i, bounds-checked.
+    View<float> row(std::size_t i) const {
+        if (i >= rows) {
+            throw std::out_of_range("gnntrack::GraphOutput::row: row " + std::to_string(i) +
+                                    " >= rows " + std::to_string(rows));
+        }
+        return View<float>(values.data() + i * width, width);
+    }
+};
+
+/// A generic graph model (an ONNX graph network with node, edge or graph outputs; see
+/// gnntrack_graph_model_load); move-only. Many threads may call run() at once.
+class GraphModel {
+public:
+    /// Loads and checks a model with the default inference settings (CPU).
+    explicit GraphModel(const std::string& path) { load(path, nullptr); }
+
+    /// Loads and checks a model with the inference.* keys of a configuration.
+    GraphModel(const std::string& path, const Config& config) { load(path, config.get()); }
+
+    /// What the model declares.
+    const GraphModelInfo& info() const noexcept { return info_; }
+
+    /// The execution provider in use, e.g. "CPU".
+    std::string provider() const {
+        const char* name = nullptr;
+        detail::check(gnntrack_graph_model_provider(handle_.get(), &name));
+        return name;
+    }
+
+    /// Runs the model on C input (the caller sets every count and width).
+    GraphOutput run(const gnntrack_graph_input& input) const {
+        std::size_t size = 0;
+        detail::check(gnntrack_graph_model_output_size(handle_.get(), &input, &size));
+        GraphOutput out;
+        out.width = info_.output_width;
+        out.values.resize(size);
+        detail::check(gnntrack_graph_model_run(handle_.get(), &input,
+                                               size ? out.values.data() : nullptr, size,
+                                               &out.rows));
+        return out;
+    }
+
+    /// Runs the model on vectors: node_features holds n_nodes x node_width values (node after
+    /// node), edge_index the 2 x n_edges node indices (sources, then targets), edge_features
+    /// n_edges x edge_width values, graph_index the graph of each node (graph-level models,
+    /// with n_graphs graphs). Leave empty what the model does not take.
+    GraphOutput run(const std::vector<float>& node_features,
+                    const std::vector<std::int64_t>& edge_index = {},
+                    const std::vector<float>& edge_features = {},
+                    const std::vector<std::uint32_t>& graph_index = {},
+                    std::size_t n_graphs = 0) const {
+        if (node_features.size() % info_.node_width != 0) {
+            throw Error(GNNTRACK_STATUS_INVALID_ARGUMENT,
+                        "node_features has " + std::to_string(node_features.size()) +
+                            " values, not a multiple of node_width " +
+                            std::to_string(info_.node_width));
+        }
+        if (edge_index.size() % 2 != 0) {
+            throw Error(GNNTRACK_STATUS_INVALID_ARGUMENT,
+                        "edge_index has " + std::to_string(edge_index.size()) +
+                            " values, not 2 x n_edges");
+        }
+        const std::size_t n_nodes = node_features.size() / info_.node_width;
+        const std::size_t n_edges = edge_index.size() / 2;
+        if (!edge_features.empty() && edge_features.size() != n_edges * info_.edge_width) {
+            throw Error(GNNTRACK_STATUS_INVALID_ARGUMENT,
+                        "edge_features has " + std::to_string(edge_features.size()) +
+                            " values for " + std::to_string(n_edges) + " edges x " +
+                            std::to_string(info_.edge_width) + " (edge_width)");
+        }
+        if (!graph_index.empty() && graph_index.size() != n_nodes) {
+            throw Error(GNNTRACK_STATUS_INVALID_ARGUMENT,
+                        "graph_index has " + std::to_string(graph_index.size()) +
+                            " entries for " + std::to_string(n_nodes) + " nodes");
+        }
+        gnntrack_graph_input input{};
+        input.node_features = node_features.empty() ? nullptr : node_features.data();
+        input.n_nodes = n_nodes;
+        input.node_width = info_.node_width;
+        input.edge_index = edge_index.empty() ? nullptr : edge_index.data();
+        input.n_edges = n_edges;
+        input.edge_features = edge_features.empty() ? nullptr : edge_features.data();
+        input.edge_width = info_.edge_width;
+        input.graph_index = graph_index.empty() ? nullptr : graph_index.data();
+        input.n_graphs = n_graphs;
+        return run(input);
+    }
+
+    /// The C handle (owned by this object).
+    const gnntrack_graph_model* get() const noexcept { return handle_.get(); }
+
+private:
+    void load(const std::string& path, const gnntrack_config* config) {
+        gnntrack_graph_model* raw = nullptr;
+        detail::check(gnntrack_graph_model_load(path.c_str(), config, &raw));
+        handle_.reset(raw);
+        gnntrack_graph_info c{};
+        detail::check(gnntrack_graph_model_info(raw, &c));
+        info_.level = c.level;
+        info_.output_kind = c.output_kind;
+        info_.node_width = c.node_width;
+        info_.edge_width = c.edge_width;
+        info_.output_width = c.output_width;
+        info_.takes_edges = c.takes_edges;
+        info_.name = c.name;
+        info_.version = c.version;
+    }
+
+    detail::Handle<gnntrack_graph_model, gnntrack_graph_model_free> handle_;
+    GraphModelInfo info_;
 };
 
 /// A host log sink: level and message (valid during the call only).

@@ -60,17 +60,54 @@ pub(crate) unsafe fn column<'a, T>(
     if ptr.is_null() {
         return Err(null(&format!("hits->{name}")));
     }
+    // SAFETY: non-NULL and `n` values long per the caller's contract; n is at most u32::MAX,
+    // so n * size_of::<T>() fits in isize on 64-bit targets.
+    unsafe { aligned(ptr, n, &format!("column `hits->{name}`")) }
+}
+
+/// An array argument of `n` values: NULL only when `n` is 0 (then empty).
+///
+/// # Safety
+/// `ptr` is NULL or points to `n` readable values of `T`.
+pub(crate) unsafe fn array<'a, T>(ptr: *const T, n: usize, name: &str) -> Result<&'a [T], Failure> {
+    if ptr.is_null() {
+        if n == 0 {
+            return Ok(&[]);
+        }
+        return Err(Failure::new(
+            ErrorKind::NullArgument,
+            format!("argument `{name}` is NULL but should hold {n} values"),
+        ));
+    }
+    if n.checked_mul(std::mem::size_of::<T>())
+        .is_none_or(|bytes| bytes > isize::MAX as usize)
+    {
+        return Err(Failure::new(
+            ErrorKind::InvalidArgument,
+            format!("argument `{name}`: {n} values do not fit in memory"),
+        ));
+    }
+    // SAFETY: non-NULL and `n` values long per the caller's contract, n * size_of::<T>()
+    // checked to fit in isize.
+    unsafe { aligned(ptr, n, &format!("array `{name}`")) }
+}
+
+/// `n` values at a non-NULL `ptr`, refused when misaligned (`what` names it).
+///
+/// # Safety
+/// `ptr` is non-NULL and points to `n` readable values of `T`, `n * size_of::<T>()` fits in
+/// isize.
+unsafe fn aligned<'a, T>(ptr: *const T, n: usize, what: &str) -> Result<&'a [T], Failure> {
     if !ptr.is_aligned() {
         return Err(Failure::new(
             ErrorKind::InvalidArgument,
             format!(
-                "column `hits->{name}` at {ptr:p} is not aligned to {} bytes",
+                "{what} at {ptr:p} is not aligned to {} bytes",
                 std::mem::align_of::<T>()
             ),
         ));
     }
-    // SAFETY: non-NULL, aligned and `n` values long per the caller's contract; n is at most
-    // u32::MAX, so n * size_of::<T>() fits in isize on 64-bit targets.
+    // SAFETY: per the caller's contract.
     Ok(unsafe { std::slice::from_raw_parts(ptr, n) })
 }
 

@@ -25,7 +25,8 @@
 //! boundary (`guard`, `free_handle`); `status.rs` the status codes, one per
 //! [`crate::error::ErrorKind`] (the table is `impl From<ErrorKind> for gnntrack_status`), and
 //! the thread's last error; `args.rs` the checks of pointer arguments; `log.rs` the log sink;
-//! `config.rs`, `tracker.rs`, `result.rs` and `hits.rs` the handles and their functions. No
+//! `config.rs`, `tracker.rs`, `result.rs`, `hits.rs` and `graph_model.rs` (generic graph models
+//! for hosts with their own graphs) the handles and their functions. No
 //! file here looks at the variants of another module's errors: a failure's status is its
 //! kind's.
 
@@ -48,9 +49,12 @@ mod result;
 
 mod hits;
 
+mod graph_model;
+
 mod args;
 
 pub use config::*;
+pub use graph_model::*;
 pub use hits::*;
 pub use log::*;
 pub use result::*;

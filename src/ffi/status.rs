@@ -6,6 +6,7 @@ use std::ffi::{CStr, CString, c_char};
 
 use crate::error::ErrorKind;
 use crate::hits::ReadError;
+use crate::inference::InferenceError;
 use crate::pipeline::TrackerError;
 
 /// Outcome of a call. `GNNTRACK_STATUS_OK` is 0; every other value comes with a message from
@@ -22,7 +23,8 @@ pub enum gnntrack_status {
     /// No hits were given (`n_hits` = 0). An empty crossing has no tracks: skip the call.
     EmptyInput = 2,
     /// An argument is unusable: a string that is not UTF-8, a misaligned array, an index out of
-    /// range, more hits than `max_hits`, a log level out of range.
+    /// range, more hits than `max_hits`, a log level out of range, graph-model input that does
+    /// not fit the model (widths, edge or graph index, non-finite features).
     InvalidArgument = 3,
     /// A hit is invalid: non-finite coordinate, layer or stave unknown to the geometry, off its
     /// stave, or a duplicate hit id. The message names the hit, field and value.
@@ -142,6 +144,12 @@ impl Failure {
 
 impl From<TrackerError> for Failure {
     fn from(e: TrackerError) -> Failure {
+        Failure::new(e.kind(), e.to_string())
+    }
+}
+
+impl From<InferenceError> for Failure {
+    fn from(e: InferenceError) -> Failure {
         Failure::new(e.kind(), e.to_string())
     }
 }

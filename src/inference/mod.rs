@@ -275,7 +275,8 @@ pub enum InferenceError {
 impl InferenceError {
     /// The kind of the error: [`ErrorKind::Onnxruntime`], [`ErrorKind::Provider`],
     /// [`ErrorKind::ModelUnreadable`] (the file), [`ErrorKind::ModelInvalid`] (onnxruntime
-    /// rejects it), [`ErrorKind::ModelContract`], or [`ErrorKind::Inference`] for a failed run.
+    /// rejects it), [`ErrorKind::ModelContract`], [`ErrorKind::InvalidArgument`] for input that
+    /// does not fit the model, or [`ErrorKind::Inference`] for a failed run.
     pub fn kind(&self) -> ErrorKind {
         match self {
             InferenceError::Runtime(e) => e.kind(),
@@ -283,9 +284,8 @@ impl InferenceError {
             InferenceError::ModelIo { .. } => ErrorKind::ModelUnreadable,
             InferenceError::ModelLoad { .. } => ErrorKind::ModelInvalid,
             InferenceError::Contract { .. } => ErrorKind::ModelContract,
-            InferenceError::Input(_)
-            | InferenceError::Run { .. }
-            | InferenceError::Output { .. } => ErrorKind::Inference,
+            InferenceError::Input(_) => ErrorKind::InvalidArgument,
+            InferenceError::Run { .. } | InferenceError::Output { .. } => ErrorKind::Inference,
         }
     }
 }
