@@ -16,29 +16,13 @@
 #include <utility>
 #include <vector>
 
+#include "expect.hpp"
+
 namespace {
 
-int failures = 0;
-
-void check(bool ok, const std::string& what) {
-    if (!ok) {
-        std::cerr << "FAILED: " << what << "\n";
-        ++failures;
-    }
-}
-
-// Runs `body`, expecting a gnntrack::Error with `status` and a message containing `needle`.
-template <typename F>
-void expect_error(const std::string& what, gnntrack_status status, const char* needle, F body) {
-    try {
-        body();
-        check(false, what + ": no exception");
-    } catch (const gnntrack::Error& e) {
-        std::cout << what << " -> " << e.status_name() << ": " << e.what() << "\n";
-        check(e.status() == status && std::strstr(e.what(), needle) != nullptr,
-              what + ": got " + e.status_name() + " `" + e.what() + "`");
-    }
-}
+using test::check;
+using test::expect_error;
+using test::failures;
 
 bool close_to(const std::vector<float>& got, const std::vector<double>& want) {
     if (got.size() != want.size()) return false;

@@ -17,27 +17,8 @@
 
 #include <gnntrack.h>
 
+#include "expect.h"
 #include "hits_csv.h"
-
-static int failures = 0;
-static int cases = 0;
-
-/* Checks a call's status and that its message contains `needle`; prints the table row. */
-static void expect(const char *what, gnntrack_status got, gnntrack_status want,
-                   const char *needle) {
-    const char *message = gnntrack_last_error();
-    int ok = got == want && gnntrack_last_status() == got &&
-             (needle == NULL || strstr(message, needle) != NULL) &&
-             (want == GNNTRACK_STATUS_OK || message[0] != '\0');
-    cases++;
-    printf("%-4s %-44s -> %-34s %s\n", ok ? "ok" : "FAIL", what, gnntrack_status_name(got),
-           message);
-    if (!ok) {
-        fprintf(stderr, "  expected %s with a message containing `%s`\n",
-                gnntrack_status_name(want), needle ? needle : "");
-        failures++;
-    }
-}
 
 /* One positron crossing the four inner staves, plus room for a fifth hit. */
 #define N_TRACK 4
