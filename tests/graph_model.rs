@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use gnntrack::inference::{
-    ContractError, EdgeClassifier, EdgeIndex, FeatureTable, GraphInput, GraphModel,
-    GraphOutputKind, InferenceConfig, InferenceError, OutputLevel,
+    ActiveProvider, ContractError, EdgeClassifier, EdgeIndex, FeatureTable, GraphInput, GraphModel,
+    GraphOutputKind, InferenceConfig, InferenceError, OutputLevel, Provider,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -696,4 +696,43 @@ fn concurrent_runs_equal_serial_runs() {
         }
     });
     assert!(m.sessions_created() <= 3);
+}
+
+#[test]
+fn cuda_is_an_error_and_auto_falls_back_to_the_cpu_without_it() {
+    let m = GraphModel::load(
+        model("graph_node_solo.onnx"),
+        &InferenceConfig {
+            provider: Provider::Auto,
+            ..cpu()
+        },
+    )
+    .unwrap();
+    if m.runtime().has_cuda() {
+        // A CUDA build of onnxruntime: auto may run on the GPU, and the output stays the same.
+        let x = [0.5f32, -0.5];
+        let out = m.run(&GraphInput::nodes(&x, 1)).unwrap();
+        let want = sigmoid(0.5 * NODE_SOLO_W[0] - 0.5 * NODE_SOLO_W[1] + NODE_SOLO_B);
+        assert_close(&out.values, &[want]);
+        return;
+    }
+    match m.provider() {
+        ActiveProvider::Cpu {
+            fallback_reason: Some(reason),
+        } => assert!(
+            reason.contains("without the CUDA execution provider"),
+            "{reason}"
+        ),
+        other => panic!("expected a CPU fallback with its reason, got {other:?}"),
+    }
+    match GraphModel::load(
+        model("graph_node_solo.onnx"),
+        &InferenceConfig {
+            provider: Provider::Cuda,
+            ..cpu()
+        },
+    ) {
+        Err(e @ InferenceError::Provider { .. }) => assert!(e.to_string().contains("cuda")),
+        other => panic!("expected a provider error, got {other:?}"),
+    }
 }

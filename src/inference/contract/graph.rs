@@ -461,3 +461,98 @@ fn check_graph_output(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tensor port; -1 dimensions are symbolic.
+    fn port(name: &str, dtype: TensorElementType, shape: &[i64]) -> Port {
+        let mut p = Port {
+            name: name.to_string(),
+            dtype: Some(dtype),
+            shape: shape.to_vec(),
+            symbols: vec![String::new(); shape.len()],
+            describe: String::new(),
+        };
+        p.describe = format!("{} tensor {}", dtype_name(dtype), p.shape_text());
+        p
+    }
+
+    fn metadata(level: &str) -> BTreeMap<String, String> {
+        [
+            ("gnntrack.contract", "1"),
+            ("gnntrack.model_name", "m"),
+            ("gnntrack.model_version", "1"),
+            ("gnntrack.output_level", level),
+            ("gnntrack.node_width", "2"),
+            ("gnntrack.output", "values"),
+            ("gnntrack.stage.key", "kept"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    use TensorElementType::{Float32 as F, Int64 as I};
+
+    #[test]
+    fn roles_come_from_type_and_rank_in_any_order() {
+        let inputs = [
+            port("batch", I, &[-1]),
+            port("x", F, &[-1, 2]),
+            port("ei", I, &[2, -1]),
+        ];
+        let outputs = [port("y", F, &[-1, 1])];
+        let info = check_graph_ports(&metadata("graph"), &inputs, &outputs).unwrap();
+        assert_eq!(info.inputs.graph_index.as_deref(), Some("batch"));
+        assert_eq!(info.inputs.edge_index.as_deref(), Some("ei"));
+        assert_eq!(info.inputs.node_features, "x");
+        assert_eq!((info.output_width, info.edge_width), (1, 0));
+        assert_eq!(info.extra.len(), 1);
+        assert_eq!(info.extra["gnntrack.stage.key"], "kept");
+    }
+
+    #[test]
+    fn int64_inputs_of_other_ranks_or_layouts_are_refused() {
+        let out = [port("y", F, &[-1])];
+        let x = port("x", F, &[-1, 2]);
+        let cases = [
+            (vec![x.clone(), port("ei", I, &[2, -1, 1])], "int64"),
+            (vec![x.clone(), port("ei", I, &[-1, 2])], "edge_index"),
+            (vec![x.clone(), port("ei", I, &[3, -1])], "edge_index"),
+        ];
+        for (inputs, role) in cases {
+            match check_graph_ports(&metadata("node"), &inputs, &out) {
+                Err(ContractError::InputShape { role: r, .. }) => assert_eq!(r, role),
+                other => panic!("{inputs:?}: {other:?}"),
+            }
+        }
+        let two = [x, port("a", I, &[2, -1]), port("b", I, &[2, -1])];
+        match check_graph_ports(&metadata("node"), &two, &out) {
+            Err(ContractError::InputRoles { reason, .. }) => {
+                assert!(reason.contains("two int64 inputs of rank 2"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_rank_one_output_needs_width_one() {
+        let mut meta = metadata("node");
+        meta.insert("gnntrack.output_width".into(), "4".into());
+        let inputs = [port("x", F, &[-1, 2])];
+        match check_graph_ports(&meta, &inputs, &[port("y", F, &[-1])]) {
+            Err(ContractError::GraphOutput { expected, .. }) => {
+                assert_eq!(
+                    expected,
+                    "float32 tensor [N, 4] (`gnntrack.output_width` = 4)"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let ok = check_graph_ports(&meta, &inputs, &[port("y", F, &[-1, -1])]).unwrap();
+        assert_eq!(ok.output_width, 4);
+        assert!(!ok.takes_edges);
+    }
+}
