@@ -43,6 +43,15 @@
 //! features with their scales, say whether the output is logits or probabilities and carry the
 //! recommended cut, the graph parameters of training and a model name and version.
 //!
+//! # Generic graph models
+//!
+//! [`GraphModel`] runs any graph network with node-, edge- or graph-level outputs on graphs its
+//! caller builds (several small graphs at once, told apart by a graph index), for hosts of the C
+//! API and for stages of the tracker. Its contract (metadata `gnntrack.output_level`,
+//! `gnntrack.node_width`, ...) is checked by [`contract`] beside the edge classifier's; each
+//! loader refuses a model of the other kind. Both kinds share the code that opens sessions,
+//! chooses the provider and keeps the pool.
+//!
 //! # Concurrency: the session pool
 //!
 //! `ort` runs a session through `&mut Session` (parts of onnxruntime are not thread-safe), yet
