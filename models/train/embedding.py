@@ -29,13 +29,16 @@ import export
 from train import load_graphs
 
 FEATURES = ["x", "y", "z", "layer", "stave", "u", "v"]
-# Features whose differences along a track are what separates tracks: normalised by the spread
-# of those differences, the others by their spread over the hits.
-FINE = ["u", "v"]
+# Inputs whose differences along a track are what separates tracks: normalised by the spread of
+# those differences, the others by their spread over the hits. The last two are computed inside
+# the model from u and v (`cone_coordinates`).
+FINE = ["u", "v", "log_u", "v_over_u"]
+INPUTS = FEATURES + ["log_u", "v_over_u"]
 
 
 class Embedding(nn.Module):
-    """Fixed normalisation, then a linear map plus an MLP correction, to `dim` coordinates."""
+    """Fixed normalisation of the features and of two derived coordinates, then a linear map
+    plus an MLP correction, to `dim` coordinates."""
 
     def __init__(self, n_in, dim, hidden, centre, gain):
         super().__init__()
@@ -51,8 +54,48 @@ class Embedding(nn.Module):
         )
 
     def forward(self, x):
-        h = (x - self.centre) * self.gain
+        return self.head(self.inputs(x))
+
+    def inputs(self, x):
+        """The features normalised, plus the two track-invariant coordinates of the cone windows'
+        shape, normalised alike (see `cone_coordinates`)."""
+        return (torch.cat([x, cone_coordinates(x)], dim=1) - self.centre) * self.gain
+
+    def head(self, h):
         return self.linear(h) + self.mlp(h)
+
+
+# The cone windows grow with x like (X0 + x): their base over their growth, X0 = 0.000639 /
+# 1.28e-5 mm, is about 50 mm, or U0 = 50 / 2000 / 0.3 in scaled u. Measured in units of the
+# window, the x slope of a track is log(u + U0) and its y slope v / (u + U0); both stay nearly
+# constant along a track, like u and v.
+U0 = 50.0 / 2000.0 / 0.3
+
+
+class Rotated(nn.Module):
+    """An embedding turned onto its principal axes, in decreasing order of spread: distances are
+    unchanged, and the builder's index over the leading coordinates becomes selective."""
+
+    def __init__(self, embedding, rotation):
+        super().__init__()
+        self.embedding = embedding
+        self.register_buffer("rotation", torch.as_tensor(rotation, dtype=torch.float32))
+
+    def forward(self, x):
+        return self.embedding(x) @ self.rotation
+
+
+def principal_axes(model, crossings):
+    with torch.no_grad():
+        e = torch.cat([model(p["x"]) for p in crossings]).double()
+    values, vectors = torch.linalg.eigh(torch.cov(e.T))
+    return vectors[:, values.argsort(descending=True)].float()
+
+
+def cone_coordinates(x):
+    u = torch.clamp(x[:, FEATURES.index("u") : FEATURES.index("u") + 1], min=0.0) + U0
+    v = x[:, FEATURES.index("v") : FEATURES.index("v") + 1]
+    return torch.cat([torch.log(u), v / u], dim=1)
 
 
 def raw(g, manifest, name):
@@ -204,6 +247,7 @@ def main():
     ap.add_argument("--max-neighbours", type=int, default=8)
     ap.add_argument("--efficiency", type=float, default=0.998, help="share of true segments the radius keeps on every folder")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--state", help="start from these weights (a .pt written here) and skip training")
     ap.add_argument("--name", default="gnntrack_embedding")
     ap.add_argument("--version", default="1.0.0")
     args = ap.parse_args()
@@ -220,16 +264,20 @@ def main():
     print(f"{len(crossings)} crossings prepared in {time.time() - start:.1f} s")
 
     # Normalisation: fine features by the spread of their differences along true segments.
-    x_all = torch.cat([p["x"] for p in crossings]).numpy()
+    full = [torch.cat([p["x"], cone_coordinates(p["x"])], dim=1) for p in crossings]
+    x_all = torch.cat(full).numpy()
     centre = x_all.mean(axis=0)
     gain = 1.0 / x_all.std(axis=0).clip(1e-6)
-    diffs = np.concatenate([(p["x"][p["segments"][:, 1]] - p["x"][p["segments"][:, 0]]).numpy() for p in crossings])
+    diffs = np.concatenate([(f[p["segments"][:, 1]] - f[p["segments"][:, 0]]).numpy() for f, p in zip(full, crossings)])
     for name in FINE:
-        k = names.index(name)
+        k = INPUTS.index(name)
         gain[k] = 1.0 / diffs[:, k].std()
-    model = Embedding(len(names), args.dim, args.hidden, centre, gain)
+    model = Embedding(len(INPUTS), args.dim, args.hidden, centre, gain)
+    if args.state:
+        model.load_state_dict(torch.load(args.state))
+        args.steps = 0
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(args.steps, 1))
     history = []
     start = time.time()
     for step in range(args.steps):
@@ -248,6 +296,8 @@ def main():
         if step % 250 == 0 or step == args.steps - 1:
             print(f"step {step:5d} loss {np.mean(history[-250:]):.5f} ({time.time() - start:.0f} s)")
     model.eval()
+    state = model.state_dict()
+    model = Rotated(model, principal_axes(model, crossings))
 
     # The radius: the smallest of a grid that keeps the target share on every folder.
     radii = np.round(np.arange(0.05, 2.0001, 0.01), 3)
@@ -283,12 +333,12 @@ def main():
         "dim": args.dim,
         "hidden": args.hidden,
         "steps": args.steps,
-        "final_loss": float(np.mean(history[-250:])),
+        "final_loss": float(np.mean(history[-250:])) if history else None,
         "training_seconds": time.time() - start,
         "graphs": [str(g) for g in args.graphs],
     }
     out.with_suffix(".train.json").write_text(json.dumps(report, indent=1) + "\n")
-    torch.save(model.state_dict(), out.with_suffix(".pt"))
+    torch.save(state, out.with_suffix(".pt"))
 
 
 def to_onnx(model, manifest, path, args, radius):

@@ -409,16 +409,24 @@ impl GraphConfig {
         Ok(config)
     }
 
-    /// Reads a TOML file (see [`GraphConfig::from_toml_str`]).
+    /// Reads a TOML file (see [`GraphConfig::from_toml_str`]); a relative `embedding_model` is
+    /// taken relative to the file's folder.
     pub fn from_toml_file(path: &Path) -> Result<GraphConfig, GraphError> {
         let text = std::fs::read_to_string(path).map_err(|source| GraphError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_toml_str(&text).map_err(|e| GraphError::InFile {
+        let mut config = Self::from_toml_str(&text).map_err(|e| GraphError::InFile {
             path: path.display().to_string(),
             error: Box::new(e),
-        })
+        })?;
+        if let Some(model) = &config.embedding_model
+            && model.is_relative()
+        {
+            let folder = path.parent().unwrap_or(Path::new(""));
+            config.embedding_model = Some(folder.join(model));
+        }
+        Ok(config)
     }
 
     /// The configuration as TOML that [`GraphConfig::from_toml_str`] reads back exactly, with

@@ -5,9 +5,11 @@
 //! relation of the cone builder's plan (next layer, stave overlap and, when enabled, skip layer:
 //! the same (layer, stave) pairs, layer and stave from the hit) an R*-tree (`rstar`) holds the
 //! embeddings of the outer group, and every inner hit connects to the outer hits within the
-//! radius, at most `max_neighbours` nearest of them. The edges come sorted by (inner, outer) in
-//! the same [`Graph`] as the cone builder's, so shortcut and skip-edge pruning, features, the
-//! edge classifier and track building work unchanged.
+//! radius, at most `max_neighbours` nearest of them. The tree indexes the leading
+//! [`INDEXED_DIM`] coordinates, and a candidate found there is checked in all of them: in more
+//! dimensions an R-tree's boxes overlap and it visits most of its nodes. The edges come sorted
+//! by (inner, outer) in the same [`Graph`] as the cone builder's, so shortcut and skip-edge
+//! pruning, features, the edge classifier and track building work unchanged.
 
 use std::path::Path;
 
@@ -23,8 +25,10 @@ use crate::inference::{
     GraphInput, GraphModel, GraphOutputKind, InferenceConfig, InferenceError, OutputLevel,
 };
 
-/// Most embedding dimensions the builder searches in.
-pub const MAX_DIM: usize = 8;
+/// Leading embedding coordinates the R*-tree indexes; the distance in all of them then decides.
+/// A model should give its coordinates in decreasing order of spread (the training script
+/// rotates its output onto the principal axes), which makes the index selective.
+pub const INDEXED_DIM: usize = 3;
 
 /// Metadata key of the search radius in an embedding model.
 pub const KEY_RADIUS: &str = "gnntrack.embedding.radius";
@@ -40,17 +44,18 @@ pub struct EmbeddingSearch {
     pub max_neighbours: usize,
 }
 
-/// A point of the search: the embedding padded with zeros to [`MAX_DIM`] (zeros change no
-/// distance), with the hit's index.
-type Entry = GeomWithData<[f32; MAX_DIM], u32>;
+/// A point of the index: the leading coordinates of a hit's embedding (padded with zeros, which
+/// change no distance), with the hit's index.
+type Entry = GeomWithData<[f32; INDEXED_DIM], u32>;
 
-fn point(embedding: &[f32], dim: usize, hit: usize) -> [f32; MAX_DIM] {
-    let mut p = [0.0f32; MAX_DIM];
-    p[..dim].copy_from_slice(&embedding[hit * dim..(hit + 1) * dim]);
+fn indexed(row: &[f32]) -> [f32; INDEXED_DIM] {
+    let mut p = [0.0f32; INDEXED_DIM];
+    let n = row.len().min(INDEXED_DIM);
+    p[..n].copy_from_slice(&row[..n]);
     p
 }
 
-/// Squared distance of two points, summed over the coordinates in order (as `rstar` does).
+/// Squared distance of two points, summed over the coordinates in order.
 #[inline]
 pub fn distance_2(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
@@ -84,7 +89,8 @@ pub(super) fn build_into(
         values: embedding,
         dim,
     } = points;
-    assert!(dim <= MAX_DIM && embedding.len() == hits.len() * dim);
+    assert!(dim > 0 && embedding.len() == hits.len() * dim);
+    let row = |i: usize| &embedding[i * dim..(i + 1) * dim];
     let n = hits.len();
     let members = &mut scratch.members;
     members.iter_mut().for_each(Vec::clear);
@@ -105,7 +111,7 @@ pub(super) fn build_into(
                 RTree::bulk_load(
                     members[g]
                         .iter()
-                        .map(|&i| Entry::new(point(embedding, dim, i as usize), i))
+                        .map(|&i| Entry::new(indexed(row(i as usize)), i))
                         .collect(),
                 )
             })
@@ -118,22 +124,30 @@ pub(super) fn build_into(
         .into_par_iter()
         .map(|c| {
             let mut out = Vec::new();
+            let mut near: Vec<(f32, u32)> = Vec::new();
             for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
                 let start = out.len();
-                let q = point(embedding, dim, i);
+                let q = row(i);
                 let z = hits.z[i];
                 for rel in &plan.relations[plan.group(hits.layer[i], hits.stave[i])] {
                     let Some(tree) = &trees[rel.target] else {
                         continue;
                     };
-                    let near = tree
-                        .nearest_neighbor_iter_with_distance_2(&q)
-                        .take_while(|&(_, d2)| d2 <= r2)
-                        .take(k);
-                    for (entry, _) in near {
+                    near.clear();
+                    // The leading coordinates are no farther apart than the whole embeddings.
+                    near.extend(
+                        tree.locate_within_distance(indexed(q), r2)
+                            .map(|e| (distance_2(q, row(e.data as usize)), e.data))
+                            .filter(|&(d2, _)| d2 <= r2),
+                    );
+                    if near.len() > k {
+                        near.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
+                        near.truncate(k);
+                    }
+                    for &(_, j) in near.iter() {
                         // Overlap edges go downstream only, as in the cone builder.
-                        if rel.kind != EdgeKind::Overlap || hits.z[entry.data as usize] > z {
-                            out.push((i as u32, entry.data, rel.kind));
+                        if rel.kind != EdgeKind::Overlap || hits.z[j as usize] > z {
+                            out.push((i as u32, j, rel.kind));
                         }
                     }
                 }
@@ -159,7 +173,7 @@ pub(super) fn build_into(
 }
 
 /// The embedding model of the learned builder, checked at load time: a node-level graph model
-/// without an edge input whose output (`values`, at most [`MAX_DIM`] wide) is the embedding, with
+/// without an edge input whose output (`values`) is the embedding, with
 /// node features the tracker computes (same scales and offsets) and the search in its metadata
 /// ([`KEY_RADIUS`], [`KEY_MAX_NEIGHBOURS`]). `Sync`: many threads may embed at once.
 #[derive(Debug)]
@@ -215,20 +229,6 @@ impl Embedder {
                 "inputs",
                 &"an edge index or edge features",
                 "an embedding model takes node features only (the graph does not exist yet)",
-            );
-        }
-        if info.output_width > MAX_DIM {
-            return bad(
-                "gnntrack.output_width",
-                &info.output_width,
-                &format!("the learned builder searches in at most {MAX_DIM} dimensions"),
-            );
-        }
-        if info.node_features.is_empty() {
-            return bad(
-                "gnntrack.node_features",
-                &"(not set)",
-                "an embedding model must name its node features",
             );
         }
         let features = check_features(
@@ -422,6 +422,7 @@ mod tests {
             (2, 0.1, 3, false),
             (3, 0.25, 2, true),
             (8, 0.8, 5, false),
+            (1, 0.02, 2, false),
             (5, 0.5, 1, true),
         ]
         .into_iter()
