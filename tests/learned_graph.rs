@@ -170,3 +170,32 @@ fn unusable_models_and_settings_are_errors_naming_the_problem() {
     assert_eq!(e.kind(), ErrorKind::ModelContract);
     assert!(e.to_string().contains("banana"), "{e}");
 }
+
+#[test]
+fn a_relative_embedding_model_is_taken_from_the_configuration_file_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(model("embedding.onnx"), dir.path().join("e.onnx")).unwrap();
+    let graph_file = dir.path().join("graph.toml");
+    std::fs::write(
+        &graph_file,
+        "builder = \"learned\"\nembedding_model = \"e.onnx\"\n",
+    )
+    .unwrap();
+    let config = GraphConfig::from_toml_file(&graph_file).unwrap();
+    assert_eq!(config.embedding_model, Some(dir.path().join("e.onnx")));
+    let d = Detector::preset("luxe").unwrap();
+    assert!(GraphBuilder::new(&d, &config).unwrap().embedder().is_some());
+
+    let tracker_file = dir.path().join("tracker.toml");
+    std::fs::write(
+        &tracker_file,
+        "[graph]\nbuilder = \"learned\"\nembedding_model = \"e.onnx\"\n",
+    )
+    .unwrap();
+    let config = TrackerConfig::from_toml_file(&tracker_file).unwrap();
+    assert_eq!(
+        config.graph.embedding_model,
+        Some(dir.path().join("e.onnx"))
+    );
+    Tracker::new(config).unwrap();
+}

@@ -241,7 +241,8 @@ pub enum GraphError {
 /// search runs, so a crossing far above it fails (or is cut) after finding about `cap` edges,
 /// in time and memory that do not grow with the crossing's full graph. It bounds the edges the
 /// window search finds, before shortcut and skip-edge removal; the returned graph has at most
-/// as many.
+/// as many. The learned builder finds at most `max_neighbours` edges per hit and (layer, stave)
+/// pair and applies the limit after its search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EdgeLimit {
     /// No limit beyond the 4294967295 edges a graph addresses.
