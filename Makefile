@@ -14,7 +14,7 @@ TEST_MODELS := target/test-models
 CMAKE ?= cmake
 CMAKE_BUILD := target/cmake
 
-.PHONY: demo test test-cmake test-docs check-cmake-tools test-models venv build lint clean model train-venv
+.PHONY: demo test test-cmake test-docs check-cmake-tools test-models venv build lint clean model embedding-model train-venv
 
 build:
 	$(CARGO) build --release
@@ -93,6 +93,13 @@ REPLACE_BUNDLED ?= 0
 model: train-venv
 	TRAIN_PYTHON=$(CURDIR)/.venv-train/bin/python REPLACE_BUNDLED=$(REPLACE_BUNDLED) \
 	    models/train/make_model.sh $(MODEL_OUT)/gnntrack_in_small.onnx 1
+
+# The hit embedding of the learned graph builder (models/train/make_embedding.sh) into
+# EMBEDDING_OUT; REPLACE_BUNDLED=1 also copies it over models/gnntrack_embedding.onnx.
+EMBEDDING_OUT ?= out/embedding
+embedding-model: train-venv
+	TRAIN_PYTHON=$(CURDIR)/.venv-train/bin/python REPLACE_BUNDLED=$(REPLACE_BUNDLED) \
+	    models/train/make_embedding.sh $(EMBEDDING_OUT)/gnntrack_embedding.onnx 1
 
 lint:
 	$(CARGO) fmt --all --check

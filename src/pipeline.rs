@@ -15,7 +15,7 @@
 //! max_edges = 20000000       # the window search stops beyond this many edges (see `edge_cap`)
 //! edge_cap = "error"         # or "truncate": keep the first max_edges edges, with a warning
 //! [hits]                     # validation tolerances, mm
-//! [graph]                    # graph::GraphConfig
+//! [graph]                    # graph::GraphConfig (builder = "learned" with embedding_model)
 //! [inference]                # inference::InferenceConfig
 //! [tracks]                   # tracks::TrackConfig (edge_cut defaults to the model's)
 //! ```
@@ -24,7 +24,7 @@
 //! steering parameters of a host framework arrive.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,9 @@ use thiserror::Error;
 use crate::error::ErrorKind;
 use crate::features::{FeatureTable, graph_features};
 use crate::geometry::{Detector, GeometryError};
-use crate::graph::{BuildOutcome, EdgeLimit, Graph, GraphBuilder, GraphConfig, GraphError};
+use crate::graph::{
+    BuildOutcome, EdgeLimit, Embedder, Graph, GraphBuilder, GraphConfig, GraphError,
+};
 use crate::hits::{HitColumns, HitError, HitTolerance, Hits, ValidatedHits};
 use crate::inference::{EdgeClassifier, EdgeIndex, InferenceConfig, InferenceError};
 use crate::tracks::{Candidate, TrackConfig, build_candidates};
@@ -196,10 +198,12 @@ impl TrackerConfig {
             other => other,
         })?;
         let folder = path.parent().unwrap_or(Path::new(""));
-        if let Some(model) = &config.model
-            && model.is_relative()
-        {
-            config.model = Some(folder.join(model));
+        for model in [&mut config.model, &mut config.graph.embedding_model] {
+            if let Some(path) = model
+                && path.is_relative()
+            {
+                *model = Some(folder.join(&*path));
+            }
         }
         if config.geometry.ends_with(".toml") && Path::new(&config.geometry).is_relative() {
             config.geometry = folder.join(&config.geometry).display().to_string();
@@ -324,6 +328,8 @@ pub struct Tracker {
     detector: Detector,
     classifier: EdgeClassifier,
     tracks: TrackConfig,
+    /// The embedding model of the learned graph builder, shared by all builders.
+    embedder: Option<Arc<Embedder>>,
     /// Idle graph builders: a crossing takes one (or makes one when all are busy) and gives it
     /// back, so that its work space is allocated once per concurrent caller, not per crossing.
     builders: Mutex<Vec<GraphBuilder>>,
@@ -365,12 +371,18 @@ impl Tracker {
             classifier.provider(),
             tracks.edge_cut()
         );
-        let builders = Mutex::new(vec![GraphBuilder::new(&detector, &config.graph)?]);
+        let embedder = GraphBuilder::load_embedder(&config.graph, &config.inference)?;
+        let builders = Mutex::new(vec![GraphBuilder::with_embedder(
+            &detector,
+            &config.graph,
+            embedder.clone(),
+        )?]);
         Ok(Tracker {
             config,
             detector,
             classifier,
             tracks,
+            embedder,
             builders,
         })
     }
@@ -469,7 +481,11 @@ impl Tracker {
             .pop();
         let mut builder = match idle {
             Some(b) => b,
-            None => GraphBuilder::new(&self.detector, &self.config.graph)?,
+            None => GraphBuilder::with_embedder(
+                &self.detector,
+                &self.config.graph,
+                self.embedder.clone(),
+            )?,
         };
         let built = builder.build_limited(hits, &mut graph, limit);
         self.builders

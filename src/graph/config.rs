@@ -1,6 +1,7 @@
 //! Settings of the graph builder, read from TOML.
 //!
 //! ```toml
+//! builder = "cone"          # or "learned": neighbours in a learned embedding space
 //! search = "sweep"          # or "rtree"
 //! overlap_edges = true      # upstream stave -> downstream stave inside a layer
 //! skip_edges = false        # layer L -> L + 2, to bridge a missing hit
@@ -22,7 +23,7 @@
 //! ```
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,31 @@ impl fmt::Display for SearchMethod {
             SearchMethod::Rtree => "rtree",
         })
     }
+}
+
+/// How the builder decides which outer hits an inner hit connects to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BuilderKind {
+    /// Cone windows around the line from the reference points through the hit.
+    #[default]
+    Cone,
+    /// Neighbours in the space of a learned hit embedding ([`GraphConfig::embedding_model`]):
+    /// within its radius, at most its number of nearest.
+    Learned,
+}
+
+impl fmt::Display for BuilderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BuilderKind::Cone => "cone",
+            BuilderKind::Learned => "learned",
+        })
+    }
+}
+
+fn is_cone(kind: &BuilderKind) -> bool {
+    *kind == BuilderKind::Cone
 }
 
 /// The points that define the expected direction of a track through a hit.
@@ -321,7 +347,24 @@ impl Default for Windows {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GraphConfig {
-    /// How outer hits are looked up.
+    /// Cone windows (default) or a learned embedding. Left out of the TOML when `cone`, so the
+    /// graph parameters a model records are those of before the learned builder.
+    #[serde(skip_serializing_if = "is_cone")]
+    pub builder: BuilderKind,
+    /// The ONNX embedding model of the learned builder (a node-level graph model with
+    /// `gnntrack.embedding.*` metadata); a relative path that does not exist is looked up among
+    /// the installed models.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding_model: Option<PathBuf>,
+    /// Radius of the neighbour search of the learned builder; default: the model's
+    /// `gnntrack.embedding.radius`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding_radius: Option<f64>,
+    /// Most neighbours per inner hit and outer (layer, stave) of the learned builder; default:
+    /// the model's `gnntrack.embedding.max_neighbours`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding_max_neighbours: Option<usize>,
+    /// How outer hits are looked up by the cone builder.
     pub search: SearchMethod,
     /// Build stave-overlap edges (upstream stave -> downstream stave of one layer).
     pub overlap_edges: bool,
@@ -342,6 +385,10 @@ pub struct GraphConfig {
 impl Default for GraphConfig {
     fn default() -> Self {
         GraphConfig {
+            builder: BuilderKind::Cone,
+            embedding_model: None,
+            embedding_radius: None,
+            embedding_max_neighbours: None,
             search: SearchMethod::default(),
             overlap_edges: true,
             skip_edges: true,
@@ -362,23 +409,45 @@ impl GraphConfig {
         Ok(config)
     }
 
-    /// Reads a TOML file (see [`GraphConfig::from_toml_str`]).
+    /// Reads a TOML file (see [`GraphConfig::from_toml_str`]); a relative `embedding_model` is
+    /// taken relative to the file's folder.
     pub fn from_toml_file(path: &Path) -> Result<GraphConfig, GraphError> {
         let text = std::fs::read_to_string(path).map_err(|source| GraphError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_toml_str(&text).map_err(|e| GraphError::InFile {
+        let mut config = Self::from_toml_str(&text).map_err(|e| GraphError::InFile {
             path: path.display().to_string(),
             error: Box::new(e),
-        })
+        })?;
+        if let Some(model) = &config.embedding_model
+            && model.is_relative()
+        {
+            let folder = path.parent().unwrap_or(Path::new(""));
+            config.embedding_model = Some(folder.join(model));
+        }
+        Ok(config)
     }
 
     /// The configuration as TOML that [`GraphConfig::from_toml_str`] reads back exactly, with
     /// one inline table per half-width.
     pub fn to_toml(&self) -> String {
         let r = &self.reference;
-        let mut out = format!(
+        let mut out = String::new();
+        if self.builder != BuilderKind::Cone {
+            out.push_str(&format!("builder = \"{}\"\n", self.builder));
+        }
+        if let Some(path) = &self.embedding_model {
+            let text = toml::Value::String(path.display().to_string());
+            out.push_str(&format!("embedding_model = {text}\n"));
+        }
+        if let Some(radius) = self.embedding_radius {
+            out.push_str(&format!("embedding_radius = {radius:?}\n"));
+        }
+        if let Some(k) = self.embedding_max_neighbours {
+            out.push_str(&format!("embedding_max_neighbours = {k}\n"));
+        }
+        out += &format!(
             "search = \"{}\"\noverlap_edges = {}\nskip_edges = {}\ndrop_shortcuts = {}\nskip_only_where_needed = {}\n\n[reference]\nx = {:?}\nz = {:?}\ny = {:?}\ny_z = {:?}\n",
             self.search,
             self.overlap_edges,
@@ -423,6 +492,29 @@ impl GraphConfig {
 
     /// Checks every setting, naming the first bad field and its value.
     pub fn validate(&self) -> Result<(), GraphError> {
+        if self.builder == BuilderKind::Learned && self.embedding_model.is_none() {
+            return Err(GraphError::config(
+                "embedding_model",
+                "(not set)",
+                "the learned builder (`builder = \"learned\"`) needs an embedding model",
+            ));
+        }
+        if let Some(radius) = self.embedding_radius
+            && !(radius.is_finite() && radius > 0.0)
+        {
+            return Err(GraphError::config(
+                "embedding_radius",
+                radius,
+                "must be finite and > 0",
+            ));
+        }
+        if self.embedding_max_neighbours == Some(0) {
+            return Err(GraphError::config(
+                "embedding_max_neighbours",
+                0,
+                "must be at least 1",
+            ));
+        }
         let r = &self.reference;
         for (field, v) in [
             ("reference.x", r.x),
@@ -513,6 +605,35 @@ mod tests {
 
         // Disabled kinds may have no windows.
         GraphConfig::from_toml_str("skip_edges = false\nwindow.skip = []").unwrap();
+    }
+
+    #[test]
+    fn builder_settings() {
+        let text = "builder = \"learned\"\nembedding_model = \"models/e.onnx\"\nembedding_radius = 0.25\nembedding_max_neighbours = 4\n";
+        let c = GraphConfig::from_toml_str(text).unwrap();
+        assert_eq!(c.builder, BuilderKind::Learned);
+        assert_eq!(c.embedding_model, Some(PathBuf::from("models/e.onnx")));
+        assert_eq!(GraphConfig::from_toml_str(&c.to_toml()).unwrap(), c);
+        // The cone builder's TOML (and the table a model's graph parameters are compared with)
+        // does not mention the learned builder.
+        let table = toml::Table::try_from(GraphConfig::default()).unwrap();
+        assert!(!table.contains_key("builder") && !table.contains_key("embedding_model"));
+        assert!(!GraphConfig::default().to_toml().contains("builder"));
+
+        for (text, field, value) in [
+            ("builder = \"learned\"", "embedding_model", "(not set)"),
+            ("embedding_radius = -1.0", "embedding_radius", "-1"),
+            ("embedding_radius = inf", "embedding_radius", "inf"),
+            (
+                "embedding_max_neighbours = 0",
+                "embedding_max_neighbours",
+                "0",
+            ),
+            ("builder = \"knn\"", "knn", "knn"),
+        ] {
+            let e = GraphConfig::from_toml_str(text).unwrap_err().to_string();
+            assert!(e.contains(field) && e.contains(value), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -29,21 +29,27 @@
 
 pub mod calibrate;
 mod config;
+pub mod learned;
 pub mod metrics;
 mod prune;
 mod search;
 
 use std::fmt;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use config::{GraphConfig, HalfWidth, PairWindow, Reference, SearchMethod, Windows};
+pub use config::{
+    BuilderKind, GraphConfig, HalfWidth, PairWindow, Reference, SearchMethod, Windows,
+};
+pub use learned::{Embedder, EmbeddingSearch};
 
 use crate::error::ErrorKind;
 use crate::geometry::Detector;
 use crate::hits::{Hits, ValidatedHits};
+use crate::inference::{InferenceConfig, InferenceError};
 
 /// The kind of an edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -210,6 +216,17 @@ pub enum GraphError {
     /// More hits than edge indices can address.
     #[error("{0} hits: the graph addresses at most 4294967295 hits")]
     TooManyHits(usize),
+    /// The embedding model of the learned builder is unusable (its contract or output).
+    #[error("embedding model {model}: {reason}")]
+    Embedding {
+        /// The model file or label.
+        model: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The embedding model could not be loaded or run.
+    #[error("embedding model: {0}")]
+    Model(Box<InferenceError>),
     /// The search found more edges than the limit ([`EdgeLimit::Refuse`]) and stopped.
     #[error("the window search found more than {cap} edges (stopped at {found})")]
     TooManyEdges {
@@ -224,7 +241,8 @@ pub enum GraphError {
 /// search runs, so a crossing far above it fails (or is cut) after finding about `cap` edges,
 /// in time and memory that do not grow with the crossing's full graph. It bounds the edges the
 /// window search finds, before shortcut and skip-edge removal; the returned graph has at most
-/// as many.
+/// as many. The learned builder finds at most `max_neighbours` edges per hit and (layer, stave)
+/// pair and applies the limit after its search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EdgeLimit {
     /// No limit beyond the 4294967295 edges a graph addresses.
@@ -254,7 +272,8 @@ impl GraphError {
     /// The kind of the error: [`ErrorKind::Config`] for settings and files,
     /// [`ErrorKind::InvalidHit`] for a hit upstream of a reference point,
     /// [`ErrorKind::TooManyEdges`], [`ErrorKind::InvalidArgument`] for hits of another geometry
-    /// and [`ErrorKind::Graph`] for more hits than a graph addresses.
+    /// [`ErrorKind::Graph`] for more hits than a graph addresses, [`ErrorKind::ModelContract`]
+    /// for an unusable embedding model and the inference kinds for one that fails to load or run.
     pub fn kind(&self) -> ErrorKind {
         match self {
             GraphError::Config { .. }
@@ -265,6 +284,8 @@ impl GraphError {
             GraphError::UpstreamOfReference { .. } => ErrorKind::InvalidHit,
             GraphError::TooManyHits(_) => ErrorKind::Graph,
             GraphError::TooManyEdges { .. } => ErrorKind::TooManyEdges,
+            GraphError::Embedding { .. } => ErrorKind::ModelContract,
+            GraphError::Model(e) => e.kind(),
         }
     }
 
@@ -475,19 +496,79 @@ pub struct GraphBuilder {
     plan: Plan,
     search: search::Scratch,
     prune: prune::Scratch,
+    /// The embedding model and its search, with the learned builder.
+    learned: Option<(Arc<Embedder>, EmbeddingSearch)>,
+    embedded: learned::Scratch,
 }
 
 impl GraphBuilder {
-    /// A builder for this geometry and configuration (checked here, once).
+    /// A builder for this geometry and configuration (checked here, once). The learned builder
+    /// loads its embedding model here, with the default inference settings
+    /// ([`GraphBuilder::with_embedder`] shares one model between builders).
     pub fn new(detector: &Detector, config: &GraphConfig) -> Result<GraphBuilder, GraphError> {
         config.validate()?;
+        let embedder = Self::load_embedder(config, &InferenceConfig::default())?;
+        Self::with_embedder(detector, config, embedder)
+    }
+
+    /// The embedding model of a configuration: loaded (path resolved by
+    /// [`crate::pipeline::resolve_model`]) for the learned builder, `None` for the cone builder.
+    pub fn load_embedder(
+        config: &GraphConfig,
+        inference: &InferenceConfig,
+    ) -> Result<Option<Arc<Embedder>>, GraphError> {
+        config.validate()?;
+        match (config.builder, &config.embedding_model) {
+            (BuilderKind::Learned, Some(path)) => Ok(Some(Arc::new(Embedder::load(
+                crate::pipeline::resolve_model(path),
+                inference,
+            )?))),
+            _ => Ok(None),
+        }
+    }
+
+    /// A builder with an embedding model already loaded ([`GraphBuilder::load_embedder`]); the
+    /// learned builder needs one, the cone builder ignores it.
+    pub fn with_embedder(
+        detector: &Detector,
+        config: &GraphConfig,
+        embedder: Option<Arc<Embedder>>,
+    ) -> Result<GraphBuilder, GraphError> {
+        config.validate()?;
+        let learned = match (config.builder, embedder) {
+            (BuilderKind::Cone, _) => None,
+            (BuilderKind::Learned, None) => {
+                return Err(GraphError::config(
+                    "embedding_model",
+                    "(not loaded)",
+                    "the learned builder needs its embedding model",
+                ));
+            }
+            (BuilderKind::Learned, Some(e)) => {
+                let model = e.search();
+                let search = EmbeddingSearch {
+                    radius: config.embedding_radius.unwrap_or(model.radius),
+                    max_neighbours: config
+                        .embedding_max_neighbours
+                        .unwrap_or(model.max_neighbours),
+                };
+                Some((e, search))
+            }
+        };
         Ok(GraphBuilder {
             detector: detector.clone(),
             config: config.clone(),
             plan: Plan::new(detector, config),
             search: search::Scratch::default(),
             prune: prune::Scratch::default(),
+            learned,
+            embedded: learned::Scratch::default(),
         })
+    }
+
+    /// The embedding model and the search in effect, with the learned builder.
+    pub fn embedder(&self) -> Option<(&Arc<Embedder>, EmbeddingSearch)> {
+        self.learned.as_ref().map(|(e, s)| (e, *s))
     }
 
     /// The configuration.
@@ -541,7 +622,40 @@ impl GraphBuilder {
             last_inner: u32::MAX,
         };
         let mut outcome = BuildOutcome::Complete;
-        if let Err(found) =
+        if let Some((embedder, search)) = &self.learned {
+            // The search is bounded by max_neighbours per relation: the limit applies after it.
+            let embedding = embedder.embed(hits, &self.config.reference)?;
+            let mut built = Graph::default();
+            std::mem::swap(&mut built, graph);
+            let result = learned::build_into(
+                hits,
+                &self.plan,
+                learned::Points {
+                    values: &embedding,
+                    dim: embedder.dim(),
+                },
+                search,
+                &mut self.embedded,
+                &mut built,
+                if let EdgeLimit::Refuse(_) = limit {
+                    cap
+                } else {
+                    max
+                },
+            );
+            if let Err(found) = result {
+                std::mem::swap(&mut built, graph);
+                return Err(GraphError::TooManyEdges { found, cap });
+            }
+            if built.len() > cap {
+                outcome = BuildOutcome::Truncated {
+                    found: built.len(),
+                    kept: cap,
+                };
+                built.truncate(cap);
+            }
+            *graph = built;
+        } else if let Err(found) =
             search::build_into(hits, &self.plan, &self.config, &mut self.search, graph, all)
         {
             let EdgeLimit::Truncate(_) = limit else {

@@ -404,6 +404,40 @@ def graph_models():
     }
 
 
+# The embedding test model: the scaled projective coordinates (u / 0.3, v / 0.002) times these
+# factors; the Rust tests hold the same numbers.
+EMBEDDING_GAIN = [300.0, 2.0]
+EMBEDDING_RADIUS = "0.5"
+
+
+def embedding_metadata():
+    return {
+        "gnntrack.contract": "1",
+        "gnntrack.model_name": "embedding-test",
+        "gnntrack.model_version": "1.0.0",
+        "gnntrack.output_level": "node",
+        "gnntrack.output": "values",
+        "gnntrack.node_width": "2",
+        "gnntrack.output_width": "2",
+        "gnntrack.node_features": "u,v",
+        "gnntrack.node_scales": "0.3,0.002",
+        "gnntrack.node_offsets": "0,0",
+        "gnntrack.embedding.radius": EMBEDDING_RADIUS,
+        "gnntrack.embedding.max_neighbours": "3",
+    }
+
+
+def embedding_graph():
+    """A node-level model without edges: embedding = node_features * EMBEDDING_GAIN."""
+    return helper.make_graph(
+        [helper.make_node("Mul", ["node_features", "gain"], ["embedding"])],
+        "embedding",
+        [helper.make_tensor_value_info("node_features", TensorProto.FLOAT, ["N", 2])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 2])],
+        initializer=[const("gain", EMBEDDING_GAIN)],
+    )
+
+
 def make_model(graph, metadata, check=True):
     model = helper.make_model(
         graph,
@@ -507,6 +541,19 @@ def main():
         ),
     }
     models.update(graph_models())
+    em = embedding_metadata()
+    models |= {
+        # the learned graph builder's embedding: valid, then with a feature the tracker does not
+        # know, another scale than the tracker's, and without its search radius
+        "embedding.onnx": make_model(embedding_graph(), em),
+        "embedding_unknown_feature.onnx": make_model(
+            embedding_graph(), with_value(em, "gnntrack.node_features", "u,banana")
+        ),
+        "embedding_other_scale.onnx": make_model(
+            embedding_graph(), with_value(em, "gnntrack.node_scales", "0.3,0.004")
+        ),
+        "embedding_no_radius.onnx": make_model(embedding_graph(), without(em, "gnntrack.embedding.radius")),
+    }
     required = [
         "gnntrack.contract",
         "gnntrack.model_name",

@@ -47,6 +47,36 @@ fn bundled_model_finds_tracks_at_xi4() {
 }
 
 #[test]
+fn learned_graph_builder_reconstructs_a_simulated_crossing() {
+    let mut config = TrackerConfig::default();
+    config
+        .set(
+            "graph.embedding_model",
+            &models_dir()
+                .join("gnntrack_embedding.onnx")
+                .display()
+                .to_string(),
+        )
+        .unwrap();
+    config.set("graph.builder", "learned").unwrap();
+    let learned = tracker(config);
+    let cone = tracker(TrackerConfig::default());
+    let hits = event(4, 21);
+    let r = learned.reconstruct(&hits).unwrap();
+    let graph_cone = cone.reconstruct(&hits).unwrap().graph;
+    // Another graph than the cone windows', scored and turned into tracks the same way.
+    assert_ne!(r.graph, graph_cone);
+    assert_eq!(r.scores.len(), r.graph.len());
+    let found: Vec<Vec<u32>> = r.candidates.into_iter().map(|c| c.hits).collect();
+    let c = score_bx(&hits, &found, MergedHits::Majority).unwrap();
+    let eff = c.found as f64 / c.reconstructable as f64;
+    let fake = c.fakes as f64 / c.candidates as f64;
+    assert!(c.reconstructable > 1500);
+    assert!(eff > 0.99, "efficiency {eff}");
+    assert!(fake < 0.01, "fake rate {fake}");
+}
+
+#[test]
 fn crossings_without_merged_hits_meet_the_xi5_targets() {
     // The real crossings' form: single-layer geometry at 1.25 T, every positron its own hit.
     let d = gnntrack::geometry::Detector::preset("luxe-sl").unwrap();

@@ -119,8 +119,34 @@ pub(super) fn read_features(
         scales,
         offsets,
     } = parse_features(get, kind)?;
-    let mut out = Vec::with_capacity(names.len());
-    for (k, name) in names.iter().enumerate() {
+    let declared: Vec<FeatureSpec> = names
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
+            // Without declared offsets the tracker's are assumed (checked as equal below).
+            let offset = match (&offsets, registry.get(kind, name)) {
+                (Some(offsets), _) => offsets[k],
+                (None, Some(tracker)) => tracker.offset,
+                (None, None) => 0.0,
+            };
+            FeatureSpec::new(name.to_string(), offset, scales[k])
+        })
+        .collect();
+    let out = check_features(&declared, kind, registry)?;
+    Ok((out, offsets.is_some()))
+}
+
+/// Features declared by a model (names, scales, offsets), checked against the tracker's
+/// registry: each must be one it computes, with its scale and offset. Returns them with the
+/// tracker's unit and description.
+pub fn check_features(
+    declared: &[FeatureSpec],
+    kind: FeatureKind,
+    registry: &FeatureTable,
+) -> Result<Vec<FeatureSpec>, ContractError> {
+    let mut out = Vec::with_capacity(declared.len());
+    for f in declared {
+        let name = f.name.as_ref();
         let Some(tracker) = registry.get(kind, name) else {
             return Err(ContractError::UnknownFeature {
                 kind,
@@ -128,7 +154,7 @@ pub(super) fn read_features(
                 known: registry.names(kind),
             });
         };
-        let scale = scales[k];
+        let (scale, offset) = (f.scale, f.offset);
         if !agree(scale, tracker.scale, scale) {
             return Err(ContractError::ScaleMismatch {
                 kind,
@@ -137,10 +163,6 @@ pub(super) fn read_features(
                 tracker: tracker.scale,
             });
         }
-        let offset = match &offsets {
-            Some(offsets) => offsets[k],
-            None => tracker.offset,
-        };
         if !agree(offset, tracker.offset, scale) {
             return Err(ContractError::OffsetMismatch {
                 kind,
@@ -155,7 +177,7 @@ pub(super) fn read_features(
             ..tracker.clone()
         });
     }
-    Ok((out, offsets.is_some()))
+    Ok(out)
 }
 
 /// Differences between the model's graph parameters and the tracker's, one line each, with

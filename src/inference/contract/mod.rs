@@ -54,8 +54,8 @@ mod ports;
 
 pub(crate) use graph::check_graph;
 pub use graph::{GRAPH_MODEL_KEYS, GraphInputNames, GraphModelInfo, GraphOutputKind, OutputLevel};
-pub use metadata::compare_tables;
 use metadata::*;
+pub use metadata::{check_features, compare_tables};
 pub(crate) use ports::Port;
 use ports::*;
 

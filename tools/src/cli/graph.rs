@@ -12,8 +12,9 @@ use gnntrack::features::{all_edge_names, all_node_names};
 use gnntrack::geometry::Detector;
 use gnntrack::graph::calibrate::calibrate;
 use gnntrack::graph::metrics::{GraphMetrics, TrueSegments};
-use gnntrack::graph::{Graph, GraphBuilder, GraphConfig, SearchMethod, build_graph};
+use gnntrack::graph::{BuilderKind, Graph, GraphBuilder, GraphConfig, SearchMethod, build_graph};
 use gnntrack::hits::{HitTolerance, Hits, read_hits};
+use gnntrack::inference::InferenceConfig;
 use gnntrack_tools::export::{ExportedFile, export_bx, manifest};
 use gnntrack_tools::sim::{SimConfig, simulate_bx};
 
@@ -331,6 +332,11 @@ pub struct BenchGraphArgs {
     /// on a rerun, the rest of the file kept), e.g. `docs/results.md`.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Compare the cone windows with the learned builder of this embedding model instead
+    /// (`models/gnntrack_embedding.onnx`): one row per case and builder, each timed with its
+    /// default search on 1 and 2 cores (the learned builder's time includes the embedding).
+    #[arg(long)]
+    pub learned: Option<PathBuf>,
 }
 
 struct Timing {
@@ -351,7 +357,13 @@ fn time_build(
         .num_threads(threads)
         .build()?;
     let hits = hits.validate(detector, &HitTolerance::default())?;
-    let mut builder = GraphBuilder::new(detector, config)?;
+    // The embedding model runs on as many onnxruntime threads as the graph search has.
+    let inference = InferenceConfig {
+        intra_threads: threads,
+        ..InferenceConfig::default()
+    };
+    let embedder = GraphBuilder::load_embedder(config, &inference)?;
+    let mut builder = GraphBuilder::with_embedder(detector, config, embedder)?;
     let mut graph = Graph::default();
     let mut times = Vec::with_capacity(repeat);
     let mut peak_bytes = 0;
@@ -374,13 +386,12 @@ fn time_build(
     })
 }
 
-/// Times the graph stage on simulated crossings and the real one.
-pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
-    if let Some(md) = &args.markdown {
-        super::reconstruct::check_output_folder(md)?;
-    }
-    let config = load_config(args.config.as_deref())?;
-    let mut cases: Vec<(String, Hits, Detector)> = Vec::new();
+/// A crossing of `bench graph`: its name, hits and geometry.
+type Case = (String, Hits, Detector);
+
+/// The crossings of `bench graph`: simulated at each xi, then the real one.
+fn bench_cases(args: &BenchGraphArgs) -> Result<Vec<Case>, Box<dyn std::error::Error>> {
+    let mut cases: Vec<Case> = Vec::new();
     let luxe = Detector::preset(SIMULATION_GEOMETRY)?;
     for &xi in &args.xi {
         let bx = simulate_bx(&luxe, &SimConfig::e_laser(xi)?, args.seed, 0)?;
@@ -399,6 +410,19 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
             Detector::from_name_or_path(default_geometry(format))?,
         ));
     }
+    Ok(cases)
+}
+
+/// Times the graph stage on simulated crossings and the real one.
+pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
+    if let Some(md) = &args.markdown {
+        super::reconstruct::check_output_folder(md)?;
+    }
+    let config = load_config(args.config.as_deref())?;
+    if let Some(model) = &args.learned {
+        return bench_builders(&args, &config, model);
+    }
+    let cases = bench_cases(&args)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "graph construction, median of {} builds by one reused builder; machine: {cores} cores; windows: {}",
@@ -537,6 +561,109 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
         let body = format!(
             "Graph construction: truth efficiency and purity of the edges, median of {} builds by \
              one reused builder per search and thread count; {}; windows: {}.\n\n{}",
+            args.repeat,
+            super::markdown::machine(),
+            args.config
+                .as_ref()
+                .map_or("built-in".to_string(), |p| p.display().to_string()),
+            super::markdown::table(&header, &rows)
+        );
+        super::markdown::write_section(md, &super::markdown::command_line(), &body)
+            .map_err(|e| format!("cannot write {}: {e}", md.display()))?;
+        println!("table written to {}", md.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bench graph --learned MODEL`: the cone windows and the learned builder side by side on the
+/// same crossings: truth efficiency and purity of the edges, edges per hit, and the median time
+/// on 1 and 2 cores (the learned builder's including the embedding model).
+fn bench_builders(args: &BenchGraphArgs, config: &GraphConfig, model: &Path) -> CliResult {
+    let learned = GraphConfig {
+        builder: BuilderKind::Learned,
+        embedding_model: Some(model.to_path_buf()),
+        ..config.clone()
+    };
+    let cone = GraphConfig {
+        builder: BuilderKind::Cone,
+        ..config.clone()
+    };
+    let search = GraphBuilder::new(&Detector::preset(SIMULATION_GEOMETRY)?, &learned)?
+        .embedder()
+        .map(|(e, s)| {
+            format!(
+                "{} ({} dimensions), radius {}, at most {} neighbours",
+                e.label(),
+                e.dim(),
+                s.radius,
+                s.max_neighbours
+            )
+        })
+        .unwrap_or_default();
+    let cases = bench_cases(args)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "graph builders, median of {} builds by one reused builder; machine: {cores} cores; learned: {search}",
+        args.repeat
+    );
+    println!(
+        "{:<11} {:<8} {:>8} {:>9} {:>6} {:>10} {:>8} {:>9} {:>9}",
+        "case", "builder", "hits", "edges", "e/hit", "efficiency", "purity", "1 core", "2 cores"
+    );
+    let mut rows = Vec::new();
+    for (name, hits, detector) in &cases {
+        for (builder, c) in [("cone", &cone), ("learned", &learned)] {
+            let valid = hits.validate(detector, &HitTolerance::default())?;
+            let graph = GraphBuilder::new(detector, c)?.build(&valid)?;
+            let (eff, pur) = TrueSegments::from_hits(hits, detector)
+                .map(|s| GraphMetrics::compute(hits, &graph, &s))
+                .map_or((f64::NAN, f64::NAN), |m| (m.efficiency(), m.purity()));
+            let t1 = time_build(hits, detector, c, 1, args.repeat)?.median_ms;
+            let t2 = time_build(hits, detector, c, 2, args.repeat)?.median_ms;
+            let per_hit = graph.len() as f64 / hits.len().max(1) as f64;
+            println!(
+                "{:<11} {:<8} {:>8} {:>9} {:>6.2} {:>9.3}% {:>7.1}% {:>7.2}ms {:>7.2}ms",
+                name,
+                builder,
+                hits.len(),
+                graph.len(),
+                per_hit,
+                100.0 * eff,
+                100.0 * pur,
+                t1,
+                t2
+            );
+            rows.push(vec![
+                name.clone(),
+                builder.to_string(),
+                hits.len().to_string(),
+                graph.len().to_string(),
+                format!("{per_hit:.2}"),
+                format!("{:.3} %", 100.0 * eff),
+                format!("{:.1} %", 100.0 * pur),
+                format!("{t1:.2}"),
+                format!("{t2:.2}"),
+            ]);
+        }
+    }
+    if let Some(md) = &args.markdown {
+        let header = [
+            "case",
+            "builder",
+            "hits",
+            "edges",
+            "edges/hit",
+            "efficiency",
+            "purity",
+            "1 core ms",
+            "2 cores ms",
+        ];
+        let body = format!(
+            "Graph builders side by side: the cone windows ({} search) and the learned builder \
+             ({search}); truth efficiency and purity of the edges, median of {} builds by one \
+             reused builder (the learned builder's time includes the embedding model, on as many \
+             onnxruntime threads as cores); {}; windows: {}.\n\n{}",
+            config.search,
             args.repeat,
             super::markdown::machine(),
             args.config
