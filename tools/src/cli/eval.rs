@@ -228,6 +228,24 @@ fn print_group(g: &GroupReport) {
     println!();
 }
 
+/// `bx` simulated crossings at intensity `xi` (seed `seed + xi`, as `gnntrack eval` draws them).
+pub(super) fn simulate_crossings(
+    detector: &Detector,
+    xi: u8,
+    field: f64,
+    merge_pixels: f64,
+    seed: u64,
+    bx: u64,
+) -> Result<Vec<Hits>, Box<dyn std::error::Error>> {
+    let mut sim = SimConfig::e_laser(xi)?;
+    sim.magnet.field_t = field;
+    sim.merge_distance_pixels = merge_pixels;
+    sim.validate()?;
+    Ok((0..bx)
+        .map(|b| simulate_bx(detector, &sim, seed + u64::from(xi), b).map(|e| e.hits))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 /// Runs `gnntrack eval`.
 pub fn eval(args: EvalArgs) -> CliResult {
     if let Some(md) = &args.markdown {
@@ -247,17 +265,16 @@ pub fn eval(args: EvalArgs) -> CliResult {
     let explicit_xi = !args.files.is_empty() && std::env::args().any(|a| a.starts_with("--xi"));
     if args.files.is_empty() || explicit_xi {
         for &xi in &args.xi {
-            let mut sim = SimConfig::e_laser(xi)?;
-            sim.magnet.field_t = args.field;
-            sim.merge_distance_pixels = args.merge_pixels;
-            sim.validate()?;
             let detector =
                 Detector::from_name_or_path(&args.tracker.config(SIMULATION_GEOMETRY)?.geometry)?;
-            let events = (0..args.bx)
-                .map(|bx| {
-                    simulate_bx(&detector, &sim, args.seed + u64::from(xi), bx).map(|e| e.hits)
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let events = simulate_crossings(
+                &detector,
+                xi,
+                args.field,
+                args.merge_pixels,
+                args.seed,
+                args.bx,
+            )?;
             groups.push((format!("xi = {xi}"), events, SIMULATION_GEOMETRY));
         }
     }
