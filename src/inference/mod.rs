@@ -60,6 +60,8 @@
 //!   compute at once.
 
 pub mod contract;
+mod engine;
+mod graph_model;
 mod pool;
 mod runtime;
 mod session;
@@ -76,11 +78,15 @@ use crate::error::ErrorKind;
 /// The feature types of the contract, defined with the features in [`crate::features`].
 pub use crate::features::{FeatureKind, FeatureSpec, FeatureTable};
 pub use contract::{ContractError, InputNames, METADATA_KEYS, ModelInfo, OutputKind};
+pub use engine::ActiveProvider;
+pub use graph_model::{
+    GraphInput, GraphModel, GraphModelInfo, GraphOutput, GraphOutputKind, OutputLevel,
+};
 pub use runtime::{
     CandidateSource, LibraryCandidate, LoadAttempt, OnnxRuntime, RuntimeError, library_candidates,
     runtime,
 };
-pub use session::{ActiveProvider, EdgeClassifier, EdgeIndex};
+pub use session::{EdgeClassifier, EdgeIndex};
 
 pub(crate) use runtime::installed_folders;
 

@@ -4,56 +4,14 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use ort::ep::{CUDA, ExecutionProvider};
-use ort::session::Session;
 use ort::session::SessionInputValue;
-use ort::session::builder::{PrepackedWeights, SessionBuilder};
 use ort::value::{Tensor, TensorRef};
 
 use super::contract::{self, ModelInfo, OutputKind};
-use super::pool::Pool;
-use super::runtime::{OnnxRuntime, runtime};
-use super::{InferenceConfig, InferenceError, Provider};
+use super::engine::{ActiveProvider, Engine, read_model, sigmoid_in_place};
+use super::runtime::OnnxRuntime;
+use super::{InferenceConfig, InferenceError};
 use crate::features::{FeatureSpec, FeatureTable};
-
-/// The execution provider a classifier runs on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ActiveProvider {
-    /// onnxruntime's CPU provider.
-    Cpu {
-        /// Why CUDA is not used, when `auto` asked for it.
-        fallback_reason: Option<String>,
-    },
-    /// The CUDA provider on this device.
-    Cuda {
-        /// CUDA device id.
-        device_id: i32,
-    },
-}
-
-impl ActiveProvider {
-    /// `cpu` or `cuda`.
-    pub fn kind(&self) -> Provider {
-        match self {
-            ActiveProvider::Cpu { .. } => Provider::Cpu,
-            ActiveProvider::Cuda { .. } => Provider::Cuda,
-        }
-    }
-}
-
-impl fmt::Display for ActiveProvider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ActiveProvider::Cpu {
-                fallback_reason: None,
-            } => f.write_str("CPU"),
-            ActiveProvider::Cpu {
-                fallback_reason: Some(r),
-            } => write!(f, "CPU (CUDA unavailable: {r})"),
-            ActiveProvider::Cuda { device_id } => write!(f, "CUDA device {device_id}"),
-        }
-    }
-}
 
 /// The edges to score: `E` pairs of node indices, from the inner (source) to the outer (target)
 /// hit.
@@ -71,9 +29,9 @@ pub enum EdgeIndex<'a> {
     Packed(&'a [i64]),
 }
 
-impl EdgeIndex<'_> {
+impl<'a> EdgeIndex<'a> {
     /// Number of edges, or an error when the parts disagree.
-    fn len(&self) -> Result<usize, InferenceError> {
+    pub(crate) fn len(&self) -> Result<usize, InferenceError> {
         match *self {
             EdgeIndex::Pairs { src, dst } => {
                 if src.len() != dst.len() {
@@ -98,7 +56,7 @@ impl EdgeIndex<'_> {
     }
 
     /// The first edge with a node index outside `0..n_nodes`, as (edge, index).
-    fn first_out_of_range(&self, n_nodes: usize) -> Option<(usize, i64)> {
+    pub(crate) fn first_out_of_range(&self, n_nodes: usize) -> Option<(usize, i64)> {
         match *self {
             EdgeIndex::Pairs { src, dst } => {
                 src.iter().zip(dst).enumerate().find_map(|(k, (&s, &d))| {
@@ -117,33 +75,37 @@ impl EdgeIndex<'_> {
             }
         }
     }
-}
 
-struct Shared {
-    runtime: &'static OnnxRuntime,
-    model_bytes: Arc<[u8]>,
-    label: String,
-    config: InferenceConfig,
-    provider: ActiveProvider,
-    prepacked: PrepackedWeights,
+    /// The `[2, n_edges]` int64 tensor the model takes: a view of a packed index, or the pairs
+    /// widened into a new one.
+    pub(crate) fn to_input(self, n_edges: usize) -> Result<SessionInputValue<'a>, ort::Error> {
+        Ok(match self {
+            EdgeIndex::Pairs { src, dst } => {
+                let mut v = Vec::with_capacity(2 * n_edges);
+                v.extend(src.iter().map(|&i| i64::from(i)));
+                v.extend(dst.iter().map(|&i| i64::from(i)));
+                Tensor::from_array(([2, n_edges], v))?.into()
+            }
+            EdgeIndex::Packed(v) => TensorRef::from_array_view(([2, n_edges], v))?.into(),
+        })
+    }
 }
 
 /// An edge classifier: a checked ONNX model and a bounded pool of its sessions. `Sync`: share it
 /// between threads (by reference or `Arc`) and call [`score`](Self::score) from all of them.
 pub struct EdgeClassifier {
-    shared: Shared,
+    engine: Engine,
     info: ModelInfo,
-    pool: Pool<Session>,
 }
 
 impl fmt::Debug for EdgeClassifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EdgeClassifier")
-            .field("model", &self.shared.label)
+            .field("model", &self.engine.label())
             .field("name", &self.info.name)
             .field("version", &self.info.version)
-            .field("provider", &self.shared.provider)
-            .field("pool_size", &self.pool.capacity())
+            .field("provider", self.engine.provider())
+            .field("pool_size", &self.engine.pool_size())
             .finish_non_exhaustive()
     }
 }
@@ -158,12 +120,7 @@ impl EdgeClassifier {
         features: &FeatureTable,
         graph: Option<&toml::Table>,
     ) -> Result<Self, InferenceError> {
-        let path = path.as_ref();
-        let label = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| InferenceError::ModelIo {
-            model: label.clone(),
-            reason: e.to_string(),
-        })?;
+        let (bytes, label) = read_model(path.as_ref())?;
         Self::from_bytes(bytes, &label, config, features, graph)
     }
 
@@ -175,97 +132,28 @@ impl EdgeClassifier {
         features: &FeatureTable,
         graph: Option<&toml::Table>,
     ) -> Result<Self, InferenceError> {
-        let runtime = runtime(&config.library)?;
-        let model_bytes: Arc<[u8]> = bytes.into();
-        let prepacked = PrepackedWeights::new();
-        let model = |reason: String| InferenceError::ModelLoad {
-            model: label.to_string(),
-            reason,
-        };
-
-        let (session, provider) = match config.provider {
-            Provider::Cpu => (
-                create_session(runtime, &model_bytes, config, &prepacked, false).map_err(model)?,
-                ActiveProvider::Cpu {
-                    fallback_reason: None,
-                },
-            ),
-            Provider::Cuda => match try_cuda(runtime, &model_bytes, config, &prepacked) {
-                Ok(s) => (
-                    s,
-                    ActiveProvider::Cuda {
-                        device_id: config.device_id,
-                    },
-                ),
-                Err(CudaFailure::Provider(reason, _)) => {
-                    return Err(InferenceError::Provider {
-                        requested: Provider::Cuda,
-                        reason,
-                    });
+        let (engine, (info, differences)) = Engine::open(bytes.into(), label, config, |session| {
+            contract::check(session, features, graph, config.graph_mismatch).map_err(|problem| {
+                InferenceError::Contract {
+                    model: label.to_string(),
+                    problem,
                 }
-                Err(CudaFailure::Model(reason)) => return Err(model(reason)),
-            },
-            Provider::Auto => match try_cuda(runtime, &model_bytes, config, &prepacked) {
-                Ok(s) => (
-                    s,
-                    ActiveProvider::Cuda {
-                        device_id: config.device_id,
-                    },
-                ),
-                Err(CudaFailure::Model(reason)) => return Err(model(reason)),
-                Err(CudaFailure::Provider(reason, cpu)) => {
-                    log::warn!("CUDA execution provider unavailable, using the CPU: {reason}");
-                    let session = match cpu {
-                        Some(s) => s,
-                        None => create_session(runtime, &model_bytes, config, &prepacked, false)
-                            .map_err(model)?,
-                    };
-                    (
-                        session,
-                        ActiveProvider::Cpu {
-                            fallback_reason: Some(reason),
-                        },
-                    )
-                }
-            },
-        };
-
-        let (info, differences) = contract::check(&session, features, graph, config.graph_mismatch)
-            .map_err(|problem| InferenceError::Contract {
-                model: label.to_string(),
-                problem,
-            })?;
+            })
+        })?;
         if !differences.is_empty() {
             log::warn!(
                 "model {label} was trained with other graph parameters than the tracker's: {}",
                 differences.join("; ")
             );
         }
-        let pool = Pool::new(config.effective_pool_size());
-        pool.insert(session);
         log::info!(
-            "edge classifier {} {} ({label}) on {provider}, up to {} sessions, {} intra-op threads each",
+            "edge classifier {} {} ({label}) on {}, {}",
             info.name,
             info.version,
-            pool.capacity(),
-            if config.intra_threads == 0 {
-                "default".to_string()
-            } else {
-                config.intra_threads.to_string()
-            }
+            engine.provider(),
+            engine.capacity_text()
         );
-        Ok(EdgeClassifier {
-            shared: Shared {
-                runtime,
-                model_bytes,
-                label: label.to_string(),
-                config: config.clone(),
-                provider,
-                prepacked,
-            },
-            info,
-            pool,
-        })
+        Ok(EdgeClassifier { engine, info })
     }
 
     /// What the model declares (features, output kind, cut, graph parameters, name, version).
@@ -275,22 +163,22 @@ impl EdgeClassifier {
 
     /// The execution provider in use.
     pub fn provider(&self) -> &ActiveProvider {
-        &self.shared.provider
+        self.engine.provider()
     }
 
     /// The onnxruntime the classifier runs on.
     pub fn runtime(&self) -> &'static OnnxRuntime {
-        self.shared.runtime
+        self.engine.runtime()
     }
 
     /// The most sessions this classifier keeps.
     pub fn pool_size(&self) -> usize {
-        self.pool.capacity()
+        self.engine.pool_size()
     }
 
     /// Sessions created so far (1 after loading, at most [`pool_size`](Self::pool_size)).
     pub fn sessions_created(&self) -> usize {
-        self.pool.alive()
+        self.engine.sessions_created()
     }
 
     /// The edge probabilities, one per edge in input order.
@@ -354,94 +242,39 @@ impl EdgeClassifier {
             return Ok(Vec::new());
         }
 
-        let run_error = |e: ort::Error| InferenceError::Run {
-            model: self.shared.label.clone(),
-            reason: e.to_string(),
-        };
+        let engine = &self.engine;
+        let run_error = |e: ort::Error| engine.run_error(e);
         let nodes =
             TensorRef::from_array_view(([n_nodes, fn_], node_features)).map_err(run_error)?;
         let mut inputs: Vec<(&str, SessionInputValue<'_>)> = Vec::with_capacity(3);
         inputs.push((&self.info.inputs.node_features, nodes.into()));
-        let index: SessionInputValue<'_> = match edges {
-            EdgeIndex::Pairs { src, dst } => {
-                let mut v = Vec::with_capacity(2 * n_edges);
-                v.extend(src.iter().map(|&i| i64::from(i)));
-                v.extend(dst.iter().map(|&i| i64::from(i)));
-                Tensor::from_array(([2, n_edges], v))
-                    .map_err(run_error)?
-                    .into()
-            }
-            EdgeIndex::Packed(v) => TensorRef::from_array_view(([2, n_edges], v))
-                .map_err(run_error)?
-                .into(),
-        };
-        inputs.push((&self.info.inputs.edge_index, index));
+        inputs.push((
+            &self.info.inputs.edge_index,
+            edges.to_input(n_edges).map_err(run_error)?,
+        ));
         if let (Some(name), Some(v)) = (&self.info.inputs.edge_features, edge_features) {
             let t = TensorRef::from_array_view(([n_edges, fe], v)).map_err(run_error)?;
             inputs.push((name, t.into()));
         }
 
-        let mut session = self.pool.get(|| self.new_session())?;
-        let outputs = session.run(inputs).map_err(run_error)?;
-        let output_error = |reason: String| InferenceError::Output {
-            model: self.shared.label.clone(),
-            reason,
-        };
-        let value = outputs.get(&self.info.output).ok_or_else(|| {
-            output_error(format!(
-                "output `{}` missing from the results",
-                self.info.output
-            ))
-        })?;
-        let (shape, data) = value.try_extract_tensor::<f32>().map_err(|e| {
-            output_error(format!(
-                "`{}` is not a float32 tensor: {e}",
-                self.info.output
-            ))
-        })?;
-        let shape_ok = match **shape {
+        let (shape, mut scores) = engine.run_f32(inputs, &self.info.output)?;
+        let shape_ok = match *shape {
             [e] => e as usize == n_edges,
             [e, 1] => e as usize == n_edges,
             _ => false,
         };
-        if !shape_ok || data.len() != n_edges {
-            return Err(output_error(format!(
-                "shape {:?} for {n_edges} edges; expected [E] or [E, 1]",
-                &**shape
+        if !shape_ok || scores.len() != n_edges {
+            return Err(engine.output_error(format!(
+                "shape {shape:?} for {n_edges} edges; expected [E] or [E, 1]"
             )));
         }
-        let mut scores = data.to_vec();
-        drop(outputs);
-        drop(session);
         if self.info.output_kind == OutputKind::Logits {
-            for s in &mut scores {
-                *s = 1.0 / (1.0 + (-*s).exp());
-            }
+            sigmoid_in_place(&mut scores);
         }
         if let Some(k) = scores.iter().position(|s| !s.is_finite()) {
-            return Err(output_error(format!(
-                "non-finite score {} for edge {k}",
-                scores[k]
-            )));
+            return Err(engine.output_error(format!("non-finite score {} for edge {k}", scores[k])));
         }
         Ok(scores)
-    }
-
-    fn new_session(&self) -> Result<Session, InferenceError> {
-        let s = &self.shared;
-        let cuda = matches!(s.provider, ActiveProvider::Cuda { .. });
-        log::debug!(
-            "model {}: opening session {} of {}",
-            s.label,
-            self.pool.alive(),
-            self.pool.capacity()
-        );
-        create_session(s.runtime, &s.model_bytes, &s.config, &s.prepacked, cuda).map_err(|reason| {
-            InferenceError::ModelLoad {
-                model: s.label.clone(),
-                reason,
-            }
-        })
     }
 }
 
@@ -451,74 +284,4 @@ fn names(specs: &[FeatureSpec]) -> String {
         .map(|f| f.name.as_ref())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-enum CudaFailure {
-    /// The provider could not start; the model did load on the CPU when that was tried.
-    Provider(String, Option<Session>),
-    /// The model could not load for another reason.
-    Model(String),
-}
-
-fn try_cuda(
-    runtime: &OnnxRuntime,
-    model: &[u8],
-    config: &InferenceConfig,
-    prepacked: &PrepackedWeights,
-) -> Result<Session, CudaFailure> {
-    if !CUDA::is_available().unwrap_or(false) {
-        return Err(CudaFailure::Provider(
-            format!(
-                "the onnxruntime at {} was built without the CUDA execution provider (install onnxruntime-gpu)",
-                runtime.library().display()
-            ),
-            None,
-        ));
-    }
-    match create_session(runtime, model, config, prepacked, true) {
-        Ok(s) => Ok(s),
-        Err(reason) => {
-            // Decide whether CUDA or the model failed: a model that does not load on the CPU
-            // either is the model's fault.
-            match create_session(runtime, model, config, prepacked, false) {
-                Ok(cpu) => Err(CudaFailure::Provider(reason, Some(cpu))),
-                Err(cpu_reason) => Err(CudaFailure::Model(cpu_reason)),
-            }
-        }
-    }
-}
-
-fn builder(
-    runtime: &OnnxRuntime,
-    config: &InferenceConfig,
-    prepacked: &PrepackedWeights,
-    cuda: bool,
-) -> ort::Result<SessionBuilder> {
-    let mut b = Session::builder(&runtime.environment)?
-        .with_prepacked_weights(prepacked)?
-        .with_inter_threads(1)?
-        .with_memory_pattern(config.memory_pattern)?
-        .with_intra_op_spinning(config.intra_spinning)?;
-    if config.intra_threads > 0 {
-        b = b.with_intra_threads(config.intra_threads)?;
-    }
-    if cuda {
-        b = b.with_execution_providers([CUDA::default()
-            .with_device_id(config.device_id)
-            .build()
-            .error_on_failure()])?;
-    }
-    Ok(b)
-}
-
-fn create_session(
-    runtime: &OnnxRuntime,
-    model: &[u8],
-    config: &InferenceConfig,
-    prepacked: &PrepackedWeights,
-    cuda: bool,
-) -> Result<Session, String> {
-    builder(runtime, config, prepacked, cuda)
-        .and_then(|mut b| b.commit_from_memory(model))
-        .map_err(|e| e.to_string().trim().to_string())
 }

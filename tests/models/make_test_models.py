@@ -169,6 +169,241 @@ def message_passing_metadata():
     }
 
 
+# Generic graph models (models/README.md, "Generic graph models"); the Rust, C and C++ tests hold
+# the same numbers.
+# node level: h = x W (x [N, 3], W [3, 2]); out[i] = h[i] + sum of h[src] over the edges src -> i
+NODE_W = [[0.5, -1.0], [0.25, 2.0], [-0.75, 0.125]]
+# node level without edges: out[i] = sigmoid(x[i] . w + b), x [N, 2]
+NODE_SOLO_W = [1.5, -0.5]
+NODE_SOLO_B = 0.25
+# edge level: out[e] = sigmoid(w . [x[src], x[dst], f[e]] + b), x [N, 2], f [E, 1]
+EDGE_W = [0.5, -0.25, -1.0, 0.75, 2.0]
+EDGE_B = -0.1
+# graph level: out[g] = [mean over the nodes i of g of x[i] . w, number of edges ending in g]
+GRAPH_W = [2.0, -1.0]
+
+
+def graph_metadata(level, node_width, output, **extra):
+    """The metadata of a generic graph model; keyword arguments add keys (`gnntrack.` prefixed,
+    `__` for `.`)."""
+    out = {
+        "gnntrack.contract": "1",
+        "gnntrack.model_name": f"{level}-test",
+        "gnntrack.model_version": "0.1",
+        "gnntrack.output_level": level,
+        "gnntrack.node_width": str(node_width),
+        "gnntrack.output": output,
+    }
+    for key, value in extra.items():
+        out["gnntrack." + key.replace("__", ".")] = value
+    return out
+
+
+def node_graph(node_type=TensorProto.FLOAT, outputs=None):
+    """The node-level model with edges; `node_type` and `outputs` bend it into broken variants."""
+    x = "node_features"
+    nodes = []
+    if node_type != TensorProto.FLOAT:
+        nodes.append(helper.make_node("Cast", ["node_features"], ["x_cast"], to=TensorProto.FLOAT))
+        x = "x_cast"
+    nodes += [
+        helper.make_node("MatMul", [x, "W"], ["h"]),
+        helper.make_node("Gather", ["edge_index", "zero"], ["src"], axis=0),
+        helper.make_node("Gather", ["edge_index", "one"], ["dst"], axis=0),
+        helper.make_node("Gather", ["h", "src"], ["h_src"], axis=0),
+        helper.make_node("Shape", ["h_src"], ["msg_shape"]),
+        helper.make_node("Unsqueeze", ["dst", "axis1"], ["dst_col"]),
+        helper.make_node("Expand", ["dst_col", "msg_shape"], ["dst_idx"]),
+        helper.make_node("ScatterElements", ["h", "dst_idx", "h_src"], ["out"], axis=0, reduction="add"),
+    ]
+    initializers = [
+        const("W", NODE_W),
+        const("zero", 0, np.int64),
+        const("one", 1, np.int64),
+        const("axis1", [1], np.int64),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("node_features", node_type, ["N", 3]),
+        helper.make_tensor_value_info("edge_index", TensorProto.INT64, [2, "E"]),
+    ]
+    if outputs is None:
+        outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 2])]
+    return helper.make_graph(nodes, "node_level", inputs, outputs, initializers)
+
+
+def node_solo_graph():
+    """The node-level model without edges: logits [N]."""
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["xw"]),
+        helper.make_node("Add", ["xw", "b"], ["logit"]),
+    ]
+    initializers = [const("w", NODE_SOLO_W), const("b", [NODE_SOLO_B])]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])]
+    outputs = [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["N"])]
+    return helper.make_graph(nodes, "node_level_solo", inputs, outputs, initializers)
+
+
+def edge_graph():
+    """The edge-level model: logits [E, 1]; inputs edge index first, then edge and node features."""
+    nodes = [
+        helper.make_node("Gather", ["ei", "zero"], ["src"], axis=0),
+        helper.make_node("Gather", ["ei", "one"], ["dst"], axis=0),
+        helper.make_node("Gather", ["nodes", "src"], ["x_src"], axis=0),
+        helper.make_node("Gather", ["nodes", "dst"], ["x_dst"], axis=0),
+        helper.make_node("Concat", ["x_src", "x_dst", "edges"], ["cat"], axis=1),
+        helper.make_node("MatMul", ["cat", "w"], ["wx"]),
+        helper.make_node("Add", ["wx", "b"], ["score"]),
+    ]
+    initializers = [
+        const("w", np.array(EDGE_W).reshape(5, 1)),
+        const("b", [EDGE_B]),
+        const("zero", 0, np.int64),
+        const("one", 1, np.int64),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("ei", TensorProto.INT64, [2, "E"]),
+        helper.make_tensor_value_info("edges", TensorProto.FLOAT, ["E", 1]),
+        helper.make_tensor_value_info("nodes", TensorProto.FLOAT, ["N", 2]),
+    ]
+    outputs = [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["E", 1])]
+    return helper.make_graph(nodes, "edge_level", inputs, outputs, initializers)
+
+
+def graph_graph(graph_type=TensorProto.INT64):
+    """The graph-level model: [G, 2] values, G = max(graph index) + 1; scatter-add pooling."""
+    g = "graph_index"
+    nodes = []
+    if graph_type != TensorProto.INT64:
+        nodes.append(helper.make_node("Cast", ["graph_index"], ["g_cast"], to=TensorProto.INT64))
+        g = "g_cast"
+    nodes += [
+        # G = max + 1, as a shape [G]
+        helper.make_node("ReduceMax", [g], ["g_max"], keepdims=1),
+        helper.make_node("Add", ["g_max", "one_1d"], ["n_graphs"]),
+        helper.make_node(
+            "ConstantOfShape",
+            ["n_graphs"],
+            ["zeros_g"],
+            value=numpy_helper.from_array(np.zeros(1, dtype=np.float32)),
+        ),
+        # per-node value p = x . w, its sum and the node count per graph
+        helper.make_node("MatMul", ["x", "w"], ["p"]),
+        helper.make_node("ScatterElements", ["zeros_g", g, "p"], ["p_sum"], axis=0, reduction="add"),
+        helper.make_node("Shape", ["p"], ["n_shape"]),
+        helper.make_node(
+            "ConstantOfShape",
+            ["n_shape"],
+            ["ones_n"],
+            value=numpy_helper.from_array(np.ones(1, dtype=np.float32)),
+        ),
+        helper.make_node("ScatterElements", ["zeros_g", g, "ones_n"], ["count"], axis=0, reduction="add"),
+        helper.make_node("Div", ["p_sum", "count"], ["mean"]),
+        # edges ending in each graph: graph of each edge's target
+        helper.make_node("Gather", ["edge_index", "one"], ["dst"], axis=0),
+        helper.make_node("Gather", [g, "dst"], ["dst_graph"], axis=0),
+        helper.make_node("Shape", ["dst"], ["e_shape"]),
+        helper.make_node(
+            "ConstantOfShape",
+            ["e_shape"],
+            ["ones_e"],
+            value=numpy_helper.from_array(np.ones(1, dtype=np.float32)),
+        ),
+        helper.make_node(
+            "ScatterElements", ["zeros_g", "dst_graph", "ones_e"], ["in_edges"], axis=0, reduction="add"
+        ),
+        helper.make_node("Unsqueeze", ["mean", "axis1"], ["mean_col"]),
+        helper.make_node("Unsqueeze", ["in_edges", "axis1"], ["edges_col"]),
+        helper.make_node("Concat", ["mean_col", "edges_col"], ["pooled"], axis=1),
+    ]
+    initializers = [
+        const("w", GRAPH_W),
+        const("one", 1, np.int64),
+        const("one_1d", [1], np.int64),
+        const("axis1", [1], np.int64),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2]),
+        helper.make_tensor_value_info("edge_index", TensorProto.INT64, [2, "E"]),
+        helper.make_tensor_value_info("graph_index", graph_type, ["N"]),
+    ]
+    outputs = [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["G", 2])]
+    return helper.make_graph(nodes, "graph_level", inputs, outputs, initializers)
+
+
+def graph_models():
+    """The generic graph models: valid ones with known functions, then broken variants."""
+    node_meta = graph_metadata(
+        "node",
+        3,
+        "values",
+        output_width="2",
+        node_features="a,b,c",
+        node_scales="1,2,4",
+        node_offsets="0,0.5,0",
+        embedding__radius="0.5",
+    )
+    solo_meta = graph_metadata("node", 2, "logits")
+    # its float32 inputs come edge features first: named by metadata
+    edge_meta = graph_metadata("edge", 2, "logits", edge_width="1", edge_input="edges")
+    graph_meta = graph_metadata("graph", 2, "values", output_width="2")
+    return {
+        "graph_node.onnx": make_model(node_graph(), node_meta),
+        "graph_node_solo.onnx": make_model(node_solo_graph(), solo_meta),
+        "graph_edge.onnx": make_model(edge_graph(), edge_meta),
+        "graph_graph.onnx": make_model(graph_graph(), graph_meta),
+        # runs, but its values are not the probabilities it declares
+        "graph_bad_probabilities.onnx": make_model(
+            node_solo_graph(), with_value(solo_meta, "gnntrack.output", "probabilities")
+        ),
+        # broken metadata
+        "graph_missing_level.onnx": make_model(node_graph(), without(node_meta, "gnntrack.output_level")),
+        "graph_bad_level.onnx": make_model(node_graph(), with_value(node_meta, "gnntrack.output_level", "nodes")),
+        "graph_missing_node_width.onnx": make_model(node_graph(), without(node_meta, "gnntrack.node_width")),
+        "graph_bad_node_width.onnx": make_model(node_graph(), with_value(node_meta, "gnntrack.node_width", "0")),
+        "graph_bad_output_kind.onnx": make_model(node_graph(), with_value(node_meta, "gnntrack.output", "scores")),
+        "graph_feature_count.onnx": make_model(
+            node_graph(),
+            node_meta
+            | {"gnntrack.node_features": "a,b", "gnntrack.node_scales": "1,2", "gnntrack.node_offsets": "0,0"},
+        ),
+        "graph_scales_without_names.onnx": make_model(node_solo_graph(), with_value(solo_meta, "gnntrack.node_scales", "1,1")),
+        # metadata against the interface
+        "graph_width_mismatch.onnx": make_model(
+            node_graph(),
+            node_meta
+            | {
+                "gnntrack.node_width": "4",
+                "gnntrack.node_features": "a,b,c,d",
+                "gnntrack.node_scales": "1,2,4,8",
+                "gnntrack.node_offsets": "0,0.5,0,0",
+            },
+        ),
+        "graph_output_width_mismatch.onnx": make_model(node_graph(), with_value(node_meta, "gnntrack.output_width", "3")),
+        "graph_edge_width_without_input.onnx": make_model(node_graph(), with_value(node_meta, "gnntrack.edge_width", "2")),
+        # the float32 inputs taken by order: the [E, 1] edge features as node features
+        "graph_edge_unnamed.onnx": make_model(edge_graph(), without(edge_meta, "gnntrack.edge_input")),
+        "graph_edge_input_without_width.onnx": make_model(edge_graph(), without(edge_meta, "gnntrack.edge_width")),
+        "graph_edge_level_without_edges.onnx": make_model(node_solo_graph(), with_value(solo_meta, "gnntrack.output_level", "edge")),
+        "graph_level_without_graph_index.onnx": make_model(node_graph(), with_value(node_meta, "gnntrack.output_level", "graph")),
+        "graph_index_at_node_level.onnx": make_model(graph_graph(), with_value(graph_meta, "gnntrack.output_level", "node")),
+        "graph_two_outputs.onnx": make_model(
+            node_graph(
+                outputs=[
+                    helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 2]),
+                    helper.make_tensor_value_info("h", TensorProto.FLOAT, ["N", 2]),
+                ]
+            ),
+            node_meta,
+        ),
+        "graph_double_features.onnx": make_model(node_graph(node_type=TensorProto.DOUBLE), node_meta),
+        "graph_int32_graph_index.onnx": make_model(graph_graph(graph_type=TensorProto.INT32), graph_meta),
+        "graph_int_output.onnx": make_model(
+            node_graph(outputs=[helper.make_tensor_value_info("src", TensorProto.INT64, ["E"])]),
+            with_value(node_meta, "gnntrack.output_width", "1"),
+        ),
+    }
+
+
 def make_model(graph, metadata, check=True):
     model = helper.make_model(
         graph,
@@ -271,6 +506,7 @@ def main():
             ),
         ),
     }
+    models.update(graph_models())
     required = [
         "gnntrack.contract",
         "gnntrack.model_name",

@@ -43,17 +43,28 @@ pub(super) fn agree(model: f64, tracker: f64, scale: f64) -> bool {
     (model - tracker).abs() <= 1e-6 * model.abs().max(tracker.abs()).max(scale.abs())
 }
 
-/// The features a model declares, checked against the tracker's, and whether it declares
-/// their offsets.
-pub(super) fn read_features(
-    get: &dyn Fn(&'static str) -> Option<String>,
-    kind: FeatureKind,
-    registry: &FeatureTable,
-) -> Result<(Vec<FeatureSpec>, bool), ContractError> {
-    let (names_key, scales_key, offsets_key) = match kind {
+/// The metadata keys of a feature list: names, scales, offsets.
+pub(super) fn feature_keys(kind: FeatureKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
         FeatureKind::Node => (KEY_NODE_FEATURES, KEY_NODE_SCALES, KEY_NODE_OFFSETS),
         FeatureKind::Edge => (KEY_EDGE_FEATURES, KEY_EDGE_SCALES, KEY_EDGE_OFFSETS),
-    };
+    }
+}
+
+/// A feature list as a model declares it: names (non-empty, distinct), one positive scale each
+/// and, when declared, one finite offset each.
+pub(super) struct DeclaredFeatures {
+    pub(super) names: Vec<String>,
+    pub(super) scales: Vec<f64>,
+    pub(super) offsets: Option<Vec<f64>>,
+}
+
+/// Reads `gnntrack.{kind}_features`, `_scales` (both required) and `_offsets`.
+pub(super) fn parse_features(
+    get: &dyn Fn(&'static str) -> Option<String>,
+    kind: FeatureKind,
+) -> Result<DeclaredFeatures, ContractError> {
+    let (names_key, scales_key, offsets_key) = feature_keys(kind);
     let names_text = get(names_key).ok_or(ContractError::MissingMetadata { key: names_key })?;
     let scales_text = get(scales_key).ok_or(ContractError::MissingMetadata { key: scales_key })?;
     let names: Vec<&str> = names_text.split(',').map(str::trim).collect();
@@ -89,6 +100,25 @@ pub(super) fn read_features(
         )?),
         None => None,
     };
+    Ok(DeclaredFeatures {
+        names: names.iter().map(|n| n.to_string()).collect(),
+        scales,
+        offsets,
+    })
+}
+
+/// The features a model declares, checked against the tracker's, and whether it declares
+/// their offsets.
+pub(super) fn read_features(
+    get: &dyn Fn(&'static str) -> Option<String>,
+    kind: FeatureKind,
+    registry: &FeatureTable,
+) -> Result<(Vec<FeatureSpec>, bool), ContractError> {
+    let DeclaredFeatures {
+        names,
+        scales,
+        offsets,
+    } = parse_features(get, kind)?;
     let mut out = Vec::with_capacity(names.len());
     for (k, name) in names.iter().enumerate() {
         let Some(tracker) = registry.get(kind, name) else {

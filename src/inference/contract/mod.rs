@@ -48,9 +48,12 @@ use thiserror::Error;
 use super::GraphMismatch;
 use crate::features::{FeatureKind, FeatureSpec, FeatureTable};
 
+mod graph;
 mod metadata;
 mod ports;
 
+pub(crate) use graph::check_graph;
+pub use graph::{GRAPH_MODEL_KEYS, GraphInputNames, GraphModelInfo, GraphOutputKind, OutputLevel};
 pub use metadata::compare_tables;
 use metadata::*;
 pub(crate) use ports::Port;
@@ -91,6 +94,7 @@ const KEY_EDGE_CUT: &str = "gnntrack.edge_cut";
 const KEY_GRAPH: &str = "gnntrack.graph";
 const KEY_NODE_INPUT: &str = "gnntrack.node_input";
 const KEY_EDGE_INPUT: &str = "gnntrack.edge_input";
+const KEY_OUTPUT_LEVEL: &str = "gnntrack.output_level";
 
 /// What the model's output means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,6 +260,45 @@ pub enum ContractError {
         /// Its declared type and shape.
         found: String,
     },
+    /// A model of the other kind: a generic graph model where an edge classifier is expected, or
+    /// the reverse.
+    #[error("{found}, not {expected}; {hint}")]
+    WrongKind {
+        /// The kind expected.
+        expected: &'static str,
+        /// What the model is, with the metadata that says so.
+        found: String,
+        /// How to load it instead.
+        hint: &'static str,
+    },
+    /// A feature input whose fixed column count differs from the declared width.
+    #[error("input `{input}` has {columns} columns but `{key}` = {width}")]
+    Width {
+        /// The input name.
+        input: String,
+        /// Its declared column count.
+        columns: i64,
+        /// The width key (`gnntrack.node_width` or `gnntrack.edge_width`).
+        key: &'static str,
+        /// The declared width.
+        width: usize,
+    },
+    /// A generic graph model without exactly one output.
+    #[error("the model has {} outputs ({}); a graph model has exactly one", names.len(), names.join(", "))]
+    GraphOutputCount {
+        /// The output names.
+        names: Vec<String>,
+    },
+    /// A generic graph model's output of the wrong type or shape.
+    #[error("output `{output}` has type {found}; expected {expected}")]
+    GraphOutput {
+        /// The output name.
+        output: String,
+        /// Its declared type and shape.
+        found: String,
+        /// The expected type and shape.
+        expected: String,
+    },
     /// Graph parameters differ from the tracker's (only with [`GraphMismatch::Error`]).
     #[error("trained with other graph parameters than the tracker's: {}", differences.join("; "))]
     GraphMismatch {
@@ -280,17 +323,32 @@ pub(crate) fn check(
     })?;
     let get = |key: &'static str| metadata.custom(key);
     let keys = metadata.custom_keys().unwrap_or_default();
-    let inputs: Vec<Port> = session
-        .inputs()
-        .iter()
-        .map(|o| Port::from_outlet(o.name(), o.dtype()))
-        .collect();
-    let outputs: Vec<Port> = session
-        .outputs()
-        .iter()
-        .map(|o| Port::from_outlet(o.name(), o.dtype()))
-        .collect();
+    let (inputs, outputs) = session_ports(session);
     check_ports(&get, &keys, &inputs, &outputs, features, graph, policy)
+}
+
+/// `gnntrack.contract` must be present and name the version this library reads.
+fn check_version(get: &dyn Fn(&'static str) -> Option<String>) -> Result<(), ContractError> {
+    let contract = get(KEY_CONTRACT).ok_or(ContractError::MissingMetadata { key: KEY_CONTRACT })?;
+    if contract.trim() != CONTRACT_VERSION {
+        return Err(ContractError::BadMetadata {
+            key: KEY_CONTRACT,
+            value: contract,
+            reason: format!("this library reads contract version {CONTRACT_VERSION}"),
+        });
+    }
+    Ok(())
+}
+
+/// The inputs and outputs of a loaded session.
+fn session_ports(session: &Session) -> (Vec<Port>, Vec<Port>) {
+    let ports = |outlets: &[ort::value::Outlet]| -> Vec<Port> {
+        outlets
+            .iter()
+            .map(|o| Port::from_outlet(o.name(), o.dtype()))
+            .collect()
+    };
+    (ports(session.inputs()), ports(session.outputs()))
 }
 
 /// The contract check on plain descriptions of the ports (testable without onnxruntime).
@@ -305,12 +363,12 @@ pub(crate) fn check_ports(
 ) -> Result<(ModelInfo, Vec<String>), ContractError> {
     let required = |key: &'static str| get(key).ok_or(ContractError::MissingMetadata { key });
 
-    let contract = required(KEY_CONTRACT)?;
-    if contract.trim() != CONTRACT_VERSION {
-        return Err(ContractError::BadMetadata {
-            key: KEY_CONTRACT,
-            value: contract,
-            reason: format!("this library reads contract version {CONTRACT_VERSION}"),
+    check_version(get)?;
+    if let Some(level) = get(KEY_OUTPUT_LEVEL) {
+        return Err(ContractError::WrongKind {
+            expected: "an edge classifier",
+            found: format!("a generic graph model (`{KEY_OUTPUT_LEVEL}` = `{level}`)"),
+            hint: "load it as a generic graph model (GraphModel, gnntrack_graph_model_load)",
         });
     }
     for key in keys {

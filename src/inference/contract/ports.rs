@@ -87,6 +87,29 @@ pub(super) fn assign_roles<'a>(
             names: inputs.iter().map(|p| p.name.clone()).collect(),
         });
     }
+    let (ints, floats) = split_by_dtype(inputs)?;
+    let described = || describe_ports(inputs);
+    if ints.len() != 1 {
+        return Err(ContractError::InputRoles {
+            inputs: described(),
+            reason: format!(
+                "exactly one int64 input (edge_index) is needed, found {}",
+                ints.len()
+            ),
+        });
+    }
+    let edge_index = ints[0];
+    check_edge_index(edge_index)?;
+    let (node, edge) = split_floats(get, &floats, described)?;
+    Ok(Roles {
+        node,
+        edge_index,
+        edge,
+    })
+}
+
+/// The int64 and the float32 inputs, in model order; any other type is refused.
+pub(super) fn split_by_dtype(inputs: &[Port]) -> Result<(Vec<&Port>, Vec<&Port>), ContractError> {
     let mut ints = Vec::new();
     let mut floats = Vec::new();
     for p in inputs {
@@ -101,24 +124,20 @@ pub(super) fn assign_roles<'a>(
             }
         }
     }
-    let described = || {
-        inputs
-            .iter()
-            .map(|p| format!("`{}` ({})", p.name, p.describe))
-            .collect::<Vec<_>>()
-    };
-    if ints.len() != 1 {
-        return Err(ContractError::InputRoles {
-            inputs: described(),
-            reason: format!(
-                "exactly one int64 input (edge_index) is needed, found {}",
-                ints.len()
-            ),
-        });
-    }
-    let edge_index = ints[0];
-    // [2, E]; a fixed first dimension other than 2, or a symbolic one followed by a fixed 2 (the
-    // transposed [E, 2] layout), is refused.
+    Ok((ints, floats))
+}
+
+/// "`name` (type)" for each port, for messages.
+pub(super) fn describe_ports(ports: &[Port]) -> Vec<String> {
+    ports
+        .iter()
+        .map(|p| format!("`{}` ({})", p.name, p.describe))
+        .collect()
+}
+
+/// The edge index must be `[2, E]`: a fixed first dimension other than 2, or a symbolic one
+/// followed by a fixed 2 (the transposed `[E, 2]` layout), is refused.
+pub(super) fn check_edge_index(edge_index: &Port) -> Result<(), ContractError> {
     let transposed =
         edge_index.shape.len() == 2 && edge_index.shape[0] < 0 && edge_index.shape[1] == 2;
     if edge_index.shape.len() != 2
@@ -132,7 +151,17 @@ pub(super) fn assign_roles<'a>(
             expected: "[2, E]",
         });
     }
+    Ok(())
+}
 
+/// The node-feature and (when there are two) edge-feature inputs among the float32 inputs: named
+/// by `gnntrack.node_input` / `gnntrack.edge_input`, else node features first. Both must have
+/// rank 2.
+pub(super) fn split_floats<'a>(
+    get: &dyn Fn(&'static str) -> Option<String>,
+    floats: &[&'a Port],
+    described: impl Fn() -> Vec<String>,
+) -> Result<(&'a Port, Option<&'a Port>), ContractError> {
     let named = |key: &'static str| -> Result<Option<&'a Port>, ContractError> {
         match get(key) {
             None => Ok(None),
@@ -212,11 +241,7 @@ pub(super) fn assign_roles<'a>(
             });
         }
     }
-    Ok(Roles {
-        node,
-        edge_index,
-        edge,
-    })
+    Ok((node, edge))
 }
 
 pub(super) fn check_columns(

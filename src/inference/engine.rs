@@ -1,0 +1,327 @@
+//! What every loaded ONNX model shares, whatever its contract: the onnxruntime it runs on, the
+//! model bytes, the execution provider chosen at load time (CUDA checks and the `auto` fallback),
+//! the pre-packed weights and the pool of sessions.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use ort::ep::{CUDA, ExecutionProvider};
+use ort::session::builder::{PrepackedWeights, SessionBuilder};
+use ort::session::{Session, SessionInputValue};
+
+use super::pool::Pool;
+use super::runtime::{OnnxRuntime, runtime};
+use super::{InferenceConfig, InferenceError, Provider};
+
+/// The execution provider a model runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActiveProvider {
+    /// onnxruntime's CPU provider.
+    Cpu {
+        /// Why CUDA is not used, when `auto` asked for it.
+        fallback_reason: Option<String>,
+    },
+    /// The CUDA provider on this device.
+    Cuda {
+        /// CUDA device id.
+        device_id: i32,
+    },
+}
+
+impl ActiveProvider {
+    /// `cpu` or `cuda`.
+    pub fn kind(&self) -> Provider {
+        match self {
+            ActiveProvider::Cpu { .. } => Provider::Cpu,
+            ActiveProvider::Cuda { .. } => Provider::Cuda,
+        }
+    }
+}
+
+impl fmt::Display for ActiveProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ActiveProvider::Cpu {
+                fallback_reason: None,
+            } => f.write_str("CPU"),
+            ActiveProvider::Cpu {
+                fallback_reason: Some(r),
+            } => write!(f, "CPU (CUDA unavailable: {r})"),
+            ActiveProvider::Cuda { device_id } => write!(f, "CUDA device {device_id}"),
+        }
+    }
+}
+
+/// The bytes of a model file and the label that names it in messages (its path).
+pub(crate) fn read_model(path: &Path) -> Result<(Vec<u8>, String), InferenceError> {
+    let label = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| InferenceError::ModelIo {
+        model: label.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok((bytes, label))
+}
+
+/// Turns logits into probabilities, in place.
+pub(crate) fn sigmoid_in_place(values: &mut [f32]) {
+    for v in values {
+        *v = 1.0 / (1.0 + (-*v).exp());
+    }
+}
+
+/// A loaded model: its sessions (at most [`InferenceConfig::pool_size`]) and what creates more.
+pub(crate) struct Engine {
+    runtime: &'static OnnxRuntime,
+    model_bytes: Arc<[u8]>,
+    label: String,
+    config: InferenceConfig,
+    provider: ActiveProvider,
+    prepacked: PrepackedWeights,
+    pool: Pool<Session>,
+}
+
+impl Engine {
+    /// Starts onnxruntime if needed, opens a first session on the configured provider and hands
+    /// it to `check` (the contract of the model's kind); the session then becomes the first of
+    /// the pool.
+    pub(crate) fn open<T>(
+        model_bytes: Arc<[u8]>,
+        label: &str,
+        config: &InferenceConfig,
+        check: impl FnOnce(&Session) -> Result<T, InferenceError>,
+    ) -> Result<(Engine, T), InferenceError> {
+        let runtime = runtime(&config.library)?;
+        let prepacked = PrepackedWeights::new();
+        let model = |reason: String| InferenceError::ModelLoad {
+            model: label.to_string(),
+            reason,
+        };
+
+        let (session, provider) = match config.provider {
+            Provider::Cpu => (
+                create_session(runtime, &model_bytes, config, &prepacked, false).map_err(model)?,
+                ActiveProvider::Cpu {
+                    fallback_reason: None,
+                },
+            ),
+            Provider::Cuda => match try_cuda(runtime, &model_bytes, config, &prepacked) {
+                Ok(s) => (
+                    s,
+                    ActiveProvider::Cuda {
+                        device_id: config.device_id,
+                    },
+                ),
+                Err(CudaFailure::Provider(reason, _)) => {
+                    return Err(InferenceError::Provider {
+                        requested: Provider::Cuda,
+                        reason,
+                    });
+                }
+                Err(CudaFailure::Model(reason)) => return Err(model(reason)),
+            },
+            Provider::Auto => match try_cuda(runtime, &model_bytes, config, &prepacked) {
+                Ok(s) => (
+                    s,
+                    ActiveProvider::Cuda {
+                        device_id: config.device_id,
+                    },
+                ),
+                Err(CudaFailure::Model(reason)) => return Err(model(reason)),
+                Err(CudaFailure::Provider(reason, cpu)) => {
+                    log::warn!("CUDA execution provider unavailable, using the CPU: {reason}");
+                    let session = match cpu {
+                        Some(s) => s,
+                        None => create_session(runtime, &model_bytes, config, &prepacked, false)
+                            .map_err(model)?,
+                    };
+                    (
+                        session,
+                        ActiveProvider::Cpu {
+                            fallback_reason: Some(reason),
+                        },
+                    )
+                }
+            },
+        };
+
+        let checked = check(&session)?;
+        let pool = Pool::new(config.effective_pool_size());
+        pool.insert(session);
+        Ok((
+            Engine {
+                runtime,
+                model_bytes,
+                label: label.to_string(),
+                config: config.clone(),
+                provider,
+                prepacked,
+                pool,
+            },
+            checked,
+        ))
+    }
+
+    /// The model file or label.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The execution provider in use.
+    pub(crate) fn provider(&self) -> &ActiveProvider {
+        &self.provider
+    }
+
+    /// The onnxruntime the model runs on.
+    pub(crate) fn runtime(&self) -> &'static OnnxRuntime {
+        self.runtime
+    }
+
+    /// The most sessions kept.
+    pub(crate) fn pool_size(&self) -> usize {
+        self.pool.capacity()
+    }
+
+    /// Sessions created so far.
+    pub(crate) fn sessions_created(&self) -> usize {
+        self.pool.alive()
+    }
+
+    /// "up to P sessions, T intra-op threads each", for the load log line.
+    pub(crate) fn capacity_text(&self) -> String {
+        format!(
+            "up to {} sessions, {} intra-op threads each",
+            self.pool.capacity(),
+            if self.config.intra_threads == 0 {
+                "default".to_string()
+            } else {
+                self.config.intra_threads.to_string()
+            }
+        )
+    }
+
+    /// A failed run of this model.
+    pub(crate) fn run_error(&self, e: ort::Error) -> InferenceError {
+        InferenceError::Run {
+            model: self.label.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// An unusable output of this model.
+    pub(crate) fn output_error(&self, reason: String) -> InferenceError {
+        InferenceError::Output {
+            model: self.label.clone(),
+            reason,
+        }
+    }
+
+    /// Runs the model on `inputs` with a session of the pool and returns the float32 tensor
+    /// `output`: its shape and a copy of its values (the session is back in the pool on return).
+    pub(crate) fn run_f32(
+        &self,
+        inputs: Vec<(&str, SessionInputValue<'_>)>,
+        output: &str,
+    ) -> Result<(Vec<i64>, Vec<f32>), InferenceError> {
+        let mut session = self.pool.get(|| self.new_session())?;
+        let outputs = session.run(inputs).map_err(|e| self.run_error(e))?;
+        let value = outputs.get(output).ok_or_else(|| {
+            self.output_error(format!("output `{output}` missing from the results"))
+        })?;
+        let (shape, data) = value
+            .try_extract_tensor::<f32>()
+            .map_err(|e| self.output_error(format!("`{output}` is not a float32 tensor: {e}")))?;
+        Ok((shape.to_vec(), data.to_vec()))
+    }
+
+    fn new_session(&self) -> Result<Session, InferenceError> {
+        let cuda = matches!(self.provider, ActiveProvider::Cuda { .. });
+        log::debug!(
+            "model {}: opening session {} of {}",
+            self.label,
+            self.pool.alive(),
+            self.pool.capacity()
+        );
+        create_session(
+            self.runtime,
+            &self.model_bytes,
+            &self.config,
+            &self.prepacked,
+            cuda,
+        )
+        .map_err(|reason| InferenceError::ModelLoad {
+            model: self.label.clone(),
+            reason,
+        })
+    }
+}
+
+enum CudaFailure {
+    /// The provider could not start; the model did load on the CPU when that was tried.
+    Provider(String, Option<Session>),
+    /// The model could not load for another reason.
+    Model(String),
+}
+
+fn try_cuda(
+    runtime: &OnnxRuntime,
+    model: &[u8],
+    config: &InferenceConfig,
+    prepacked: &PrepackedWeights,
+) -> Result<Session, CudaFailure> {
+    if !CUDA::is_available().unwrap_or(false) {
+        return Err(CudaFailure::Provider(
+            format!(
+                "the onnxruntime at {} was built without the CUDA execution provider (install onnxruntime-gpu)",
+                runtime.library().display()
+            ),
+            None,
+        ));
+    }
+    match create_session(runtime, model, config, prepacked, true) {
+        Ok(s) => Ok(s),
+        Err(reason) => {
+            // Decide whether CUDA or the model failed: a model that does not load on the CPU
+            // either is the model's fault.
+            match create_session(runtime, model, config, prepacked, false) {
+                Ok(cpu) => Err(CudaFailure::Provider(reason, Some(cpu))),
+                Err(cpu_reason) => Err(CudaFailure::Model(cpu_reason)),
+            }
+        }
+    }
+}
+
+fn builder(
+    runtime: &OnnxRuntime,
+    config: &InferenceConfig,
+    prepacked: &PrepackedWeights,
+    cuda: bool,
+) -> ort::Result<SessionBuilder> {
+    let mut b = Session::builder(&runtime.environment)?
+        .with_prepacked_weights(prepacked)?
+        .with_inter_threads(1)?
+        .with_memory_pattern(config.memory_pattern)?
+        .with_intra_op_spinning(config.intra_spinning)?;
+    if config.intra_threads > 0 {
+        b = b.with_intra_threads(config.intra_threads)?;
+    }
+    if cuda {
+        b = b.with_execution_providers([CUDA::default()
+            .with_device_id(config.device_id)
+            .build()
+            .error_on_failure()])?;
+    }
+    Ok(b)
+}
+
+fn create_session(
+    runtime: &OnnxRuntime,
+    model: &[u8],
+    config: &InferenceConfig,
+    prepacked: &PrepackedWeights,
+    cuda: bool,
+) -> Result<Session, String> {
+    builder(runtime, config, prepacked, cuda)
+        .and_then(|mut b| b.commit_from_memory(model))
+        .map_err(|e| e.to_string().trim().to_string())
+}
