@@ -14,7 +14,7 @@ TEST_MODELS := target/test-models
 CMAKE ?= cmake
 CMAKE_BUILD := target/cmake
 
-.PHONY: demo test test-cmake test-docs check-cmake-tools test-models venv build lint clean model train-venv
+.PHONY: demo test test-cmake test-docs check-cmake-tools test-models venv build lint clean model train-venv candidate-model
 
 build:
 	$(CARGO) build --release
@@ -93,6 +93,19 @@ REPLACE_BUNDLED ?= 0
 model: train-venv
 	TRAIN_PYTHON=$(CURDIR)/.venv-train/bin/python REPLACE_BUNDLED=$(REPLACE_BUNDLED) \
 	    models/train/make_model.sh $(MODEL_OUT)/gnntrack_in_small.onnx 1
+
+# The candidate classifier: candidates of simulated crossings (xi = 5 and 7, 30 per intensity
+# from seed 2000 for training, 10 from seed 3000 to choose the cut; the report seeds of
+# `gnntrack eval` are 1000 + xi), then training and export. The model, its report and the cut
+# scan go to MODEL_OUT; REPLACE_BUNDLED=1 also copies it over models/gnntrack_candidates.onnx.
+candidate-model: train-venv build
+	rm -rf $(MODEL_OUT)/candidates-train $(MODEL_OUT)/candidates-tune
+	./target/release/gnntrack export-candidates --xi 5,7 --bx 30 --seed 2000 --out $(MODEL_OUT)/candidates-train
+	./target/release/gnntrack export-candidates --xi 5,7 --bx 10 --seed 3000 --out $(MODEL_OUT)/candidates-tune
+	cd models/train && $(CURDIR)/.venv-train/bin/python candidates.py \
+	    --train $(CURDIR)/$(MODEL_OUT)/candidates-train --tune $(CURDIR)/$(MODEL_OUT)/candidates-tune \
+	    --steps 500 --batch 2048 --out $(CURDIR)/$(MODEL_OUT)/gnntrack_candidates.onnx
+	if [ "$(REPLACE_BUNDLED)" = 1 ]; then cp $(MODEL_OUT)/gnntrack_candidates.onnx models/; fi
 
 lint:
 	$(CARGO) fmt --all --check

@@ -11,10 +11,180 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::features::{FeatureSpec, UnknownFeature, lookup};
 use crate::graph::Graph;
 use crate::hits::Hits;
+use crate::inference::{
+    EdgeIndex, GraphInput, GraphModel, GraphOutputKind, InferenceError, OutputLevel,
+};
 use crate::tracks::Candidate;
+
+/// Metadata key of the cut a candidate model recommends.
+pub const KEY_CANDIDATE_CUT: &str = "gnntrack.candidate_cut";
+
+/// Cut used when none is configured and the model recommends none.
+pub const DEFAULT_CANDIDATE_CUT: f32 = 0.5;
+
+/// What the stage does with a candidate scoring below the cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CandidateAction {
+    /// Remove it from the result.
+    #[default]
+    Drop,
+    /// Keep every candidate; each carries its quality, for the caller to cut on.
+    Flag,
+}
+
+/// The candidate classifier: a graph-level model checked against [`CANDIDATE_FEATURES`], its
+/// cut and what to do below it.
+#[derive(Debug)]
+pub struct CandidateClassifier {
+    model: GraphModel,
+    label: String,
+    cut: f32,
+    action: CandidateAction,
+}
+
+impl CandidateClassifier {
+    /// Checks that `model` (named `label` in messages) is a graph-level model with one output
+    /// per graph (logits or probabilities) over candidate features this library computes, with
+    /// their offsets and scales. `cut` is the configured cut; `None` takes the model's
+    /// recommended one (`gnntrack.candidate_cut`), else [`DEFAULT_CANDIDATE_CUT`].
+    pub fn new(
+        model: GraphModel,
+        label: &str,
+        cut: Option<f32>,
+        action: CandidateAction,
+    ) -> Result<CandidateClassifier, String> {
+        let info = model.info();
+        let fail = |why: String| Err(format!("candidate model {label}: {why}"));
+        if info.level != OutputLevel::Graph {
+            return fail(format!(
+                "`gnntrack.output_level` is {:?}, but the candidate classifier needs a graph-level model (`graph`)",
+                info.level
+            ));
+        }
+        if info.output_width != 1 {
+            return fail(format!(
+                "`gnntrack.output_width` = {}: one value per candidate is needed",
+                info.output_width
+            ));
+        }
+        if info.output_kind == GraphOutputKind::Values {
+            return fail("`gnntrack.output` = values: logits or probabilities are needed".into());
+        }
+        if info.edge_width > 0 {
+            return fail(format!(
+                "`gnntrack.edge_width` = {}: the candidate graphs have no edge features",
+                info.edge_width
+            ));
+        }
+        if info.node_features.is_empty() {
+            return fail(
+                "the model does not name its node features (`gnntrack.node_features`)".into(),
+            );
+        }
+        for declared in &info.node_features {
+            let known = candidate_feature_specs(&[declared.name.as_ref()])
+                .map_err(|e| format!("candidate model {label}: {e}"))?;
+            let ours = &known[0];
+            if ours.offset != declared.offset || ours.scale != declared.scale {
+                return fail(format!(
+                    "feature `{}` has offset {} and scale {}, the tracker computes it with offset {} and scale {}",
+                    declared.name, declared.offset, declared.scale, ours.offset, ours.scale
+                ));
+            }
+        }
+        let cut = match (cut, info.extra.get(KEY_CANDIDATE_CUT)) {
+            (Some(c), _) => c,
+            (None, Some(text)) => match text.trim().parse::<f32>() {
+                Ok(c) => c,
+                Err(_) => return fail(format!("`{KEY_CANDIDATE_CUT}` = `{text}` is not a number")),
+            },
+            (None, None) => DEFAULT_CANDIDATE_CUT,
+        };
+        if !(0.0..=1.0).contains(&cut) {
+            return fail(format!("candidate cut {cut} is outside 0..1"));
+        }
+        Ok(CandidateClassifier {
+            model,
+            label: label.to_string(),
+            cut,
+            action,
+        })
+    }
+
+    /// The cut in force: candidates of a lower quality are dropped or flagged.
+    pub fn cut(&self) -> f32 {
+        self.cut
+    }
+
+    /// What happens below the cut.
+    pub fn action(&self) -> CandidateAction {
+        self.action
+    }
+
+    /// The model.
+    pub fn model(&self) -> &GraphModel {
+        &self.model
+    }
+
+    /// The model's label (file or name) in messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The quality (probability of being genuine) of each candidate, in order. `graph` and
+    /// `scores` are the crossing's hit graph and edge scores.
+    pub fn quality(
+        &self,
+        hits: &Hits,
+        candidates: &[Candidate],
+        graph: &Graph,
+        scores: &[f32],
+    ) -> Result<Vec<f32>, InferenceError> {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let info = self.model.info();
+        let g = candidate_graphs(hits, candidates, graph, scores, &info.node_features);
+        let out = self.model.run(&GraphInput {
+            node_features: &g.node_features,
+            n_nodes: g.n_nodes(),
+            edges: info.takes_edges.then_some(EdgeIndex::Pairs {
+                src: &g.src,
+                dst: &g.dst,
+            }),
+            edge_features: None,
+            graph_index: Some(&g.graph_index),
+            n_graphs: g.n_graphs,
+        })?;
+        Ok(out.values)
+    }
+
+    /// Scores the candidates and applies the action: returns the candidates kept (all with
+    /// [`CandidateAction::Flag`]) and the quality of each.
+    pub fn apply(
+        &self,
+        hits: &Hits,
+        candidates: Vec<Candidate>,
+        graph: &Graph,
+        scores: &[f32],
+    ) -> Result<(Vec<Candidate>, Vec<f32>), InferenceError> {
+        let quality = self.quality(hits, &candidates, graph, scores)?;
+        if self.action == CandidateAction::Flag {
+            return Ok((candidates, quality));
+        }
+        Ok(candidates
+            .into_iter()
+            .zip(quality)
+            .filter(|&(_, q)| q >= self.cut)
+            .unzip())
+    }
+}
 
 /// Per-hit features of a candidate. Features of the candidate as a whole (its chi2 / ndf, hit
 /// count, momentum) are repeated on each of its hits.

@@ -413,7 +413,9 @@ fn reconstruction_through_the_abi_equals_the_rust_api() {
     }
     assert!(times.total > 0.0);
     assert!(
-        (times.total - (times.graph + times.features + times.inference + times.tracks)).abs()
+        (times.total
+            - (times.graph + times.features + times.inference + times.tracks + times.candidates))
+            .abs()
             < 1e-12
     );
     assert_eq!(graph.n_hits, hits.len());

@@ -85,11 +85,12 @@ pub struct ReconstructArgs {
 
 fn print_times(t: &StageTimes) {
     println!(
-        "times: graph {:.1} ms, features {:.1} ms, inference {:.1} ms, tracks {:.1} ms, total {:.1} ms",
+        "times: graph {:.1} ms, features {:.1} ms, inference {:.1} ms, tracks {:.1} ms, candidates {:.1} ms, total {:.1} ms",
         1e3 * t.graph,
         1e3 * t.features,
         1e3 * t.inference,
         1e3 * t.tracks,
+        1e3 * t.candidates,
         1e3 * t.total()
     );
 }
