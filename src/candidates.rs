@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::features::{FeatureSpec, UnknownFeature, lookup};
 use crate::graph::Graph;
 use crate::hits::Hits;
+use crate::inference::contract::agree;
 use crate::inference::{
     EdgeIndex, GraphInput, GraphModel, GraphOutputKind, InferenceError, OutputLevel,
 };
@@ -91,7 +92,9 @@ impl CandidateClassifier {
             let known = candidate_feature_specs(&[declared.name.as_ref()])
                 .map_err(|e| format!("candidate model {label}: {e}"))?;
             let ours = &known[0];
-            if ours.offset != declared.offset || ours.scale != declared.scale {
+            if !agree(declared.offset, ours.offset, ours.scale)
+                || !agree(declared.scale, ours.scale, ours.scale)
+            {
                 return fail(format!(
                     "feature `{}` has offset {} and scale {}, the tracker computes it with offset {} and scale {}",
                     declared.name, declared.offset, declared.scale, ours.offset, ours.scale

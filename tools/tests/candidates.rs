@@ -20,9 +20,7 @@ fn known_quality(n_hits: usize) -> f32 {
 fn test_model(name: &str) -> PathBuf {
     let dir = std::env::var_os("GNNTRACK_TEST_MODELS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-models")
-        });
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-models"));
     assert!(
         dir.join("candidate.onnx").exists(),
         "candidate test models not found in {}: run `make test-models` (or `make test`)",
@@ -55,7 +53,11 @@ fn the_known_model_drops_exactly_the_three_hit_candidates() {
         .unwrap();
     assert!(plain.candidate_quality.is_empty() && plain.candidate_cut.is_none());
     assert_eq!(plain.times.candidates, 0.0);
-    let short = plain.candidates.iter().filter(|c| c.hits.len() == 3).count();
+    let short = plain
+        .candidates
+        .iter()
+        .filter(|c| c.hits.len() == 3)
+        .count();
     assert!(
         short > 0 && short < plain.candidates.len(),
         "the crossing needs 3-hit and longer candidates: {short} of {}",
@@ -99,7 +101,11 @@ fn the_known_model_drops_exactly_the_three_hit_candidates() {
     assert!(strict.candidates.iter().all(|c| c.hits.len() >= 5));
     assert_eq!(
         strict.candidates.len(),
-        plain.candidates.iter().filter(|c| c.hits.len() >= 5).count()
+        plain
+            .candidates
+            .iter()
+            .filter(|c| c.hits.len() >= 5)
+            .count()
     );
 }
 
@@ -149,13 +155,24 @@ fn models_and_values_the_stage_cannot_use_are_refused_with_the_reason() {
     let e = refusal("candidate_bad_cut.onnx", &[]);
     assert!(e.contains("1.5") && e.contains("0..1"), "{e}");
     let e = refusal("candidate.onnx", &[("tracks.candidate_cut", "-0.1")]);
-    assert!(e.contains("tracks.candidate_cut") && e.contains("-0.1"), "{e}");
+    assert!(
+        e.contains("tracks.candidate_cut") && e.contains("-0.1"),
+        "{e}"
+    );
     let e = refusal("candidate.onnx", &[("tracks.candidate_action", "hide")]);
-    assert!(e.contains("tracks.candidate_action") && e.contains("hide"), "{e}");
+    assert!(
+        e.contains("tracks.candidate_action") && e.contains("hide"),
+        "{e}"
+    );
     // An empty path is the stage turned off.
     let mut config = TrackerConfig::default();
     config.set("tracks.candidate_model", "\"\"").unwrap();
-    assert!(Tracker::new(config).unwrap().candidate_classifier().is_none());
+    assert!(
+        Tracker::new(config)
+            .unwrap()
+            .candidate_classifier()
+            .is_none()
+    );
 }
 
 #[test]

@@ -54,6 +54,7 @@ mod ports;
 
 pub(crate) use graph::check_graph;
 pub use graph::{GRAPH_MODEL_KEYS, GraphInputNames, GraphModelInfo, GraphOutputKind, OutputLevel};
+pub(crate) use metadata::agree;
 pub use metadata::compare_tables;
 use metadata::*;
 pub(crate) use ports::Port;
