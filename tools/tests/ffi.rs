@@ -348,10 +348,7 @@ fn candidate_quality_through_the_abi() {
     unsafe {
         assert_eq!(quality_of(result, &mut quality), 0);
         assert!(quality.is_null());
-        assert_eq!(
-            quality_of(result, ptr::null_mut()),
-            S::NullArgument as i32
-        );
+        assert_eq!(quality_of(result, ptr::null_mut()), S::NullArgument as i32);
         sym::<ResultFree>("gnntrack_result_free")(result);
     }
     // The known-function test model, flagging: one quality per candidate, that of its hit
