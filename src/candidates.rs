@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{FeatureSpec, UnknownFeature, lookup};
+use crate::features::{FeatureSpec, UnknownFeature, lookup, static_name};
 use crate::graph::Graph;
 use crate::hits::Hits;
 use crate::inference::contract::agree;
@@ -255,13 +255,7 @@ pub fn candidate_feature_specs(names: &[&str]) -> Result<Vec<FeatureSpec>, Unkno
 
 /// Names of every candidate feature, in registry order.
 pub fn all_candidate_feature_names() -> Vec<&'static str> {
-    CANDIDATE_FEATURES
-        .iter()
-        .map(|f| match &f.name {
-            std::borrow::Cow::Borrowed(name) => *name,
-            std::borrow::Cow::Owned(_) => unreachable!("registry names are static"),
-        })
-        .collect()
+    CANDIDATE_FEATURES.iter().map(static_name).collect()
 }
 
 /// The candidates of one crossing as one batch of graphs.

@@ -331,7 +331,7 @@ pub fn all_edge_names() -> Vec<&'static str> {
 }
 
 /// The name of a registry entry (registry names are static).
-fn static_name(f: &'static FeatureSpec) -> &'static str {
+pub(crate) fn static_name(f: &'static FeatureSpec) -> &'static str {
     match &f.name {
         Cow::Borrowed(name) => name,
         Cow::Owned(name) => name.as_str(),

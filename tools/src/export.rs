@@ -363,8 +363,8 @@ pub fn manifest(
     edge_names: &[&str],
     files: &[ExportedFile],
 ) -> Result<String, ExportError> {
-    let nodes: Vec<FeatureEntry> = node_specs(node_names)?.iter().map(Into::into).collect();
-    let edges: Vec<FeatureEntry> = edge_specs(edge_names)?.iter().map(Into::into).collect();
+    let nodes = feature_entries(&node_specs(node_names)?);
+    let edges = feature_entries(&edge_specs(edge_names)?);
     let value = serde_json::json!({
         "format": "gnntrack-graphs",
         "version": MANIFEST_VERSION,

@@ -9,7 +9,11 @@ use gnntrack::candidates::{CandidateAction, candidate_feature_specs, candidate_g
 use gnntrack::geometry::Detector;
 use gnntrack::hits::Hits;
 use gnntrack::pipeline::{Tracker, TrackerConfig, TrackerError};
+use gnntrack_tools::eval::{MergedHits, score_bx};
+use gnntrack_tools::export::candidate_arrays;
 use gnntrack_tools::sim::{SimConfig, simulate_bx};
+
+mod common;
 
 /// Same numbers as in make_test_models.py: logit = 20 (n_hits - 4) / 4 + 1.
 fn known_quality(n_hits: usize) -> f32 {
@@ -204,4 +208,80 @@ fn the_bundled_candidate_model_runs_in_the_pipeline() {
         .count();
     assert_eq!(dropped.candidates.len(), above);
     assert!(dropped.candidate_quality.iter().all(|&q| q >= cut));
+}
+
+#[test]
+fn exported_labels_are_the_fakes_of_the_evaluation() {
+    let hits = crossing(5, 34);
+    let r = tracker(None, CandidateAction::Drop, None)
+        .reconstruct(&hits)
+        .unwrap();
+    let specs = candidate_feature_specs(&["x", "res_x", "n_hits"]).unwrap();
+    let arrays = candidate_arrays(&hits, &r, &specs).unwrap();
+    let get = |name: &str| arrays.iter().find(|a| a.name == name).unwrap();
+    let labels = &get("label").data;
+    assert_eq!(labels.len(), r.candidates.len());
+    let lists: Vec<Vec<u32>> = r.candidates.iter().map(|c| c.hits.clone()).collect();
+    let counts = score_bx(&hits, &lists, MergedHits::Majority).unwrap();
+    assert!(counts.fakes > 0, "the crossing needs fakes");
+    assert_eq!(labels.iter().filter(|&&l| l == 0).count(), counts.fakes);
+    // A genuine candidate has an owner, a fake none.
+    let owner: Vec<i64> = get("owner")
+        .data
+        .chunks(8)
+        .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    for (k, &l) in labels.iter().enumerate() {
+        assert_eq!(l == 1, owner[2 * k] > 0, "candidate {k}");
+    }
+    assert_eq!(get("reconstructable").shape, vec![counts.reconstructable]);
+    let nodes: usize = r.candidates.iter().map(|c| c.hits.len()).sum();
+    assert_eq!(get("node_features").shape, vec![nodes, 3]);
+    assert_eq!(
+        get("edge_index").shape,
+        vec![2, 2 * (nodes - r.candidates.len())]
+    );
+}
+
+#[test]
+fn export_candidates_writes_archives_and_a_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::gnntrack_ok(
+        dir.path(),
+        &[
+            "export-candidates",
+            "--xi",
+            "3",
+            "--bx",
+            "2",
+            "--features",
+            "x,score_in,p",
+            "--out",
+            "cands",
+        ],
+    );
+    assert!(out.contains("xi = 3: 2 crossings"), "{out}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("cands/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let names: Vec<&str> = manifest["node_features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["x", "score_in", "p"]);
+    assert_eq!(manifest["node_features"][2]["scale"].as_f64(), Some(10.0));
+    let files = manifest["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    for f in files {
+        assert!(f["candidates"].as_u64().unwrap() > 0);
+        assert!(
+            dir.path()
+                .join("cands")
+                .join(f["file"].as_str().unwrap())
+                .is_file()
+        );
+    }
 }
