@@ -317,11 +317,8 @@ typedef struct gnntrack_times {
      */
     double tracks;
     /**
-     * Candidate classification (0 when `tracks.candidate_model` is not set).
-     */
-    double candidates;
-    /**
-     * Sum of the stages.
+     * Sum of the stages, the optional candidate classifier (`tracks.candidate_model`) included:
+     * its time is `total` minus the four stages above.
      */
     double total;
 } gnntrack_times;

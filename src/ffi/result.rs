@@ -42,7 +42,6 @@ impl gnntrack_result {
                 features: t.features,
                 inference: t.inference,
                 tracks: t.tracks,
-                candidates: t.candidates,
                 total: t.total(),
             },
             graph: gnntrack_graph_summary {
@@ -114,9 +113,8 @@ pub struct gnntrack_times {
     pub inference: f64,
     /// Track building and fits.
     pub tracks: f64,
-    /// Candidate classification (0 when `tracks.candidate_model` is not set).
-    pub candidates: f64,
-    /// Sum of the stages.
+    /// Sum of the stages, the optional candidate classifier (`tracks.candidate_model`) included:
+    /// its time is `total` minus the four stages above.
     pub total: f64,
 }
 
