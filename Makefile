@@ -14,7 +14,7 @@ TEST_MODELS := target/test-models
 CMAKE ?= cmake
 CMAKE_BUILD := target/cmake
 
-.PHONY: demo test test-cmake test-docs check-cmake-tools test-models venv build lint clean model embedding-model train-venv
+.PHONY: demo test test-cmake test-docs check-cmake-tools test-models venv build lint clean model embedding-model candidate-model train-venv
 
 build:
 	$(CARGO) build --release
@@ -100,6 +100,22 @@ EMBEDDING_OUT ?= out/embedding
 embedding-model: train-venv
 	TRAIN_PYTHON=$(CURDIR)/.venv-train/bin/python REPLACE_BUNDLED=$(REPLACE_BUNDLED) \
 	    models/train/make_embedding.sh $(EMBEDDING_OUT)/gnntrack_embedding.onnx 1
+
+# The candidate classifier: candidates of simulated crossings (xi = 5 and 7, 30 per intensity
+# from seed 2000 for training, 10 from seed 3000 to choose the cut; the report seeds of
+# `gnntrack eval` are 1000 + xi), then training, export and the rewrite of optimize_onnx.py
+# (row lookups as Gather, dense layers on gathered rows split). The model, its report and the cut
+# scan go to MODEL_OUT; REPLACE_BUNDLED=1 also copies it over models/gnntrack_candidates.onnx.
+candidate-model: train-venv venv build
+	rm -rf $(MODEL_OUT)/candidates-train $(MODEL_OUT)/candidates-tune
+	./target/release/gnntrack export-candidates --xi 5,7 --bx 30 --seed 2000 --out $(MODEL_OUT)/candidates-train
+	./target/release/gnntrack export-candidates --xi 5,7 --bx 10 --seed 3000 --out $(MODEL_OUT)/candidates-tune
+	cd models/train && $(CURDIR)/.venv-train/bin/python candidates.py \
+	    --train $(CURDIR)/$(MODEL_OUT)/candidates-train --tune $(CURDIR)/$(MODEL_OUT)/candidates-tune \
+	    --steps 500 --batch 2048 --out $(CURDIR)/$(MODEL_OUT)/gnntrack_candidates.export.onnx
+	$(VENV)/bin/python models/train/optimize_onnx.py $(MODEL_OUT)/gnntrack_candidates.export.onnx \
+	    $(MODEL_OUT)/gnntrack_candidates.onnx --version 1.0.1
+	if [ "$(REPLACE_BUNDLED)" = 1 ]; then cp $(MODEL_OUT)/gnntrack_candidates.onnx models/; fi
 
 lint:
 	$(CARGO) fmt --all --check

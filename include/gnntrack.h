@@ -368,7 +368,8 @@ typedef struct gnntrack_times {
      */
     double tracks;
     /**
-     * Sum of the stages.
+     * Sum of the stages, the optional candidate classifier (`tracks.candidate_model`) included:
+     * its time is `total` minus the four stages above.
      */
     double total;
 } gnntrack_times;
@@ -721,6 +722,18 @@ enum gnntrack_status gnntrack_result_candidate_hits(const struct gnntrack_result
  */
 enum gnntrack_status gnntrack_result_fits(const struct gnntrack_result *result,
                                           const struct gnntrack_fit **fits);
+
+/**
+ * The quality of every candidate from the candidate classifier (the probability that it is a
+ * genuine track; see `tracks.candidate_model`): `*quality` points to `count` floats, owned by
+ * the result, in candidate order; NULL when the stage is off or there are no candidates. With
+ * `tracks.candidate_action = "flag"` every candidate is kept and the caller cuts on this.
+ *
+ * # Safety
+ * `result` is NULL or a live result; `quality` is NULL or valid for writing a pointer.
+ */
+enum gnntrack_status gnntrack_result_candidate_quality(const struct gnntrack_result *result,
+                                                       const float **quality);
 
 /**
  * Copies the per-stage times of the reconstruction into `*times`.

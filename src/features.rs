@@ -66,7 +66,7 @@ pub struct FeatureSpec {
 
 impl FeatureSpec {
     /// A registry entry.
-    const fn fixed(
+    pub(crate) const fn fixed(
         name: &'static str,
         unit: &'static str,
         offset: f64,
@@ -284,7 +284,8 @@ impl FeatureTable {
     }
 }
 
-fn lookup(
+/// The specs of `names` in `registry` (`what` names the registry in the error).
+pub(crate) fn lookup(
     registry: &[FeatureSpec],
     what: &'static str,
     names: &[&str],
@@ -330,7 +331,7 @@ pub fn all_edge_names() -> Vec<&'static str> {
 }
 
 /// The name of a registry entry (registry names are static).
-fn static_name(f: &'static FeatureSpec) -> &'static str {
+pub(crate) fn static_name(f: &'static FeatureSpec) -> &'static str {
     match &f.name {
         Cow::Borrowed(name) => name,
         Cow::Owned(name) => name.as_str(),

@@ -7,6 +7,7 @@
 //! - [`features`]: named node and edge features with fixed scales;
 //! - [`inference`]: edge scores from an ONNX graph neural network run by onnxruntime;
 //! - [`tracks`]: scored edges to track candidates (candidate paths, exclusive assignment, line fit);
+//! - [`candidates`]: optional candidate classification (a graph-level model over each candidate);
 //! - [`pipeline`]: the [`pipeline::Tracker`] that chains the stages;
 //! - [`ffi`]: the C ABI (`include/gnntrack.h`) over the pipeline;
 //! - [`error`]: the [`error::ErrorKind`] every stage's error maps to.
@@ -19,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod candidates;
 pub mod error;
 pub mod features;
 pub mod ffi;

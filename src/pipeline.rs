@@ -17,7 +17,8 @@
 //! [hits]                     # validation tolerances, mm
 //! [graph]                    # graph::GraphConfig (builder = "learned" with embedding_model)
 //! [inference]                # inference::InferenceConfig
-//! [tracks]                   # tracks::TrackConfig (edge_cut defaults to the model's)
+//! [tracks]                   # tracks::TrackConfig (edge_cut defaults to the model's;
+//!                            # candidate_model turns on the candidate classifier)
 //! ```
 //!
 //! [`TrackerConfig::set`] changes one key from a string (`"tracks.min_hits" = "4"`), which is how
@@ -30,6 +31,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::candidates::CandidateClassifier;
 use crate::error::ErrorKind;
 use crate::features::{FeatureTable, graph_features};
 use crate::geometry::{Detector, GeometryError};
@@ -37,7 +39,7 @@ use crate::graph::{
     BuildOutcome, EdgeLimit, Embedder, Graph, GraphBuilder, GraphConfig, GraphError,
 };
 use crate::hits::{HitColumns, HitError, HitTolerance, Hits, ValidatedHits};
-use crate::inference::{EdgeClassifier, EdgeIndex, InferenceConfig, InferenceError};
+use crate::inference::{EdgeClassifier, EdgeIndex, GraphModel, InferenceConfig, InferenceError};
 use crate::tracks::{Candidate, TrackConfig, build_candidates};
 
 /// The default model, compiled into the library: a small interaction network fast enough for
@@ -185,8 +187,9 @@ impl TrackerConfig {
         Ok(config)
     }
 
-    /// Reads a TOML file; errors name the file. A relative `model` path, and a relative
-    /// `geometry` file (a name ending in `.toml`), are taken relative to the file's folder.
+    /// Reads a TOML file; errors name the file. Relative `model` and `tracks.candidate_model`
+    /// paths, and a relative `geometry` file (a name ending in `.toml`), are taken relative to
+    /// the file's folder.
     pub fn from_toml_file(path: &Path) -> Result<TrackerConfig, TrackerError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| TrackerError::Config(format!("cannot read {}: {e}", path.display())))?;
@@ -204,6 +207,11 @@ impl TrackerConfig {
             {
                 *model = Some(folder.join(&*path));
             }
+        }
+        if let Some(model) = config.tracks.candidate_model()
+            && model.is_relative()
+        {
+            config.tracks.candidate_model = Some(folder.join(model));
         }
         if config.geometry.ends_with(".toml") && Path::new(&config.geometry).is_relative() {
             config.geometry = folder.join(&config.geometry).display().to_string();
@@ -290,12 +298,14 @@ pub struct StageTimes {
     pub inference: f64,
     /// Track building and fits.
     pub tracks: f64,
+    /// Candidate classification (0 when the stage is off).
+    pub candidates: f64,
 }
 
 impl StageTimes {
     /// Sum of the stages.
     pub fn total(&self) -> f64 {
-        self.graph + self.features + self.inference + self.tracks
+        self.graph + self.features + self.inference + self.tracks + self.candidates
     }
 }
 
@@ -310,6 +320,12 @@ pub struct Reconstruction {
     pub scores: Vec<f32>,
     /// Edge cut applied.
     pub edge_cut: f32,
+    /// Quality of each candidate from the candidate classifier (the probability that it is a
+    /// genuine track), in candidate order; empty when the stage is off.
+    pub candidate_quality: Vec<f32>,
+    /// Candidate cut in force (candidates below it were dropped, or are flagged); `None` when
+    /// the stage is off.
+    pub candidate_cut: Option<f32>,
     /// Per-stage times.
     pub times: StageTimes,
 }
@@ -330,6 +346,7 @@ pub struct Tracker {
     tracks: TrackConfig,
     /// The embedding model of the learned graph builder, shared by all builders.
     embedder: Option<Arc<Embedder>>,
+    candidate_classifier: Option<CandidateClassifier>,
     /// Idle graph builders: a crossing takes one (or makes one when all are busy) and gives it
     /// back, so that its work space is allocated once per concurrent caller, not per crossing.
     builders: Mutex<Vec<GraphBuilder>>,
@@ -377,12 +394,36 @@ impl Tracker {
             &config.graph,
             embedder.clone(),
         )?]);
+        let candidate_classifier = match config.tracks.candidate_model() {
+            Some(path) => {
+                let path = resolve_model(path);
+                let label = path.display().to_string();
+                let model = GraphModel::load(&path, &config.inference)?;
+                let c = CandidateClassifier::new(
+                    model,
+                    &label,
+                    config.tracks.candidate_cut,
+                    config.tracks.candidate_action,
+                )
+                .map_err(TrackerError::Config)?;
+                log::info!(
+                    "candidate classifier {} {} ({label}): cut {}, action {:?}",
+                    c.model().info().name,
+                    c.model().info().version,
+                    c.cut(),
+                    c.action()
+                );
+                Some(c)
+            }
+            None => None,
+        };
         Ok(Tracker {
             config,
             detector,
             classifier,
             tracks,
             embedder,
+            candidate_classifier,
             builders,
         })
     }
@@ -400,6 +441,11 @@ impl Tracker {
     /// The loaded model.
     pub fn classifier(&self) -> &EdgeClassifier {
         &self.classifier
+    }
+
+    /// The candidate classifier, when `tracks.candidate_model` turns it on.
+    pub fn candidate_classifier(&self) -> Option<&CandidateClassifier> {
+        self.candidate_classifier.as_ref()
     }
 
     /// Refuses a crossing of more than `max_hits` hits.
@@ -532,16 +578,28 @@ impl Tracker {
         let pairs: Vec<(u32, u32)> = graph.pairs().collect();
         let candidates = build_candidates(hits, &pairs, &scores, &self.tracks);
         let t4 = Instant::now();
+        let (candidates, candidate_quality) = match &self.candidate_classifier {
+            Some(c) => c.apply(hits, candidates, &graph, &scores)?,
+            None => (candidates, Vec::new()),
+        };
+        let t5 = Instant::now();
         Ok(Reconstruction {
             candidates,
             graph,
             scores,
             edge_cut: self.tracks.edge_cut(),
+            candidate_quality,
+            candidate_cut: self.candidate_classifier.as_ref().map(|c| c.cut()),
             times: StageTimes {
                 graph: (t1 - t0).as_secs_f64(),
                 features: (t2 - t1).as_secs_f64(),
                 inference: (t3 - t2).as_secs_f64(),
                 tracks: (t4 - t3).as_secs_f64(),
+                candidates: if self.candidate_classifier.is_some() {
+                    (t5 - t4).as_secs_f64()
+                } else {
+                    0.0
+                },
             },
         })
     }

@@ -217,6 +217,11 @@ def main():
     stale = []
     results = []
     for path in args.models:
+        props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        if "gnntrack.output_level" in props:
+            # A generic graph model (the candidate classifier): its work is not per hit and edge.
+            print(f"{path}: a generic graph model ({props['gnntrack.output_level']} level), not counted", file=sys.stderr)
+            continue
         result = describe(path)
         results.append(result)
         sidecar = path.with_suffix(".flops.json")

@@ -14,6 +14,7 @@ pub struct gnntrack_result {
     offsets: Vec<usize>,
     indices: Vec<u32>,
     fits: Vec<gnntrack_fit>,
+    quality: Vec<f32>,
     times: gnntrack_times,
     graph: gnntrack_graph_summary,
 }
@@ -35,6 +36,7 @@ impl gnntrack_result {
             offsets,
             indices,
             fits,
+            quality: reco.candidate_quality.clone(),
             times: gnntrack_times {
                 graph: t.graph,
                 features: t.features,
@@ -111,7 +113,8 @@ pub struct gnntrack_times {
     pub inference: f64,
     /// Track building and fits.
     pub tracks: f64,
-    /// Sum of the stages.
+    /// Sum of the stages, the optional candidate classifier (`tracks.candidate_model`) included:
+    /// its time is `total` minus the four stages above.
     pub total: f64,
 }
 
@@ -251,6 +254,30 @@ pub unsafe extern "C" fn gnntrack_result_fits(
         }
         // SAFETY: checked non-NULL above.
         unsafe { fits.write(non_dangling(&result.fits)) };
+        Ok(())
+    })
+}
+
+/// The quality of every candidate from the candidate classifier (the probability that it is a
+/// genuine track; see `tracks.candidate_model`): `*quality` points to `count` floats, owned by
+/// the result, in candidate order; NULL when the stage is off or there are no candidates. With
+/// `tracks.candidate_action = "flag"` every candidate is kept and the caller cuts on this.
+///
+/// # Safety
+/// `result` is NULL or a live result; `quality` is NULL or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gnntrack_result_candidate_quality(
+    result: *const gnntrack_result,
+    quality: *mut *const f32,
+) -> gnntrack_status {
+    guard(|| {
+        // SAFETY: per the function's contract.
+        let result = unsafe { arg(result, "result")? };
+        if quality.is_null() {
+            return Err(null("quality"));
+        }
+        // SAFETY: checked non-NULL above.
+        unsafe { quality.write(non_dangling(&result.quality)) };
         Ok(())
     })
 }

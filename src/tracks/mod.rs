@@ -25,9 +25,12 @@ mod paths;
 #[cfg(test)]
 mod test_support;
 
+use std::path::PathBuf;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::candidates::CandidateAction;
 use crate::hits::Hits;
 
 pub use components::{UnionFind, connected_components};
@@ -77,6 +80,16 @@ pub struct TrackConfig {
     pub momentum_constant_mm_gev: f64,
     /// z of the plane where x is taken for the momentum estimate, mm (LUXE layer 0).
     pub momentum_reference_z: f64,
+    /// Candidate classifier (see [`crate::candidates`]): a graph-level ONNX model scoring each
+    /// candidate after track building; `None` or an empty path turns the stage off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidate_model: Option<PathBuf>,
+    /// Candidates of a quality below this are dropped or flagged; `None` takes the candidate
+    /// model's recommended cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidate_cut: Option<f32>,
+    /// What the candidate classifier does below the cut: `drop` or `flag`.
+    pub candidate_action: CandidateAction,
 }
 
 impl Default for TrackConfig {
@@ -98,6 +111,9 @@ impl Default for TrackConfig {
             outlier_chi2: Some(20.0),
             momentum_constant_mm_gev: 673.0,
             momentum_reference_z: 3956.0125,
+            candidate_model: None,
+            candidate_cut: None,
+            candidate_action: CandidateAction::Drop,
         }
     }
 }
@@ -111,6 +127,13 @@ impl TrackConfig {
         self.edge_cut.unwrap_or(DEFAULT_EDGE_CUT)
     }
 
+    /// The candidate model path, when the stage is on (a path that is not empty).
+    pub fn candidate_model(&self) -> Option<&std::path::Path> {
+        self.candidate_model
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
+    }
+
     /// Checks every value; the error names the key (as `tracks.KEY`) and the value.
     pub fn validate(&self) -> Result<(), String> {
         let bad = |key: &str, value: &dyn std::fmt::Display, why: &str| {
@@ -121,6 +144,11 @@ impl TrackConfig {
             && !unit(cut)
         {
             return bad("edge_cut", &cut, "must be within 0..1");
+        }
+        if let Some(cut) = self.candidate_cut
+            && !unit(cut)
+        {
+            return bad("candidate_cut", &cut, "must be within 0..1");
         }
         if !unit(self.path_cut) {
             return bad("path_cut", &self.path_cut, "must be within 0..1");

@@ -330,6 +330,69 @@ def graph_graph(graph_type=TensorProto.INT64):
     return helper.make_graph(nodes, "graph_level", inputs, outputs, initializers)
 
 
+# candidate classifier: logit[g] = mean over the hits i of candidate g of x[i] . CANDIDATE_W
+# + CANDIDATE_B, features n_hits ((n - 4) / 4) and chi2_ndf: 3 hits give -4, 4 hits 1, 5 hits 6
+CANDIDATE_W = [20.0, 0.0]
+CANDIDATE_B = 1.0
+
+
+def candidate_graph():
+    """The candidate classifier of known function: one logit per candidate [G]."""
+    nodes = [
+        helper.make_node("ReduceMax", ["graph_index"], ["g_max"], keepdims=1),
+        helper.make_node("Add", ["g_max", "one_1d"], ["n_graphs"]),
+        helper.make_node(
+            "ConstantOfShape",
+            ["n_graphs"],
+            ["zeros_g"],
+            value=numpy_helper.from_array(np.zeros(1, dtype=np.float32)),
+        ),
+        helper.make_node("MatMul", ["x", "w"], ["p"]),
+        helper.make_node("ScatterElements", ["zeros_g", "graph_index", "p"], ["p_sum"], axis=0, reduction="add"),
+        helper.make_node("Shape", ["p"], ["n_shape"]),
+        helper.make_node(
+            "ConstantOfShape",
+            ["n_shape"],
+            ["ones_n"],
+            value=numpy_helper.from_array(np.ones(1, dtype=np.float32)),
+        ),
+        helper.make_node("ScatterElements", ["zeros_g", "graph_index", "ones_n"], ["count"], axis=0, reduction="add"),
+        helper.make_node("Div", ["p_sum", "count"], ["mean"]),
+        helper.make_node("Add", ["mean", "b"], ["logit"]),
+    ]
+    initializers = [const("w", CANDIDATE_W), const("b", [CANDIDATE_B]), const("one_1d", [1], np.int64)]
+    inputs = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2]),
+        helper.make_tensor_value_info("edge_index", TensorProto.INT64, [2, "E"]),
+        helper.make_tensor_value_info("graph_index", TensorProto.INT64, ["N"]),
+    ]
+    outputs = [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["G"])]
+    return helper.make_graph(nodes, "candidate_level", inputs, outputs, initializers)
+
+
+def candidate_models():
+    """The candidate classifier of known function and variants the tracker must refuse."""
+    meta = graph_metadata(
+        "graph",
+        2,
+        "logits",
+        node_features="n_hits,chi2_ndf",
+        node_scales="4,5",
+        node_offsets="4,0",
+        candidate_cut="0.5",
+    )
+    return {
+        "candidate.onnx": make_model(candidate_graph(), meta),
+        "candidate_unknown_feature.onnx": make_model(
+            candidate_graph(), with_value(meta, "gnntrack.node_features", "n_hits,curvature")
+        ),
+        "candidate_other_scale.onnx": make_model(
+            candidate_graph(), with_value(meta, "gnntrack.node_scales", "8,5")
+        ),
+        "candidate_bad_cut.onnx": make_model(candidate_graph(), with_value(meta, "gnntrack.candidate_cut", "1.5")),
+    }
+
+
 def graph_models():
     """The generic graph models: valid ones with known functions, then broken variants."""
     node_meta = graph_metadata(
@@ -554,6 +617,7 @@ def main():
         ),
         "embedding_no_radius.onnx": make_model(embedding_graph(), without(em, "gnntrack.embedding.radius")),
     }
+    models.update(candidate_models())
     required = [
         "gnntrack.contract",
         "gnntrack.model_name",

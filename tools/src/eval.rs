@@ -131,6 +131,76 @@ pub fn score_bx(hits: &Hits, candidates: &[Vec<u32>], rule: MergedHits) -> Optio
     score_bx_with_momenta(hits, candidates, None, rule)
 }
 
+/// The truth of one crossing as the double-majority rule sees it: the hits of every positron
+/// under a rule for merged hits, and the positrons a candidate matches. [`score_bx`] and the
+/// candidate labels of the training export both use it.
+#[derive(Debug, Clone)]
+pub struct Matcher<'a> {
+    hits: &'a Hits,
+    shared: bool,
+    /// Per positron: hits, and momentum (from a hit where it is the first particle).
+    hits_of: HashMap<u64, (usize, f64)>,
+}
+
+impl<'a> Matcher<'a> {
+    /// The matcher of a crossing; `None` when the hits carry no truth.
+    pub fn new(hits: &'a Hits, merged: MergedHits) -> Option<Matcher<'a>> {
+        let mut m = Matcher {
+            hits,
+            shared: merged == MergedHits::Shared,
+            hits_of: HashMap::new(),
+        };
+        let truth = hits.truth.as_ref()?;
+        for i in 0..truth.particle_id.len() {
+            let pids: Vec<u64> = m.particles_of(i).collect();
+            for pid in pids {
+                let e = m.hits_of.entry(pid).or_insert((0, 0.0));
+                e.0 += 1;
+                if pid == truth.particle_id[i] {
+                    e.1 = truth.particle_p[i];
+                }
+            }
+        }
+        Some(m)
+    }
+
+    /// The positrons hit `i` belongs to under the rule.
+    fn particles_of(&self, i: usize) -> impl Iterator<Item = u64> + '_ {
+        let truth = self.hits.truth.as_ref().expect("checked in new");
+        truth
+            .particles_of(i)
+            .filter(move |&p| self.shared || p == truth.particle_id[i])
+    }
+
+    /// Every positron a candidate (hit indices) matches under the double-majority rule, sorted,
+    /// each with whether the candidate holds exactly its hits: at most one, except through
+    /// hits merged from two positrons. Empty for a fake.
+    pub fn owners(&self, candidate: &[u32]) -> Vec<(u64, bool)> {
+        let mut per: HashMap<u64, usize> = HashMap::new();
+        for &h in candidate {
+            for pid in self.particles_of(h as usize) {
+                *per.entry(pid).or_default() += 1;
+            }
+        }
+        let mut owners: Vec<(u64, bool)> = per
+            .iter()
+            .filter(|&(pid, &n)| 2 * n > candidate.len() && 2 * n >= self.hits_of[pid].0)
+            .map(|(&pid, &n)| (pid, n == candidate.len() && n == self.hits_of[&pid].0))
+            .collect();
+        owners.sort_unstable();
+        owners
+    }
+
+    /// The reconstructable positrons (at least [`MIN_TRUTH_HITS`] hits under the rule) with
+    /// their momenta, in no particular order.
+    pub fn reconstructable(&self) -> impl Iterator<Item = (u64, f64)> + '_ {
+        self.hits_of
+            .iter()
+            .filter(|(_, (n, _))| *n >= MIN_TRUTH_HITS)
+            .map(|(&pid, &(_, p))| (pid, p))
+    }
+}
+
 /// Like [`score_bx`] with a choice for merged hits, also counting fakes per bin of the
 /// candidates' estimated momenta (GeV, one per candidate) when given.
 pub fn score_bx_with_momenta(
@@ -139,24 +209,7 @@ pub fn score_bx_with_momenta(
     momenta: Option<&[f64]>,
     merged: MergedHits,
 ) -> Option<BxCounts> {
-    let truth = hits.truth.as_ref()?;
-    let shared = merged == MergedHits::Shared;
-    let particles_of = |i: usize| {
-        truth
-            .particles_of(i)
-            .filter(move |&p| shared || p == truth.particle_id[i])
-    };
-    // Per positron: hits, and momentum (from a hit where it is the first particle).
-    let mut hits_of: HashMap<u64, (usize, f64)> = HashMap::new();
-    for i in 0..truth.particle_id.len() {
-        for pid in particles_of(i) {
-            let e = hits_of.entry(pid).or_insert((0, 0.0));
-            e.0 += 1;
-            if pid == truth.particle_id[i] {
-                e.1 = truth.particle_p[i];
-            }
-        }
-    }
+    let matcher = Matcher::new(hits, merged)?;
     let mut counts = BxCounts {
         by_momentum: vec![(0, 0); MOMENTUM_BIN_EDGES.len()],
         fakes_by_momentum: if momenta.is_some() {
@@ -173,20 +226,7 @@ pub fn score_bx_with_momenta(
         if let Some(b) = fake_bin {
             counts.fakes_by_momentum[b].0 += 1;
         }
-        let mut per: HashMap<u64, usize> = HashMap::new();
-        for &h in cand {
-            for pid in particles_of(h as usize) {
-                *per.entry(pid).or_default() += 1;
-            }
-        }
-        // Every particle meeting the double-majority rule: at most one, except through hits
-        // merged from two positrons.
-        let mut owners: Vec<(u64, bool)> = per
-            .iter()
-            .filter(|&(pid, &n)| 2 * n > cand.len() && 2 * n >= hits_of[pid].0)
-            .map(|(&pid, &n)| (pid, n == cand.len() && n == hits_of[&pid].0))
-            .collect();
-        owners.sort_unstable();
+        let owners = matcher.owners(cand);
         if owners.is_empty() {
             counts.fakes += 1;
             if let Some(b) = fake_bin {
@@ -201,14 +241,11 @@ pub fn score_bx_with_momenta(
             *matched.entry(pid).or_insert(strict) |= strict;
         }
     }
-    for (pid, &(n, p)) in &hits_of {
-        if n < MIN_TRUTH_HITS {
-            continue;
-        }
+    for (pid, p) in matcher.reconstructable() {
         counts.reconstructable += 1;
         let bin = momentum_bin(p);
         counts.by_momentum[bin].0 += 1;
-        if let Some(&strict) = matched.get(pid) {
+        if let Some(&strict) = matched.get(&pid) {
             counts.found += 1;
             counts.found_strict += usize::from(strict);
             counts.by_momentum[bin].1 += 1;

@@ -21,11 +21,15 @@ use std::path::Path;
 use serde::Serialize;
 use thiserror::Error;
 
+use gnntrack::candidates::candidate_graphs;
 use gnntrack::features::{FeatureSpec, UnknownFeature, edge_specs, graph_features, node_specs};
 use gnntrack::geometry::Detector;
 use gnntrack::graph::metrics::{GraphMetrics, TrueSegments};
 use gnntrack::graph::{Graph, GraphConfig, GraphError, build_graph};
 use gnntrack::hits::{HitError, HitTolerance, Hits};
+use gnntrack::pipeline::Reconstruction;
+
+use crate::eval::{Matcher, MergedHits};
 
 /// An error while exporting.
 #[derive(Debug, Error)]
@@ -261,13 +265,19 @@ pub fn export_bx(
     })
 }
 
-#[derive(Serialize)]
-struct FeatureEntry {
-    name: String,
-    unit: &'static str,
-    offset: f64,
-    scale: f64,
-    description: &'static str,
+/// A feature as a manifest lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeatureEntry {
+    /// Name.
+    pub name: String,
+    /// Unit of the raw value.
+    pub unit: &'static str,
+    /// Subtracted from the raw value.
+    pub offset: f64,
+    /// Divides the raw value minus the offset.
+    pub scale: f64,
+    /// What the raw value is.
+    pub description: &'static str,
 }
 
 impl From<&FeatureSpec> for FeatureEntry {
@@ -282,6 +292,65 @@ impl From<&FeatureSpec> for FeatureEntry {
     }
 }
 
+/// The candidates of one reconstructed crossing for training a candidate classifier: the
+/// batch of [`candidate_graphs`] with the features `specs`, and per candidate its label under
+/// the double-majority rule with one particle per hit ([`Matcher`]). Arrays (N candidate hits,
+/// E edges, G candidates, R reconstructable positrons):
+///
+/// | name | dtype | shape | content |
+/// |---|---|---|---|
+/// | `node_features` | float32 | `[N, F]` | the candidate features, scaled |
+/// | `edge_index` | int64 | `[2, E]` | consecutive hits of one candidate, both ways |
+/// | `graph_index` | int64 | `[N]` | candidate of each hit |
+/// | `label` | uint8 | `[G]` | 1 genuine (matches a positron), 0 fake |
+/// | `owner` | int64 | `[G, 2]` | the positrons it matches, 0 for none |
+/// | `reconstructable` | int64 | `[R]` | positrons with at least 3 hits of their own |
+///
+/// Returns `None` for hits without truth.
+pub fn candidate_arrays(
+    hits: &Hits,
+    r: &Reconstruction,
+    specs: &[FeatureSpec],
+) -> Option<Vec<NpyArray>> {
+    let matcher = Matcher::new(hits, MergedHits::Majority)?;
+    let g = candidate_graphs(hits, &r.candidates, &r.graph, &r.scores, specs);
+    let mut owners = Vec::with_capacity(2 * g.n_graphs);
+    let mut labels = Vec::with_capacity(g.n_graphs);
+    for c in &r.candidates {
+        let o = matcher.owners(&c.hits);
+        labels.push(u8::from(!o.is_empty()));
+        owners.extend((0..2).map(|k| o.get(k).map_or(0, |&(pid, _)| pid as i64)));
+    }
+    let mut reconstructable: Vec<i64> = matcher.reconstructable().map(|(p, _)| p as i64).collect();
+    reconstructable.sort_unstable();
+    let (n, e) = (g.n_nodes(), g.src.len());
+    Some(vec![
+        NpyArray::f32("node_features", vec![n, g.width], &g.node_features),
+        NpyArray::i64(
+            "edge_index",
+            vec![2, e],
+            g.src.iter().chain(&g.dst).map(|&i| i64::from(i)),
+        ),
+        NpyArray::i64(
+            "graph_index",
+            vec![n],
+            g.graph_index.iter().map(|&i| i64::from(i)),
+        ),
+        NpyArray::u8("label", vec![g.n_graphs], labels),
+        NpyArray::i64("owner", vec![g.n_graphs, 2], owners.into_iter()),
+        NpyArray::i64(
+            "reconstructable",
+            vec![reconstructable.len()],
+            reconstructable.into_iter(),
+        ),
+    ])
+}
+
+/// The features of a manifest.
+pub fn feature_entries(specs: &[FeatureSpec]) -> Vec<FeatureEntry> {
+    specs.iter().map(Into::into).collect()
+}
+
 /// Version of the manifest layout.
 pub const MANIFEST_VERSION: u32 = 1;
 
@@ -294,8 +363,8 @@ pub fn manifest(
     edge_names: &[&str],
     files: &[ExportedFile],
 ) -> Result<String, ExportError> {
-    let nodes: Vec<FeatureEntry> = node_specs(node_names)?.iter().map(Into::into).collect();
-    let edges: Vec<FeatureEntry> = edge_specs(edge_names)?.iter().map(Into::into).collect();
+    let nodes = feature_entries(&node_specs(node_names)?);
+    let edges = feature_entries(&edge_specs(edge_names)?);
     let value = serde_json::json!({
         "format": "gnntrack-graphs",
         "version": MANIFEST_VERSION,

@@ -83,6 +83,7 @@ type ResultCandidateHits =
     unsafe extern "C" fn(*const gnntrack_result, usize, *mut *const u32, *mut usize) -> Status;
 type ResultFits = unsafe extern "C" fn(*const gnntrack_result, *mut *const gnntrack_fit) -> Status;
 type ResultTimes = unsafe extern "C" fn(*const gnntrack_result, *mut gnntrack_times) -> Status;
+type ResultQuality = unsafe extern "C" fn(*const gnntrack_result, *mut *const f32) -> Status;
 type ResultGraph =
     unsafe extern "C" fn(*const gnntrack_result, *mut gnntrack_graph_summary) -> Status;
 type LogFn = unsafe extern "C" fn(gnntrack_log_level, *const c_char, *mut c_void);
@@ -328,6 +329,66 @@ fn configuration_keys_files_and_errors() {
 
     // SAFETY: live configuration, freed once.
     unsafe { sym::<ConfigFree>("gnntrack_config_free")(config) };
+}
+
+#[test]
+fn candidate_quality_through_the_abi() {
+    let detector = Detector::preset("luxe").unwrap();
+    let hits = simulate_bx(&detector, &SimConfig::e_laser(3).unwrap(), 22, 0)
+        .unwrap()
+        .hits;
+    let columns = Columns::of(&hits);
+    let quality_of = sym::<ResultQuality>("gnntrack_result_candidate_quality");
+    // The stage off: no quality.
+    let plain = tracker(&[]);
+    let (status, result) = reconstruct(plain, &columns.view(), hits.len());
+    assert_eq!(status, 0, "{}", last_error());
+    let mut quality = ptr::null();
+    // SAFETY: live result, valid out-pointer; freed once.
+    unsafe {
+        assert_eq!(quality_of(result, &mut quality), 0);
+        assert!(quality.is_null());
+        assert_eq!(quality_of(result, ptr::null_mut()), S::NullArgument as i32);
+        sym::<ResultFree>("gnntrack_result_free")(result);
+    }
+    // The known-function test model, flagging: one quality per candidate, that of its hit
+    // count (logit 20 (n - 4) / 4 + 1, as in make_test_models.py).
+    let model = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-models/candidate.onnx");
+    assert!(model.exists(), "run `make test-models`");
+    let model = model.display().to_string();
+    let flagging = tracker(&[
+        ("tracks.candidate_model", model.as_str()),
+        ("tracks.candidate_action", "flag"),
+    ]);
+    let (status, result) = reconstruct(flagging, &columns.view(), hits.len());
+    assert_eq!(status, 0, "{}", last_error());
+    let lists = hit_lists(result);
+    assert!(!lists.is_empty());
+    let mut times = gnntrack_times::default();
+    // SAFETY: live result; the quality array has one entry per candidate; freed once.
+    unsafe {
+        assert_eq!(quality_of(result, &mut quality), 0);
+        let q = std::slice::from_raw_parts(quality, lists.len());
+        for (list, &q) in lists.iter().zip(q) {
+            let logit = 20.0 * (list.len() as f64 - 4.0) / 4.0 + 1.0;
+            let expected = 1.0 / (1.0 + (-logit).exp());
+            assert!(
+                (f64::from(q) - expected).abs() < 1e-5,
+                "{} hits: {q}",
+                list.len()
+            );
+        }
+        assert_eq!(
+            sym::<ResultTimes>("gnntrack_result_times")(result, &mut times),
+            0
+        );
+        sym::<ResultFree>("gnntrack_result_free")(result);
+        sym::<TrackerFree>("gnntrack_tracker_free")(plain);
+        sym::<TrackerFree>("gnntrack_tracker_free")(flagging);
+    }
+    // The candidate classifier's time is the total's part beyond the four stages.
+    assert!(times.total - (times.graph + times.features + times.inference + times.tracks) > 0.0);
 }
 
 #[test]

@@ -39,7 +39,7 @@ pub(super) fn read_numbers(
 
 /// Whether two values of a feature's scale or offset agree (relative tolerance 1e-6 of the
 /// larger value or, for offsets near 0, of the feature's scale).
-pub(super) fn agree(model: f64, tracker: f64, scale: f64) -> bool {
+pub(crate) fn agree(model: f64, tracker: f64, scale: f64) -> bool {
     (model - tracker).abs() <= 1e-6 * model.abs().max(tracker.abs()).max(scale.abs())
 }
 

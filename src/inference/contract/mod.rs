@@ -54,6 +54,7 @@ mod ports;
 
 pub(crate) use graph::check_graph;
 pub use graph::{GRAPH_MODEL_KEYS, GraphInputNames, GraphModelInfo, GraphOutputKind, OutputLevel};
+pub(crate) use metadata::agree;
 use metadata::*;
 pub use metadata::{check_features, compare_tables};
 pub(crate) use ports::Port;

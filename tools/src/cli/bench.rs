@@ -182,6 +182,8 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
     let bar = super::progress(xis.len() as u64, "intensities");
     let mut rows = Vec::new();
     let mut limit_rows = Vec::new();
+    // Time of the candidate classifier per intensity, when it is on (part of the total).
+    let mut candidate_times: Vec<String> = Vec::new();
     for xi in xis {
         let event = simulate_bx(tracker.detector(), &SimConfig::e_laser(xi)?, args.seed, 0)?;
         // Each result is dropped before the next run, as a host does from one crossing to the
@@ -194,6 +196,9 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
             runs.push(r.times);
         }
         let t = median(runs);
+        if tracker.candidate_classifier().is_some() {
+            candidate_times.push(format!("xi = {xi}: {:.1} ms", 1e3 * t.candidates));
+        }
         let rss_mib = mib(perf::peak_rss_bytes().unwrap_or(0));
         let (hits, edges) = (event.hits.len(), r.graph.len());
         rows.push(vec![
@@ -261,6 +266,15 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         });
     }
     bar.finish_and_clear();
+    let candidate_note = if candidate_times.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "Candidate classifier (included in the total): {}.\n\n",
+            candidate_times.join(", ")
+        )
+    };
+    print!("{candidate_note}");
     let rss_note = if rss_reset {
         "peak RSS is the process high-water mark so far (intensities run in increasing order)"
     } else {
@@ -319,7 +333,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
             "peak RSS",
         ];
         let mut body = format!(
-            "Model {} on {}; {}; medians of {repeat} warm runs; {rss_note}.\n\n{}\n\
+            "Model {} on {}; {}; medians of {repeat} warm runs; {rss_note}.\n\n{}\n{candidate_note}\
              How far from the machine's limits:\n\n- {}\n- {}\n- {}\n\n{}",
             info.name,
             tracker.classifier().provider(),

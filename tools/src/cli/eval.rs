@@ -97,6 +97,7 @@ struct StageTimesMs {
     features: f64,
     inference: f64,
     tracks: f64,
+    candidates: f64,
     total: f64,
 }
 
@@ -125,6 +126,7 @@ fn evaluate_group(
         times.features += 1e3 * r.times.features;
         times.inference += 1e3 * r.times.inference;
         times.tracks += 1e3 * r.times.tracks;
+        times.candidates += 1e3 * r.times.candidates;
         times.total += 1e3 * r.times.total();
         let momenta: Vec<f64> = r.candidates.iter().map(|c| c.fit.p_estimate).collect();
         let candidates = candidate_hits(&r);
@@ -156,6 +158,7 @@ fn evaluate_group(
         &mut times.features,
         &mut times.inference,
         &mut times.tracks,
+        &mut times.candidates,
         &mut times.total,
     ] {
         *t /= n;
@@ -214,8 +217,8 @@ fn print_group(g: &GroupReport) {
     println!("edge purity after GNN        {}", g.edge_purity);
     let t = &g.mean_times_ms;
     println!(
-        "mean times: graph {:.1} ms, features {:.1} ms, inference {:.1} ms, tracks {:.1} ms, total {:.1} ms",
-        t.graph, t.features, t.inference, t.tracks, t.total
+        "mean times: graph {:.1} ms, features {:.1} ms, inference {:.1} ms, tracks {:.1} ms, candidates {:.1} ms, total {:.1} ms",
+        t.graph, t.features, t.inference, t.tracks, t.candidates, t.total
     );
     print!("efficiency vs p:");
     let mut low = 0.0;
@@ -226,6 +229,24 @@ fn print_group(g: &GroupReport) {
         low = *edge;
     }
     println!();
+}
+
+/// `bx` simulated crossings at intensity `xi` (seed `seed + xi`, as `gnntrack eval` draws them).
+pub(super) fn simulate_crossings(
+    detector: &Detector,
+    xi: u8,
+    field: f64,
+    merge_pixels: f64,
+    seed: u64,
+    bx: u64,
+) -> Result<Vec<Hits>, Box<dyn std::error::Error>> {
+    let mut sim = SimConfig::e_laser(xi)?;
+    sim.magnet.field_t = field;
+    sim.merge_distance_pixels = merge_pixels;
+    sim.validate()?;
+    Ok((0..bx)
+        .map(|b| simulate_bx(detector, &sim, seed + u64::from(xi), b).map(|e| e.hits))
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Runs `gnntrack eval`.
@@ -247,17 +268,16 @@ pub fn eval(args: EvalArgs) -> CliResult {
     let explicit_xi = !args.files.is_empty() && std::env::args().any(|a| a.starts_with("--xi"));
     if args.files.is_empty() || explicit_xi {
         for &xi in &args.xi {
-            let mut sim = SimConfig::e_laser(xi)?;
-            sim.magnet.field_t = args.field;
-            sim.merge_distance_pixels = args.merge_pixels;
-            sim.validate()?;
             let detector =
                 Detector::from_name_or_path(&args.tracker.config(SIMULATION_GEOMETRY)?.geometry)?;
-            let events = (0..args.bx)
-                .map(|bx| {
-                    simulate_bx(&detector, &sim, args.seed + u64::from(xi), bx).map(|e| e.hits)
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let events = simulate_crossings(
+                &detector,
+                xi,
+                args.field,
+                args.merge_pixels,
+                args.seed,
+                args.bx,
+            )?;
             groups.push((format!("xi = {xi}"), events, SIMULATION_GEOMETRY));
         }
     }
@@ -413,9 +433,25 @@ fn markdown_report(reports: &[GroupReport]) -> String {
         .collect();
     let rule = reports.first().map_or("", |g| g.rule);
     let other = reports.first().map_or("", |g| g.other_rule);
-    format!(
+    let mut text = format!(
         "Rule: {rule} (other rule: {other}); 95 % bootstrap intervals over crossings; times \
          are `gnntrack bench pipeline`'s.\n\n{}",
         markdown::table(&header, &rows)
-    )
+    );
+    if reports.iter().any(|g| g.mean_times_ms.candidates > 0.0) {
+        let times: Vec<String> = reports
+            .iter()
+            .map(|g| {
+                format!(
+                    "{}: {:.1} ms of {:.1} ms",
+                    g.name, g.mean_times_ms.candidates, g.mean_times_ms.total
+                )
+            })
+            .collect();
+        text.push_str(&format!(
+            "\nCandidate classifier, mean time per crossing (of the whole reconstruction, this run): {}.\n",
+            times.join(", ")
+        ));
+    }
+    text
 }

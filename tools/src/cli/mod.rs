@@ -2,6 +2,7 @@
 
 pub mod alloc;
 mod bench;
+mod candidates;
 mod eval;
 mod graph;
 mod markdown;
@@ -70,6 +71,9 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Build graphs of a folder of hit files and write one NumPy archive per crossing for training.
     ExportGraphs(graph::ExportArgs),
+    /// Reconstruct simulated crossings and write each track candidate's hit features, edges
+    /// and genuine / fake label (double majority) for training a candidate classifier.
+    ExportCandidates(candidates::ExportCandidatesArgs),
     /// Derive window half-widths from simulated truth and print (or write) the configuration.
     CalibrateWindows(graph::CalibrateArgs),
     /// Reconstruct the track candidates of one hit file and write them as `track_id,hit_id`.
@@ -126,6 +130,7 @@ pub fn run(command: Command) -> CliResult {
         }
         Command::Graph(args) => graph::graph(args),
         Command::ExportGraphs(args) => graph::export_graphs(args),
+        Command::ExportCandidates(args) => candidates::export_candidates(args),
         Command::CalibrateWindows(args) => graph::calibrate_windows(args),
         Command::Bench(Bench::Graph(args)) => graph::bench_graph(args),
         Command::Bench(Bench::Pipeline(args)) => bench::bench_pipeline(args),

@@ -85,11 +85,17 @@ pub struct ReconstructArgs {
 
 fn print_times(t: &StageTimes) {
     println!(
-        "times: graph {:.1} ms, features {:.1} ms, inference {:.1} ms, tracks {:.1} ms, total {:.1} ms",
+        "times: graph {:.1} ms, features {:.1} ms, inference {:.1} ms, tracks {:.1} ms, {}total {:.1} ms",
         1e3 * t.graph,
         1e3 * t.features,
         1e3 * t.inference,
         1e3 * t.tracks,
+        // The candidate classifier is optional: its time only when it ran.
+        if t.candidates > 0.0 {
+            format!("candidates {:.1} ms, ", 1e3 * t.candidates)
+        } else {
+            String::new()
+        },
         1e3 * t.total()
     );
 }
