@@ -14,7 +14,7 @@ TEST_MODELS := target/test-models
 CMAKE ?= cmake
 CMAKE_BUILD := target/cmake
 
-.PHONY: demo test test-cmake test-docs check-cmake-tools test-models venv build lint clean model embedding-model train-venv
+.PHONY: demo test test-cmake test-docs check-cmake-tools test-models venv build lint clean model embedding-model example-models train-venv
 
 build:
 	$(CARGO) build --release
@@ -100,6 +100,11 @@ EMBEDDING_OUT ?= out/embedding
 embedding-model: train-venv
 	TRAIN_PYTHON=$(CURDIR)/.venv-train/bin/python REPLACE_BUNDLED=$(REPLACE_BUNDLED) \
 	    models/train/make_embedding.sh $(EMBEDDING_OUT)/gnntrack_embedding.onnx 1
+
+# The example generic graph models and their sample of simulated showers
+# (models/examples/README.md), written over the committed ones in models/examples.
+example-models: train-venv
+	cd models/examples && $(CURDIR)/.venv-train/bin/python train_examples.py --out .
 
 lint:
 	$(CARGO) fmt --all --check
