@@ -27,6 +27,7 @@ demo: build venv
 test: check-cmake-tools test-models
 	$(CARGO) test --release --workspace
 	$(VENV)/bin/python tests/models/test_optimize_onnx.py
+	$(VENV)/bin/python tests/models/test_example_models.py
 	$(MAKE) --no-print-directory test-cmake
 	$(MAKE) --no-print-directory test-docs
 
