@@ -19,7 +19,6 @@ import sys
 import time
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import torch
 from torch import nn
@@ -147,14 +146,6 @@ def to_onnx(model, level, clusters, path, name, version):
         output = "hit_logits"
     torch.onnx.export(model, args, str(path), dynamo=True, external_data=False, opset_version=18,
                       input_names=names, output_names=[output], dynamic_shapes=shapes)
-    m = onnx.load(str(path))
-    ops = {node.op_type for node in m.graph.node}
-    if "ScatterND" in ops:
-        raise SystemExit("exported graph uses ScatterND, which sums wrongly on several threads")
-    if m.ir_version > 10:
-        m.ir_version = 10
-    export.strip_build_details(m)
-    del m.metadata_props[:]
     meta = {
         "contract": "1",
         "model_name": name,
@@ -166,13 +157,7 @@ def to_onnx(model, level, clusters, path, name, version):
         "node_scales": ",".join(f"{v:g}" for v in showers.SCALES),
         "node_offsets": ",".join(f"{v:g}" for v in showers.OFFSETS),
     }
-    for k, v in meta.items():
-        p = m.metadata_props.add()
-        p.key = export.META_PREFIX + k
-        p.value = v
-    onnx.checker.check_model(m)
-    onnx.save(m, str(path))
-    print(f"wrote {path}: ops {sorted(ops)}")
+    export.finish(path, meta)
 
 
 def onnx_outputs(path, level, clusters, threads):
