@@ -14,7 +14,7 @@ TEST_MODELS := target/test-models
 CMAKE ?= cmake
 CMAKE_BUILD := target/cmake
 
-.PHONY: demo test test-cmake test-docs check-cmake-tools test-models venv build lint clean model embedding-model candidate-model train-venv
+.PHONY: demo test test-cmake test-docs check-cmake-tools test-models venv build lint clean model embedding-model candidate-model example-models train-venv
 
 build:
 	$(CARGO) build --release
@@ -27,6 +27,7 @@ demo: build venv
 test: check-cmake-tools test-models
 	$(CARGO) test --release --workspace
 	$(VENV)/bin/python tests/models/test_optimize_onnx.py
+	$(VENV)/bin/python tests/models/test_example_models.py
 	$(MAKE) --no-print-directory test-cmake
 	$(MAKE) --no-print-directory test-docs
 
@@ -116,6 +117,11 @@ candidate-model: train-venv venv build
 	$(VENV)/bin/python models/train/optimize_onnx.py $(MODEL_OUT)/gnntrack_candidates.export.onnx \
 	    $(MODEL_OUT)/gnntrack_candidates.onnx --version 1.0.1
 	if [ "$(REPLACE_BUNDLED)" = 1 ]; then cp $(MODEL_OUT)/gnntrack_candidates.onnx models/; fi
+
+# The example generic graph models and their sample of simulated showers
+# (models/examples/README.md), written over the committed ones in models/examples.
+example-models: train-venv
+	cd models/examples && $(CURDIR)/.venv-train/bin/python train_examples.py --out .
 
 lint:
 	$(CARGO) fmt --all --check

@@ -97,3 +97,22 @@ fn make_clean_removes_the_training_environment() {
     assert!(run.status.success(), "{}", text(&run));
     assert!(text(&run).contains(".venv-train"), "{}", text(&run));
 }
+
+#[test]
+fn make_example_models_trains_into_models_examples_and_tests_them() {
+    let run = make(&["-n", "example-models", "PYTHON=python3"]);
+    assert!(run.status.success(), "{}", text(&run));
+    let out = text(&run);
+    assert!(
+        out.contains("cd models/examples")
+            && out.contains(".venv-train/bin/python train_examples.py --out ."),
+        "{out}"
+    );
+    // `make test` runs the PyTorch-free check of the committed example models.
+    let run = make(&["-n", "test", "CMAKE=true"]);
+    assert!(
+        text(&run).contains("tests/models/test_example_models.py"),
+        "{}",
+        text(&run)
+    );
+}

@@ -76,6 +76,12 @@ def to_onnx(model, example, manifest, path, name, version, description, edge_cut
         output_names=["edge_logits"],
         dynamic_shapes=({0: n}, {1: e}, {0: e}),
     )
+    finish(path, metadata(manifest, name, version, description, edge_cut))
+
+
+def finish(path, meta):
+    """Rewrites a freshly exported model in place: refuses ScatterND, sets IR version 10, drops
+    the build details and stores `meta` (keys without the `gnntrack.` prefix) as its metadata."""
     m = onnx.load(str(path))
     ops = {node.op_type for node in m.graph.node}
     if "ScatterND" in ops:
@@ -84,7 +90,7 @@ def to_onnx(model, example, manifest, path, name, version, description, edge_cut
         m.ir_version = 10
     strip_build_details(m)
     del m.metadata_props[:]
-    for k, v in metadata(manifest, name, version, description, edge_cut).items():
+    for k, v in meta.items():
         p = m.metadata_props.add()
         p.key = META_PREFIX + k
         p.value = v
