@@ -10,14 +10,7 @@ cd "$(dirname "$0")/../.."
 out=${1:-out/embedding/gnntrack_embedding.onnx}
 seed=${2:-1}
 work=${WORK:-out/embedding-training}
-py=${TRAIN_PYTHON:-.venv-train/bin/python}
-if [[ "$py" != */* ]]; then
-  py=$(command -v "$py") || { echo "TRAIN_PYTHON=${TRAIN_PYTHON:-}: not found on PATH" >&2; exit 1; }
-fi
-if [ ! -x "$py" ]; then
-  echo "$py not found: run \`make train-venv\` (or set TRAIN_PYTHON to a Python with models/train/requirements.txt)" >&2
-  exit 1
-fi
+source models/train/train_python.sh
 if [ "${DRY_RUN:-0}" = 1 ]; then
   echo "would train the embedding with $py into $out (seed $seed, work folder $work); replace the bundled model: ${REPLACE_BUNDLED:-0}"
   exit 0

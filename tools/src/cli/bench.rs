@@ -353,9 +353,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
                 markdown::table(&THROUGHPUT_HEADER, std::slice::from_ref(t))
             ));
         }
-        markdown::write_section(md, &markdown::command_line(), &body)
-            .map_err(|e| format!("cannot write {}: {e}", md.display()))?;
-        println!("tables written to {}", md.display());
+        markdown::publish(md, &body)?;
     }
     Ok(ExitCode::SUCCESS)
 }

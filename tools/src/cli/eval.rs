@@ -310,10 +310,7 @@ pub fn eval(args: EvalArgs) -> CliResult {
     std::fs::write(&path, serde_json::to_string_pretty(&reports)?)?;
     println!("\nreport written to {}", path.display());
     if let Some(md) = &args.markdown {
-        let command = markdown::command_line();
-        markdown::write_section(md, &command, &markdown_report(&reports))
-            .map_err(|e| format!("cannot write {}: {e}", md.display()))?;
-        println!("table written to {}", md.display());
+        markdown::publish(md, &markdown_report(&reports))?;
     }
     match plots::ensure_font() {
         Ok(()) => {

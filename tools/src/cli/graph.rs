@@ -568,9 +568,7 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
                 .map_or("built-in".to_string(), |p| p.display().to_string()),
             super::markdown::table(&header, &rows)
         );
-        super::markdown::write_section(md, &super::markdown::command_line(), &body)
-            .map_err(|e| format!("cannot write {}: {e}", md.display()))?;
-        println!("table written to {}", md.display());
+        super::markdown::publish(md, &body)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -671,9 +669,7 @@ fn bench_builders(args: &BenchGraphArgs, config: &GraphConfig, model: &Path) -> 
                 .map_or("built-in".to_string(), |p| p.display().to_string()),
             super::markdown::table(&header, &rows)
         );
-        super::markdown::write_section(md, &super::markdown::command_line(), &body)
-            .map_err(|e| format!("cannot write {}: {e}", md.display()))?;
-        println!("table written to {}", md.display());
+        super::markdown::publish(md, &body)?;
     }
     Ok(ExitCode::SUCCESS)
 }

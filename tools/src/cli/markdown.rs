@@ -47,6 +47,15 @@ pub fn machine() -> String {
     format!("{cpu}, {} threads", rayon::current_num_threads())
 }
 
+/// Writes `body` as this command's section of the Markdown file at `path` ([`write_section`]
+/// with [`command_line`]) and says so on stdout; the error names the file.
+pub fn publish(path: &Path, body: &str) -> Result<(), String> {
+    write_section(path, &command_line(), body)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("results written to {}", path.display());
+    Ok(())
+}
+
 /// Writes `body` as the section of `command` in the Markdown file at `path` (created if
 /// missing): replaces that command's section if the file has one, appends it otherwise. The
 /// file is replaced atomically (written beside it, then renamed).

@@ -336,9 +336,7 @@ pub fn bench_scaling(args: BenchScalingArgs) -> CliResult {
             mib(start),
             markdown::table(&fit_header, &fit_rows)
         );
-        markdown::write_section(md, &markdown::command_line(), &body)
-            .map_err(|e| format!("cannot write {}: {e}", md.display()))?;
-        println!("tables written to {}", md.display());
+        markdown::publish(md, &body)?;
     }
     Ok(ExitCode::SUCCESS)
 }
