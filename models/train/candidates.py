@@ -21,7 +21,6 @@ import random
 import time
 
 import numpy as np
-import onnx
 import torch
 from torch import nn
 
@@ -241,14 +240,6 @@ def main():
         output_names=["candidate_logits"],
         dynamic_shapes=({0: n_dim}, {1: e_dim}, {0: n_dim}),
     )
-    m = onnx.load(str(out))
-    ops = {node.op_type for node in m.graph.node}
-    if "ScatterND" in ops:
-        raise SystemExit("exported graph uses ScatterND, which sums wrongly on several threads")
-    if m.ir_version > 10:
-        m.ir_version = 10
-    export.strip_build_details(m)
-    del m.metadata_props[:]
     feats = manifest["node_features"]
     meta = {
         "contract": "1",
@@ -262,12 +253,7 @@ def main():
         "node_offsets": ",".join(str(f["offset"]) for f in feats),
         "candidate_cut": str(cut),
     }
-    for k, v in meta.items():
-        p = m.metadata_props.add()
-        p.key = export.META_PREFIX + k
-        p.value = v
-    onnx.checker.check_model(m)
-    onnx.save(m, str(out))
+    export.finish(out, meta)
     report = {
         "train": args.train,
         "tune": args.tune,
@@ -281,7 +267,7 @@ def main():
         "scan": scan,
     }
     out.with_suffix(".train.json").write_text(json.dumps(report, indent=2))
-    print(f"wrote {out} ({report['parameters']} parameters): ops {sorted(ops)}")
+    print(f"{out}: {report['parameters']} parameters")
 
 
 if __name__ == "__main__":

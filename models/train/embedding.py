@@ -21,7 +21,6 @@ import pathlib
 import time
 
 import numpy as np
-import onnx
 import torch
 from torch import nn
 
@@ -348,11 +347,6 @@ def to_onnx(model, manifest, path, args, radius):
     torch.onnx.export(model, (x,), str(path), dynamo=True, external_data=False, opset_version=18,
                       input_names=["node_features"], output_names=["embedding"],
                       dynamic_shapes=({0: n},))
-    m = onnx.load(str(path))
-    if m.ir_version > 10:
-        m.ir_version = 10
-    export.strip_build_details(m)
-    del m.metadata_props[:]
     specs = manifest["node_features"]
     meta = {
         "contract": "1",
@@ -368,13 +362,7 @@ def to_onnx(model, manifest, path, args, radius):
         "embedding.radius": str(radius),
         "embedding.max_neighbours": str(args.max_neighbours),
     }
-    for k, v in meta.items():
-        p = m.metadata_props.add()
-        p.key = export.META_PREFIX + k
-        p.value = v
-    onnx.checker.check_model(m)
-    onnx.save(m, str(path))
-    print(f"wrote {path}")
+    export.finish(path, meta)
 
 
 if __name__ == "__main__":
