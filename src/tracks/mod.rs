@@ -261,19 +261,28 @@ pub fn build_candidates(
         .filter(|c| c.hits.len() >= config.min_hits)
         .collect();
     // Two candidates with the same hits are one track. (Sorted through indices: a candidate is
-    // too large to move around cheaply.)
-    let mut order: Vec<u32> = (0..candidates.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| {
-        candidates[a as usize]
-            .hits
-            .cmp(&candidates[b as usize].hits)
-            .then(a.cmp(&b))
+    // too large to move around cheaply. The first hit rides along with each index, so most
+    // comparisons never touch the hit lists.)
+    let mut order: Vec<(Option<u32>, u32)> = candidates
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (c.hits.first().copied(), k as u32))
+        .collect();
+    order.sort_unstable_by(|&(fa, a), &(fb, b)| {
+        fa.cmp(&fb).then_with(|| {
+            candidates[a as usize]
+                .hits
+                .cmp(&candidates[b as usize].hits)
+                .then(a.cmp(&b))
+        })
     });
-    order.dedup_by(|a, b| candidates[*a as usize].hits == candidates[*b as usize].hits);
+    order.dedup_by(|a, b| {
+        a.0 == b.0 && candidates[a.1 as usize].hits == candidates[b.1 as usize].hits
+    });
     let mut slots: Vec<Option<Candidate>> = candidates.into_iter().map(Some).collect();
     let candidates: Vec<Candidate> = order
         .iter()
-        .map(|&k| slots[k as usize].take().expect("each index once"))
+        .map(|&(_, k)| slots[k as usize].take().expect("each index once"))
         .collect();
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
     log::debug!(
