@@ -105,14 +105,17 @@ impl<'a> State<'a> {
             .filter(|&h| self.owner[h as usize] != FREE)
     }
 
-    /// The hits that taken path `p` holds (a split may have given one away).
+    /// The hits that taken path `p` holds (a split may have given one away). Allocated once
+    /// at the path's length: a filtered collect would start small and grow.
     fn hits_of(&self, p: u32) -> Vec<u32> {
-        self.paths
-            .path(p as usize)
-            .iter()
-            .copied()
-            .filter(|&h| self.owner[h as usize] == p || self.second[h as usize] == p)
-            .collect()
+        let path = self.paths.path(p as usize);
+        let mut held = Vec::with_capacity(path.len());
+        held.extend(
+            path.iter()
+                .copied()
+                .filter(|&h| self.owner[h as usize] == p || self.second[h as usize] == p),
+        );
+        held
     }
 
     fn is_free(&self, p: u32) -> bool {

@@ -152,7 +152,9 @@ pub fn join_pieces(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> 
             })
         })
         .collect();
-    proposals.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    // (node, hit) pairs are unique (one hit per missing layer), so the order is total and an
+    // unstable sort gives the same result as a stable one.
+    proposals.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     // Union-find over nodes; the root of a set holds its hits, layers and whether it is a
     // candidate. Two sets may share a layer only through the same (shared) hits.
     let mut uf = UnionFind::new(nodes.len());

@@ -260,20 +260,29 @@ pub fn build_candidates(
         .filter_map(|g| fit::fit_candidate(hits, g, config))
         .filter(|c| c.hits.len() >= config.min_hits)
         .collect();
-    // Two candidates with the same hits are one track. (Sorted through indices: a candidate is
-    // too large to move around cheaply.)
-    let mut order: Vec<u32> = (0..candidates.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| {
-        candidates[a as usize]
-            .hits
-            .cmp(&candidates[b as usize].hits)
-            .then(a.cmp(&b))
-    });
-    order.dedup_by(|a, b| candidates[*a as usize].hits == candidates[*b as usize].hits);
+    // Two candidates with the same hits are one track. Sorted through indices (a candidate is
+    // too large to move around cheaply): first as plain integers, first hit then index, then
+    // each run sharing a first hit (rare) by its whole hit list.
+    let hits_at = |key: u64| &candidates[(key & u64::from(u32::MAX)) as usize].hits;
+    let mut order: Vec<u64> = candidates
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (u64::from(c.hits.first().copied().unwrap_or(0)) << 32) | k as u64)
+        .collect();
+    order.sort_unstable();
+    for run in order.chunk_by_mut(|a, b| a >> 32 == b >> 32) {
+        if run.len() > 1 {
+            run.sort_unstable_by(|&a, &b| hits_at(a).cmp(hits_at(b)).then(a.cmp(&b)));
+        }
+    }
+    order.dedup_by(|a, b| hits_at(*a) == hits_at(*b));
     let mut slots: Vec<Option<Candidate>> = candidates.into_iter().map(Some).collect();
     let candidates: Vec<Candidate> = order
         .iter()
-        .map(|&k| slots[k as usize].take().expect("each index once"))
+        .map(|&key| {
+            let k = (key & u64::from(u32::MAX)) as usize;
+            slots[k].take().expect("each index once")
+        })
         .collect();
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
     log::debug!(
