@@ -32,6 +32,13 @@ def const(name, values, dtype=np.float32):
     return numpy_helper.from_array(np.asarray(values, dtype=dtype), name)
 
 
+def filled(shape, out, value):
+    """A float32 tensor of the shape held in `shape`, every element `value`."""
+    return helper.make_node(
+        "ConstantOfShape", [shape], [out], value=numpy_helper.from_array(np.full(1, value, dtype=np.float32))
+    )
+
+
 def linear_metadata():
     return {
         "gnntrack.contract": "1",
@@ -123,12 +130,7 @@ def message_passing_graph():
         helper.make_node("Unsqueeze", ["dst", "axis1"], ["dst_col"]),
         helper.make_node("Expand", ["dst_col", "msg_shape"], ["dst_idx"]),
         helper.make_node("Shape", ["hits"], ["hits_shape"]),
-        helper.make_node(
-            "ConstantOfShape",
-            ["hits_shape"],
-            ["zeros"],
-            value=numpy_helper.from_array(np.zeros(1, dtype=np.float32)),
-        ),
+        filled("hits_shape", "zeros", 0.0),
         helper.make_node(
             "ScatterElements", ["zeros", "dst_idx", "x_src"], ["agg"], axis=0, reduction="add"
         ),
@@ -280,34 +282,19 @@ def graph_graph(graph_type=TensorProto.INT64):
         # G = max + 1, as a shape [G]
         helper.make_node("ReduceMax", [g], ["g_max"], keepdims=1),
         helper.make_node("Add", ["g_max", "one_1d"], ["n_graphs"]),
-        helper.make_node(
-            "ConstantOfShape",
-            ["n_graphs"],
-            ["zeros_g"],
-            value=numpy_helper.from_array(np.zeros(1, dtype=np.float32)),
-        ),
+        filled("n_graphs", "zeros_g", 0.0),
         # per-node value p = x . w, its sum and the node count per graph
         helper.make_node("MatMul", ["x", "w"], ["p"]),
         helper.make_node("ScatterElements", ["zeros_g", g, "p"], ["p_sum"], axis=0, reduction="add"),
         helper.make_node("Shape", ["p"], ["n_shape"]),
-        helper.make_node(
-            "ConstantOfShape",
-            ["n_shape"],
-            ["ones_n"],
-            value=numpy_helper.from_array(np.ones(1, dtype=np.float32)),
-        ),
+        filled("n_shape", "ones_n", 1.0),
         helper.make_node("ScatterElements", ["zeros_g", g, "ones_n"], ["count"], axis=0, reduction="add"),
         helper.make_node("Div", ["p_sum", "count"], ["mean"]),
         # edges ending in each graph: graph of each edge's target
         helper.make_node("Gather", ["edge_index", "one"], ["dst"], axis=0),
         helper.make_node("Gather", [g, "dst"], ["dst_graph"], axis=0),
         helper.make_node("Shape", ["dst"], ["e_shape"]),
-        helper.make_node(
-            "ConstantOfShape",
-            ["e_shape"],
-            ["ones_e"],
-            value=numpy_helper.from_array(np.ones(1, dtype=np.float32)),
-        ),
+        filled("e_shape", "ones_e", 1.0),
         helper.make_node(
             "ScatterElements", ["zeros_g", "dst_graph", "ones_e"], ["in_edges"], axis=0, reduction="add"
         ),
@@ -341,21 +328,11 @@ def candidate_graph():
     nodes = [
         helper.make_node("ReduceMax", ["graph_index"], ["g_max"], keepdims=1),
         helper.make_node("Add", ["g_max", "one_1d"], ["n_graphs"]),
-        helper.make_node(
-            "ConstantOfShape",
-            ["n_graphs"],
-            ["zeros_g"],
-            value=numpy_helper.from_array(np.zeros(1, dtype=np.float32)),
-        ),
+        filled("n_graphs", "zeros_g", 0.0),
         helper.make_node("MatMul", ["x", "w"], ["p"]),
         helper.make_node("ScatterElements", ["zeros_g", "graph_index", "p"], ["p_sum"], axis=0, reduction="add"),
         helper.make_node("Shape", ["p"], ["n_shape"]),
-        helper.make_node(
-            "ConstantOfShape",
-            ["n_shape"],
-            ["ones_n"],
-            value=numpy_helper.from_array(np.ones(1, dtype=np.float32)),
-        ),
+        filled("n_shape", "ones_n", 1.0),
         helper.make_node("ScatterElements", ["zeros_g", "graph_index", "ones_n"], ["count"], axis=0, reduction="add"),
         helper.make_node("Div", ["p_sum", "count"], ["mean"]),
         helper.make_node("Add", ["mean", "b"], ["logit"]),
