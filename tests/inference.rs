@@ -381,6 +381,7 @@ fn bad_metadata_values_are_named() {
         ("node_offsets_only.onnx", "gnntrack.node_offsets", "0,0,0"),
         ("bad_graph.onnx", "gnntrack.graph", "reference_z = "),
         ("bad_contract.onnx", "gnntrack.contract", "7"),
+        ("bad_receptive_hops.onnx", "gnntrack.receptive_hops", "-1"),
         (
             "edge_features_without_input.onnx",
             "gnntrack.edge_features",
@@ -685,6 +686,59 @@ fn bad_arguments_are_errors_not_panics() {
     assert!(none.is_empty());
     let none = c.score(&[], 0, EdgeIndex::Packed(&[]), Some(&[])).unwrap();
     assert!(none.is_empty());
+}
+
+#[test]
+fn large_graphs_scored_in_parts_get_the_scores_of_one_run() {
+    let whole = EdgeClassifier::load(
+        model("message_passing_local.onnx"),
+        &InferenceConfig {
+            part_edges: 0,
+            ..InferenceConfig::default()
+        },
+        &registry(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(whole.info().receptive_hops, Some(1));
+    assert_eq!(load("message_passing.onnx").info().receptive_hops, None);
+    // One large component (targets drawn from a tenth of the hits) and, beyond hit 3000,
+    // chains of a few hits: parts with halos and parts of whole components.
+    let mut ev = event(7, 3000, 2, 6000, 0);
+    for k in 0..400u32 {
+        ev.src.push(3000 + k);
+        ev.dst.push(3000 + k + 1 + k % 2);
+    }
+    ev.n = 3402;
+    ev.x.resize(2 * ev.n, 0.25);
+    let reference = score_event(&whole, &ev);
+    assert_close(&reference, &message_passing_reference(&ev), 1e-5);
+    for part_edges in [1, 7, 100, 1000, 5000] {
+        for threads in [1, 3] {
+            let config = InferenceConfig {
+                part_edges,
+                intra_threads: 0,
+                ..InferenceConfig::default()
+            };
+            let parts = EdgeClassifier::load(
+                model("message_passing_local.onnx"),
+                &config,
+                &registry(),
+                None,
+            )
+            .unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let got = pool.install(|| score_event(&parts, &ev));
+            let first = got.iter().zip(&reference).position(|(a, b)| a != b);
+            assert!(
+                got.len() == reference.len() && first.is_none(),
+                "{part_edges} edges per part, {threads} threads: first different edge {first:?}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -200,7 +200,7 @@ def describe(path: Path):
         "fnv1a64": f"{fnv1a64(data):016x}",
         "flops_per_node": round(fa, 3),
         "flops_per_edge": round(fb, 3),
-        "flops_constant": round(fc, 3),
+        "flops_constant": round(fc, 3) + 0.0,  # never -0.0
         "bytes_moved_per_node": round(ma, 3),
         "bytes_moved_per_edge": round(mb, 3),
         "flops_by_op_at": {"nodes": CHECK[0], "edges": CHECK[1], "flops": by_op},

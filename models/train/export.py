@@ -11,7 +11,7 @@ import torch
 META_PREFIX = "gnntrack."
 
 
-def metadata(manifest, name, version, description, edge_cut=0.5):
+def metadata(manifest, name, version, description, edge_cut=0.5, receptive_hops=None):
     node = manifest["node_features"]
     edge = manifest["edge_features"]
 
@@ -24,7 +24,7 @@ def metadata(manifest, name, version, description, edge_cut=0.5):
     def offsets(fs):
         return ",".join(str(f["offset"]) if isinstance(f, dict) else "0" for f in fs)
 
-    return {
+    meta = {
         "node_features": names(node),
         "node_scales": scales(node),
         "node_offsets": offsets(node),
@@ -38,6 +38,11 @@ def metadata(manifest, name, version, description, edge_cut=0.5):
         "model_name": name,
         "model_version": version,
     }
+    if receptive_hops is not None:
+        # An edge's score depends only on the hits within this many edges of its two hits: the
+        # tracker may then score a large graph in parts with the same result.
+        meta["receptive_hops"] = str(receptive_hops)
+    return meta
 
 
 def strip_build_details(m):
@@ -59,6 +64,8 @@ def strip_build_details(m):
 
 
 def to_onnx(model, example, manifest, path, name, version, description, edge_cut=0.5):
+    """Exports `model` with the contract's metadata; a model with `receptive_hops()` (rounds of
+    message passing) declares it."""
     x = torch.from_numpy(example["node_features"].astype(np.float32))
     ei = torch.from_numpy(example["edge_index"].astype(np.int64))
     ea = torch.from_numpy(example["edge_features"].astype(np.float32))
@@ -76,7 +83,8 @@ def to_onnx(model, example, manifest, path, name, version, description, edge_cut
         output_names=["edge_logits"],
         dynamic_shapes=({0: n}, {1: e}, {0: e}),
     )
-    finish(path, metadata(manifest, name, version, description, edge_cut))
+    hops = model.receptive_hops() if hasattr(model, "receptive_hops") else None
+    finish(path, metadata(manifest, name, version, description, edge_cut, hops))
 
 
 def finish(path, meta):

@@ -57,6 +57,10 @@ class InteractionNetwork(nn.Module):
         self.node_nets = nn.ModuleList(mlp(hidden + 2 * message, hidden, hidden) for _ in range(n_nets))
         self.out = mlp(3 * hidden, hidden, 1, final_activation=False)
 
+    def receptive_hops(self):
+        """An edge's score depends on the hits within this many edges of its hits."""
+        return self.iterations
+
     def forward(self, x, edge_index, edge_attr):
         src, dst = edge_index[0], edge_index[1]
         n = x.shape[0]
@@ -93,6 +97,10 @@ class GraphAttentionNetwork(nn.Module):
         self.value = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(layers))
         self.update = nn.ModuleList(mlp(3 * hidden, hidden, hidden) for _ in range(layers))
         self.out = mlp(3 * hidden, hidden, 1, final_activation=False)
+
+    def receptive_hops(self):
+        """An edge's score depends on the hits within this many edges of its hits."""
+        return self.layers
 
     def _attend(self, logits, values, index, n):
         # logits [E, heads] bounded to [-5, 5] so exp never overflows; values [E, hidden].

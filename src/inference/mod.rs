@@ -67,10 +67,20 @@
 //! - the sessions share their pre-packed weights; each has its own intra-op thread pool of
 //!   [`InferenceConfig::intra_threads`] threads, so up to `pool_size x intra_threads` threads
 //!   compute at once.
+//!
+//! # Large graphs in parts
+//!
+//! On the CPU, a model that declares its receptive field (`gnntrack.receptive_hops`) scores a
+//! graph of more than [`InferenceConfig::part_edges`] edges in parts: whole connected
+//! components, or slices of a large component with a halo of the declared depth, each run on
+//! its own session with one intra-op thread, side by side on the current rayon pool. The scores
+//! are those of one run over the whole graph (each hit sums its messages in the same order);
+//! the parts only keep the intermediate tensors in the caches and the cores busy.
 
 pub mod contract;
 mod engine;
 mod graph_model;
+mod partition;
 mod pool;
 mod runtime;
 mod session;
@@ -177,7 +187,9 @@ pub struct InferenceConfig {
     pub provider: Provider,
     /// CUDA device id (for `cuda` and `auto`).
     pub device_id: i32,
-    /// Intra-op threads per session; 0 lets onnxruntime choose (one per physical core).
+    /// Intra-op threads per session; 0 chooses: one when graphs are scored in parts (see
+    /// [`part_edges`](Self::part_edges); the parts run in parallel instead), else onnxruntime's
+    /// default (one per physical core).
     pub intra_threads: usize,
     /// Let idle intra-op threads spin for more work (faster back-to-back runs, but they keep
     /// cores busy that the other stages of the pipeline could use). Default false.
@@ -191,6 +203,11 @@ pub struct InferenceConfig {
     pub pool_size: usize,
     /// Reaction to graph parameters that differ from the tracker's.
     pub graph_mismatch: GraphMismatch,
+    /// On the CPU, a graph of more edges than this, scored by a model that declares its
+    /// receptive field (`gnntrack.receptive_hops`), is scored in parts of about this many edges,
+    /// side by side on the current rayon pool, with the same scores as one run over the whole
+    /// graph (see `partition`); 0 scores every graph in one run. Default 16384.
+    pub part_edges: usize,
 }
 
 impl Default for InferenceConfig {
@@ -204,9 +221,14 @@ impl Default for InferenceConfig {
             memory_pattern: false,
             pool_size: 0,
             graph_mismatch: GraphMismatch::Warn,
+            part_edges: DEFAULT_PART_EDGES,
         }
     }
 }
+
+/// Default of [`InferenceConfig::part_edges`]: parts whose intermediate tensors stay in the
+/// caches, yet large enough that the halos add only about 10 % of edges at xi = 7.
+pub const DEFAULT_PART_EDGES: usize = 16384;
 
 impl InferenceConfig {
     /// The pool size in effect: [`pool_size`](Self::pool_size), or when 0 the number of CPUs

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use ort::session::SessionInputValue;
 use ort::value::{Tensor, TensorRef};
+use rayon::prelude::*;
 
 use super::contract::{self, ModelInfo, OutputKind};
 use super::engine::{ActiveProvider, Engine, read_model, sigmoid_in_place};
+use super::partition::{self, Part};
 use super::runtime::OnnxRuntime;
-use super::{InferenceConfig, InferenceError};
+use super::{InferenceConfig, InferenceError, Provider};
 use crate::features::{FeatureSpec, FeatureTable};
 
 /// The edges to score: `E` pairs of node indices, from the inner (source) to the outer (target)
@@ -76,6 +78,19 @@ impl<'a> EdgeIndex<'a> {
         }
     }
 
+    /// Sources and targets as `u32` (borrowed, or narrowed from a packed index that
+    /// [`first_out_of_range`](Self::first_out_of_range) found in range).
+    fn pairs(self) -> (std::borrow::Cow<'a, [u32]>, std::borrow::Cow<'a, [u32]>) {
+        match self {
+            EdgeIndex::Pairs { src, dst } => (src.into(), dst.into()),
+            EdgeIndex::Packed(v) => {
+                let (s, d) = v.split_at(v.len() / 2);
+                let narrow = |x: &[i64]| x.iter().map(|&i| i as u32).collect::<Vec<u32>>();
+                (narrow(s).into(), narrow(d).into())
+            }
+        }
+    }
+
     /// The `[2, n_edges]` int64 tensor the model takes: a view of a packed index, or the pairs
     /// widened into a new one.
     pub(crate) fn to_input(self, n_edges: usize) -> Result<SessionInputValue<'a>, ort::Error> {
@@ -96,6 +111,8 @@ impl<'a> EdgeIndex<'a> {
 pub struct EdgeClassifier {
     engine: Engine,
     info: ModelInfo,
+    /// Graphs of more edges are scored in parts of about this many (`None`: always whole).
+    part_edges: Option<usize>,
 }
 
 impl fmt::Debug for EdgeClassifier {
@@ -132,28 +149,55 @@ impl EdgeClassifier {
         features: &FeatureTable,
         graph: Option<&toml::Table>,
     ) -> Result<Self, InferenceError> {
-        let (engine, (info, differences)) = Engine::open(bytes.into(), label, config, |session| {
-            contract::check(session, features, graph, config.graph_mismatch).map_err(|problem| {
-                InferenceError::Contract {
-                    model: label.to_string(),
-                    problem,
-                }
+        let bytes: Arc<[u8]> = bytes.into();
+        let open = |config: &InferenceConfig| {
+            Engine::open(bytes.clone(), label, config, |session| {
+                contract::check(session, features, graph, config.graph_mismatch).map_err(
+                    |problem| InferenceError::Contract {
+                        model: label.to_string(),
+                        problem,
+                    },
+                )
             })
-        })?;
+        };
+        let (mut engine, (mut info, mut differences)) = open(config)?;
+        let in_parts = info.receptive_hops.is_some()
+            && config.part_edges > 0
+            && engine.provider().kind() == Provider::Cpu;
+        if in_parts && config.intra_threads == 0 {
+            // The parts run side by side, so each session gets one thread.
+            let single = InferenceConfig {
+                intra_threads: 1,
+                provider: Provider::Cpu,
+                ..config.clone()
+            };
+            (engine, (info, differences)) = open(&single)?;
+        }
         if !differences.is_empty() {
             log::warn!(
                 "model {label} was trained with other graph parameters than the tracker's: {}",
                 differences.join("; ")
             );
         }
+        let part_edges = in_parts.then_some(config.part_edges);
+        let parts_text = match (part_edges, info.receptive_hops) {
+            (Some(n), Some(k)) => {
+                format!("; graphs over {n} edges scored in parts (receptive field {k} edges)")
+            }
+            _ => String::new(),
+        };
         log::info!(
-            "edge classifier {} {} ({label}) on {}, {}",
+            "edge classifier {} {} ({label}) on {}, {}{parts_text}",
             info.name,
             info.version,
             engine.provider(),
             engine.capacity_text()
         );
-        Ok(EdgeClassifier { engine, info })
+        Ok(EdgeClassifier {
+            engine,
+            info,
+            part_edges,
+        })
     }
 
     /// What the model declares (features, output kind, cut, graph parameters, name, version).
@@ -242,22 +286,65 @@ impl EdgeClassifier {
             return Ok(Vec::new());
         }
 
+        let mut scores = match (self.part_edges, self.info.receptive_hops) {
+            (Some(target), Some(hops)) if n_edges > target => {
+                let (src, dst) = edges.pairs();
+                self.run_parts(
+                    n_nodes,
+                    &src,
+                    &dst,
+                    hops,
+                    target,
+                    node_features,
+                    edge_features,
+                )?
+            }
+            _ => self.run(
+                node_features,
+                n_nodes,
+                edges
+                    .to_input(n_edges)
+                    .map_err(|e| self.engine.run_error(e))?,
+                edge_features,
+                n_edges,
+            )?,
+        };
+        let engine = &self.engine;
+        if self.info.output_kind == OutputKind::Logits {
+            sigmoid_in_place(&mut scores);
+        }
+        if let Some(k) = scores.iter().position(|s| !s.is_finite()) {
+            return Err(engine.output_error(format!("non-finite score {} for edge {k}", scores[k])));
+        }
+        Ok(scores)
+    }
+}
+
+impl EdgeClassifier {
+    /// One run of the model over `n_nodes` hits and `n_edges` edges: the raw output, one value
+    /// per edge.
+    fn run(
+        &self,
+        node_features: &[f32],
+        n_nodes: usize,
+        edge_index: SessionInputValue<'_>,
+        edge_features: Option<&[f32]>,
+        n_edges: usize,
+    ) -> Result<Vec<f32>, InferenceError> {
         let engine = &self.engine;
         let run_error = |e: ort::Error| engine.run_error(e);
+        let fn_ = self.info.node_features.len();
+        let fe = self.info.edge_features.len();
         let nodes =
             TensorRef::from_array_view(([n_nodes, fn_], node_features)).map_err(run_error)?;
         let mut inputs: Vec<(&str, SessionInputValue<'_>)> = Vec::with_capacity(3);
         inputs.push((&self.info.inputs.node_features, nodes.into()));
-        inputs.push((
-            &self.info.inputs.edge_index,
-            edges.to_input(n_edges).map_err(run_error)?,
-        ));
+        inputs.push((&self.info.inputs.edge_index, edge_index));
         if let (Some(name), Some(v)) = (&self.info.inputs.edge_features, edge_features) {
             let t = TensorRef::from_array_view(([n_edges, fe], v)).map_err(run_error)?;
             inputs.push((name, t.into()));
         }
-
-        let (shape, mut scores) = engine.run_f32(inputs, &self.info.output)?;
+        let (shape, scores) = engine.run_f32(inputs, &self.info.output)?;
         let shape_ok = match *shape {
             [e] => e as usize == n_edges,
             [e, 1] => e as usize == n_edges,
@@ -268,13 +355,66 @@ impl EdgeClassifier {
                 "shape {shape:?} for {n_edges} edges; expected [E] or [E, 1]"
             )));
         }
-        if self.info.output_kind == OutputKind::Logits {
-            sigmoid_in_place(&mut scores);
-        }
-        if let Some(k) = scores.iter().position(|s| !s.is_finite()) {
-            return Err(engine.output_error(format!("non-finite score {} for edge {k}", scores[k])));
+        Ok(scores)
+    }
+
+    /// Cuts the graph into parts, each built and run side by side on the current rayon pool; puts the scores of each part's core edges in place: the raw output for
+    /// every edge.
+    #[allow(clippy::too_many_arguments)]
+    fn run_parts(
+        &self,
+        n_nodes: usize,
+        src: &[u32],
+        dst: &[u32],
+        hops: u32,
+        target: usize,
+        node_features: &[f32],
+        edge_features: Option<&[f32]>,
+    ) -> Result<Vec<f32>, InferenceError> {
+        let plan = partition::Plan::new(n_nodes, src, dst, hops, target);
+        let done: Vec<_> = (0..plan.len())
+            .into_par_iter()
+            .map(|k| {
+                let part = plan.part(k);
+                let out = self.run_part(&part, node_features, edge_features);
+                (part, out)
+            })
+            .collect();
+        let mut scores = vec![0.0f32; src.len()];
+        for (part, out) in done {
+            for ((&e, &core), s) in part.edges.iter().zip(&part.core).zip(out?) {
+                if core {
+                    scores[e as usize] = s;
+                }
+            }
         }
         Ok(scores)
+    }
+
+    /// One run over a part: its rows of the features and its local edge index.
+    fn run_part(
+        &self,
+        part: &Part,
+        node_features: &[f32],
+        edge_features: Option<&[f32]>,
+    ) -> Result<Vec<f32>, InferenceError> {
+        let rows = |values: &[f32], ids: &[u32], width: usize| -> Vec<f32> {
+            let mut out = Vec::with_capacity(ids.len() * width);
+            for &i in ids {
+                let i = i as usize;
+                out.extend_from_slice(&values[i * width..(i + 1) * width]);
+            }
+            out
+        };
+        if part.edges.is_empty() {
+            return Ok(Vec::new());
+        }
+        let nodes = rows(node_features, &part.nodes, self.info.node_features.len());
+        let edges = edge_features.map(|v| rows(v, &part.edges, self.info.edge_features.len()));
+        let e = part.edges.len();
+        let index = TensorRef::from_array_view(([2, e], &part.index[..]))
+            .map_err(|err| self.engine.run_error(err))?;
+        self.run(&nodes, part.nodes.len(), index.into(), edges.as_deref(), e)
     }
 }
 

@@ -513,6 +513,10 @@ def main():
         # valid models
         "linear.onnx": make_model(linear_graph(), lm),
         "message_passing.onnx": make_model(message_passing_graph(), message_passing_metadata()),
+        # the same, declaring its receptive field: one round of message passing
+        "message_passing_local.onnx": make_model(
+            message_passing_graph(), with_value(message_passing_metadata(), "gnntrack.receptive_hops", "1")
+        ),
         # valid, but trained with other graph parameters than the tests' tracker
         "linear_other_graph.onnx": make_model(
             linear_graph(), with_value(lm, "gnntrack.graph", GRAPH_TOML.replace("2054.0", "2000.0"))
@@ -571,6 +575,7 @@ def main():
         "node_offsets_only.onnx": make_model(linear_graph(), without(lm, "gnntrack.edge_offsets")),
         "bad_graph.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.graph", "reference_z = ")),
         "bad_contract.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.contract", "7")),
+        "bad_receptive_hops.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.receptive_hops", "-1")),
         "edge_features_without_input.onnx": make_model(
             message_passing_graph(),
             with_value(

@@ -148,6 +148,31 @@ fn every_bundled_model_runs_through_the_same_tracker_code() {
 }
 
 #[test]
+fn graphs_scored_in_parts_get_the_scores_of_one_run() {
+    // xi = 6: one component of most of the edges, cut into slices with halos, and many small
+    // ones packed whole.
+    let hits = event(6, 3);
+    for name in ["gnntrack_in_small.onnx", "gnntrack_gat.onnx"] {
+        let scores = |part_edges: usize| {
+            let mut config = TrackerConfig {
+                model: Some(models_dir().join(name)),
+                ..TrackerConfig::default()
+            };
+            config.inference.part_edges = part_edges;
+            tracker(config).reconstruct(&hits).unwrap().scores
+        };
+        let whole = scores(0);
+        assert!(whole.len() > 100_000, "{} edges", whole.len());
+        for part_edges in [2048, 16384] {
+            assert!(
+                scores(part_edges) == whole,
+                "{name}: {part_edges} edges per part"
+            );
+        }
+    }
+}
+
+#[test]
 fn concurrent_reconstruction_equals_serial() {
     let t = Arc::new(tracker(TrackerConfig::default()));
     let events: Vec<Hits> = (0..8).map(|s| event(4, 100 + s)).collect();

@@ -33,6 +33,7 @@
 //! | `gnntrack.graph` | yes | TOML text: the graph parameters used in training |
 //! | `gnntrack.node_input` | no | name of the node-feature input |
 //! | `gnntrack.edge_input` | no | name of the edge-feature input |
+//! | `gnntrack.receptive_hops` | no | integer k: an edge's score depends only on the hits within k edges of its hits |
 //!
 //! Every declared feature must be one the tracker computes ([`FeatureTable`]), with the
 //! tracker's scale and, when the model declares offsets, the tracker's offset. A model without
@@ -64,7 +65,7 @@ use ports::*;
 pub const CONTRACT_VERSION: &str = "1";
 
 /// Every metadata key of the contract.
-pub const METADATA_KEYS: [&str; 14] = [
+pub const METADATA_KEYS: [&str; 15] = [
     KEY_CONTRACT,
     KEY_NAME,
     KEY_VERSION,
@@ -79,6 +80,7 @@ pub const METADATA_KEYS: [&str; 14] = [
     KEY_GRAPH,
     KEY_NODE_INPUT,
     KEY_EDGE_INPUT,
+    KEY_RECEPTIVE_HOPS,
 ];
 
 const KEY_CONTRACT: &str = "gnntrack.contract";
@@ -95,7 +97,12 @@ const KEY_EDGE_CUT: &str = "gnntrack.edge_cut";
 const KEY_GRAPH: &str = "gnntrack.graph";
 const KEY_NODE_INPUT: &str = "gnntrack.node_input";
 const KEY_EDGE_INPUT: &str = "gnntrack.edge_input";
+const KEY_RECEPTIVE_HOPS: &str = "gnntrack.receptive_hops";
 const KEY_OUTPUT_LEVEL: &str = "gnntrack.output_level";
+
+/// The largest receptive field a model may declare: beyond it a part's halo is most of the
+/// graph, and the declaration is more likely a mistake.
+const MAX_RECEPTIVE_HOPS: u32 = 64;
 
 /// What the model's output means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +149,10 @@ pub struct ModelInfo {
     pub inputs: InputNames,
     /// Output name.
     pub output: String,
+    /// `gnntrack.receptive_hops`: the score of an edge depends only on the hits within this many
+    /// edges of its two hits and on the edges among them (`k` rounds of message passing). When
+    /// declared, large graphs can be scored in parts with the same result.
+    pub receptive_hops: Option<u32>,
 }
 
 /// A way in which a model breaks the contract.
@@ -469,6 +480,22 @@ pub(crate) fn check_ports(
         return Err(ContractError::GraphMismatch { differences });
     }
 
+    let receptive_hops = match get(KEY_RECEPTIVE_HOPS) {
+        None => None,
+        Some(text) => match text.trim().parse::<u32>() {
+            Ok(k) if k <= MAX_RECEPTIVE_HOPS => Some(k),
+            _ => {
+                return Err(ContractError::BadMetadata {
+                    key: KEY_RECEPTIVE_HOPS,
+                    value: text,
+                    reason: format!(
+                        "expected a whole number of edges from 0 to {MAX_RECEPTIVE_HOPS}"
+                    ),
+                });
+            }
+        },
+    };
+
     let info = ModelInfo {
         name,
         version,
@@ -484,6 +511,7 @@ pub(crate) fn check_ports(
             edge_features: roles.edge.map(|p| p.name.clone()),
         },
         output: output.name.clone(),
+        receptive_hops,
     };
     Ok((info, differences))
 }
