@@ -26,7 +26,8 @@ for geo in luxe luxe-sl; do
       n=$(( xi <= 4 ? 8 : (xi == 5 ? 5 : 3) ))
       $g simulate --xi "$xi" --bx "$n" --seed $((200 + xi)) --geometry "$geo" --field "$field" \
         --out "$work/hits-$geo-$field/xi$xi" > /dev/null
-      $g export-graphs --in "$work/hits-$geo-$field/xi$xi" --out "$work/graphs/$geo-$field-xi$xi" > /dev/null
+      $g export-graphs --in "$work/hits-$geo-$field/xi$xi" --out "$work/graphs/$geo-$field-xi$xi" \
+        --geometry "$geo" > /dev/null
     done
   done
 done
