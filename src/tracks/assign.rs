@@ -56,7 +56,7 @@ pub(crate) fn assign(
     }
     let t3 = std::time::Instant::now();
     let mut tracks: Vec<Vec<u32>> = order
-        .iter()
+        .par_iter()
         .filter(|&&p| state.is_taken[p as usize])
         .map(|&p| state.hits_of(p))
         .collect();
@@ -271,7 +271,7 @@ fn swap_tails(
         |members: &mut dyn Iterator<Item = u32>| sums_of(members)?.chi2(config).map(|(c, _)| c);
     // Each track's line sums and chi2, kept up to date.
     let mut current: Vec<Option<(LineSums, f64)>> = tracks
-        .iter()
+        .par_iter()
         .map(|t| {
             let sums = sums_of(&mut t.iter().copied())?;
             Some((sums, sums.chi2(config)?.0))
@@ -288,10 +288,11 @@ fn swap_tails(
             return false;
         }
         let (a, b) = (&tracks[ta as usize], &tracks[tb as usize]);
-        let (Some((sums_a, ca)), Some((_, cb))) = (current[ta as usize], current[tb as usize])
+        let (Some((sums_a, ca)), Some((_, cb))) = (&current[ta as usize], &current[tb as usize])
         else {
             return false;
         };
+        let (ca, cb) = (*ca, *cb);
         // v must lie near a's line for a to take it (a quick test before the fits).
         if sums_a.pull(hits, v, config).is_none_or(|p| p > SWAP_PULL) {
             return false;
