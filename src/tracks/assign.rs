@@ -56,7 +56,7 @@ pub(crate) fn assign(
     }
     let t3 = std::time::Instant::now();
     let mut tracks: Vec<Vec<u32>> = order
-        .par_iter()
+        .iter()
         .filter(|&&p| state.is_taken[p as usize])
         .map(|&p| state.hits_of(p))
         .collect();
