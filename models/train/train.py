@@ -132,6 +132,8 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--name", default=None, help="model name in the metadata")
     ap.add_argument("--version", default="1.0.0")
+    ap.add_argument("--edge-cut", type=float, default=0.5,
+                    help="recommended cut on the edge probability, in the metadata")
     ap.add_argument("--out", required=True, help="ONNX file to write")
     args = ap.parse_args()
 
@@ -188,7 +190,7 @@ def main():
     out = pathlib.Path(args.out)
     plot_loss(history, out.with_suffix(".loss.png"))
     name = args.name or out.stem
-    export.to_onnx(model, graphs[0], manifest, out, name=name, version=args.version,
+    export.to_onnx(model, graphs[0], manifest, out, name=name, version=args.version, edge_cut=args.edge_cut,
                    description=f"{args.arch} hidden={args.hidden} iterations={args.iterations} message={args.message or args.hidden} params={n_params}")
     info = {"name": name, "arch": args.arch, "hidden": args.hidden, "iterations": args.iterations,
             "parameters": n_params, "epochs_run": len(history), "best_epoch": best[2],
