@@ -371,7 +371,9 @@ impl EdgeClassifier {
         node_features: &[f32],
         edge_features: Option<&[f32]>,
     ) -> Result<Vec<f32>, InferenceError> {
+        let start = std::time::Instant::now();
         let plan = partition::Plan::new(n_nodes, src, dst, hops, target);
+        let planned = start.elapsed();
         let done: Vec<_> = (0..plan.len())
             .into_par_iter()
             .map(|k| {
@@ -380,6 +382,14 @@ impl EdgeClassifier {
                 (part, out)
             })
             .collect();
+        log::debug!(
+            "{} edges scored in {} parts holding {} edges with their halos: cut in {:.1} ms, run in {:.1} ms",
+            src.len(),
+            done.len(),
+            done.iter().map(|(p, _)| p.edges.len()).sum::<usize>(),
+            planned.as_secs_f64() * 1e3,
+            (start.elapsed() - planned).as_secs_f64() * 1e3
+        );
         let mut scores = vec![0.0f32; src.len()];
         for (part, out) in done {
             for ((&e, &core), s) in part.edges.iter().zip(&part.core).zip(out?) {
