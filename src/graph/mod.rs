@@ -694,11 +694,13 @@ impl GraphBuilder {
                 kept: graph.len(),
             };
         }
-        if self.config.drop_shortcuts {
-            prune::drop_shortcuts(graph, &mut self.prune);
-        }
+        // Skip edges first: the search finds about twice as many as it finds other edges, and
+        // neither step's decisions depend on the other's (see `prune`).
         if self.config.skip_edges && self.config.skip_only_where_needed {
             prune::keep_needed_skips(graph);
+        }
+        if self.config.drop_shortcuts {
+            prune::drop_shortcuts(graph, &mut self.prune);
         }
         Ok(outcome)
     }
