@@ -622,6 +622,9 @@ impl GraphBuilder {
             last_inner: u32::MAX,
         };
         let mut outcome = BuildOutcome::Complete;
+        let needed_skips = self.config.skip_edges && self.config.skip_only_where_needed;
+        // Whether the skip edges still need pruning (the plain search keeps only needed ones).
+        let mut prune_skips = needed_skips;
         if let Some((embedder, search)) = &self.learned {
             // The search is bounded by max_neighbours per relation: the limit applies after it.
             let embedding = embedder.embed(hits, &self.config.reference)?;
@@ -655,8 +658,16 @@ impl GraphBuilder {
                 built.truncate(cap);
             }
             *graph = built;
-        } else if let Err(found) =
-            search::build_into(hits, &self.plan, &self.config, &mut self.search, graph, all)
+        } else if let Err(found) = search::build_into(
+            hits,
+            &self.plan,
+            &self.config,
+            &mut self.search,
+            graph,
+            all,
+            needed_skips,
+        )
+        .inspect(|_| prune_skips = false)
         {
             let EdgeLimit::Truncate(_) = limit else {
                 return Err(GraphError::TooManyEdges { found, cap });
@@ -686,6 +697,7 @@ impl GraphBuilder {
                 &mut self.search,
                 graph,
                 first_hits,
+                false,
             )
             .map_err(|found| GraphError::TooManyEdges { found, cap: max })?;
             graph.truncate(cap);
@@ -696,7 +708,7 @@ impl GraphBuilder {
         }
         // Skip edges first: the search finds about twice as many as it finds other edges, and
         // neither step's decisions depend on the other's (see `prune`).
-        if self.config.skip_edges && self.config.skip_only_where_needed {
+        if prune_skips {
             prune::keep_needed_skips(graph);
         }
         if self.config.drop_shortcuts {

@@ -289,6 +289,11 @@ struct Found {
 pub(super) struct Scratch {
     members: Vec<Vec<u32>>,
     groups: Vec<Group>,
+    /// Whether each group's index holds all its hits of the crossing being built (a later
+    /// pass over the same crossing then uses it as it is).
+    whole: Vec<bool>,
+    /// The graph of a search in several passes until it is complete.
+    staging: Graph,
     found: Vec<Found>,
     block_of: Vec<(u32, u32)>,
     offsets: Vec<u32>,
@@ -303,6 +308,70 @@ pub(super) struct Limit {
     pub last_inner: u32,
 }
 
+/// Which relations a search follows and which edges in their windows it keeps.
+#[derive(Debug, Clone, Copy)]
+enum Pass<'a> {
+    /// Every relation, every edge.
+    All,
+    /// Next-layer and stave-overlap relations.
+    NonSkip,
+    /// Skip relations, edges a -> c into hits `c` without a non-skip edge in.
+    SkipsIntoLoneHits { has_in: &'a [bool] },
+    /// Skip relations, edges a -> c out of hits `a` without a non-skip edge out, into hits
+    /// that have one in (the others are the previous pass's).
+    SkipsFromLoneHits {
+        has_out: &'a [bool],
+        has_in: &'a [bool],
+    },
+}
+
+impl Pass<'_> {
+    fn follows(&self, r: &Relation) -> bool {
+        match self {
+            Pass::All => true,
+            Pass::NonSkip => r.kind != EdgeKind::Skip,
+            Pass::SkipsIntoLoneHits { .. } | Pass::SkipsFromLoneHits { .. } => {
+                r.kind == EdgeKind::Skip
+            }
+        }
+    }
+
+    /// Whether inner hit `a` is searched from at all.
+    #[inline]
+    fn searches_from(&self, a: u32) -> bool {
+        match self {
+            Pass::SkipsFromLoneHits { has_out, .. } => !has_out[a as usize],
+            _ => true,
+        }
+    }
+
+    /// Whether edge a -> c, inside a window, is kept.
+    #[inline]
+    fn keeps(&self, c: u32) -> bool {
+        match self {
+            Pass::All | Pass::NonSkip => true,
+            Pass::SkipsIntoLoneHits { has_in } => !has_in[c as usize],
+            Pass::SkipsFromLoneHits { has_in, .. } => has_in[c as usize],
+        }
+    }
+
+    /// Whether hit `h` of a group that is only a target group of this pass is indexed: the few
+    /// hits without an edge in, for the first skip pass. Every other group keeps all its hits,
+    /// so that the index built for the previous pass serves again.
+    fn indexes(&self, h: u32) -> bool {
+        match self {
+            Pass::SkipsIntoLoneHits { has_in } => !has_in[h as usize],
+            _ => true,
+        }
+    }
+}
+
+/// Whether a search of this pass is the first over its crossing (the indexes of the groups
+/// are then those of another crossing).
+fn pass_starts_crossing(pass: Pass<'_>) -> bool {
+    matches!(pass, Pass::All | Pass::NonSkip)
+}
+
 /// Edges found between two updates of the shared counter of a search task.
 const COUNT_BATCH: usize = 4096;
 
@@ -310,6 +379,11 @@ const COUNT_BATCH: usize = 4096;
 ///
 /// Stops as soon as more than `limit.max_edges` edges are found, before they are all stored,
 /// and returns `Err(edges found so far)`; `out` is then unchanged.
+///
+/// With `needed_skips`, skip edges are searched for only where they survive
+/// [`super::prune::keep_needed_skips`]: first the other relations, then the skip relations into
+/// hits without an edge in and out of hits without an edge out. The graph is the same as a
+/// search of everything followed by that pruning, and the limit counts only the edges kept.
 pub(super) fn build_into(
     hits: &Hits,
     plan: &Plan,
@@ -317,10 +391,102 @@ pub(super) fn build_into(
     scratch: &mut Scratch,
     out: &mut Graph,
     limit: Limit,
+    needed_skips: bool,
 ) -> Result<(), usize> {
-    let found = search(hits, plan, config, scratch, limit, false)?;
-    assemble(hits.len(), scratch, found, out);
+    if !needed_skips {
+        let found = search(hits, plan, config, scratch, limit, false, Pass::All)?;
+        assemble(hits.len(), scratch, found, out);
+        return Ok(());
+    }
+    let found = search(hits, plan, config, scratch, limit, false, Pass::NonSkip)?;
+    // Built aside: `out` stays as it was if a later pass reaches the limit.
+    let mut built = std::mem::take(&mut scratch.staging);
+    assemble(hits.len(), scratch, found, &mut built);
+    let result = add_needed_skips(hits, plan, config, scratch, &mut built, limit);
+    if result.is_ok() {
+        std::mem::swap(out, &mut built);
+    }
+    scratch.staging = built;
+    result
+}
+
+/// The second and third passes of [`build_into`]: the needed skip edges, merged into `out`
+/// (which holds the other edges).
+fn add_needed_skips(
+    hits: &Hits,
+    plan: &Plan,
+    config: &GraphConfig,
+    scratch: &mut Scratch,
+    out: &mut Graph,
+    limit: Limit,
+) -> Result<(), usize> {
+    let n = hits.len();
+    let mut has_out = vec![false; n];
+    let mut has_in = vec![false; n];
+    for (&s, &d) in out.src.iter().zip(&out.dst) {
+        has_out[s as usize] = true;
+        has_in[d as usize] = true;
+    }
+    let mut skips: Vec<(u32, u32)> = Vec::new();
+    // Out of lone hits first: it searches the indexes of the first pass as they are.
+    for pass in [
+        Pass::SkipsFromLoneHits {
+            has_out: &has_out,
+            has_in: &has_in,
+        },
+        Pass::SkipsIntoLoneHits { has_in: &has_in },
+    ] {
+        let remaining = Limit {
+            max_edges: limit.max_edges.saturating_sub(out.len() + skips.len()),
+            ..limit
+        };
+        let found = search(hits, plan, config, scratch, remaining, false, pass)
+            .map_err(|more| out.len() + skips.len() + more)?;
+        for f in &scratch.found[..found] {
+            let mut at = 0;
+            for &(hit, count) in &f.blocks {
+                let block = &f.edges[at..at + count as usize];
+                skips.extend(block.iter().map(|&(j, _)| (hit, j)));
+                at += count as usize;
+            }
+        }
+    }
+    if !skips.is_empty() {
+        skips.sort_unstable();
+        merge_edges(out, &skips, EdgeKind::Skip);
+    }
     Ok(())
+}
+
+/// Merges `extra` edges of one kind (sorted by (src, dst), none already in `graph`) into
+/// `graph`, which stays sorted by (src, dst).
+fn merge_edges(graph: &mut Graph, extra: &[(u32, u32)], kind: EdgeKind) {
+    let total = graph.len() + extra.len();
+    let (src, dst, kinds) = (
+        std::mem::take(&mut graph.src),
+        std::mem::take(&mut graph.dst),
+        std::mem::take(&mut graph.kind),
+    );
+    graph.src.reserve(total);
+    graph.dst.reserve(total);
+    graph.kind.reserve(total);
+    let mut k = 0;
+    for ((s, d), e) in src.into_iter().zip(dst).zip(kinds) {
+        while k < extra.len() && extra[k] < (s, d) {
+            graph.src.push(extra[k].0);
+            graph.dst.push(extra[k].1);
+            graph.kind.push(kind);
+            k += 1;
+        }
+        graph.src.push(s);
+        graph.dst.push(d);
+        graph.kind.push(e);
+    }
+    for &(s, d) in &extra[k..] {
+        graph.src.push(s);
+        graph.dst.push(d);
+        graph.kind.push(kind);
+    }
 }
 
 /// The number of edges of every inner hit (in hit order), without storing any edge.
@@ -334,7 +500,8 @@ pub(super) fn count_per_hit(
         max_edges: usize::MAX,
         last_inner: u32::MAX,
     };
-    let n_found = search(hits, plan, config, scratch, unlimited, true).expect("no limit to reach");
+    let n_found =
+        search(hits, plan, config, scratch, unlimited, true, Pass::All).expect("no limit to reach");
     let mut counts = vec![0u32; hits.len()];
     for f in &scratch.found[..n_found] {
         for &(hit, count) in &f.blocks {
@@ -346,6 +513,7 @@ pub(super) fn count_per_hit(
 
 /// Runs the window searches into `scratch.found` and returns how many of its entries were
 /// used; `count_only` records the blocks' sizes without their edges.
+#[allow(clippy::too_many_arguments)]
 fn search(
     hits: &Hits,
     plan: &Plan,
@@ -353,16 +521,40 @@ fn search(
     scratch: &mut Scratch,
     limit: Limit,
     count_only: bool,
+    pass: Pass<'_>,
 ) -> Result<usize, usize> {
     let n = hits.len();
     let reference = &config.reference;
     members_by_group(hits, plan, &mut scratch.members);
+    // Whether each group's index holds all its hits of this crossing.
+    let mut whole = vec![true; plan.n_groups];
+    if let Pass::SkipsIntoLoneHits { .. } = pass {
+        // Index only the hits that can matter in groups that are only targets in this pass (a
+        // group with both roles keeps them all; the pass still decides hit by hit).
+        let mut role = vec![(false, false); plan.n_groups];
+        for (g, relations) in plan.relations.iter().enumerate() {
+            for r in relations.iter().filter(|r| pass.follows(r)) {
+                role[g].0 = true;
+                role[r.target].1 = true;
+            }
+        }
+        for (g, m) in scratch.members.iter_mut().enumerate() {
+            if role[g] == (false, true) {
+                m.retain(|&h| pass.indexes(h));
+                whole[g] = false;
+            }
+        }
+    }
+    if pass_starts_crossing(pass) {
+        scratch.whole.clear();
+    }
+    scratch.whole.resize(plan.n_groups, false);
     let members = &scratch.members;
 
     let mut is_inner = vec![false; plan.n_groups];
     let mut is_target = vec![false; plan.n_groups];
     for (g, relations) in plan.relations.iter().enumerate() {
-        for r in relations {
+        for r in relations.iter().filter(|r| pass.follows(r)) {
             if !members[g].is_empty() && !members[r.target].is_empty() {
                 is_target[r.target] = true;
                 is_inner[g] = true;
@@ -370,6 +562,7 @@ fn search(
         }
     }
     scratch.groups.resize_with(plan.n_groups, Group::default);
+    let built_whole = &scratch.whole;
     scratch
         .groups
         .par_iter_mut()
@@ -377,6 +570,11 @@ fn search(
         .for_each(|(g, group)| {
             group.active = false;
             if is_inner[g] || is_target[g] {
+                if whole[g] && built_whole[g] {
+                    // The index of all the group's hits, built by the previous pass.
+                    group.active = true;
+                    return;
+                }
                 // Slabs a few window heights wide: most windows fall on one or two.
                 let half = typical_v_half_range(hits, plan, members, reference, g);
                 let width = match config.search {
@@ -386,6 +584,10 @@ fn search(
                 group.rebuild(hits, reference, &members[g], width, config.search);
             }
         });
+    for (g, group) in scratch.groups.iter().enumerate() {
+        scratch.whole[g] =
+            group.active && whole[g] || (scratch.whole[g] && !(is_inner[g] || is_target[g]));
+    }
     let groups = &scratch.groups;
 
     // Tasks: runs of inner hits of one group, in increasing u.
@@ -411,7 +613,16 @@ fn search(
         .par_iter_mut()
         .zip(&tasks)
         .for_each(|(f, &(g, a, b))| {
-            search_run(groups, g, a..b, &plan.relations[g], config, &shared, f)
+            search_run(
+                groups,
+                g,
+                a..b,
+                &plan.relations[g],
+                config,
+                &shared,
+                f,
+                pass,
+            )
         });
     let edges = shared.edges.load(Ordering::Relaxed);
     if shared.stop.load(Ordering::Relaxed) {
@@ -532,6 +743,7 @@ impl Shared {
 }
 
 /// Searches every relation of the inner hits at positions `run` of group `g`.
+#[allow(clippy::too_many_arguments)]
 fn search_run(
     groups: &[Group],
     g: usize,
@@ -540,6 +752,7 @@ fn search_run(
     config: &GraphConfig,
     shared: &Shared,
     out: &mut Found,
+    pass: Pass<'_>,
 ) {
     let reference = &config.reference;
     let inner = &groups[g];
@@ -553,6 +766,7 @@ fn search_run(
     // and y), and one cursor per slab (unset until first used).
     let mut targets: Vec<(&Relation, &Group, f64, f64, Vec<u32>)> = relations
         .iter()
+        .filter(|r| pass.follows(r))
         .filter_map(|r| {
             let t = &groups[r.target];
             if !t.active || t.points.is_empty() || t.z_max <= inner.z_min {
@@ -578,7 +792,7 @@ fn search_run(
             }
         }
         let p1 = &inner.points[pos];
-        if p1.index > shared.limit.last_inner {
+        if p1.index > shared.limit.last_inner || !pass.searches_from(p1.index) {
             continue;
         }
         let d = Cone::distance(reference, p1.u, p1.z);
@@ -600,7 +814,7 @@ fn search_run(
             let kind = r.kind;
             let edges = &mut out.edges;
             let visit = |p: &Point| {
-                if cone.accepts(p.u, p.v, p.z) {
+                if pass.keeps(p.index) && cone.accepts(p.u, p.v, p.z) {
                     edges.push((p.index, kind));
                 }
             };
