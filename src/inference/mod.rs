@@ -228,7 +228,7 @@ impl Default for InferenceConfig {
 }
 
 /// Default of [`InferenceConfig::part_edges`]: parts whose intermediate tensors stay in the
-/// caches, yet large enough that the halos add only about 10 % of edges at xi = 7.
+/// caches, yet large enough that the halos add only about 14 % of edges at xi = 7.
 pub const DEFAULT_PART_EDGES: usize = 16384;
 
 impl InferenceConfig {
