@@ -105,16 +105,20 @@ impl<'a> State<'a> {
             .filter(|&h| self.owner[h as usize] != FREE)
     }
 
-    /// The hits that taken path `p` holds (a split may have given one away). Allocated once
-    /// at the path's length: a filtered collect would start small and grow.
+    /// The hits that taken path `p` holds (a split may have given one away).
+    fn held(&self, p: u32) -> impl Iterator<Item = u32> + '_ {
+        self.paths
+            .path(p as usize)
+            .iter()
+            .copied()
+            .filter(move |&h| self.owner[h as usize] == p || self.second[h as usize] == p)
+    }
+
+    /// [`held`](Self::held) as a list, allocated once at the path's length: a filtered collect
+    /// would start small and grow.
     fn hits_of(&self, p: u32) -> Vec<u32> {
-        let path = self.paths.path(p as usize);
-        let mut held = Vec::with_capacity(path.len());
-        held.extend(
-            path.iter()
-                .copied()
-                .filter(|&h| self.owner[h as usize] == p || self.second[h as usize] == p),
-        );
+        let mut held = Vec::with_capacity(self.paths.path(p as usize).len());
+        held.extend(self.held(p));
         held
     }
 
@@ -176,7 +180,7 @@ fn share(state: &mut State, order: &[u32], hits: &Hits, config: &TrackConfig) {
                 .copied()
                 .filter(|h| !common.contains(h)),
         );
-        let own_q = layers(&mut state.hits_of(q).into_iter().filter(|h| !common.contains(h)));
+        let own_q = layers(&mut state.held(q).filter(|h| !common.contains(h)));
         if own_p < 2 || own_q < 2 {
             continue;
         }
