@@ -121,6 +121,15 @@ fn fast_builders_give_exactly_the_brute_force_edges() {
             small_event(&luxe, 400, 9),
         ),
         (
+            "every skip edge",
+            &luxe,
+            GraphConfig {
+                skip_only_where_needed: false,
+                ..skip.clone()
+            },
+            small_event(&luxe, 400, 10),
+        ),
+        (
             "other references",
             &luxe,
             references,
