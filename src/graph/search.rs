@@ -354,22 +354,6 @@ impl Pass<'_> {
             Pass::SkipsFromLoneHits { has_in, .. } => has_in[c as usize],
         }
     }
-
-    /// Whether hit `h` of a group that is only a target group of this pass is indexed: the few
-    /// hits without an edge in, for the first skip pass. Every other group keeps all its hits,
-    /// so that the index built for the previous pass serves again.
-    fn indexes(&self, h: u32) -> bool {
-        match self {
-            Pass::SkipsIntoLoneHits { has_in } => !has_in[h as usize],
-            _ => true,
-        }
-    }
-}
-
-/// Whether a search of this pass is the first over its crossing (the indexes of the groups
-/// are then those of another crossing).
-fn pass_starts_crossing(pass: Pass<'_>) -> bool {
-    matches!(pass, Pass::All | Pass::NonSkip)
 }
 
 /// Edges found between two updates of the shared counter of a search task.
@@ -529,8 +513,10 @@ fn search(
     // Whether each group's index holds all its hits of this crossing.
     let mut whole = vec![true; plan.n_groups];
     if let Pass::SkipsIntoLoneHits { .. } = pass {
-        // Index only the hits that can matter in groups that are only targets in this pass (a
-        // group with both roles keeps them all; the pass still decides hit by hit).
+        // Index only the hits that can matter (the few without an edge in) in groups that are
+        // only targets in this pass (a group with both roles keeps them all; the pass still
+        // decides hit by hit). Every other group keeps all its hits, so that the index built
+        // for the previous pass serves again.
         let mut role = vec![(false, false); plan.n_groups];
         for (g, relations) in plan.relations.iter().enumerate() {
             for r in relations.iter().filter(|r| pass.follows(r)) {
@@ -540,12 +526,13 @@ fn search(
         }
         for (g, m) in scratch.members.iter_mut().enumerate() {
             if role[g] == (false, true) {
-                m.retain(|&h| pass.indexes(h));
+                m.retain(|&h| pass.keeps(h));
                 whole[g] = false;
             }
         }
     }
-    if pass_starts_crossing(pass) {
+    if matches!(pass, Pass::All | Pass::NonSkip) {
+        // The first pass over a crossing: the indexes are another crossing's.
         scratch.whole.clear();
     }
     scratch.whole.resize(plan.n_groups, false);
@@ -584,9 +571,10 @@ fn search(
                 group.rebuild(hits, reference, &members[g], width, config.search);
             }
         });
-    for (g, group) in scratch.groups.iter().enumerate() {
-        scratch.whole[g] =
-            group.active && whole[g] || (scratch.whole[g] && !(is_inner[g] || is_target[g]));
+    for g in 0..plan.n_groups {
+        if is_inner[g] || is_target[g] {
+            scratch.whole[g] = whole[g];
+        }
     }
     let groups = &scratch.groups;
 

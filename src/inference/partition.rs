@@ -130,6 +130,8 @@ pub(crate) struct Plan<'a> {
     dst: &'a [u32],
     hops: u32,
     order: Vec<u32>,
+    /// Each component: its range of `order` and its edges.
+    components: Vec<(std::ops::Range<usize>, usize)>,
     /// Each part: a range of `order`, and whether it needs a halo (a slice of a large
     /// component) or holds whole components.
     parts: Vec<(std::ops::Range<usize>, bool)>,
@@ -147,13 +149,10 @@ impl<'a> Plan<'a> {
         hops: u32,
         target: usize,
     ) -> Plan<'a> {
-        let target = target.max(1);
         let adj = Adjacency::new(n_nodes, src, dst);
         let mut seen = vec![false; n_nodes];
         let mut order: Vec<u32> = Vec::with_capacity(n_nodes);
-        let mut parts = Vec::new();
-        // The open part of whole components: where it starts in `order`, its edges.
-        let mut pack = (0usize, 0usize);
+        let mut components = Vec::new();
         for root in 0..n_nodes as u32 {
             if seen[root as usize] || adj.neighbours(root).is_empty() {
                 continue;
@@ -176,6 +175,32 @@ impl<'a> Plan<'a> {
                     }
                 }
             }
+            components.push((start..order.len(), edges));
+        }
+        let mut plan = Plan {
+            adj,
+            src,
+            dst,
+            hops,
+            order,
+            components,
+            parts: Vec::new(),
+            scratch: Mutex::new(Vec::new()),
+        };
+        plan.cut(target);
+        plan
+    }
+
+    /// Cuts the parts anew for about `target` core edges each (the components and their order
+    /// stay).
+    pub(crate) fn cut(&mut self, target: usize) {
+        let target = target.max(1);
+        let parts = &mut self.parts;
+        parts.clear();
+        // The open part of whole components: where it starts in `order`, its edges.
+        let mut pack = (0usize, 0usize);
+        for (range, edges) in &self.components {
+            let (start, end, edges) = (range.start, range.end, *edges);
             if edges > target {
                 // Slices of about `target` edges by source; a short remainder joins the last.
                 // The component sits between the open pack and what follows: close the pack.
@@ -184,23 +209,23 @@ impl<'a> Plan<'a> {
                 }
                 let mut from = start;
                 let mut left = edges;
-                while from < order.len() {
+                while from < end {
                     let mut to = from;
                     let mut taken = 0;
-                    while to < order.len() && taken < target {
-                        taken += adj.out_degree(order[to]);
+                    while to < end && taken < target {
+                        taken += self.adj.out_degree(self.order[to]);
                         to += 1;
                     }
                     left -= taken;
                     // A short remainder, or hits without out-edges, join this slice: every part
                     // has core edges.
                     if left < target.div_ceil(4) {
-                        to = order.len();
+                        to = end;
                     }
                     parts.push((from..to, true));
                     from = to;
                 }
-                pack = (order.len(), 0);
+                pack = (end, 0);
                 continue;
             }
             if pack.1 + edges > target && pack.0 < start {
@@ -209,17 +234,8 @@ impl<'a> Plan<'a> {
             }
             pack.1 += edges;
         }
-        if pack.0 < order.len() {
-            parts.push((pack.0..order.len(), false));
-        }
-        Plan {
-            adj,
-            src,
-            dst,
-            hops,
-            order,
-            parts,
-            scratch: Mutex::new(Vec::new()),
+        if pack.0 < self.order.len() {
+            parts.push((pack.0..self.order.len(), false));
         }
     }
 

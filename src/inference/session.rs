@@ -358,8 +358,8 @@ impl EdgeClassifier {
         Ok(scores)
     }
 
-    /// Cuts the graph into parts, each built and run side by side on the current rayon pool; puts the scores of each part's core edges in place: the raw output for
-    /// every edge.
+    /// Cuts the graph into parts, each built and run side by side on the current rayon pool;
+    /// puts the scores of each part's core edges in place: the raw output for every edge.
     #[allow(clippy::too_many_arguments)]
     fn run_parts(
         &self,
@@ -375,13 +375,11 @@ impl EdgeClassifier {
         // Parts twice as large while the halos more than half again a part's edges (dense
         // graphs: at five times the xi = 7 density they would hold 2.6 times the edges).
         let mut target = target;
-        let plan = loop {
-            let plan = partition::Plan::new(n_nodes, src, dst, hops, target);
-            match plan.halo_ratio() {
-                Some(r) if r > MAX_HALO_RATIO && target < src.len() => target *= 2,
-                _ => break plan,
-            }
-        };
+        let mut plan = partition::Plan::new(n_nodes, src, dst, hops, target);
+        while plan.halo_ratio().is_some_and(|r| r > MAX_HALO_RATIO) && target < src.len() {
+            target *= 2;
+            plan.cut(target);
+        }
         let planned = start.elapsed();
         let done: Vec<_> = (0..plan.len())
             .into_par_iter()
@@ -417,6 +415,9 @@ impl EdgeClassifier {
         node_features: &[f32],
         edge_features: Option<&[f32]>,
     ) -> Result<Vec<f32>, InferenceError> {
+        if part.edges.is_empty() {
+            return Ok(Vec::new());
+        }
         let rows = |values: &[f32], ids: &[u32], width: usize| -> Vec<f32> {
             let mut out = Vec::with_capacity(ids.len() * width);
             for &i in ids {
@@ -425,9 +426,6 @@ impl EdgeClassifier {
             }
             out
         };
-        if part.edges.is_empty() {
-            return Ok(Vec::new());
-        }
         let nodes = rows(node_features, &part.nodes, self.info.node_features.len());
         let edges = edge_features.map(|v| rows(v, &part.edges, self.info.edge_features.len()));
         let e = part.edges.len();
