@@ -207,7 +207,7 @@ pub struct InferenceConfig {
     /// On the CPU, a graph of more edges than this, scored by a model that declares its
     /// receptive field (`gnntrack.receptive_hops`), is scored in parts of about this many edges,
     /// side by side on the current rayon pool, with the same scores as one run over the whole
-    /// graph (see `partition`); 0 scores every graph in one run. Default 16384.
+    /// graph (see `partition`); 0 scores every graph in one run. Default 4096.
     pub part_edges: usize,
 }
 
@@ -228,8 +228,9 @@ impl Default for InferenceConfig {
 }
 
 /// Default of [`InferenceConfig::part_edges`]: parts whose intermediate tensors stay in the
-/// caches, yet large enough that the halos add only about 14 % of edges at xi = 7.
-pub const DEFAULT_PART_EDGES: usize = 16384;
+/// caches and enough of them at xi = 5 (13) to keep two cores busy; at xi = 7 the halo rule
+/// doubles them to 16 k edges (see `partition`).
+pub const DEFAULT_PART_EDGES: usize = 4096;
 
 impl InferenceConfig {
     /// The pool size in effect: [`pool_size`](Self::pool_size), or when 0 the number of CPUs
