@@ -387,89 +387,224 @@ impl Compute {
     }
 }
 
-/// Raw (unscaled) value of a node feature of hit `i`.
-fn node_raw(what: Compute, hits: &Hits, reference: &Reference, i: usize) -> f64 {
+/// Rows of one task on the rayon pool.
+const ROWS_PER_TASK: usize = 8192;
+
+/// Rows of one pass: a few arrays of this many values stay in the core's caches.
+const ROWS_PER_PASS: usize = 1024;
+
+/// `rows * specs.len()` scaled values in row order, computed a pass of rows and a feature at a
+/// time: `load(state, rows)` lays out a pass's inputs one array per quantity, `column(state,
+/// what, raw)` computes one feature of every row of the pass as one loop (which the compiler
+/// vectorises; divisions and square roots are most of the work), and the scaled values are
+/// then placed in the rows. Every value depends on its own row only, so the result does not
+/// depend on the number of threads or the pass size.
+fn fill_columns<S: Default>(
+    rows: usize,
+    specs: &[FeatureSpec],
+    compute: &[Compute],
+    load: impl Fn(&mut S, std::ops::Range<usize>) + Sync,
+    column: impl Fn(&mut S, Compute, &mut [f64]) + Sync,
+) -> Vec<f32> {
+    let width = specs.len();
+    let mut data = vec![0.0f32; rows * width];
+    if width == 0 {
+        return data;
+    }
+    data.par_chunks_mut(ROWS_PER_TASK * width)
+        .enumerate()
+        .for_each(|(task, block)| {
+            let mut state = S::default();
+            let mut raw = vec![0.0f64; ROWS_PER_PASS];
+            let mut scaled = vec![0.0f32; ROWS_PER_PASS];
+            for (pass, out) in block.chunks_mut(ROWS_PER_PASS * width).enumerate() {
+                let first = task * ROWS_PER_TASK + pass * ROWS_PER_PASS;
+                let n = out.len() / width;
+                load(&mut state, first..first + n);
+                for (c, (spec, &what)) in specs.iter().zip(compute).enumerate() {
+                    column(&mut state, what, &mut raw[..n]);
+                    let (offset, scale) = (spec.offset, spec.scale);
+                    for (s, &r) in scaled[..n].iter_mut().zip(&raw[..n]) {
+                        *s = ((r - offset) / scale) as f32;
+                    }
+                    for (row, &s) in out.chunks_exact_mut(width).zip(&scaled[..n]) {
+                        row[c] = s;
+                    }
+                }
+            }
+        });
+    data
+}
+
+/// Raw (unscaled) node feature `what` of the hits `range`, into `out`.
+fn node_column(
+    what: Compute,
+    hits: &Hits,
+    reference: &Reference,
+    range: std::ops::Range<usize>,
+    out: &mut [f64],
+) {
+    let (x, y, z) = (
+        &hits.x[range.clone()],
+        &hits.y[range.clone()],
+        &hits.z[range.clone()],
+    );
     match what {
-        Compute::X => hits.x[i],
-        Compute::Y => hits.y[i],
-        Compute::Z => hits.z[i],
-        Compute::Layer => f64::from(hits.layer[i]),
-        Compute::Stave => f64::from(hits.stave[i]),
-        Compute::U => reference.u(hits.x[i], hits.z[i]),
-        Compute::V => reference.v(hits.y[i], hits.z[i]),
+        Compute::X => out.copy_from_slice(x),
+        Compute::Y => out.copy_from_slice(y),
+        Compute::Z => out.copy_from_slice(z),
+        Compute::Layer => {
+            for (o, &l) in out.iter_mut().zip(&hits.layer[range]) {
+                *o = f64::from(l);
+            }
+        }
+        Compute::Stave => {
+            for (o, &s) in out.iter_mut().zip(&hits.stave[range]) {
+                *o = f64::from(s);
+            }
+        }
+        Compute::U => {
+            for ((o, &x), &z) in out.iter_mut().zip(x).zip(z) {
+                *o = reference.u(x, z);
+            }
+        }
+        Compute::V => {
+            for ((o, &y), &z) in out.iter_mut().zip(y).zip(z) {
+                *o = reference.v(y, z);
+            }
+        }
         _ => unreachable!("edge feature in a node column"),
     }
 }
 
-/// One edge's raw feature values. Quantities several features share (the slope deviations,
-/// the distances of closest approach) are computed on first use and kept.
-struct EdgeRaw<'a> {
-    reference: &'a Reference,
-    p1: [f64; 3],
-    p2: [f64; 3],
-    kind: EdgeKind,
-    slope: Option<(f64, f64)>,
-    dca_x: Option<f64>,
-    dca_y: Option<f64>,
+/// The inputs of a pass of edges, one array per quantity (inner hit 1, outer hit 2), and the
+/// quantities several edge features share, computed on first use in the pass.
+#[derive(Default)]
+struct EdgePass {
+    x1: Vec<f64>,
+    y1: Vec<f64>,
+    z1: Vec<f64>,
+    x2: Vec<f64>,
+    y2: Vec<f64>,
+    z2: Vec<f64>,
+    kind: Vec<EdgeKind>,
+    /// Slope deviations from the cone axis (x, y), when computed in this pass.
+    slope: Option<(Vec<f64>, Vec<f64>)>,
+    /// Distances of closest approach in x and y, when computed in this pass.
+    dca_x: Option<Vec<f64>>,
+    dca_y: Option<Vec<f64>>,
 }
 
-impl<'a> EdgeRaw<'a> {
-    fn new(reference: &'a Reference, p1: [f64; 3], p2: [f64; 3], kind: EdgeKind) -> Self {
-        EdgeRaw {
-            reference,
-            p1,
-            p2,
-            kind,
-            slope: None,
-            dca_x: None,
-            dca_y: None,
-        }
+impl EdgePass {
+    fn load(&mut self, hits: &Hits, graph: &Graph, range: std::ops::Range<usize>) {
+        let (src, dst) = (&graph.src[range.clone()], &graph.dst[range.clone()]);
+        let gather = |to: &mut Vec<f64>, from: &[f64], at: &[u32]| {
+            to.clear();
+            to.extend(at.iter().map(|&i| from[i as usize]));
+        };
+        gather(&mut self.x1, &hits.x, src);
+        gather(&mut self.y1, &hits.y, src);
+        gather(&mut self.z1, &hits.z, src);
+        gather(&mut self.x2, &hits.x, dst);
+        gather(&mut self.y2, &hits.y, dst);
+        gather(&mut self.z2, &hits.z, dst);
+        self.kind.clear();
+        self.kind.extend_from_slice(&graph.kind[range]);
+        self.slope = None;
+        self.dca_x = None;
+        self.dca_y = None;
     }
 
-    fn slope_deviation(&mut self) -> (f64, f64) {
-        let (r, p1, p2) = (self.reference, self.p1, self.p2);
-        *self.slope.get_or_insert_with(|| r.slope_deviation(p1, p2))
-    }
-
-    fn dca_x(&mut self) -> f64 {
-        let (r, p1, p2) = (self.reference, self.p1, self.p2);
-        *self
-            .dca_x
-            .get_or_insert_with(|| distance_in_plane((r.z, r.x), (p1[2], p1[0]), (p2[2], p2[0])))
-    }
-
-    fn dca_y(&mut self) -> f64 {
-        let (r, p1, p2) = (self.reference, self.p1, self.p2);
-        *self
-            .dca_y
-            .get_or_insert_with(|| distance_in_plane((r.y_z, r.y), (p1[2], p1[1]), (p2[2], p2[1])))
-    }
-
-    fn value(&mut self, what: Compute) -> f64 {
-        let (p1, p2) = (self.p1, self.p2);
-        match what {
-            Compute::Dx => p2[0] - p1[0],
-            Compute::Dy => p2[1] - p1[1],
-            Compute::Dz => p2[2] - p1[2],
-            Compute::SlopeDevX => self.slope_deviation().0,
-            Compute::SlopeDevY => self.slope_deviation().1,
-            Compute::DcaX => self.dca_x(),
-            Compute::DcaY => self.dca_y(),
-            Compute::Dca => norm(self.dca_x(), self.dca_y()),
-            Compute::SlopeDevXRel => {
-                // Hits sit well away from the x reference (x >= 50 mm in LUXE); guard against 0.
-                let u1 = self.reference.u(p1[0], p1[2]);
-                let u1 = if u1.abs() < 1e-9 {
-                    1e-9f64.copysign(u1)
-                } else {
-                    u1
-                };
-                self.slope_deviation().0 / u1
+    /// [`Reference::slope_deviation`] of every edge of the pass.
+    fn slope(&mut self, r: &Reference) -> (&[f64], &[f64]) {
+        if self.slope.is_none() {
+            let n = self.x1.len();
+            let (mut sx, mut sy) = (vec![0.0; n], vec![0.0; n]);
+            for i in 0..n {
+                let (p1, p2) = (
+                    [self.x1[i], self.y1[i], self.z1[i]],
+                    [self.x2[i], self.y2[i], self.z2[i]],
+                );
+                (sx[i], sy[i]) = r.slope_deviation(p1, p2);
             }
-            Compute::IsOverlap => f64::from(u8::from(self.kind == EdgeKind::Overlap)),
-            Compute::IsSkip => f64::from(u8::from(self.kind == EdgeKind::Skip)),
+            self.slope = Some((sx, sy));
+        }
+        let (sx, sy) = self.slope.as_ref().expect("just computed");
+        (sx, sy)
+    }
+
+    /// Distance in the (z, x) plane from the x reference to each edge's line.
+    fn dca_x(&mut self, r: &Reference) -> &[f64] {
+        let (z1, x1, z2, x2) = (&self.z1, &self.x1, &self.z2, &self.x2);
+        self.dca_x.get_or_insert_with(|| {
+            (0..x1.len())
+                .map(|i| distance_in_plane((r.z, r.x), (z1[i], x1[i]), (z2[i], x2[i])))
+                .collect()
+        })
+    }
+
+    /// Distance in the (z, y) plane from the y reference to each edge's line.
+    fn dca_y(&mut self, r: &Reference) -> &[f64] {
+        let (z1, y1, z2, y2) = (&self.z1, &self.y1, &self.z2, &self.y2);
+        self.dca_y.get_or_insert_with(|| {
+            (0..y1.len())
+                .map(|i| distance_in_plane((r.y_z, r.y), (z1[i], y1[i]), (z2[i], y2[i])))
+                .collect()
+        })
+    }
+
+    /// Raw (unscaled) edge feature `what` of every edge of the pass, into `out`.
+    fn column(&mut self, what: Compute, r: &Reference, out: &mut [f64]) {
+        let difference = |out: &mut [f64], a: &[f64], b: &[f64]| {
+            for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+                *o = b - a;
+            }
+        };
+        let is = |out: &mut [f64], kinds: &[EdgeKind], kind: EdgeKind| {
+            for (o, &k) in out.iter_mut().zip(kinds) {
+                *o = f64::from(u8::from(k == kind));
+            }
+        };
+        match what {
+            Compute::Dx => difference(out, &self.x1, &self.x2),
+            Compute::Dy => difference(out, &self.y1, &self.y2),
+            Compute::Dz => difference(out, &self.z1, &self.z2),
+            Compute::SlopeDevX => out.copy_from_slice(self.slope(r).0),
+            Compute::SlopeDevY => out.copy_from_slice(self.slope(r).1),
+            Compute::DcaX => out.copy_from_slice(self.dca_x(r)),
+            Compute::DcaY => out.copy_from_slice(self.dca_y(r)),
+            Compute::Dca => {
+                self.dca_x(r);
+                self.dca_y(r);
+                let (dx, dy) = (self.dca_x.as_deref(), self.dca_y.as_deref());
+                let (dx, dy) = (dx.expect("computed"), dy.expect("computed"));
+                for ((o, &a), &b) in out.iter_mut().zip(dx).zip(dy) {
+                    *o = norm(a, b);
+                }
+            }
+            Compute::SlopeDevXRel => {
+                self.slope(r);
+                let sx = &self.slope.as_ref().expect("computed").0;
+                for (((o, &s), &x1), &z1) in out.iter_mut().zip(sx).zip(&self.x1).zip(&self.z1) {
+                    *o = s / guarded_u(r.u(x1, z1));
+                }
+            }
+            Compute::IsOverlap => is(out, &self.kind, EdgeKind::Overlap),
+            Compute::IsSkip => is(out, &self.kind, EdgeKind::Skip),
             _ => unreachable!("node feature in an edge column"),
         }
+    }
+}
+
+/// The projective x coordinate `u` of an edge's inner hit as the divisor of
+/// `slope_dev_x_rel`: hits sit well away from the x reference (x >= 50 mm in LUXE), but a
+/// value within 1e-9 of 0 is replaced by +-1e-9.
+#[inline]
+fn guarded_u(u: f64) -> f64 {
+    if u.abs() < 1e-9 {
+        1e-9f64.copysign(u)
+    } else {
+        u
     }
 }
 
@@ -483,8 +618,17 @@ pub fn edge_value(
     kind: EdgeKind,
 ) -> Result<f64, UnknownFeature> {
     let spec = &edge_specs(&[name])?[0];
-    let p = |i: usize| [hits.x[i], hits.y[i], hits.z[i]];
-    Ok(EdgeRaw::new(reference, p(a), p(b), kind).value(Compute::of(&spec.name)))
+    let graph = Graph {
+        n_nodes: hits.len(),
+        src: vec![a as u32],
+        dst: vec![b as u32],
+        kind: vec![kind],
+    };
+    let mut pass = EdgePass::default();
+    pass.load(hits, &graph, 0..1);
+    let mut value = [0.0];
+    pass.column(Compute::of(&spec.name), reference, &mut value);
+    Ok(value[0])
 }
 
 /// `sqrt(a^2 + b^2)`: lengths in mm, far from overflow, so without `hypot`'s slower scaling
@@ -495,6 +639,7 @@ fn norm(a: f64, b: f64) -> f64 {
 }
 
 /// Distance in a plane from point `p` to the line through `a` and `b` (to `a` when they coincide).
+#[inline]
 fn distance_in_plane(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let (wx, wy) = (p.0 - a.0, p.1 - a.1);
@@ -514,35 +659,18 @@ pub fn node_features(
 ) -> Result<FeatureMatrix, UnknownFeature> {
     let columns = node_specs(names)?;
     let compute: Vec<Compute> = columns.iter().map(|c| Compute::of(&c.name)).collect();
-    let data = fill_rows(hits.len(), columns.len(), |i, row| {
-        for ((spec, &what), out) in columns.iter().zip(&compute).zip(row) {
-            *out = spec.apply(node_raw(what, hits, reference, i));
-        }
-    });
+    let data = fill_columns(
+        hits.len(),
+        &columns,
+        &compute,
+        |range: &mut std::ops::Range<usize>, rows| *range = rows,
+        |range, what, out| node_column(what, hits, reference, range.clone(), out),
+    );
     Ok(FeatureMatrix {
         rows: hits.len(),
         columns,
         data,
     })
-}
-
-/// Rows computed in blocks on the rayon pool: `rows * width` values, row `i` written by
-/// `row(i, slice)`. Each value depends on its row only, so the result does not depend on the
-/// number of threads.
-fn fill_rows(rows: usize, width: usize, row: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
-    const BLOCK: usize = 8192;
-    let mut data = vec![0.0f32; rows * width];
-    if width == 0 {
-        return data;
-    }
-    data.par_chunks_mut(BLOCK * width)
-        .enumerate()
-        .for_each(|(b, block)| {
-            for (k, values) in block.chunks_exact_mut(width).enumerate() {
-                row(b * BLOCK + k, values);
-            }
-        });
-    data
 }
 
 /// Edge features `[edges, names.len()]` of every edge of `graph` (built from `hits`).
@@ -554,17 +682,13 @@ pub fn edge_features(
 ) -> Result<FeatureMatrix, UnknownFeature> {
     let columns = edge_specs(names)?;
     let compute: Vec<Compute> = columns.iter().map(|c| Compute::of(&c.name)).collect();
-    let p = |i: u32| {
-        let i = i as usize;
-        [hits.x[i], hits.y[i], hits.z[i]]
-    };
-    let data = fill_rows(graph.len(), columns.len(), |e, row| {
-        let (p1, p2) = (p(graph.src[e]), p(graph.dst[e]));
-        let mut raw = EdgeRaw::new(reference, p1, p2, graph.kind[e]);
-        for ((spec, &what), out) in columns.iter().zip(&compute).zip(row.iter_mut()) {
-            *out = spec.apply(raw.value(what));
-        }
-    });
+    let data = fill_columns(
+        graph.len(),
+        &columns,
+        &compute,
+        |pass: &mut EdgePass, rows| pass.load(hits, graph, rows),
+        |pass, what, out| pass.column(what, reference, out),
+    );
     Ok(FeatureMatrix {
         rows: graph.len(),
         columns,
@@ -675,6 +799,74 @@ mod tests {
         );
         assert_eq!(f.nodes.data, vec![-0.75, -0.25, 0.25]);
         assert!(graph_features(&hits, &graph, &["z"], &["energy"], &r).is_err());
+    }
+
+    #[test]
+    fn every_value_is_its_own_row_computed_alone() {
+        // Random hits and edges over several tasks and passes, and one edge exactly on the x
+        // reference (the guarded divisor): each matrix value equals the feature computed for
+        // its row alone, scaled, bit for bit.
+        use rand::RngExt;
+        let mut r = crate::tracks::test_support::rng(5);
+        let reference = Reference::default();
+        let mut hits = Hits::new(false);
+        for k in 0..2000u64 {
+            let layer = r.random_range(0..4u8);
+            hits.push(
+                crate::hits::Hit {
+                    hit_id: k,
+                    x: if k == 0 { 0.0 } else { r.random_range(50.0..600.0) },
+                    y: r.random_range(-10.0..10.0),
+                    z: if k == 0 {
+                        reference.z + 1000.0
+                    } else {
+                        3900.0 + 100.0 * f64::from(layer) + r.random_range(0.0..10.0)
+                    },
+                    layer,
+                    stave: r.random_range(0..2u8),
+                },
+                None,
+            );
+        }
+        let n_edges = 2 * ROWS_PER_TASK + 3 * ROWS_PER_PASS + 17;
+        let kinds = [EdgeKind::Next, EdgeKind::Overlap, EdgeKind::Skip];
+        let graph = Graph {
+            n_nodes: hits.len(),
+            src: (0..n_edges).map(|_| r.random_range(0..2000u32)).collect(),
+            dst: (0..n_edges).map(|_| r.random_range(0..2000u32)).collect(),
+            kind: (0..n_edges).map(|_| kinds[r.random_range(0..3usize)]).collect(),
+        };
+        let names = all_edge_names();
+        let f = edge_features(&hits, &graph, &names, &reference).unwrap();
+        assert_eq!(f.data.len(), n_edges * names.len());
+        for e in 0..n_edges {
+            let (a, b) = (graph.src[e] as usize, graph.dst[e] as usize);
+            for (c, spec) in f.columns.iter().enumerate() {
+                let raw = edge_value(&spec.name, &hits, &reference, a, b, graph.kind[e]).unwrap();
+                assert_eq!(
+                    f.row(e)[c].to_bits(),
+                    spec.apply(raw).to_bits(),
+                    "edge {e}, {}",
+                    spec.name
+                );
+            }
+        }
+        let nodes = node_features(&hits, &all_node_names(), &reference).unwrap();
+        for i in 0..hits.len() {
+            let direct = [
+                hits.x[i],
+                hits.y[i],
+                hits.z[i],
+                f64::from(hits.layer[i]),
+                f64::from(hits.stave[i]),
+                reference.u(hits.x[i], hits.z[i]),
+                reference.v(hits.y[i], hits.z[i]),
+            ];
+            for (c, spec) in nodes.columns.iter().enumerate() {
+                let k = all_node_names().iter().position(|&n| n == spec.name).unwrap();
+                assert_eq!(nodes.row(i)[c], spec.apply(direct[k]), "hit {i}, {}", spec.name);
+            }
+        }
     }
 
     #[test]

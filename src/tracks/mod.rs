@@ -23,7 +23,7 @@ mod fit;
 mod join;
 mod paths;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use std::path::PathBuf;
 
