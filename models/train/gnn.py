@@ -12,15 +12,19 @@ import torch
 from torch import nn
 
 
-def mlp(n_in, n_hidden, n_out, layers=2, final_activation=True):
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def mlp(n_in, n_hidden, n_out, layers=2, final_activation=True, activation="tanh"):
+    act = ACTIVATIONS[activation]
     mods = []
     d = n_in
     for _ in range(layers - 1):
-        mods += [nn.Linear(d, n_hidden), nn.Tanh()]
+        mods += [nn.Linear(d, n_hidden), act()]
         d = n_hidden
     mods.append(nn.Linear(d, n_out))
     if final_activation:
-        mods.append(nn.Tanh())
+        mods.append(act())
     return nn.Sequential(*mods)
 
 
@@ -41,21 +45,23 @@ class InteractionNetwork(nn.Module):
     score-weighted sum over outgoing edges, h]. The last edge network gives the logits.
     """
 
-    def __init__(self, n_node, n_edge, hidden=32, iterations=3, shared=True, message=None):
+    def __init__(self, n_node, n_edge, hidden=32, iterations=3, shared=True, message=None,
+                 activation="tanh"):
         super().__init__()
         self.iterations = iterations
         self.shared = shared
         message = message or hidden
-        self.node_in = mlp(n_node, hidden, hidden)
-        self.edge_in = mlp(n_edge, hidden, hidden)
+        act = {"activation": activation}
+        self.node_in = mlp(n_node, hidden, hidden, **act)
+        self.edge_in = mlp(n_edge, hidden, hidden, **act)
         n_nets = 1 if shared else iterations
-        self.edge_nets = nn.ModuleList(mlp(3 * hidden, hidden, hidden) for _ in range(n_nets))
+        self.edge_nets = nn.ModuleList(mlp(3 * hidden, hidden, hidden, **act) for _ in range(n_nets))
         self.score_nets = nn.ModuleList(nn.Linear(hidden, 1) for _ in range(n_nets))
         # Messages are projected to `message` features before aggregation: the scatter is the
         # costly op on CPU, so its width is kept small.
         self.message_nets = nn.ModuleList(nn.Linear(hidden, message) for _ in range(n_nets))
-        self.node_nets = nn.ModuleList(mlp(hidden + 2 * message, hidden, hidden) for _ in range(n_nets))
-        self.out = mlp(3 * hidden, hidden, 1, final_activation=False)
+        self.node_nets = nn.ModuleList(mlp(hidden + 2 * message, hidden, hidden, **act) for _ in range(n_nets))
+        self.out = mlp(3 * hidden, hidden, 1, final_activation=False, **act)
 
     def receptive_hops(self):
         """An edge's score depends on the hits within this many edges of its hits."""
