@@ -815,7 +815,11 @@ mod tests {
             hits.push(
                 crate::hits::Hit {
                     hit_id: k,
-                    x: if k == 0 { 0.0 } else { r.random_range(50.0..600.0) },
+                    x: if k == 0 {
+                        0.0
+                    } else {
+                        r.random_range(50.0..600.0)
+                    },
                     y: r.random_range(-10.0..10.0),
                     z: if k == 0 {
                         reference.z + 1000.0
@@ -834,7 +838,9 @@ mod tests {
             n_nodes: hits.len(),
             src: (0..n_edges).map(|_| r.random_range(0..2000u32)).collect(),
             dst: (0..n_edges).map(|_| r.random_range(0..2000u32)).collect(),
-            kind: (0..n_edges).map(|_| kinds[r.random_range(0..3usize)]).collect(),
+            kind: (0..n_edges)
+                .map(|_| kinds[r.random_range(0..3usize)])
+                .collect(),
         };
         let names = all_edge_names();
         let f = edge_features(&hits, &graph, &names, &reference).unwrap();
@@ -863,8 +869,16 @@ mod tests {
                 reference.v(hits.y[i], hits.z[i]),
             ];
             for (c, spec) in nodes.columns.iter().enumerate() {
-                let k = all_node_names().iter().position(|&n| n == spec.name).unwrap();
-                assert_eq!(nodes.row(i)[c], spec.apply(direct[k]), "hit {i}, {}", spec.name);
+                let k = all_node_names()
+                    .iter()
+                    .position(|&n| n == spec.name)
+                    .unwrap();
+                assert_eq!(
+                    nodes.row(i)[c],
+                    spec.apply(direct[k]),
+                    "hit {i}, {}",
+                    spec.name
+                );
             }
         }
     }

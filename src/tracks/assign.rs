@@ -336,12 +336,9 @@ fn swap_tails(
         if s < config.path_cut {
             continue;
         }
-        let untouched = !changed_hit[u as usize]
-            && !changed_hit[v as usize]
-            && owners[u as usize]
-                .iter()
-                .chain(&owners[v as usize])
-                .all(|&t| t == FREE || !changed_track[t as usize]);
+        // Every hit of a changed track is marked changed (its old and new hits both), so two
+        // unchanged hits also mean unchanged tracks: owners[h] holds t only while h is in t.
+        let untouched = !changed_hit[u as usize] && !changed_hit[v as usize];
         if untouched && !screened[e] {
             continue;
         }
