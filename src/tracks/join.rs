@@ -126,7 +126,11 @@ pub fn join_pieces(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> 
         .map(|&l| l as usize + 1)
         .max()
         .unwrap_or(0);
-    let loose = LayerIndex::new(hits, n_layers, |h| !taken[h as usize]);
+    // Loose hits for the joining and, on the other thread, taken hits for the borrowing below.
+    let (loose, claimed) = rayon::join(
+        || LayerIndex::new(hits, n_layers, |h| !taken[h as usize]),
+        || LayerIndex::new(hits, n_layers, |h| taken[h as usize]),
+    );
     // Proposals (cost, node, hit).
     let all_layers = (1u64 << n_layers) - 1;
     let mut proposals: Vec<(f64, u32, u32)> = nodes[..n_groups]
@@ -194,7 +198,6 @@ pub fn join_pieces(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> 
     // hit of a candidate on a layer it lacks, inside a narrower window: where two positrons
     // merged, the hit is both positrons'. One hit at most: a track with two borrowed hits is
     // as much the other positron's as its own.
-    let claimed = LayerIndex::new(hits, n_layers, |h| taken[h as usize]);
     for group in joined.iter_mut().filter(|g| !complete(g)) {
         let own: Vec<u32> = group
             .iter()
