@@ -423,9 +423,8 @@ fn fill_columns<S: Default>(
                 load(&mut state, first..first + n);
                 for (c, (spec, &what)) in specs.iter().zip(compute).enumerate() {
                     column(&mut state, what, &mut raw[..n]);
-                    let (offset, scale) = (spec.offset, spec.scale);
                     for (s, &r) in scaled[..n].iter_mut().zip(&raw[..n]) {
-                        *s = ((r - offset) / scale) as f32;
+                        *s = spec.apply(r);
                     }
                     for (row, &s) in out.chunks_exact_mut(width).zip(&scaled[..n]) {
                         row[c] = s;
