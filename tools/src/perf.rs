@@ -45,8 +45,9 @@ pub struct ModelFlops {
 
 /// The FLOP counts of the models in `models/`, compiled in so that the bench finds them wherever
 /// it runs; each applies only to the file whose fingerprint it carries.
-const BUNDLED_FLOPS: [&str; 3] = [
+const BUNDLED_FLOPS: [&str; 4] = [
     include_str!("../../models/gnntrack_in_small.flops.json"),
+    include_str!("../../models/gnntrack_in_fast.flops.json"),
     include_str!("../../models/gnntrack_in_large.flops.json"),
     include_str!("../../models/gnntrack_gat.flops.json"),
 ];

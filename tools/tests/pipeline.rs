@@ -114,6 +114,7 @@ fn every_bundled_model_runs_through_the_same_tracker_code() {
     let mut results = Vec::new();
     for name in [
         "gnntrack_in_small.onnx",
+        "gnntrack_in_fast.onnx",
         "gnntrack_in_large.onnx",
         "gnntrack_gat.onnx",
     ] {
@@ -152,7 +153,11 @@ fn graphs_scored_in_parts_get_the_scores_of_one_run() {
     // xi = 6: one component of most of the edges, cut into slices with halos, and many small
     // ones packed whole.
     let hits = event(6, 3);
-    for name in ["gnntrack_in_small.onnx", "gnntrack_gat.onnx"] {
+    for name in [
+        "gnntrack_in_small.onnx",
+        "gnntrack_in_fast.onnx",
+        "gnntrack_gat.onnx",
+    ] {
         let scores = |part_edges: usize| {
             let mut config = TrackerConfig {
                 model: Some(models_dir().join(name)),
