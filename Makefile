@@ -88,12 +88,15 @@ train-venv: .venv-train/.installed
 	touch $@
 
 # The model, its report, loss plot and state go to MODEL_OUT; REPLACE_BUNDLED=1 also copies it
-# over the bundled models/gnntrack_in_small.onnx (compiled into the library).
+# over the bundled models/gnntrack_in_small.onnx (compiled into the library). VARIANT=fast
+# trains models/gnntrack_in_fast.onnx instead (2 iterations, ReLU).
 MODEL_OUT ?= out/model
 REPLACE_BUNDLED ?= 0
+VARIANT ?= default
+MODEL_NAME = $(if $(filter fast,$(VARIANT)),gnntrack_in_fast,gnntrack_in_small)
 model: train-venv
-	TRAIN_PYTHON=$(CURDIR)/.venv-train/bin/python REPLACE_BUNDLED=$(REPLACE_BUNDLED) \
-	    models/train/make_model.sh $(MODEL_OUT)/gnntrack_in_small.onnx 1
+	TRAIN_PYTHON=$(CURDIR)/.venv-train/bin/python REPLACE_BUNDLED=$(REPLACE_BUNDLED) VARIANT=$(VARIANT) \
+	    models/train/make_model.sh $(MODEL_OUT)/$(MODEL_NAME).onnx 1
 
 # The hit embedding of the learned graph builder (models/train/make_embedding.sh) into
 # EMBEDDING_OUT; REPLACE_BUNDLED=1 also copies it over models/gnntrack_embedding.onnx.

@@ -72,7 +72,8 @@ fn make_model_writes_into_an_output_folder_and_keeps_the_bundled_model() {
         let mut c = Command::new(&script);
         c.args(args)
             .env("DRY_RUN", "1")
-            .env_remove("REPLACE_BUNDLED");
+            .env_remove("REPLACE_BUNDLED")
+            .env_remove("VARIANT");
         for (k, v) in env {
             c.env(k, v);
         }
@@ -85,6 +86,28 @@ fn make_model_writes_into_an_output_folder_and_keeps_the_bundled_model() {
         out.contains("/python3 into out/model/gnntrack_in_small.onnx")
             && out.contains("replace the bundled model: 0"),
         "{out}"
+    );
+    // The fast variant: its own name, output and network shape; an unknown one is refused.
+    let run = make(&["-n", "model", "VARIANT=fast"]);
+    let out = text(&run);
+    assert!(
+        out.contains("out/model/gnntrack_in_fast.onnx") && out.contains("VARIANT=fast"),
+        "{out}"
+    );
+    let run = dry(&[("TRAIN_PYTHON", "python3"), ("VARIANT", "fast")], &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    let out = text(&run);
+    assert!(
+        out.contains("gnntrack_in_fast (--iterations 2 --activation relu)")
+            && out.contains("into out/model/gnntrack_in_fast.onnx"),
+        "{out}"
+    );
+    let run = dry(&[("TRAIN_PYTHON", "python3"), ("VARIANT", "huge")], &[]);
+    assert!(!run.status.success());
+    assert!(
+        text(&run).contains("expected default or fast"),
+        "{}",
+        text(&run)
     );
     let run = dry(&[("TRAIN_PYTHON", "/nonexistent/python")], &[]);
     assert!(!run.status.success());

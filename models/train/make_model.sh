@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Simulates training crossings, exports their graphs, trains the default model from a seed and
+# Simulates training crossings, exports their graphs, trains a bundled model from a seed and
 # checks its parity (onnxruntime against PyTorch).
 #   models/train/make_model.sh [OUT.onnx] [SEED]
-# OUT defaults to out/model/gnntrack_in_small.onnx; its .pt, .train.json (report) and .loss.png
-# go beside it. The bundled models/gnntrack_in_small.onnx is replaced only with REPLACE_BUNDLED=1.
+# VARIANT=default trains the default gnntrack_in_small (3 iterations, tanh), VARIANT=fast
+# gnntrack_in_fast (2 iterations, ReLU). OUT defaults to out/model/<name>.onnx; its .pt,
+# .train.json (report) and .loss.png go beside it. The bundled models/<name>.onnx is replaced
+# only with REPLACE_BUNDLED=1.
 # Needs the training environment (models/train/requirements.txt) in .venv-train, or TRAIN_PYTHON.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-out=${1:-out/model/gnntrack_in_small.onnx}
+variant=${VARIANT:-default}
+case "$variant" in
+  default) name=gnntrack_in_small; version=1.1.0; shape=(--iterations 3) ;;
+  fast) name=gnntrack_in_fast; version=1.0.0; shape=(--iterations 2 --activation relu) ;;
+  *) echo "VARIANT=$variant: expected default or fast" >&2; exit 2 ;;
+esac
+out=${1:-out/model/$name.onnx}
 seed=${2:-1}
 work=${WORK:-out/training}
 source models/train/train_python.sh
 if [ "${DRY_RUN:-0}" = 1 ]; then
-  echo "would train with $py into $out (seed $seed, work folder $work); replace the bundled model: ${REPLACE_BUNDLED:-0}"
+  echo "would train $name (${shape[*]}) with $py into $out (seed $seed, work folder $work); replace the bundled model: ${REPLACE_BUNDLED:-0}"
   exit 0
 fi
 mkdir -p "$(dirname "$out")"
@@ -36,16 +44,16 @@ py=$(realpath -s "$py")
 work=$(realpath "$work")
 out=$(realpath -m "$out")
 (cd models/train && "$py" train.py --graphs "$work"/graphs/* --arch in --hidden 16 --message 4 \
-  --iterations 3 --epochs 30 --patience 6 --lr 5e-3 --max-edges 120000 --seed "$seed" \
-  --out "$out" --name gnntrack_in_small --version 1.1.0)
+  "${shape[@]}" --epochs 30 --patience 6 --lr 5e-3 --max-edges 120000 --seed "$seed" \
+  --out "$out" --name "$name" --version "$version")
 # The same computation in a graph onnxruntime runs faster (checked against the exported one).
 (cd models/train && "$py" optimize_onnx.py "$out" "$out" --check)
 (cd models/train && "$py" parity.py --model "$out" --state "${out%.onnx}.pt" --graphs "$work"/graphs/*)
 echo "model: $out"
 echo "training report: ${out%.onnx}.train.json; loss plot: ${out%.onnx}.loss.png; state: ${out%.onnx}.pt"
 if [ "${REPLACE_BUNDLED:-0}" = 1 ]; then
-  cp "$out" models/gnntrack_in_small.onnx
-  echo "replaced the bundled models/gnntrack_in_small.onnx (compiled into the library: rebuild to use it)"
+  cp "$out" "models/$name.onnx"
+  echo "replaced the bundled models/$name.onnx (then: count_flops.py --write models/$name.onnx; the default is compiled into the library: rebuild to use it)"
 else
-  echo "the bundled models/gnntrack_in_small.onnx is unchanged (REPLACE_BUNDLED=1 replaces it)"
+  echo "the bundled models/$name.onnx is unchanged (REPLACE_BUNDLED=1 replaces it)"
 fi
