@@ -476,20 +476,68 @@ fn node_column(
     }
 }
 
-/// The inputs of a pass of edges, one array per quantity (inner hit 1, outer hit 2), and the
-/// quantities several edge features share, computed on first use in the pass.
+/// The hit coordinates of a pass of edges, one array per quantity (inner hit 1, outer hit 2).
 #[derive(Default)]
-struct EdgePass {
+struct EdgeEnds {
     x1: Vec<f64>,
     y1: Vec<f64>,
     z1: Vec<f64>,
     x2: Vec<f64>,
     y2: Vec<f64>,
     z2: Vec<f64>,
+}
+
+impl EdgeEnds {
+    /// [`Reference::slope_deviation`] of every edge.
+    fn slope(&self, r: &Reference) -> (Vec<f64>, Vec<f64>) {
+        let n = self.x1.len();
+        let (mut sx, mut sy) = (vec![0.0; n], vec![0.0; n]);
+        for i in 0..n {
+            let (p1, p2) = (
+                [self.x1[i], self.y1[i], self.z1[i]],
+                [self.x2[i], self.y2[i], self.z2[i]],
+            );
+            (sx[i], sy[i]) = r.slope_deviation(p1, p2);
+        }
+        (sx, sy)
+    }
+
+    /// Distance in the (z, x) plane from the x reference to each edge's line.
+    fn dca_x(&self, r: &Reference) -> Vec<f64> {
+        (0..self.x1.len())
+            .map(|i| {
+                distance_in_plane(
+                    (r.z, r.x),
+                    (self.z1[i], self.x1[i]),
+                    (self.z2[i], self.x2[i]),
+                )
+            })
+            .collect()
+    }
+
+    /// Distance in the (z, y) plane from the y reference to each edge's line.
+    fn dca_y(&self, r: &Reference) -> Vec<f64> {
+        (0..self.y1.len())
+            .map(|i| {
+                distance_in_plane(
+                    (r.y_z, r.y),
+                    (self.z1[i], self.y1[i]),
+                    (self.z2[i], self.y2[i]),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The inputs of a pass of edges and the quantities several edge features share, computed on
+/// first use in the pass.
+#[derive(Default)]
+struct EdgePass {
+    ends: EdgeEnds,
     kind: Vec<EdgeKind>,
-    /// Slope deviations from the cone axis (x, y), when computed in this pass.
+    /// Slope deviations from the cone axis (x, y).
     slope: Option<(Vec<f64>, Vec<f64>)>,
-    /// Distances of closest approach in x and y, when computed in this pass.
+    /// Distances of closest approach in x and y.
     dca_x: Option<Vec<f64>>,
     dca_y: Option<Vec<f64>>,
 }
@@ -501,55 +549,18 @@ impl EdgePass {
             to.clear();
             to.extend(at.iter().map(|&i| from[i as usize]));
         };
-        gather(&mut self.x1, &hits.x, src);
-        gather(&mut self.y1, &hits.y, src);
-        gather(&mut self.z1, &hits.z, src);
-        gather(&mut self.x2, &hits.x, dst);
-        gather(&mut self.y2, &hits.y, dst);
-        gather(&mut self.z2, &hits.z, dst);
+        let ends = &mut self.ends;
+        gather(&mut ends.x1, &hits.x, src);
+        gather(&mut ends.y1, &hits.y, src);
+        gather(&mut ends.z1, &hits.z, src);
+        gather(&mut ends.x2, &hits.x, dst);
+        gather(&mut ends.y2, &hits.y, dst);
+        gather(&mut ends.z2, &hits.z, dst);
         self.kind.clear();
         self.kind.extend_from_slice(&graph.kind[range]);
         self.slope = None;
         self.dca_x = None;
         self.dca_y = None;
-    }
-
-    /// [`Reference::slope_deviation`] of every edge of the pass.
-    fn slope(&mut self, r: &Reference) -> (&[f64], &[f64]) {
-        if self.slope.is_none() {
-            let n = self.x1.len();
-            let (mut sx, mut sy) = (vec![0.0; n], vec![0.0; n]);
-            for i in 0..n {
-                let (p1, p2) = (
-                    [self.x1[i], self.y1[i], self.z1[i]],
-                    [self.x2[i], self.y2[i], self.z2[i]],
-                );
-                (sx[i], sy[i]) = r.slope_deviation(p1, p2);
-            }
-            self.slope = Some((sx, sy));
-        }
-        let (sx, sy) = self.slope.as_ref().expect("just computed");
-        (sx, sy)
-    }
-
-    /// Distance in the (z, x) plane from the x reference to each edge's line.
-    fn dca_x(&mut self, r: &Reference) -> &[f64] {
-        let (z1, x1, z2, x2) = (&self.z1, &self.x1, &self.z2, &self.x2);
-        self.dca_x.get_or_insert_with(|| {
-            (0..x1.len())
-                .map(|i| distance_in_plane((r.z, r.x), (z1[i], x1[i]), (z2[i], x2[i])))
-                .collect()
-        })
-    }
-
-    /// Distance in the (z, y) plane from the y reference to each edge's line.
-    fn dca_y(&mut self, r: &Reference) -> &[f64] {
-        let (z1, y1, z2, y2) = (&self.z1, &self.y1, &self.z2, &self.y2);
-        self.dca_y.get_or_insert_with(|| {
-            (0..y1.len())
-                .map(|i| distance_in_plane((r.y_z, r.y), (z1[i], y1[i]), (z2[i], y2[i])))
-                .collect()
-        })
     }
 
     /// Raw (unscaled) edge feature `what` of every edge of the pass, into `out`.
@@ -564,32 +575,40 @@ impl EdgePass {
                 *o = f64::from(u8::from(k == kind));
             }
         };
+        let EdgePass {
+            ends,
+            kind,
+            slope,
+            dca_x,
+            dca_y,
+        } = self;
         match what {
-            Compute::Dx => difference(out, &self.x1, &self.x2),
-            Compute::Dy => difference(out, &self.y1, &self.y2),
-            Compute::Dz => difference(out, &self.z1, &self.z2),
-            Compute::SlopeDevX => out.copy_from_slice(self.slope(r).0),
-            Compute::SlopeDevY => out.copy_from_slice(self.slope(r).1),
-            Compute::DcaX => out.copy_from_slice(self.dca_x(r)),
-            Compute::DcaY => out.copy_from_slice(self.dca_y(r)),
+            Compute::Dx => difference(out, &ends.x1, &ends.x2),
+            Compute::Dy => difference(out, &ends.y1, &ends.y2),
+            Compute::Dz => difference(out, &ends.z1, &ends.z2),
+            Compute::SlopeDevX => {
+                out.copy_from_slice(&slope.get_or_insert_with(|| ends.slope(r)).0)
+            }
+            Compute::SlopeDevY => {
+                out.copy_from_slice(&slope.get_or_insert_with(|| ends.slope(r)).1)
+            }
+            Compute::DcaX => out.copy_from_slice(dca_x.get_or_insert_with(|| ends.dca_x(r))),
+            Compute::DcaY => out.copy_from_slice(dca_y.get_or_insert_with(|| ends.dca_y(r))),
             Compute::Dca => {
-                self.dca_x(r);
-                self.dca_y(r);
-                let (dx, dy) = (self.dca_x.as_deref(), self.dca_y.as_deref());
-                let (dx, dy) = (dx.expect("computed"), dy.expect("computed"));
-                for ((o, &a), &b) in out.iter_mut().zip(dx).zip(dy) {
+                let dx = dca_x.get_or_insert_with(|| ends.dca_x(r));
+                let dy = dca_y.get_or_insert_with(|| ends.dca_y(r));
+                for ((o, &a), &b) in out.iter_mut().zip(dx.iter()).zip(dy.iter()) {
                     *o = norm(a, b);
                 }
             }
             Compute::SlopeDevXRel => {
-                self.slope(r);
-                let sx = &self.slope.as_ref().expect("computed").0;
-                for (((o, &s), &x1), &z1) in out.iter_mut().zip(sx).zip(&self.x1).zip(&self.z1) {
+                let sx = &slope.get_or_insert_with(|| ends.slope(r)).0;
+                for (((o, &s), &x1), &z1) in out.iter_mut().zip(sx).zip(&ends.x1).zip(&ends.z1) {
                     *o = s / guarded_u(r.u(x1, z1));
                 }
             }
-            Compute::IsOverlap => is(out, &self.kind, EdgeKind::Overlap),
-            Compute::IsSkip => is(out, &self.kind, EdgeKind::Skip),
+            Compute::IsOverlap => is(out, kind, EdgeKind::Overlap),
+            Compute::IsSkip => is(out, kind, EdgeKind::Skip),
             _ => unreachable!("node feature in an edge column"),
         }
     }
