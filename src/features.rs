@@ -504,29 +504,21 @@ impl EdgeEnds {
 
     /// Distance in the (z, x) plane from the x reference to each edge's line.
     fn dca_x(&self, r: &Reference) -> Vec<f64> {
-        (0..self.x1.len())
-            .map(|i| {
-                distance_in_plane(
-                    (r.z, r.x),
-                    (self.z1[i], self.x1[i]),
-                    (self.z2[i], self.x2[i]),
-                )
-            })
-            .collect()
+        distances_to_lines((r.z, r.x), &self.z1, &self.x1, &self.z2, &self.x2)
     }
 
     /// Distance in the (z, y) plane from the y reference to each edge's line.
     fn dca_y(&self, r: &Reference) -> Vec<f64> {
-        (0..self.y1.len())
-            .map(|i| {
-                distance_in_plane(
-                    (r.y_z, r.y),
-                    (self.z1[i], self.y1[i]),
-                    (self.z2[i], self.y2[i]),
-                )
-            })
-            .collect()
+        distances_to_lines((r.y_z, r.y), &self.z1, &self.y1, &self.z2, &self.y2)
     }
+}
+
+/// [`distance_in_plane`] from `p` to the line of each edge, its ends at (`a1`, `b1`) and
+/// (`a2`, `b2`) in the plane's two coordinates.
+fn distances_to_lines(p: (f64, f64), a1: &[f64], b1: &[f64], a2: &[f64], b2: &[f64]) -> Vec<f64> {
+    (0..a1.len())
+        .map(|i| distance_in_plane(p, (a1[i], b1[i]), (a2[i], b2[i])))
+        .collect()
 }
 
 /// The inputs of a pass of edges and the quantities several edge features share, computed on
