@@ -193,6 +193,13 @@ impl HalfWidth {
         }
     }
 
+    /// The largest half-width at any distance whose magnitude lies in `[lo, hi]`: with every
+    /// term >= 0 the half-width is convex in |d|, so it is the larger of the two ends.
+    #[inline]
+    pub fn max_over(&self, lo: f64, hi: f64) -> f64 {
+        self.at(lo).max(self.at(hi))
+    }
+
     /// The half-width as an inline TOML table, zero terms left out.
     pub fn to_inline_toml(&self) -> String {
         let mut parts = vec![format!("base = {:?}", self.base)];
@@ -547,6 +554,34 @@ impl GraphConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn largest_half_width_over_a_range_bounds_every_distance_in_it() {
+        let shapes = [
+            HalfWidth::constant(3e-4),
+            HalfWidth {
+                base: 2e-4,
+                per_mm: 1e-5,
+                inv_mm: 0.0,
+            },
+            HalfWidth {
+                base: 1e-4,
+                per_mm: 2e-6,
+                inv_mm: 0.2,
+            },
+        ];
+        for w in shapes {
+            for (lo, hi) in [(0.0, 0.5), (0.2, 40.0), (3.0, 300.0), (150.0, 151.0)] {
+                let max = w.max_over(lo, hi);
+                let inside = (0..=1000).map(|k| lo + (hi - lo) * k as f64 / 1000.0);
+                for d in inside {
+                    assert!(w.at(d) <= max * (1.0 + 1e-12), "{w:?} at {d}");
+                    assert!(w.at(-d) <= max * (1.0 + 1e-12), "{w:?} at -{d}");
+                }
+                assert!(max == w.at(lo) || max == w.at(hi));
+            }
+        }
+    }
 
     #[test]
     fn toml_round_trip_and_partial_files() {

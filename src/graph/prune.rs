@@ -68,7 +68,7 @@ impl<'a> Rows<'a> {
 /// Removes the shortcut edges from `graph`, which must be sorted by (src, dst), as built.
 /// Costs two passes over the edges plus a few binary searches per overlap edge.
 pub(super) fn drop_shortcuts(graph: &mut Graph, scratch: &mut Scratch) {
-    if graph.count_by_kind()[EdgeKind::Overlap.code() as usize] == 0 {
+    if !graph.kind.contains(&EdgeKind::Overlap) {
         return;
     }
     let Scratch {

@@ -13,10 +13,14 @@
 //!   same one or two outer slabs, where a cursor per slab only moves forward a little.
 //! - **rtree**: an R*-tree (`rstar`) over (u, v) of the outer hits, one envelope query per window.
 //!
+//! The skip edges into the few hits without another edge in are searched the other way round:
+//! from each such hit back into the slabs of the inner group, through a rectangle that holds
+//! the windows of all its hits, with the same [`Cone::accepts`] test per candidate.
+//!
 //! The work space (groups, found edges, offsets) lives in [`Scratch`] and is reused from one
 //! crossing to the next by a [`super::GraphBuilder`].
 //!
-//! Size: about 620 lines, one search (grouping, index, count pass, fill pass, assembly) whose
+//! Size: about 940 lines, one search (grouping, index, passes, assembly) whose
 //! steps share private scratch types; split across files they would have to be made visible to
 //! the whole graph module.
 
@@ -51,6 +55,10 @@ struct Group {
     u_max: f64,
     z_min: f64,
     z_max: f64,
+    /// Range of |[`Cone::distance`]| over the points: where the windows of the group's hits are
+    /// taken.
+    distance_min: f64,
+    distance_max: f64,
     slabs: Slabs,
     tree: Option<RTree<GeomWithData<[f64; 2], u32>>>,
     /// Work space of the slab scatter.
@@ -104,7 +112,11 @@ impl Group {
         }));
         let (mut z_min, mut z_max) = (f64::INFINITY, f64::NEG_INFINITY);
         let (mut v_min, mut v_max) = (f64::INFINITY, f64::NEG_INFINITY);
+        let (mut d_min, mut d_max) = (f64::INFINITY, 0.0f64);
         for p in points.iter() {
+            let d = Cone::distance(reference, p.u, p.z).abs();
+            d_min = d_min.min(d);
+            d_max = d_max.max(d);
             if p.z < z_min {
                 z_min = p.z;
             }
@@ -134,11 +146,12 @@ impl Group {
         };
         slabs.offsets.clear();
         slabs.offsets.resize(n_slabs + 1, 0);
-        // One sort by u (fast on hits that come ordered along the stave), then a stable
-        // counting scatter into the slabs.
-        points.sort_unstable_by(|a, b| a.u.total_cmp(&b.u).then(a.index.cmp(&b.index)));
+        // A counting scatter into the slabs, then each slab sorted by u: the same order as one
+        // sort of all points followed by a stable scatter, in sorts a few hundred points long.
+        let by_u = |a: &Point, b: &Point| a.u.total_cmp(&b.u).then(a.index.cmp(&b.index));
         if n_slabs == 1 {
             slabs.offsets[1] = points.len() as u32;
+            points.sort_unstable_by(by_u);
         } else {
             for p in points.iter_mut() {
                 p.slab = slabs.of(p.v) as u32;
@@ -157,6 +170,10 @@ impl Group {
                 *at += 1;
             }
             std::mem::swap(points, &mut self.spare);
+            for k in 0..n_slabs {
+                let (a, b) = (slabs.offsets[k] as usize, slabs.offsets[k + 1] as usize);
+                points[a..b].sort_unstable_by(by_u);
+            }
         }
         let points = &self.points;
         let (u_min, u_max) = points
@@ -165,6 +182,7 @@ impl Group {
                 (lo.min(p.u), hi.max(p.u))
             });
         (self.u_min, self.u_max, self.z_min, self.z_max) = (u_min, u_max, z_min, z_max);
+        (self.distance_min, self.distance_max) = (d_min, d_max);
         self.tree = (search == SearchMethod::Rtree).then(|| {
             RTree::bulk_load(
                 points
@@ -176,16 +194,23 @@ impl Group {
         });
     }
 
-    /// Visits the points inside the rectangle, slab by slab. `cursor[k]` remembers where the last
-    /// query started in slab k; queries come in increasing u, so it moves forward a little each time.
+    /// Visits the points inside the rectangle, slab by slab. With a cursor, `cursor[k]`
+    /// remembers where the last query started in slab k; queries come in increasing u, so it
+    /// moves forward a little each time. Without one, each slab is searched by bisection.
     #[inline]
-    fn sweep(&self, cursor: &mut [u32], lo: [f64; 2], hi: [f64; 2], mut f: impl FnMut(&Point)) {
+    fn sweep(
+        &self,
+        mut cursor: Option<&mut [u32]>,
+        lo: [f64; 2],
+        hi: [f64; 2],
+        mut f: impl FnMut(&Point),
+    ) {
         let (first, last) = (self.slabs.of(lo[1]), self.slabs.of(hi[1]));
         let offsets = &self.slabs.offsets;
         for k in first..=last {
             let a = offsets[k] as usize;
             let slab = &self.points[a..offsets[k + 1] as usize];
-            let c = cursor[k];
+            let c = cursor.as_deref().map_or(u32::MAX, |c| c[k]);
             let start = if c == u32::MAX {
                 slab.partition_point(|p| p.u < lo[0])
             } else {
@@ -198,7 +223,9 @@ impl Group {
                 }
                 j
             };
-            cursor[k] = (a + start) as u32;
+            if let Some(cursor) = cursor.as_deref_mut() {
+                cursor[k] = (a + start) as u32;
+            }
             for p in &slab[start..] {
                 if p.u > hi[0] {
                     break;
@@ -220,33 +247,33 @@ impl Group {
     }
 }
 
-/// Hits per group, each list in increasing hit order.
-fn members_by_group(hits: &Hits, plan: &Plan, members: &mut Vec<Vec<u32>>) {
+/// Hits per group, each list in increasing hit order, and the largest z of each group.
+fn members_by_group(hits: &Hits, plan: &Plan, members: &mut Vec<Vec<u32>>, z_max: &mut Vec<f64>) {
     members.resize_with(plan.n_groups, Vec::new);
     for m in members.iter_mut() {
         m.clear();
     }
+    z_max.clear();
+    z_max.resize(plan.n_groups, f64::NEG_INFINITY);
     for i in 0..hits.len() {
-        members[plan.group(hits.layer[i], hits.stave[i])].push(i as u32);
+        let g = plan.group(hits.layer[i], hits.stave[i]);
+        members[g].push(i as u32);
+        z_max[g] = z_max[g].max(hits.z[i]);
     }
 }
 
 /// Typical half-height in v of the windows that look into group `g` (the mean over a sample of
 /// the inner hits of every relation into it); for a group nothing looks into, that of the
-/// windows it looks with, so that its hits are still visited slab by slab.
+/// windows it looks with, so that its hits are still visited slab by slab. `z_max` holds the
+/// largest z of each group's members.
 fn typical_v_half_range(
     hits: &Hits,
     plan: &Plan,
     members: &[Vec<u32>],
+    z_max: &[f64],
     reference: &Reference,
     g: usize,
 ) -> f64 {
-    let z_max = |group: usize| {
-        members[group]
-            .iter()
-            .map(|&i| hits.z[i as usize])
-            .fold(f64::NEG_INFINITY, f64::max)
-    };
     let mut pairs: Vec<(usize, usize, &Relation)> = Vec::new();
     for (inner, relations) in plan.relations.iter().enumerate() {
         pairs.extend(
@@ -261,7 +288,7 @@ fn typical_v_half_range(
     }
     let (mut sum, mut count) = (0.0, 0usize);
     for (inner, target, r) in pairs {
-        let z_max = z_max(target);
+        let z_max = z_max[target];
         let step = (members[inner].len() / 256).max(1);
         for &i in members[inner].iter().step_by(step) {
             let k = i as usize;
@@ -288,10 +315,12 @@ struct Found {
 #[derive(Debug, Default)]
 pub(super) struct Scratch {
     members: Vec<Vec<u32>>,
+    /// The largest z of each group's members.
+    z_max: Vec<f64>,
     groups: Vec<Group>,
-    /// Whether each group's index holds all its hits of the crossing being built (a later
-    /// pass over the same crossing then uses it as it is).
-    whole: Vec<bool>,
+    /// Whether each group's index holds its hits of the crossing being built (a later pass
+    /// over the same crossing then uses it as it is).
+    indexed: Vec<bool>,
     /// The graph of a search in several passes until it is complete.
     staging: Graph,
     found: Vec<Found>,
@@ -315,10 +344,11 @@ enum Pass<'a> {
     All,
     /// Next-layer and stave-overlap relations.
     NonSkip,
-    /// Skip relations, edges a -> c into hits `c` without a non-skip edge in.
+    /// Skip relations, edges a -> c into hits `c` without a non-skip edge in (searched from
+    /// those hits back, by [`skips_into_lone_hits`]).
     SkipsIntoLoneHits { has_in: &'a [bool] },
     /// Skip relations, edges a -> c out of hits `a` without a non-skip edge out, into hits
-    /// that have one in (the others are the previous pass's).
+    /// that have one in (the others are those of [`Pass::SkipsIntoLoneHits`]).
     SkipsFromLoneHits {
         has_out: &'a [bool],
         has_in: &'a [bool],
@@ -413,28 +443,31 @@ fn add_needed_skips(
     }
     let mut skips: Vec<(u32, u32)> = Vec::new();
     // Out of lone hits first: it searches the indexes of the first pass as they are.
-    for pass in [
-        Pass::SkipsFromLoneHits {
-            has_out: &has_out,
-            has_in: &has_in,
-        },
-        Pass::SkipsIntoLoneHits { has_in: &has_in },
-    ] {
-        let remaining = Limit {
-            max_edges: limit.max_edges.saturating_sub(out.len() + skips.len()),
-            ..limit
-        };
-        let found = search(hits, plan, config, scratch, remaining, false, pass)
-            .map_err(|more| out.len() + skips.len() + more)?;
-        for f in &scratch.found[..found] {
-            let mut at = 0;
-            for &(hit, count) in &f.blocks {
-                let block = &f.edges[at..at + count as usize];
-                skips.extend(block.iter().map(|&(j, _)| (hit, j)));
-                at += count as usize;
-            }
+    let pass = Pass::SkipsFromLoneHits {
+        has_out: &has_out,
+        has_in: &has_in,
+    };
+    let remaining = Limit {
+        max_edges: limit.max_edges.saturating_sub(out.len()),
+        ..limit
+    };
+    let found = search(hits, plan, config, scratch, remaining, false, pass)
+        .map_err(|more| out.len() + more)?;
+    for f in &scratch.found[..found] {
+        let mut at = 0;
+        for &(hit, count) in &f.blocks {
+            let block = &f.edges[at..at + count as usize];
+            skips.extend(block.iter().map(|&(j, _)| (hit, j)));
+            at += count as usize;
         }
     }
+    let remaining = Limit {
+        max_edges: limit.max_edges.saturating_sub(out.len() + skips.len()),
+        ..limit
+    };
+    let into = skips_into_lone_hits(hits, plan, config, scratch, &has_in, remaining)
+        .map_err(|more| out.len() + skips.len() + more)?;
+    skips.extend(into);
     if !skips.is_empty() {
         skips.sort_unstable();
         merge_edges(out, &skips, EdgeKind::Skip);
@@ -442,34 +475,114 @@ fn add_needed_skips(
     Ok(())
 }
 
-/// Merges `extra` edges of one kind (sorted by (src, dst), none already in `graph`) into
-/// `graph`, which stays sorted by (src, dst).
-fn merge_edges(graph: &mut Graph, extra: &[(u32, u32)], kind: EdgeKind) {
-    let total = graph.len() + extra.len();
-    let (src, dst, kinds) = (
-        std::mem::take(&mut graph.src),
-        std::mem::take(&mut graph.dst),
-        std::mem::take(&mut graph.kind),
-    );
-    graph.src.reserve(total);
-    graph.dst.reserve(total);
-    graph.kind.reserve(total);
-    let mut k = 0;
-    for ((s, d), e) in src.into_iter().zip(dst).zip(kinds) {
-        while k < extra.len() && extra[k] < (s, d) {
-            graph.src.push(extra[k].0);
-            graph.dst.push(extra[k].1);
-            graph.kind.push(kind);
-            k += 1;
+/// The skip edges a -> c into hits c without an edge in (`has_in`), searched from the side of
+/// the few such hits: each looks back into the index of the inner group through a rectangle
+/// that holds the window of every inner hit (the largest half-widths over the group, at the
+/// group's smallest z), and each inner hit inside is tested with its own window
+/// ([`Cone::accepts`], as in the forward search). Returns (a, c) pairs in no particular order,
+/// or `Err(edges found)` when there are more than `limit.max_edges`.
+fn skips_into_lone_hits(
+    hits: &Hits,
+    plan: &Plan,
+    config: &GraphConfig,
+    scratch: &Scratch,
+    has_in: &[bool],
+    limit: Limit,
+) -> Result<Vec<(u32, u32)>, usize> {
+    let pass = Pass::SkipsIntoLoneHits { has_in };
+    let (groups, members) = (&scratch.groups, &scratch.members);
+    let reference = &config.reference;
+    // One query per (relation, lone hit in its target).
+    let mut queries: Vec<(&Group, &Relation, u32)> = Vec::new();
+    for (g, relations) in plan.relations.iter().enumerate() {
+        if members[g].is_empty() {
+            continue;
         }
-        graph.src.push(s);
-        graph.dst.push(d);
-        graph.kind.push(e);
+        for r in relations.iter().filter(|r| pass.follows(r)) {
+            let mut lone = members[r.target]
+                .iter()
+                .filter(|&&c| pass.keeps(c))
+                .peekable();
+            if lone.peek().is_some() {
+                // The pass out of lone hits followed this relation, so it indexed the group.
+                assert!(scratch.indexed[g], "inner group {g} indexed");
+                queries.extend(lone.map(|&c| (&groups[g], r, c)));
+            }
+        }
     }
-    for &(s, d) in &extra[k..] {
-        graph.src.push(s);
-        graph.dst.push(d);
-        graph.kind.push(kind);
+    let found: Vec<Vec<(u32, u32)>> = queries
+        .par_chunks(256)
+        .map(|chunk| {
+            let mut edges = Vec::new();
+            for &(inner, r, c) in chunk {
+                let k = c as usize;
+                let (u, v, z) = (
+                    reference.u(hits.x[k], hits.z[k]),
+                    reference.v(hits.y[k], hits.z[k]),
+                    hits.z[k],
+                );
+                if inner.points.is_empty() || z <= inner.z_min {
+                    continue;
+                }
+                // |u - u1| (z - z_ref) <= w_x(d1) (z - z1) for every accepting inner hit 1,
+                // so |u - u1| <= max w_x * (z - min z1) / (z - z_ref) (and the same in v).
+                let reach = 1.0 + 1e-9;
+                let du = r.window.x.max_over(inner.distance_min, inner.distance_max)
+                    * (z - inner.z_min)
+                    / (z - reference.z)
+                    * reach
+                    + 1e-9 * (1.0 + u.abs());
+                let dv = r.window.y.max_over(inner.distance_min, inner.distance_max)
+                    * (z - inner.z_min)
+                    / (z - reference.y_z)
+                    * reach
+                    + 1e-9 * (1.0 + v.abs());
+                inner.sweep(None, [u - du, v - dv], [u + du, v + dv], |p1| {
+                    if p1.index > limit.last_inner {
+                        return;
+                    }
+                    let d = Cone::distance(reference, p1.u, p1.z);
+                    let (wx, wy) = (r.window.x.at(d), r.window.y.at(d));
+                    let cone = Cone::with_widths(reference, p1.u, p1.v, p1.z, wx, wy);
+                    if cone.accepts(u, v, z) {
+                        edges.push((p1.index, c));
+                    }
+                });
+            }
+            edges
+        })
+        .collect();
+    let total: usize = found.iter().map(Vec::len).sum();
+    if total > limit.max_edges {
+        return Err(total);
+    }
+    Ok(found.concat())
+}
+
+/// Merges `extra` edges of one kind (sorted by (src, dst), none already in `graph`) into
+/// `graph`, which stays sorted by (src, dst). In place, from the back: each edge moves once.
+fn merge_edges(graph: &mut Graph, extra: &[(u32, u32)], kind: EdgeKind) {
+    let old = graph.len();
+    let total = old + extra.len();
+    graph.src.resize(total, 0);
+    graph.dst.resize(total, 0);
+    graph.kind.resize(total, kind);
+    let (mut k, mut e) = (extra.len(), old);
+    // Writes to `at` never overtake the unread old edges: at = e + k >= e.
+    for at in (0..total).rev() {
+        if k == 0 {
+            break;
+        }
+        if e > 0 && (graph.src[e - 1], graph.dst[e - 1]) > extra[k - 1] {
+            e -= 1;
+            graph.src[at] = graph.src[e];
+            graph.dst[at] = graph.dst[e];
+            graph.kind[at] = graph.kind[e];
+        } else {
+            k -= 1;
+            (graph.src[at], graph.dst[at]) = extra[k];
+            graph.kind[at] = kind;
+        }
     }
 }
 
@@ -508,74 +621,7 @@ fn search(
     pass: Pass<'_>,
 ) -> Result<usize, usize> {
     let n = hits.len();
-    let reference = &config.reference;
-    members_by_group(hits, plan, &mut scratch.members);
-    // Whether each group's index holds all its hits of this crossing.
-    let mut whole = vec![true; plan.n_groups];
-    if let Pass::SkipsIntoLoneHits { .. } = pass {
-        // Index only the hits that can matter (the few without an edge in) in groups that are
-        // only targets in this pass (a group with both roles keeps them all; the pass still
-        // decides hit by hit). Every other group keeps all its hits, so that the index built
-        // for the previous pass serves again.
-        let mut role = vec![(false, false); plan.n_groups];
-        for (g, relations) in plan.relations.iter().enumerate() {
-            for r in relations.iter().filter(|r| pass.follows(r)) {
-                role[g].0 = true;
-                role[r.target].1 = true;
-            }
-        }
-        for (g, m) in scratch.members.iter_mut().enumerate() {
-            if role[g] == (false, true) {
-                m.retain(|&h| pass.keeps(h));
-                whole[g] = false;
-            }
-        }
-    }
-    if matches!(pass, Pass::All | Pass::NonSkip) {
-        // The first pass over a crossing: the indexes are another crossing's.
-        scratch.whole.clear();
-    }
-    scratch.whole.resize(plan.n_groups, false);
-    let members = &scratch.members;
-
-    let mut is_inner = vec![false; plan.n_groups];
-    let mut is_target = vec![false; plan.n_groups];
-    for (g, relations) in plan.relations.iter().enumerate() {
-        for r in relations.iter().filter(|r| pass.follows(r)) {
-            if !members[g].is_empty() && !members[r.target].is_empty() {
-                is_target[r.target] = true;
-                is_inner[g] = true;
-            }
-        }
-    }
-    scratch.groups.resize_with(plan.n_groups, Group::default);
-    let built_whole = &scratch.whole;
-    scratch
-        .groups
-        .par_iter_mut()
-        .enumerate()
-        .for_each(|(g, group)| {
-            group.active = false;
-            if is_inner[g] || is_target[g] {
-                if whole[g] && built_whole[g] {
-                    // The index of all the group's hits, built by the previous pass.
-                    group.active = true;
-                    return;
-                }
-                // Slabs a few window heights wide: most windows fall on one or two.
-                let half = typical_v_half_range(hits, plan, members, reference, g);
-                let width = match config.search {
-                    SearchMethod::Sweep => 4.0 * half,
-                    SearchMethod::Rtree => 0.0,
-                };
-                group.rebuild(hits, reference, &members[g], width, config.search);
-            }
-        });
-    for g in 0..plan.n_groups {
-        if is_inner[g] || is_target[g] {
-            scratch.whole[g] = whole[g];
-        }
-    }
+    let is_inner = index_groups(hits, plan, config, scratch, pass);
     let groups = &scratch.groups;
 
     // Tasks: runs of inner hits of one group, in increasing u.
@@ -634,6 +680,67 @@ fn search(
         });
     }
     Ok(tasks.len())
+}
+
+/// Builds the index of every group that pass `pass` searches from or into, unless an earlier
+/// pass over the same crossing built it; returns which groups it searches from. The first pass
+/// over a crossing ([`Pass::All`], [`Pass::NonSkip`]) also sorts the hits into their groups.
+fn index_groups(
+    hits: &Hits,
+    plan: &Plan,
+    config: &GraphConfig,
+    scratch: &mut Scratch,
+    pass: Pass<'_>,
+) -> Vec<bool> {
+    let reference = &config.reference;
+    if matches!(pass, Pass::All | Pass::NonSkip) {
+        // The first pass over a crossing: the members and indexes are another crossing's.
+        members_by_group(hits, plan, &mut scratch.members, &mut scratch.z_max);
+        scratch.indexed.clear();
+    }
+    scratch.indexed.resize(plan.n_groups, false);
+    let members = &scratch.members;
+
+    let mut is_inner = vec![false; plan.n_groups];
+    let mut is_target = vec![false; plan.n_groups];
+    for (g, relations) in plan.relations.iter().enumerate() {
+        for r in relations.iter().filter(|r| pass.follows(r)) {
+            if !members[g].is_empty() && !members[r.target].is_empty() {
+                is_target[r.target] = true;
+                is_inner[g] = true;
+            }
+        }
+    }
+    scratch.groups.resize_with(plan.n_groups, Group::default);
+    let indexed = &scratch.indexed;
+    let z_max = &scratch.z_max;
+    scratch
+        .groups
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(g, group)| {
+            group.active = false;
+            if is_inner[g] || is_target[g] {
+                if indexed[g] {
+                    // Built by an earlier pass over this crossing.
+                    group.active = true;
+                    return;
+                }
+                // Slabs a few window heights wide: most windows fall on one or two.
+                let half = typical_v_half_range(hits, plan, members, z_max, reference, g);
+                let width = match config.search {
+                    SearchMethod::Sweep => 4.0 * half,
+                    SearchMethod::Rtree => 0.0,
+                };
+                group.rebuild(hits, reference, &members[g], width, config.search);
+            }
+        });
+    for g in 0..plan.n_groups {
+        if is_inner[g] || is_target[g] {
+            scratch.indexed[g] = true;
+        }
+    }
+    is_inner
 }
 
 /// Moves the edges of `scratch.found[..n_found]` into `out`, sorted by (src, dst).
@@ -807,7 +914,7 @@ fn search_run(
                 }
             };
             match config.search {
-                SearchMethod::Sweep => target.sweep(cursor, lo, hi, visit),
+                SearchMethod::Sweep => target.sweep(Some(cursor), lo, hi, visit),
                 SearchMethod::Rtree => target.query(lo, hi, visit),
             }
         }

@@ -95,6 +95,16 @@ fn fast_builders_give_exactly_the_brute_force_edges() {
             inv_mm: 0.05,
         };
     }
+    // The skip edges into hits without an edge in are searched from those hits, through the
+    // largest window of the inner group: a 1/x term makes the largest one the nearest hit's.
+    for w in &mut inverse.window.skip {
+        w.x = HalfWidth {
+            base: 2e-4,
+            per_mm: 1e-6,
+            inv_mm: 0.2,
+        };
+        w.y.inv_mm = 0.05;
+    }
     let keep_shortcuts = GraphConfig {
         drop_shortcuts: false,
         ..skip.clone()
@@ -157,6 +167,30 @@ fn fast_builders_give_exactly_the_brute_force_edges() {
             "{name}: only {} edges",
             reference.len()
         );
+        if config.skip_edges && config.skip_only_where_needed {
+            // Both kinds of needed skip edge occur: out of a hit without another edge out,
+            // and into a hit without another edge in.
+            let (mut has_out, mut has_in) = (vec![false; hits.len()], vec![false; hits.len()]);
+            for e in 0..reference.len() {
+                if reference.kind[e] != EdgeKind::Skip {
+                    has_out[reference.src[e] as usize] = true;
+                    has_in[reference.dst[e] as usize] = true;
+                }
+            }
+            let skips = (0..reference.len()).filter(|&e| reference.kind[e] == EdgeKind::Skip);
+            let into_lone = skips
+                .clone()
+                .filter(|&e| !has_in[reference.dst[e] as usize]);
+            let from_lone = skips.filter(|&e| !has_out[reference.src[e] as usize]);
+            assert!(
+                into_lone.count() > 0,
+                "{name}: no skip edge into a lone hit"
+            );
+            assert!(
+                from_lone.count() > 0,
+                "{name}: no skip edge out of a lone hit"
+            );
+        }
         for search in [SearchMethod::Sweep, SearchMethod::Rtree] {
             let c = GraphConfig {
                 search,
