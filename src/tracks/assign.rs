@@ -55,8 +55,9 @@ pub(crate) fn assign(
         share(&mut state, &order, hits, config);
     }
     let t3 = std::time::Instant::now();
+    let state = &state;
     let mut tracks: Vec<Vec<u32>> = order
-        .iter()
+        .par_iter()
         .filter(|&&p| state.is_taken[p as usize])
         .map(|&p| state.hits_of(p))
         .collect();
