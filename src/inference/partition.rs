@@ -45,38 +45,54 @@ struct Adjacency {
 }
 
 impl Adjacency {
-    fn new(n_nodes: usize, src: &[u32], dst: &[u32]) -> Adjacency {
-        let mut out_offsets = vec![0u32; n_nodes + 1];
-        let mut nb_offsets = vec![0u32; n_nodes + 1];
-        for (&s, &d) in src.iter().zip(dst) {
-            out_offsets[s as usize + 1] += 1;
-            nb_offsets[s as usize + 1] += 1;
-            nb_offsets[d as usize + 1] += 1;
-        }
-        for i in 0..n_nodes {
-            out_offsets[i + 1] += out_offsets[i];
-            nb_offsets[i + 1] += nb_offsets[i];
-        }
-        let mut out_fill = out_offsets.clone();
-        let mut nb_fill = nb_offsets.clone();
-        let mut out_edges = vec![0u32; src.len()];
-        let mut neighbours = vec![0u32; 2 * src.len()];
-        for (e, (&s, &d)) in src.iter().zip(dst).enumerate() {
-            let o = &mut out_fill[s as usize];
-            out_edges[*o as usize] = e as u32;
-            *o += 1;
-            for (a, b) in [(s, d), (d, s)] {
-                let k = &mut nb_fill[a as usize];
-                neighbours[*k as usize] = b;
-                *k += 1;
-            }
-        }
-        Adjacency {
+    /// The adjacency of the graph, with its hits that have edges in breadth-first order,
+    /// component after component, and each component's range of that order and its number of
+    /// edges. One thread builds the out-edge table while the other builds the neighbour table
+    /// and walks it.
+    fn with_order(n_nodes: usize, src: &[u32], dst: &[u32]) -> (Adjacency, Vec<u32>, Components) {
+        let ((out_offsets, out_edges), (nb_offsets, neighbours, order, components)) = rayon::join(
+            || {
+                let mut offsets = vec![0u32; n_nodes + 1];
+                for &s in src {
+                    offsets[s as usize + 1] += 1;
+                }
+                prefix_sum(&mut offsets);
+                let mut fill = offsets.clone();
+                let mut out_edges = vec![0u32; src.len()];
+                for (e, &s) in src.iter().enumerate() {
+                    let o = &mut fill[s as usize];
+                    out_edges[*o as usize] = e as u32;
+                    *o += 1;
+                }
+                (offsets, out_edges)
+            },
+            || {
+                let mut offsets = vec![0u32; n_nodes + 1];
+                for (&s, &d) in src.iter().zip(dst) {
+                    offsets[s as usize + 1] += 1;
+                    offsets[d as usize + 1] += 1;
+                }
+                prefix_sum(&mut offsets);
+                let mut fill = offsets.clone();
+                let mut neighbours = vec![0u32; 2 * src.len()];
+                for (&s, &d) in src.iter().zip(dst) {
+                    for (a, b) in [(s, d), (d, s)] {
+                        let k = &mut fill[a as usize];
+                        neighbours[*k as usize] = b;
+                        *k += 1;
+                    }
+                }
+                let (order, components) = breadth_first(&offsets, &neighbours);
+                (offsets, neighbours, order, components)
+            },
+        );
+        let adjacency = Adjacency {
             out_offsets,
             out_edges,
             nb_offsets,
             neighbours,
-        }
+        };
+        (adjacency, order, components)
     }
 
     fn out(&self, node: u32) -> &[u32] {
@@ -96,6 +112,54 @@ impl Adjacency {
     fn neighbours(&self, node: u32) -> &[u32] {
         let n = node as usize;
         &self.neighbours[self.nb_offsets[n] as usize..self.nb_offsets[n + 1] as usize]
+    }
+}
+
+/// Each connected component: its range of the breadth-first order and its number of edges.
+type Components = Vec<(std::ops::Range<usize>, usize)>;
+
+/// The hits with neighbours (row i of the table is `neighbours[offsets[i]..offsets[i + 1]]`)
+/// in breadth-first order, component after component from the lowest hit: a banded order, in
+/// which a slice meets few other slices. A component's edges are half its neighbour entries
+/// (an edge is an entry at both ends, a loop two at its one).
+fn breadth_first(offsets: &[u32], neighbours: &[u32]) -> (Vec<u32>, Components) {
+    let n_nodes = offsets.len() - 1;
+    let row = |node: u32| {
+        &neighbours[offsets[node as usize] as usize..offsets[node as usize + 1] as usize]
+    };
+    let mut seen = vec![false; n_nodes];
+    let mut order: Vec<u32> = Vec::with_capacity(n_nodes);
+    let mut components = Vec::new();
+    for root in 0..n_nodes as u32 {
+        if seen[root as usize] || row(root).is_empty() {
+            continue;
+        }
+        let start = order.len();
+        seen[root as usize] = true;
+        order.push(root);
+        let mut head = start;
+        let mut entries = 0;
+        while head < order.len() {
+            let node = order[head];
+            head += 1;
+            let nbs = row(node);
+            entries += nbs.len();
+            for &nb in nbs {
+                if !seen[nb as usize] {
+                    seen[nb as usize] = true;
+                    order.push(nb);
+                }
+            }
+        }
+        components.push((start..order.len(), entries / 2));
+    }
+    (order, components)
+}
+
+/// Counts per row (`counts[i + 1]` for row i) into row offsets, in place.
+fn prefix_sum(counts: &mut [u32]) {
+    for i in 1..counts.len() {
+        counts[i] += counts[i - 1];
     }
 }
 
@@ -131,7 +195,7 @@ pub(crate) struct Plan<'a> {
     hops: u32,
     order: Vec<u32>,
     /// Each component: its range of `order` and its edges.
-    components: Vec<(std::ops::Range<usize>, usize)>,
+    components: Components,
     /// Each part: a range of `order`, and whether it needs a halo (a slice of a large
     /// component) or holds whole components.
     parts: Vec<(std::ops::Range<usize>, bool)>,
@@ -149,34 +213,7 @@ impl<'a> Plan<'a> {
         hops: u32,
         target: usize,
     ) -> Plan<'a> {
-        let adj = Adjacency::new(n_nodes, src, dst);
-        let mut seen = vec![false; n_nodes];
-        let mut order: Vec<u32> = Vec::with_capacity(n_nodes);
-        let mut components = Vec::new();
-        for root in 0..n_nodes as u32 {
-            if seen[root as usize] || adj.neighbours(root).is_empty() {
-                continue;
-            }
-            // The component of `root`, breadth first: a banded order, in which a slice meets
-            // few other slices.
-            let start = order.len();
-            seen[root as usize] = true;
-            order.push(root);
-            let mut head = start;
-            let mut edges = 0;
-            while head < order.len() {
-                let node = order[head];
-                head += 1;
-                edges += adj.out_degree(node);
-                for &nb in adj.neighbours(node) {
-                    if !seen[nb as usize] {
-                        seen[nb as usize] = true;
-                        order.push(nb);
-                    }
-                }
-            }
-            components.push((start..order.len(), edges));
-        }
+        let (adj, order, components) = Adjacency::with_order(n_nodes, src, dst);
         let mut plan = Plan {
             adj,
             src,
