@@ -275,7 +275,8 @@ pub fn build_candidates(
             run.sort_unstable_by(|&a, &b| hits_at(a).cmp(hits_at(b)).then(a.cmp(&b)));
         }
     }
-    order.dedup_by(|a, b| hits_at(*a) == hits_at(*b));
+    // Only keys with the same first hit can have the same hits.
+    order.dedup_by(|a, b| *a >> 32 == *b >> 32 && hits_at(*a) == hits_at(*b));
     let mut slots: Vec<Option<Candidate>> = candidates.into_iter().map(Some).collect();
     let candidates: Vec<Candidate> = order
         .iter()
