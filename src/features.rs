@@ -211,7 +211,7 @@ pub struct UnknownFeature {
 }
 
 /// A row-major `[rows, cols]` matrix of features.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FeatureMatrix {
     /// Rows (nodes or edges).
     pub rows: usize,
@@ -399,15 +399,27 @@ const ROWS_PER_PASS: usize = 1024;
 /// vectorises; divisions and square roots are most of the work), and the scaled values are
 /// then placed in the rows. Every value depends on its own row only, so the result does not
 /// depend on the number of threads or the pass size.
+///
+/// The values go into `buffer`, whose memory is reused: every value is written, so only the
+/// part beyond its old length is zeroed first (a fresh 24 MB tensor costs more to clear than
+/// to fill). A buffer over four times too large is dropped, so that one very large crossing
+/// does not hold its memory for good.
 fn fill_columns<S: Default>(
     rows: usize,
     specs: &[FeatureSpec],
     compute: &[Compute],
     load: impl Fn(&mut S, std::ops::Range<usize>) + Sync,
     column: impl Fn(&mut S, Compute, &mut [f64]) + Sync,
+    buffer: Vec<f32>,
 ) -> Vec<f32> {
     let width = specs.len();
-    let mut data = vec![0.0f32; rows * width];
+    let len = rows * width;
+    let mut data = if buffer.capacity() > 4 * len.max(1 << 16) {
+        Vec::new()
+    } else {
+        buffer
+    };
+    data.resize(len, 0.0);
     if width == 0 {
         return data;
     }
@@ -667,6 +679,16 @@ pub fn node_features(
     names: &[&str],
     reference: &Reference,
 ) -> Result<FeatureMatrix, UnknownFeature> {
+    node_features_in(hits, names, reference, Vec::new())
+}
+
+/// [`node_features`] in the memory of `buffer`.
+fn node_features_in(
+    hits: &Hits,
+    names: &[&str],
+    reference: &Reference,
+    buffer: Vec<f32>,
+) -> Result<FeatureMatrix, UnknownFeature> {
     let columns = node_specs(names)?;
     let compute: Vec<Compute> = columns.iter().map(|c| Compute::of(&c.name)).collect();
     let data = fill_columns(
@@ -675,6 +697,7 @@ pub fn node_features(
         &compute,
         |range: &mut std::ops::Range<usize>, rows| *range = rows,
         |range, what, out| node_column(what, hits, reference, range.clone(), out),
+        buffer,
     );
     Ok(FeatureMatrix {
         rows: hits.len(),
@@ -690,6 +713,17 @@ pub fn edge_features(
     names: &[&str],
     reference: &Reference,
 ) -> Result<FeatureMatrix, UnknownFeature> {
+    edge_features_in(hits, graph, names, reference, Vec::new())
+}
+
+/// [`edge_features`] in the memory of `buffer`.
+fn edge_features_in(
+    hits: &Hits,
+    graph: &Graph,
+    names: &[&str],
+    reference: &Reference,
+    buffer: Vec<f32>,
+) -> Result<FeatureMatrix, UnknownFeature> {
     let columns = edge_specs(names)?;
     let compute: Vec<Compute> = columns.iter().map(|c| Compute::of(&c.name)).collect();
     let data = fill_columns(
@@ -698,6 +732,7 @@ pub fn edge_features(
         &compute,
         |pass: &mut EdgePass, rows| pass.load(hits, graph, rows),
         |pass, what, out| pass.column(what, reference, out),
+        buffer,
     );
     Ok(FeatureMatrix {
         rows: graph.len(),
@@ -707,12 +742,32 @@ pub fn edge_features(
 }
 
 /// The features of one graph, as a model takes them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GraphFeatures {
     /// `[hits, node features]`.
     pub nodes: FeatureMatrix,
     /// `[edges, edge features]`; no columns when no edge feature was asked for.
     pub edges: FeatureMatrix,
+}
+
+impl GraphFeatures {
+    /// The features of `graph` as [`graph_features`] computes them, in the memory of these
+    /// features (of an earlier graph): a reconstruction that keeps them from one crossing to
+    /// the next allocates no new tensors. On an error (an unknown name) they are left empty.
+    pub fn compute_into(
+        &mut self,
+        hits: &Hits,
+        graph: &Graph,
+        node_names: &[&str],
+        edge_names: &[&str],
+        reference: &Reference,
+    ) -> Result<(), UnknownFeature> {
+        let GraphFeatures { nodes, edges } = std::mem::take(self);
+        let nodes = node_features_in(hits, node_names, reference, nodes.data)?;
+        let edges = edge_features_in(hits, graph, edge_names, reference, edges.data)?;
+        *self = GraphFeatures { nodes, edges };
+        Ok(())
+    }
 }
 
 /// The feature step of a graph, shared by the tracker and the training export: the named node
@@ -811,13 +866,11 @@ mod tests {
         assert!(graph_features(&hits, &graph, &["z"], &["energy"], &r).is_err());
     }
 
-    #[test]
-    fn every_value_is_its_own_row_computed_alone() {
-        // Random hits and edges over several tasks and passes, and one edge exactly on the x
-        // reference (the guarded divisor): each matrix value equals the feature computed for
-        // its row alone, scaled, bit for bit.
+    /// 2000 random hits on four layers (hit 0 on the x reference) and `n_edges` random edges
+    /// among them.
+    fn random_graph(seed: u64, n_edges: usize) -> (Hits, Graph) {
         use rand::RngExt;
-        let mut r = crate::tracks::test_support::rng(5);
+        let mut r = crate::tracks::test_support::rng(seed);
         let reference = Reference::default();
         let mut hits = Hits::new(false);
         for k in 0..2000u64 {
@@ -842,7 +895,6 @@ mod tests {
                 None,
             );
         }
-        let n_edges = 2 * ROWS_PER_TASK + 3 * ROWS_PER_PASS + 17;
         let kinds = [EdgeKind::Next, EdgeKind::Overlap, EdgeKind::Skip];
         let graph = Graph {
             n_nodes: hits.len(),
@@ -852,6 +904,43 @@ mod tests {
                 .map(|_| kinds[r.random_range(0..3usize)])
                 .collect(),
         };
+        (hits, graph)
+    }
+
+    #[test]
+    fn features_in_the_memory_of_earlier_ones_equal_fresh_ones() {
+        // A larger graph, a smaller one, a larger one again, an empty one: each time the same
+        // values as features computed afresh, whatever the buffers held.
+        let reference = Reference::default();
+        let (nodes, edges) = (all_node_names(), all_edge_names());
+        let mut reused = GraphFeatures::default();
+        for (seed, n_edges) in [(1, 5000), (2, 700), (3, 9000), (4, 0)] {
+            let (hits, graph) = random_graph(seed, n_edges);
+            reused
+                .compute_into(&hits, &graph, &nodes, &edges, &reference)
+                .unwrap();
+            let fresh = graph_features(&hits, &graph, &nodes, &edges, &reference).unwrap();
+            // Bit for bit (a random edge may join a hit to itself: NaN, unequal to itself).
+            let bits = |m: &FeatureMatrix| m.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            for (a, b) in [(&reused.nodes, &fresh.nodes), (&reused.edges, &fresh.edges)] {
+                assert_eq!((a.rows, &a.columns), (b.rows, &b.columns), "graph {seed}");
+                assert!(bits(a) == bits(b), "graph {seed}: values differ");
+            }
+        }
+        let (hits, graph) = random_graph(5, 10);
+        let err = reused.compute_into(&hits, &graph, &["x", "energy"], &edges, &reference);
+        assert_eq!(err.unwrap_err().name, "energy");
+        assert!(reused.nodes.data.is_empty() && reused.edges.data.is_empty());
+    }
+
+    #[test]
+    fn every_value_is_its_own_row_computed_alone() {
+        // Random hits and edges over several tasks and passes, and one edge exactly on the x
+        // reference (the guarded divisor): each matrix value equals the feature computed for
+        // its row alone, scaled, bit for bit.
+        let reference = Reference::default();
+        let n_edges = 2 * ROWS_PER_TASK + 3 * ROWS_PER_PASS + 17;
+        let (hits, graph) = random_graph(5, n_edges);
         let names = all_edge_names();
         let f = edge_features(&hits, &graph, &names, &reference).unwrap();
         assert_eq!(f.data.len(), n_edges * names.len());

@@ -33,7 +33,7 @@ use thiserror::Error;
 
 use crate::candidates::CandidateClassifier;
 use crate::error::ErrorKind;
-use crate::features::{FeatureTable, graph_features};
+use crate::features::{FeatureTable, GraphFeatures};
 use crate::geometry::{Detector, GeometryError};
 use crate::graph::{
     BuildOutcome, EdgeLimit, Embedder, Graph, GraphBuilder, GraphConfig, GraphError,
@@ -347,9 +347,38 @@ pub struct Tracker {
     /// The embedding model of the learned graph builder, shared by all builders.
     embedder: Option<Arc<Embedder>>,
     candidate_classifier: Option<CandidateClassifier>,
-    /// Idle graph builders: a crossing takes one (or makes one when all are busy) and gives it
-    /// back, so that its work space is allocated once per concurrent caller, not per crossing.
-    builders: Mutex<Vec<GraphBuilder>>,
+    /// Idle work spaces: a crossing takes one (or makes one when all are busy) and gives it
+    /// back, so that its memory is allocated once per concurrent caller, not per crossing.
+    workspaces: Mutex<Vec<Workspace>>,
+}
+
+/// What one crossing works in: a graph builder with its search scratch, and the feature
+/// tensors (tens of MB at xi = 7, which cost more to allocate and clear than to fill).
+#[derive(Debug)]
+struct Workspace {
+    builder: GraphBuilder,
+    features: GraphFeatures,
+}
+
+/// A work space taken from a tracker's pool; it goes back when dropped, on every path out of a
+/// reconstruction.
+struct Lease<'a> {
+    pool: &'a Mutex<Vec<Workspace>>,
+    workspace: Option<Workspace>,
+}
+
+impl Lease<'_> {
+    fn get(&mut self) -> &mut Workspace {
+        self.workspace.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(w) = self.workspace.take() {
+            self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(w);
+        }
+    }
 }
 
 impl Tracker {
@@ -389,11 +418,10 @@ impl Tracker {
             tracks.edge_cut()
         );
         let embedder = GraphBuilder::load_embedder(&config.graph, &config.inference)?;
-        let builders = Mutex::new(vec![GraphBuilder::with_embedder(
-            &detector,
-            &config.graph,
-            embedder.clone(),
-        )?]);
+        let workspaces = Mutex::new(vec![Workspace {
+            builder: GraphBuilder::with_embedder(&detector, &config.graph, embedder.clone())?,
+            features: GraphFeatures::default(),
+        }]);
         let candidate_classifier = match config.tracks.candidate_model() {
             Some(path) => {
                 let path = resolve_model(path);
@@ -424,7 +452,7 @@ impl Tracker {
             tracks,
             embedder,
             candidate_classifier,
-            builders,
+            workspaces,
         })
     }
 
@@ -521,23 +549,27 @@ impl Tracker {
         };
         let mut graph = Graph::default();
         let idle = self
-            .builders
+            .workspaces
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .pop();
-        let mut builder = match idle {
-            Some(b) => b,
-            None => GraphBuilder::with_embedder(
-                &self.detector,
-                &self.config.graph,
-                self.embedder.clone(),
-            )?,
+        let workspace = match idle {
+            Some(w) => w,
+            None => Workspace {
+                builder: GraphBuilder::with_embedder(
+                    &self.detector,
+                    &self.config.graph,
+                    self.embedder.clone(),
+                )?,
+                features: GraphFeatures::default(),
+            },
         };
+        let mut lease = Lease {
+            pool: &self.workspaces,
+            workspace: Some(workspace),
+        };
+        let Workspace { builder, features } = lease.get();
         let built = builder.build_limited(hits, &mut graph, limit);
-        self.builders
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(builder);
         let outcome = built.map_err(|e| match e {
             GraphError::TooManyEdges { found, cap } => {
                 TrackerError::TooManyEdges { edges: found, cap }
@@ -555,7 +587,8 @@ impl Tracker {
         let reference = &self.config.graph.reference;
         let node_names: Vec<&str> = info.node_features.iter().map(|f| f.name.as_ref()).collect();
         let edge_names: Vec<&str> = info.edge_features.iter().map(|f| f.name.as_ref()).collect();
-        let features = graph_features(hits, &graph, &node_names, &edge_names, reference)
+        features
+            .compute_into(hits, &graph, &node_names, &edge_names, reference)
             .map_err(|e| TrackerError::Config(e.to_string()))?;
         let t2 = Instant::now();
         let scores = if graph.is_empty() {
@@ -575,6 +608,8 @@ impl Tracker {
             )?
         };
         let t3 = Instant::now();
+        // The work space is free for another crossing from here on.
+        drop(lease);
         let pairs: Vec<(u32, u32)> = graph.pairs().collect();
         let candidates = build_candidates(hits, &pairs, &scores, &self.tracks);
         let t4 = Instant::now();
