@@ -780,10 +780,9 @@ pub fn graph_features(
     edge_names: &[&str],
     reference: &Reference,
 ) -> Result<GraphFeatures, UnknownFeature> {
-    Ok(GraphFeatures {
-        nodes: node_features(hits, node_names, reference)?,
-        edges: edge_features(hits, graph, edge_names, reference)?,
-    })
+    let mut features = GraphFeatures::default();
+    features.compute_into(hits, graph, node_names, edge_names, reference)?;
+    Ok(features)
 }
 
 #[cfg(test)]

@@ -492,8 +492,9 @@ fn skips_into_lone_hits(
     let pass = Pass::SkipsIntoLoneHits { has_in };
     let (groups, members) = (&scratch.groups, &scratch.members);
     let reference = &config.reference;
-    // One query per (relation, lone hit in its target).
-    let mut queries: Vec<(&Group, &Relation, u32)> = Vec::new();
+    // One query per (relation, lone hit in its target), with the relation's largest window
+    // half-widths over the inner group.
+    let mut queries: Vec<(&Group, &Relation, [f64; 2], u32)> = Vec::new();
     for (g, relations) in plan.relations.iter().enumerate() {
         if members[g].is_empty() {
             continue;
@@ -506,7 +507,10 @@ fn skips_into_lone_hits(
             if lone.peek().is_some() {
                 // The pass out of lone hits followed this relation, so it indexed the group.
                 assert!(scratch.indexed[g], "inner group {g} indexed");
-                queries.extend(lone.map(|&c| (&groups[g], r, c)));
+                let inner = &groups[g];
+                let (lo, hi) = (inner.distance_min, inner.distance_max);
+                let widest = [r.window.x.max_over(lo, hi), r.window.y.max_over(lo, hi)];
+                queries.extend(lone.map(|&c| (inner, r, widest, c)));
             }
         }
     }
@@ -514,7 +518,7 @@ fn skips_into_lone_hits(
         .par_chunks(256)
         .map(|chunk| {
             let mut edges = Vec::new();
-            for &(inner, r, c) in chunk {
+            for &(inner, r, [wx_max, wy_max], c) in chunk {
                 let k = c as usize;
                 let (u, v, z) = (
                     reference.u(hits.x[k], hits.z[k]),
@@ -527,15 +531,9 @@ fn skips_into_lone_hits(
                 // |u - u1| (z - z_ref) <= w_x(d1) (z - z1) for every accepting inner hit 1,
                 // so |u - u1| <= max w_x * (z - min z1) / (z - z_ref) (and the same in v).
                 let reach = 1.0 + 1e-9;
-                let du = r.window.x.max_over(inner.distance_min, inner.distance_max)
-                    * (z - inner.z_min)
-                    / (z - reference.z)
-                    * reach
-                    + 1e-9 * (1.0 + u.abs());
-                let dv = r.window.y.max_over(inner.distance_min, inner.distance_max)
-                    * (z - inner.z_min)
-                    / (z - reference.y_z)
-                    * reach
+                let du =
+                    wx_max * (z - inner.z_min) / (z - reference.z) * reach + 1e-9 * (1.0 + u.abs());
+                let dv = wy_max * (z - inner.z_min) / (z - reference.y_z) * reach
                     + 1e-9 * (1.0 + v.abs());
                 inner.sweep(None, [u - du, v - dv], [u + du, v + dv], |p1| {
                     if p1.index > limit.last_inner {
