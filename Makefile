@@ -118,7 +118,7 @@ candidate-model: train-venv venv build
 	    --train $(CURDIR)/$(MODEL_OUT)/candidates-train --tune $(CURDIR)/$(MODEL_OUT)/candidates-tune \
 	    --steps 500 --batch 2048 --out $(CURDIR)/$(MODEL_OUT)/gnntrack_candidates.export.onnx
 	$(VENV)/bin/python models/train/optimize_onnx.py $(MODEL_OUT)/gnntrack_candidates.export.onnx \
-	    $(MODEL_OUT)/gnntrack_candidates.onnx --version 1.0.1
+	    $(MODEL_OUT)/gnntrack_candidates.onnx --version 1.0.2
 	if [ "$(REPLACE_BUNDLED)" = 1 ]; then cp $(MODEL_OUT)/gnntrack_candidates.onnx models/; fi
 
 # The example generic graph models and their sample of simulated showers

@@ -1,7 +1,9 @@
-"""Checks models/train/optimize_onnx.py: on a small edge classifier built here with the layout
-the training export writes (row lookups by GatherND, a dense layer on two gathered node rows and
-an edge row), the rewrite replaces both patterns, keeps the scores, and finds nothing left to do
-on its own output or on the bundled models (which are shipped rewritten).
+"""Checks models/train/optimize_onnx.py on two small edge classifiers built here with the layouts
+the training export writes: row lookups by GatherND and a dense layer on two gathered node rows
+and an edge row (rewrites 1 and 2); gated messages summed into nodes through flat indices, one 4
+and one 8 columns wide (rewrites 3 and 4). The rewrites replace each pattern, keep the scores (the
+last two bit for bit), and find nothing left to do on their own output or on the bundled models
+(which are shipped rewritten).
 
     .venv/bin/python tests/models/test_optimize_onnx.py
 """
@@ -73,19 +75,117 @@ def small_classifier(seed=3):
     return model
 
 
+def message_passing_classifier(seed=5):
+    """Gated messages summed into nodes the way the training export writes them: a message of 4
+    columns gated by a one-column sigmoid, an ungated one of 8 columns, each summed through flat
+    indices dst * K + [0..K-1]."""
+    rng = np.random.default_rng(seed)
+    f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)
+    inits = [numpy_helper.from_array(v, k) for k, v in {
+        "node.w": f32(4, 3), "node.b": f32(4), "edge.w": f32(4, 2), "edge.b": f32(4),
+        "gate.w": f32(1, 4), "gate.b": f32(1), "m4.w": f32(4, 4), "m8.w": f32(8, 4),
+        "update.w": f32(4, 16), "update.b": f32(4), "score.w": f32(1, 4), "score.b": f32(1),
+    }.items()]
+    i64 = lambda v, name: numpy_helper.from_array(np.array(v, dtype=np.int64), name)
+    inits += [i64(0, "row0"), i64(1, "row1"), i64([1], "axis1"), i64([-1], "flat"), i64(4, "k4"),
+              i64(8, "k8"), i64(np.arange(4), "arange4"), i64(np.arange(8), "arange8"),
+              i64([-1, 4], "rows4"), i64([-1, 8], "rows8")]
+    nodes = [
+        helper.make_node("Gather", ["edge_index", "row0"], ["src"], axis=0),
+        helper.make_node("Gather", ["edge_index", "row1"], ["dst"], axis=0),
+        helper.make_node("Shape", ["node_features"], ["shape"], start=0, end=1),
+        helper.make_node("Gemm", ["node_features", "node.w", "node.b"], ["h_lin"], transB=1),
+        helper.make_node("Tanh", ["h_lin"], ["h"]),
+        helper.make_node("Gemm", ["edge_features", "edge.w", "edge.b"], ["e_lin"], transB=1),
+        helper.make_node("Tanh", ["e_lin"], ["e"]),
+        helper.make_node("Gemm", ["e", "gate.w", "gate.b"], ["gate_lin"], transB=1),
+        helper.make_node("Sigmoid", ["gate_lin"], ["gate"]),
+    ]
+    for k, gated in ((4, True), (8, False)):
+        rows = f"m{k}.rows"
+        nodes += [
+            helper.make_node("Gemm", ["h", f"m{k}.w"], [f"m{k}"], transB=1),
+            helper.make_node("Gather", [f"m{k}", "src"], [rows], axis=0),
+        ]
+        if gated:
+            nodes.append(helper.make_node("Mul", ["gate", rows], [f"m{k}.gated"]))
+            rows = f"m{k}.gated"
+        nodes += [
+            helper.make_node("Unsqueeze", ["dst", "axis1"], [f"dst{k}.col"]),
+            helper.make_node("Mul", [f"dst{k}.col", f"k{k}"], [f"dst{k}.scaled"]),
+            helper.make_node("Add", [f"dst{k}.scaled", f"arange{k}"], [f"dst{k}.at"]),
+            helper.make_node("Reshape", [f"dst{k}.at", "flat"], [f"dst{k}.flat"]),
+            helper.make_node("Mul", ["shape", f"k{k}"], [f"size{k}"]),
+            helper.make_node("ConstantOfShape", [f"size{k}"], [f"zeros{k}"],
+                             value=helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])),
+            helper.make_node("Reshape", [rows, "flat"], [f"m{k}.flat"]),
+            helper.make_node("ScatterElements", [f"zeros{k}", f"dst{k}.flat", f"m{k}.flat"], [f"sum{k}.flat"],
+                             axis=0, reduction="add"),
+            helper.make_node("Reshape", [f"sum{k}.flat", f"rows{k}"], [f"sum{k}"]),
+        ]
+    nodes += [
+        helper.make_node("Concat", ["sum4", "sum8", "h"], ["node_in"], axis=1),
+        helper.make_node("Gemm", ["node_in", "update.w", "update.b"], ["update"], transB=1),
+        helper.make_node("Tanh", ["update"], ["h2"]),
+        helper.make_node("Gather", ["h2", "src"], ["h2_src"], axis=0),
+        helper.make_node("Gemm", ["h2_src", "score.w", "score.b"], ["score_col"], transB=1),
+        helper.make_node("Reshape", ["score_col", "flat"], ["score"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "message_passing",
+        [
+            helper.make_tensor_value_info("node_features", TensorProto.FLOAT, ["N", 3]),
+            helper.make_tensor_value_info("edge_index", TensorProto.INT64, [2, "E"]),
+            helper.make_tensor_value_info("edge_features", TensorProto.FLOAT, ["E", 2]),
+        ],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["E"])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def check_message_sums():
+    """Rewrites 3 and 4: the narrow sum by rows, the wide one with its index scaled as a vector,
+    the gate widened, and the same scores bit for bit."""
+    import onnxruntime as ort
+
+    original = message_passing_classifier()
+    rewritten = message_passing_classifier()
+    counts = optimize_onnx.optimize(rewritten)
+    assert counts == (0, 0, 2, 1), counts
+    nodes = list(rewritten.graph.node)
+    scatters = [n for n in nodes if n.op_type == "ScatterElements"]
+    made = optimize_onnx.producers(rewritten.graph)
+    index_ops = sorted(made[n.input[1]].op_type for n in scatters)
+    assert index_ops == ["Concat", "Reshape"], index_ops
+    assert not any(n.op_type == "Mul" and made.get(n.input[0], n).op_type == "Unsqueeze" for n in nodes)
+    assert [n.op_type for n in nodes].count("Sigmoid") == 1
+    feeds = optimize_onnx.random_feeds(original)
+    run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    a, b = run(original), run(rewritten)
+    assert np.array_equal(a, b), float(np.max(np.abs(a - b)))
+    assert optimize_onnx.optimize(rewritten) == (0, 0, 0, 0), "a second pass finds work"
+
+
 def main():
     original = small_classifier()
     rewritten = small_classifier()
-    lookups, layers = optimize_onnx.optimize(rewritten, version="1-fast")
-    assert (lookups, layers) == (2, 1), (lookups, layers)
+    counts = optimize_onnx.optimize(rewritten, version="1-fast")
+    assert counts == (2, 1, 0, 0), counts
     ops = [n.op_type for n in rewritten.graph.node]
     assert "GatherND" not in ops and "Concat" not in ops, ops
     assert {p.key: p.value for p in rewritten.metadata_props}["gnntrack.model_version"] == "1-fast"
     assert optimize_onnx.check(original, rewritten), "scores differ"
-    assert optimize_onnx.optimize(rewritten) == (0, 0), "a second pass finds work"
+    assert optimize_onnx.optimize(rewritten) == (0, 0, 0, 0), "a second pass finds work"
+    check_message_sums()
     for path in sorted((REPO / "models").glob("*.onnx")):
-        assert optimize_onnx.optimize(onnx.load(path)) == (0, 0), f"{path.name} is not the rewritten form"
-    print("optimize_onnx: rewrite checked on a small classifier; bundled models are rewritten")
+        counts = optimize_onnx.optimize(onnx.load(path))
+        assert counts == (0, 0, 0, 0), f"{path.name} is not the rewritten form: {counts}"
+    print("optimize_onnx: rewrites checked on two small classifiers; bundled models are rewritten")
     return 0
 
 
