@@ -309,9 +309,15 @@ fn swap_tails(
         {
             return false;
         }
-        let na = chi2(&mut exchanged(&hits.z, a, b, z_cut));
+        // A chi2 is never negative, so a's new chi2 alone at or above both old ones settles it.
+        let Some(na) = chi2(&mut exchanged(&hits.z, a, b, z_cut)) else {
+            return false;
+        };
+        if na >= ca + cb {
+            return false;
+        }
         let nb = chi2(&mut exchanged(&hits.z, b, a, z_cut));
-        matches!((na, nb), (Some(na), Some(nb)) if na + nb < ca + cb)
+        nb.is_some_and(|nb| na + nb < ca + cb)
     };
     // Screen every edge in parallel against the tracks as they are. An edge whose two hits
     // and their tracks are untouched when the sequential pass reaches it gets the same answer
