@@ -23,7 +23,8 @@ use super::{EdgeKind, Graph};
 pub(super) struct Scratch {
     offsets: Vec<u32>,
     overlap_out: Vec<bool>,
-    drop: Vec<usize>,
+    /// Whether each edge goes (both rules may find it).
+    drop: Vec<bool>,
 }
 
 /// Edge positions of each source in a graph sorted by (src, dst).
@@ -77,6 +78,7 @@ pub(super) fn drop_shortcuts(graph: &mut Graph, scratch: &mut Scratch) {
         drop,
     } = scratch;
     drop.clear();
+    drop.resize(graph.len(), false);
     overlap_out.clear();
     overlap_out.resize(graph.n_nodes, false);
     let rows = Rows::new(graph, offsets);
@@ -90,7 +92,7 @@ pub(super) fn drop_shortcuts(graph: &mut Graph, scratch: &mut Scratch) {
                     && let Some(g) = rows.find(x, graph.dst[f])
                     && graph.kind[g] == EdgeKind::Next
                 {
-                    drop.push(g);
+                    drop[g] = true;
                 }
             }
         }
@@ -104,25 +106,31 @@ pub(super) fn drop_shortcuts(graph: &mut Graph, scratch: &mut Scratch) {
                     && let Some(g) = rows.find(x, graph.dst[f])
                     && graph.kind[g] == EdgeKind::Next
                 {
-                    drop.push(g);
+                    drop[g] = true;
                 }
             }
         }
     }
-    if drop.is_empty() {
+    // Compact in place, a run of kept edges at a time.
+    let Some(first) = drop.iter().position(|&d| d) else {
         return;
-    }
-    drop.sort_unstable();
-    drop.dedup();
-    // Compact in place.
-    let mut write = drop[0];
-    for (k, &d) in drop.iter().enumerate() {
-        let end = drop.get(k + 1).copied().unwrap_or(graph.len());
-        let len = end - (d + 1);
-        graph.src.copy_within(d + 1..end, write);
-        graph.dst.copy_within(d + 1..end, write);
-        graph.kind.copy_within(d + 1..end, write);
-        write += len;
+    };
+    let mut write = first;
+    let mut read = first;
+    while read < graph.len() {
+        // Skip the dropped run, then move the kept run after it.
+        while read < graph.len() && drop[read] {
+            read += 1;
+        }
+        let end = drop[read..]
+            .iter()
+            .position(|&d| d)
+            .map_or(graph.len(), |k| read + k);
+        graph.src.copy_within(read..end, write);
+        graph.dst.copy_within(read..end, write);
+        graph.kind.copy_within(read..end, write);
+        write += end - read;
+        read = end;
     }
     graph.truncate(write);
 }
