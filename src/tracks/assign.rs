@@ -30,36 +30,28 @@ pub(crate) fn assign(
     scores: &[f32],
     config: &TrackConfig,
 ) -> Vec<Vec<u32>> {
-    // Best first: more layers, then more hits (both hits of a stave overlap), then lower cost
-    // (non-negative, so its bits sort as the value), then the lower index.
-    let mut keyed: Vec<(u64, u32)> = (0..paths.len())
-        .map(|p| {
-            let layers = u64::from(255 - paths.layers[p]);
-            let n_hits = 255 - (paths.offsets[p + 1] - paths.offsets[p]).min(255) as u64;
-            let cost = u64::from(paths.cost[p].max(0.0).to_bits());
-            ((layers << 40) | (n_hits << 32) | cost, p as u32)
-        })
-        .collect();
     let t0 = std::time::Instant::now();
-    keyed.par_sort_unstable();
-    let order: Vec<u32> = keyed.into_iter().map(|(_, p)| p).collect();
+    let order = best_first_order(paths);
+    // The paths in that order: the passes below read them one after the other, and a path's
+    // rank is its number from here on.
+    let paths = &paths.permuted(&order);
     let t1 = std::time::Instant::now();
     let mut state = State::new(hits.len(), paths);
-    for &p in &order {
+    for p in 0..paths.len() as u32 {
         if state.is_free(p) {
             state.take(p);
         }
     }
     let t2 = std::time::Instant::now();
     if config.share_hits {
-        share(&mut state, &order, hits, config);
+        share(&mut state, hits, config);
     }
     let t3 = std::time::Instant::now();
     let state = &state;
-    let mut tracks: Vec<Vec<u32>> = order
-        .par_iter()
-        .filter(|&&p| state.is_taken[p as usize])
-        .map(|&p| state.hits_of(p))
+    let mut tracks: Vec<Vec<u32>> = (0..paths.len() as u32)
+        .into_par_iter()
+        .filter(|&p| state.is_taken[p as usize])
+        .map(|p| state.hits_of(p))
         .collect();
     let t4 = std::time::Instant::now();
     if config.swap_tails {
@@ -75,6 +67,47 @@ pub(crate) fn assign(
         ms(t4, std::time::Instant::now())
     );
     tracks
+}
+
+/// The paths best first: more layers, then more hits (both hits of a stave overlap), then
+/// lower cost, then the lower index. A counting sort by (layers, hits), which take a few
+/// values, then each class sorted by (cost, index) packed in one integer: the cost is not
+/// negative, so its bits sort as the value.
+fn best_first_order(paths: &Paths) -> Vec<u32> {
+    const CLASSES: usize = 1 << 16;
+    let class = |p: usize| {
+        let layers = 255 - usize::from(paths.layers[p]);
+        let n_hits = 255 - (paths.offsets[p + 1] - paths.offsets[p]).min(255) as usize;
+        (layers << 8) | n_hits
+    };
+    let mut starts = vec![0u32; CLASSES + 1];
+    for p in 0..paths.len() {
+        starts[class(p) + 1] += 1;
+    }
+    for c in 0..CLASSES {
+        starts[c + 1] += starts[c];
+    }
+    let mut keys = vec![0u64; paths.len()];
+    let mut fill = starts.clone();
+    for p in 0..paths.len() {
+        let at = &mut fill[class(p)];
+        let cost = u64::from(paths.cost[p].max(0.0).to_bits());
+        keys[*at as usize] = (cost << 32) | p as u64;
+        *at += 1;
+    }
+    // The runs of the classes, each sorted, side by side.
+    let mut runs = Vec::new();
+    let mut rest = &mut keys[..];
+    for c in 0..CLASSES {
+        let len = (starts[c + 1] - starts[c]) as usize;
+        if len > 0 {
+            let (run, tail) = std::mem::take(&mut rest).split_at_mut(len);
+            runs.push(run);
+            rest = tail;
+        }
+    }
+    runs.into_par_iter().for_each(|run| run.par_sort_unstable());
+    keys.into_par_iter().map(|k| k as u32).collect()
 }
 
 /// Owners of the hits while paths are taken.
@@ -149,10 +182,10 @@ impl<'a> State<'a> {
 /// at least. One common hit is shared. Two common hits are split, one to each (the path takes
 /// the upstream one): a track holding two hits of a positron merged into another's would be
 /// as much that positron's as its own. More common hits mean one track, not two.
-fn share(state: &mut State, order: &[u32], hits: &Hits, config: &TrackConfig) {
+fn share(state: &mut State, hits: &Hits, config: &TrackConfig) {
     let paths = state.paths;
     let layers = |members: &mut dyn Iterator<Item = u32>| layer_mask(hits, members).count_ones();
-    for &p in order {
+    for p in 0..paths.len() as u32 {
         if state.is_taken[p as usize] || !state.good_fit(p, config.share_chi2_ndf) {
             continue;
         }

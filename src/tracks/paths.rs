@@ -36,6 +36,44 @@ impl Paths {
     pub fn path(&self, k: usize) -> &[u32] {
         &self.hits[self.offsets[k] as usize..self.offsets[k + 1] as usize]
     }
+
+    /// The paths in the order `order` (path `order[k]` becomes path `k`), copied in parallel,
+    /// so that a pass in that order reads them one after the other.
+    pub fn permuted(&self, order: &[u32]) -> Paths {
+        const PATHS_PER_BLOCK: usize = 4096;
+        let mut offsets = Vec::with_capacity(order.len() + 1);
+        offsets.push(0u32);
+        let mut total = 0u32;
+        for &p in order {
+            let p = p as usize;
+            total += self.offsets[p + 1] - self.offsets[p];
+            offsets.push(total);
+        }
+        let mut hits = vec![0u32; total as usize];
+        let mut blocks = Vec::with_capacity(order.len().div_ceil(PATHS_PER_BLOCK));
+        let mut rest = &mut hits[..];
+        for (b, ranks) in order.chunks(PATHS_PER_BLOCK).enumerate() {
+            let first = b * PATHS_PER_BLOCK;
+            let len = (offsets[first + ranks.len()] - offsets[first]) as usize;
+            let (block, tail) = std::mem::take(&mut rest).split_at_mut(len);
+            blocks.push((ranks, block));
+            rest = tail;
+        }
+        blocks.into_par_iter().for_each(|(ranks, block)| {
+            let mut at = 0;
+            for &p in ranks {
+                let path = self.path(p as usize);
+                block[at..at + path.len()].copy_from_slice(path);
+                at += path.len();
+            }
+        });
+        Paths {
+            hits,
+            offsets,
+            layers: order.par_iter().map(|&p| self.layers[p as usize]).collect(),
+            cost: order.par_iter().map(|&p| self.cost[p as usize]).collect(),
+        }
+    }
 }
 
 /// Cost of a path from its fit and the mean score of its edges: chi2 / ndf plus
