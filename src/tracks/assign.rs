@@ -74,9 +74,10 @@ pub(crate) fn assign(
 /// values, then each class sorted by (cost, index) packed in one integer: the cost is not
 /// negative, so its bits sort as the value.
 fn best_first_order(paths: &Paths) -> Vec<u32> {
-    const CLASSES: usize = 1 << 16;
+    // At most 64 layers (a path's layers are bits of a u64) and 255 hits counted.
+    const CLASSES: usize = 65 << 8;
     let class = |p: usize| {
-        let layers = 255 - usize::from(paths.layers[p]);
+        let layers = 64 - usize::from(paths.layers[p]).min(64);
         let n_hits = 255 - (paths.offsets[p + 1] - paths.offsets[p]).min(255) as usize;
         (layers << 8) | n_hits
     };
