@@ -557,4 +557,39 @@ mod tests {
             vec![vec![0, 1, 2, 3]]
         );
     }
+
+    #[test]
+    fn the_best_first_order_is_that_of_a_plain_sort() {
+        // Few distinct layer counts, lengths and costs: many ties, broken by the index.
+        let mut r = rng(5);
+        for trial in 0..50 {
+            let lists: Vec<(Vec<u32>, u8, f32)> = (0..r.random_range(0..400))
+                .map(|_| {
+                    let n = r.random_range(3..9u32);
+                    let cost = [0.0, 0.5, 1.0, 2.5, -1.0][r.random_range(0..5)];
+                    ((0..n).collect(), r.random_range(2..5u8), cost)
+                })
+                .collect();
+            let paths = paths_of(&lists);
+            let mut expected: Vec<u32> = (0..lists.len() as u32).collect();
+            expected.sort_by(|&a, &b| {
+                let key = |p: u32| {
+                    let (hits, layers, cost) = &lists[p as usize];
+                    (
+                        std::cmp::Reverse(*layers),
+                        std::cmp::Reverse(hits.len()),
+                        cost.max(0.0),
+                    )
+                };
+                key(a).partial_cmp(&key(b)).unwrap().then(a.cmp(&b))
+            });
+            assert_eq!(best_first_order(&paths), expected, "trial {trial}");
+            let ranked = paths.permuted(&expected);
+            for (k, &p) in expected.iter().enumerate() {
+                assert_eq!(ranked.path(k), paths.path(p as usize), "trial {trial}");
+                assert_eq!(ranked.layers[k], paths.layers[p as usize]);
+                assert_eq!(ranked.cost[k], paths.cost[p as usize]);
+            }
+        }
+    }
 }
