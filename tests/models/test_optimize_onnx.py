@@ -20,6 +20,26 @@ sys.path.insert(0, str(REPO / "models" / "train"))
 import optimize_onnx  # noqa: E402
 
 
+def classifier(nodes, inits, name, opset):
+    """An edge classifier of `nodes`: node features [N, 3], edge index, edge features [E, 2] in,
+    one score per edge out."""
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [
+            helper.make_tensor_value_info("node_features", TensorProto.FLOAT, ["N", 3]),
+            helper.make_tensor_value_info("edge_index", TensorProto.INT64, [2, "E"]),
+            helper.make_tensor_value_info("edge_features", TensorProto.FLOAT, ["E", 2]),
+        ],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["E"])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
 def small_classifier(seed=3):
     rng = np.random.default_rng(seed)
     weights = {
@@ -56,22 +76,9 @@ def small_classifier(seed=3):
         helper.make_node("Gemm", ["hidden", "score.w", "score.b"], ["score_col"], transB=1),
         helper.make_node("Reshape", ["score_col", "flat"], ["score"]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "small",
-        [
-            helper.make_tensor_value_info("node_features", TensorProto.FLOAT, ["N", 3]),
-            helper.make_tensor_value_info("edge_index", TensorProto.INT64, [2, "E"]),
-            helper.make_tensor_value_info("edge_features", TensorProto.FLOAT, ["E", 2]),
-        ],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["E"])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
+    model = classifier(nodes, inits, "small", opset=17)
     entry = model.metadata_props.add()
     entry.key, entry.value = "gnntrack.model_version", "1"
-    onnx.checker.check_model(model)
     return model
 
 
@@ -131,21 +138,7 @@ def message_passing_classifier(seed=5):
         helper.make_node("Gemm", ["h2_src", "score.w", "score.b"], ["score_col"], transB=1),
         helper.make_node("Reshape", ["score_col", "flat"], ["score"]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "message_passing",
-        [
-            helper.make_tensor_value_info("node_features", TensorProto.FLOAT, ["N", 3]),
-            helper.make_tensor_value_info("edge_index", TensorProto.INT64, [2, "E"]),
-            helper.make_tensor_value_info("edge_features", TensorProto.FLOAT, ["E", 2]),
-        ],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["E"])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
+    return classifier(nodes, inits, "message_passing", opset=18)
 
 
 def check_message_sums():
