@@ -356,7 +356,8 @@ typedef struct gnntrack_times {
      */
     double graph;
     /**
-     * Feature computation.
+     * Feature computation (with, beside it, the cut of the graph into the parts the model
+     * scores).
      */
     double features;
     /**

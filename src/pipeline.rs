@@ -292,7 +292,8 @@ impl TrackerConfig {
 pub struct StageTimes {
     /// Hit validation and graph construction.
     pub graph: f64,
-    /// Feature computation.
+    /// Feature computation (with, beside it, the cut of the graph into the parts the model
+    /// scores).
     pub features: f64,
     /// GNN inference.
     pub inference: f64,
@@ -587,14 +588,21 @@ impl Tracker {
         let reference = &self.config.graph.reference;
         let node_names: Vec<&str> = info.node_features.iter().map(|f| f.name.as_ref()).collect();
         let edge_names: Vec<&str> = info.edge_features.iter().map(|f| f.name.as_ref()).collect();
-        features
-            .compute_into(hits, &graph, &node_names, &edge_names, reference)
-            .map_err(|e| TrackerError::Config(e.to_string()))?;
+        // The cut of the graph into the parts the model scores depends on the graph alone: it
+        // is made while the features are computed.
+        let (computed, plan) = rayon::join(
+            || features.compute_into(hits, &graph, &node_names, &edge_names, reference),
+            || {
+                self.classifier
+                    .plan_parts(hits.len(), &graph.src, &graph.dst)
+            },
+        );
+        computed.map_err(|e| TrackerError::Config(e.to_string()))?;
         let t2 = Instant::now();
         let scores = if graph.is_empty() {
             Vec::new()
         } else {
-            self.classifier.score(
+            self.classifier.score_planned(
                 &features.nodes.data,
                 hits.len(),
                 EdgeIndex::Pairs {
@@ -605,6 +613,7 @@ impl Tracker {
                     .edge_features
                     .as_ref()
                     .map(|_| features.edges.data.as_slice()),
+                plan,
             )?
         };
         let t3 = Instant::now();

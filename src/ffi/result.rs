@@ -107,7 +107,8 @@ impl From<&Candidate> for gnntrack_fit {
 pub struct gnntrack_times {
     /// Hit validation and graph construction.
     pub graph: f64,
-    /// Feature computation.
+    /// Feature computation (with, beside it, the cut of the graph into the parts the model
+    /// scores).
     pub features: f64,
     /// GNN inference.
     pub inference: f64,

@@ -243,6 +243,40 @@ impl EdgeClassifier {
         edges: EdgeIndex<'_>,
         edge_features: Option<&[f32]>,
     ) -> Result<Vec<f32>, InferenceError> {
+        self.score_planned(node_features, n_nodes, edges, edge_features, None)
+    }
+
+    /// How [`score`](Self::score) would cut the graph `src[k] -> dst[k]` of `n_nodes` hits into
+    /// parts, made ahead: the cut depends on the graph alone, so a caller can make it while it
+    /// computes the features, and hand it to [`score_planned`](Self::score_planned). `None` when
+    /// the graph is scored in one run, or when an edge refers to a hit beyond `n_nodes` (the
+    /// scoring reports that).
+    pub(crate) fn plan_parts<'a>(
+        &self,
+        n_nodes: usize,
+        src: &'a [u32],
+        dst: &'a [u32],
+    ) -> Option<PartPlan<'a>> {
+        let (Some(target), Some(hops)) = (self.part_edges, self.info.receptive_hops) else {
+            return None;
+        };
+        let in_range = |ends: &[u32]| ends.par_iter().all(|&i| (i as usize) < n_nodes);
+        if src.len() <= target || src.len() != dst.len() || !in_range(src) || !in_range(dst) {
+            return None;
+        }
+        Some(PartPlan::new(n_nodes, src, dst, hops, target))
+    }
+
+    /// [`score`](Self::score) with the parts of [`plan_parts`](Self::plan_parts), if it was made
+    /// for these very edges (the same `src` and `dst`); otherwise as `score`.
+    pub(crate) fn score_planned(
+        &self,
+        node_features: &[f32],
+        n_nodes: usize,
+        edges: EdgeIndex<'_>,
+        edge_features: Option<&[f32]>,
+        plan: Option<PartPlan<'_>>,
+    ) -> Result<Vec<f32>, InferenceError> {
         let fn_ = self.info.node_features.len();
         let expected = n_nodes.checked_mul(fn_).ok_or_else(|| {
             InferenceError::Input(format!("{n_nodes} nodes x {fn_} features overflows"))
@@ -286,18 +320,16 @@ impl EdgeClassifier {
             return Ok(Vec::new());
         }
 
-        let mut scores = match (self.part_edges, self.info.receptive_hops) {
-            (Some(target), Some(hops)) if n_edges > target => {
+        let plan = plan.filter(|p| match edges {
+            EdgeIndex::Pairs { src, dst } => p.is_for(n_nodes, src, dst),
+            EdgeIndex::Packed(_) => false,
+        });
+        let mut scores = match (plan, self.part_edges, self.info.receptive_hops) {
+            (Some(plan), ..) => self.run_parts(&plan, node_features, edge_features)?,
+            (None, Some(target), Some(hops)) if n_edges > target => {
                 let (src, dst) = edges.pairs();
-                self.run_parts(
-                    n_nodes,
-                    &src,
-                    &dst,
-                    hops,
-                    target,
-                    node_features,
-                    edge_features,
-                )?
+                let plan = PartPlan::new(n_nodes, &src, &dst, hops, target);
+                self.run_parts(&plan, node_features, edge_features)?
             }
             _ => self.run(
                 node_features,
@@ -358,46 +390,34 @@ impl EdgeClassifier {
         Ok(scores)
     }
 
-    /// Cuts the graph into parts, each built and run side by side on the current rayon pool;
-    /// puts the scores of each part's core edges in place: the raw output for every edge.
-    #[allow(clippy::too_many_arguments)]
+    /// Builds the parts of `plan` and runs them side by side on the current rayon pool; puts
+    /// the scores of each part's core edges in place: the raw output for every edge.
     fn run_parts(
         &self,
-        n_nodes: usize,
-        src: &[u32],
-        dst: &[u32],
-        hops: u32,
-        target: usize,
+        plan: &PartPlan<'_>,
         node_features: &[f32],
         edge_features: Option<&[f32]>,
     ) -> Result<Vec<f32>, InferenceError> {
         let start = std::time::Instant::now();
-        // Parts twice as large while the halos more than half again a part's edges (dense
-        // graphs: at five times the xi = 7 density they would hold 2.6 times the edges).
-        let mut target = target;
-        let mut plan = partition::Plan::new(n_nodes, src, dst, hops, target);
-        while plan.halo_ratio().is_some_and(|r| r > MAX_HALO_RATIO) && target < src.len() {
-            target *= 2;
-            plan.cut(target);
-        }
-        let planned = start.elapsed();
-        let done: Vec<_> = (0..plan.len())
+        let parts = &plan.parts;
+        let done: Vec<_> = (0..parts.len())
             .into_par_iter()
             .map(|k| {
-                let part = plan.part(k);
+                let part = parts.part(k);
                 let out = self.run_part(&part, node_features, edge_features);
                 (part, out)
             })
             .collect();
+        let n_edges = plan.src.len();
         log::debug!(
-            "{} edges scored in {} parts of about {target} edges holding {} edges with their halos: cut in {:.1} ms, run in {:.1} ms",
-            src.len(),
+            "{n_edges} edges scored in {} parts of about {} edges holding {} edges with their halos: cut in {:.1} ms, run in {:.1} ms",
             done.len(),
+            plan.target,
             done.iter().map(|(p, _)| p.edges.len()).sum::<usize>(),
-            planned.as_secs_f64() * 1e3,
-            (start.elapsed() - planned).as_secs_f64() * 1e3
+            plan.cut_ms,
+            start.elapsed().as_secs_f64() * 1e3
         );
-        let mut scores = vec![0.0f32; src.len()];
+        let mut scores = vec![0.0f32; n_edges];
         for (part, out) in done {
             for ((&e, &core), s) in part.edges.iter().zip(&part.core).zip(out?) {
                 if core {
@@ -438,10 +458,116 @@ impl EdgeClassifier {
 /// Largest ratio of a sliced part's edges to its core edges before parts are made larger.
 const MAX_HALO_RATIO: f64 = 1.5;
 
+/// The parts a graph is scored in (see [`EdgeClassifier::plan_parts`]).
+pub(crate) struct PartPlan<'a> {
+    parts: partition::Plan<'a>,
+    n_nodes: usize,
+    src: &'a [u32],
+    dst: &'a [u32],
+    /// Core edges per part.
+    target: usize,
+    /// How long the cut took.
+    cut_ms: f64,
+}
+
+impl<'a> PartPlan<'a> {
+    /// Parts of about `target` core edges, twice as large while the halos hold more than half
+    /// again a part's edges (dense graphs: at five times the xi = 7 density they would hold
+    /// 2.6 times the edges).
+    fn new(
+        n_nodes: usize,
+        src: &'a [u32],
+        dst: &'a [u32],
+        hops: u32,
+        target: usize,
+    ) -> PartPlan<'a> {
+        let start = std::time::Instant::now();
+        let mut target = target;
+        let mut parts = partition::Plan::new(n_nodes, src, dst, hops, target);
+        while parts.halo_ratio().is_some_and(|r| r > MAX_HALO_RATIO) && target < src.len() {
+            target *= 2;
+            parts.cut(target);
+        }
+        PartPlan {
+            parts,
+            n_nodes,
+            src,
+            dst,
+            target,
+            cut_ms: start.elapsed().as_secs_f64() * 1e3,
+        }
+    }
+
+    /// Whether the plan was made for these very edges.
+    fn is_for(&self, n_nodes: usize, src: &[u32], dst: &[u32]) -> bool {
+        self.n_nodes == n_nodes && std::ptr::eq(self.src, src) && std::ptr::eq(self.dst, dst)
+    }
+}
+
 fn names(specs: &[FeatureSpec]) -> String {
     specs
         .iter()
         .map(|f| f.name.as_ref())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::DEFAULT_MODEL;
+    use crate::tracks::test_support::rng;
+    use rand::RngExt;
+
+    /// A random graph of `n` hits and `e` edges with features in the bundled model's ranges.
+    fn random_graph(seed: u64, n: usize, e: usize) -> (Vec<f32>, Vec<u32>, Vec<u32>, Vec<f32>) {
+        let mut r = rng(seed);
+        let nodes = (0..n * 7).map(|_| r.random_range(-1.0..1.0f32)).collect();
+        // Targets near the source: long chains, one large component.
+        let src: Vec<u32> = (0..e).map(|k| (k * n / e) as u32).collect();
+        let dst = src
+            .iter()
+            .map(|&s| ((s as usize + r.random_range(1..40)) % n) as u32)
+            .collect();
+        let edges = (0..e * 11).map(|_| r.random_range(-1.0..1.0f32)).collect();
+        (nodes, src, dst, edges)
+    }
+
+    #[test]
+    fn a_cut_made_ahead_gives_the_scores_of_one_made_in_place() {
+        let config = InferenceConfig::default();
+        let features = FeatureTable::tracker();
+        let c =
+            EdgeClassifier::from_bytes(DEFAULT_MODEL.to_vec(), "bundled", &config, &features, None)
+                .unwrap();
+        let (n, e) = (3000, 9000);
+        let (nodes, src, dst, edge_features) = random_graph(7, n, e);
+        let pairs = EdgeIndex::Pairs {
+            src: &src,
+            dst: &dst,
+        };
+        let plain = c.score(&nodes, n, pairs, Some(&edge_features)).unwrap();
+        let plan = c.plan_parts(n, &src, &dst);
+        assert!(
+            plan.as_ref().is_some_and(|p| p.parts.len() > 1),
+            "cut into parts"
+        );
+        let planned = c
+            .score_planned(&nodes, n, pairs, Some(&edge_features), plan)
+            .unwrap();
+        assert_eq!(planned, plain);
+        // A plan made for other edges is not used: used, it would give other scores.
+        let (_, src2, dst2, _) = random_graph(8, n, e);
+        let foreign = c.plan_parts(n, &src2, &dst2);
+        assert!(foreign.is_some());
+        let other = c
+            .score_planned(&nodes, n, pairs, Some(&edge_features), foreign)
+            .unwrap();
+        assert_eq!(other, plain);
+        // No plan for a small graph, nor for edges beyond the hits (scoring reports those).
+        assert!(c.plan_parts(n, &src[..100], &dst[..100]).is_none());
+        let mut bad = dst.clone();
+        bad[5] = n as u32;
+        assert!(c.plan_parts(n, &src, &bad).is_none());
+    }
 }
