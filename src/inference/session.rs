@@ -320,8 +320,11 @@ impl EdgeClassifier {
             return Ok(Vec::new());
         }
 
+        // A plan serves only the edges it was cut from, with this model's receptive field.
         let plan = plan.filter(|p| match edges {
-            EdgeIndex::Pairs { src, dst } => p.is_for(n_nodes, src, dst),
+            EdgeIndex::Pairs { src, dst } => {
+                p.is_for(n_nodes, src, dst) && Some(p.hops) == self.info.receptive_hops
+            }
             EdgeIndex::Packed(_) => false,
         });
         let mut scores = match (plan, self.part_edges, self.info.receptive_hops) {
@@ -464,6 +467,8 @@ pub(crate) struct PartPlan<'a> {
     n_nodes: usize,
     src: &'a [u32],
     dst: &'a [u32],
+    /// The receptive field the halos were cut for.
+    hops: u32,
     /// Core edges per part.
     target: usize,
     /// How long the cut took.
@@ -493,6 +498,7 @@ impl<'a> PartPlan<'a> {
             n_nodes,
             src,
             dst,
+            hops,
             target,
             cut_ms: start.elapsed().as_secs_f64() * 1e3,
         }
