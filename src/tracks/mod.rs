@@ -234,23 +234,34 @@ pub fn build_candidates(
     );
     let paths = paths::enumerate_paths(hits, &adjacency, config);
     let t1 = std::time::Instant::now();
-    let mut groups = assign::assign(hits, &paths, edges, scores, config);
-    let t2 = std::time::Instant::now();
-    if config.join_pieces {
-        // Pieces of the hits no track took, joined by edges above the cut.
+    let mut groups = assign::take_paths(hits, &paths, config);
+    // Pieces of the hits no track took, joined by edges above the cut: the tail exchange never
+    // frees or takes a hit, so they are found beside it, from the tracks before it.
+    let used = config.join_pieces.then(|| {
         let mut used = vec![false; hits.len()];
         for g in &groups {
             for &h in g {
                 used[h as usize] = true;
             }
         }
-        let cut = config.edge_cut();
-        let loose_edges = edges
-            .iter()
-            .zip(scores)
-            .filter(|&(&(a, b), &s)| s >= cut && !used[a as usize] && !used[b as usize])
-            .map(|(&e, _)| e);
-        groups.extend(connected_components(hits.len(), loose_edges, 1));
+        used
+    });
+    let (_, pieces) = rayon::join(
+        || assign::exchange_tails(hits, &mut groups, edges, scores, config),
+        || {
+            let used = used?;
+            let cut = config.edge_cut();
+            let loose_edges = edges
+                .iter()
+                .zip(scores)
+                .filter(|&(&(a, b), &s)| s >= cut && !used[a as usize] && !used[b as usize])
+                .map(|(&e, _)| e);
+            Some(connected_components(hits.len(), loose_edges, 1))
+        },
+    );
+    let t2 = std::time::Instant::now();
+    if let Some(pieces) = pieces {
+        groups.extend(pieces);
         groups = join_pieces(hits, groups, config);
     }
     let t3 = std::time::Instant::now();
