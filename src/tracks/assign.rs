@@ -567,6 +567,17 @@ mod tests {
             swap_tails(&h, &mut screened, &edges, &scores, &config, true);
             swap_tails(&h, &mut plain, &edges, &scores, &config, false);
             assert_eq!(screened, plain, "trial {trial}");
+            // Track building looks for the pieces of the free hits beside the exchange.
+            let held = |t: &[Vec<u32>]| t.iter().flatten().copied().collect::<Vec<u32>>();
+            let (mut before, mut after) = (held(&tracks), held(&screened));
+            before.sort_unstable();
+            before.dedup();
+            after.sort_unstable();
+            after.dedup();
+            assert_eq!(
+                after, before,
+                "trial {trial}: an exchange freed or took a hit"
+            );
             changed += usize::from(screened != tracks);
         }
         assert!(changed >= 20, "only {changed} trials exchanged tails");
