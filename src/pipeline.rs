@@ -589,13 +589,14 @@ impl Tracker {
         let node_names: Vec<&str> = info.node_features.iter().map(|f| f.name.as_ref()).collect();
         let edge_names: Vec<&str> = info.edge_features.iter().map(|f| f.name.as_ref()).collect();
         // The cut of the graph into the parts the model scores depends on the graph alone: it
-        // is made while the features are computed.
-        let (computed, plan) = rayon::join(
-            || features.compute_into(hits, &graph, &node_names, &edge_names, reference),
+        // is made while the features are computed (started first: its breadth-first walk is
+        // the longer chain of sequential work).
+        let (plan, computed) = rayon::join(
             || {
                 self.classifier
                     .plan_parts(hits.len(), &graph.src, &graph.dst)
             },
+            || features.compute_into(hits, &graph, &node_names, &edge_names, reference),
         );
         computed.map_err(|e| TrackerError::Config(e.to_string()))?;
         let t2 = Instant::now();
