@@ -260,11 +260,10 @@ impl EdgeClassifier {
         let (Some(target), Some(hops)) = (self.part_edges, self.info.receptive_hops) else {
             return None;
         };
-        let in_range = |ends: &[u32]| ends.par_iter().all(|&i| (i as usize) < n_nodes);
-        if src.len() <= target || src.len() != dst.len() || !in_range(src) || !in_range(dst) {
-            return None;
-        }
-        Some(PartPlan::new(n_nodes, src, dst, hops, target))
+        let edges = EdgeIndex::Pairs { src, dst };
+        let n_edges = edges.len().ok()?;
+        (n_edges > target && edges.first_out_of_range(n_nodes).is_none())
+            .then(|| PartPlan::new(n_nodes, src, dst, hops, target))
     }
 
     /// [`score`](Self::score) with the parts of [`plan_parts`](Self::plan_parts), if it was made
