@@ -50,18 +50,10 @@ impl Paths {
             offsets.push(total);
         }
         let mut hits = vec![0u32; total as usize];
-        let mut blocks = Vec::with_capacity(order.len().div_ceil(PATHS_PER_BLOCK));
-        let mut rest = &mut hits[..];
-        for (b, ranks) in order.chunks(PATHS_PER_BLOCK).enumerate() {
-            let first = b * PATHS_PER_BLOCK;
-            let len = (offsets[first + ranks.len()] - offsets[first]) as usize;
-            let (block, tail) = std::mem::take(&mut rest).split_at_mut(len);
-            blocks.push((ranks, block));
-            rest = tail;
-        }
+        let blocks = row_blocks(&mut hits, &offsets, PATHS_PER_BLOCK);
         blocks.into_par_iter().for_each(|(ranks, block)| {
             let mut at = 0;
-            for &p in ranks {
+            for &p in &order[ranks] {
                 let path = self.path(p as usize);
                 block[at..at + path.len()].copy_from_slice(path);
                 at += path.len();
@@ -107,15 +99,7 @@ impl Adjacency {
         };
         // Best first (ties: lower hit index), in parallel blocks of rows.
         const ROWS_PER_BLOCK: usize = 4096;
-        let mut blocks = Vec::with_capacity(n_hits.div_ceil(ROWS_PER_BLOCK));
-        let mut rest = &mut targets[..];
-        for first in (0..n_hits).step_by(ROWS_PER_BLOCK) {
-            let last = (first + ROWS_PER_BLOCK).min(n_hits);
-            let len = (count[last] - count[first]) as usize;
-            let (block, tail) = std::mem::take(&mut rest).split_at_mut(len);
-            blocks.push((first..last, block));
-            rest = tail;
-        }
+        let blocks = row_blocks(&mut targets, &count, ROWS_PER_BLOCK);
         blocks.into_par_iter().for_each(|(rows, block)| {
             let base = count[rows.start] as usize;
             for h in rows {
@@ -143,6 +127,27 @@ impl Adjacency {
     fn row(&self, h: u32) -> &[(u32, f32)] {
         &self.targets[self.offsets[h as usize] as usize..self.offsets[h as usize + 1] as usize]
     }
+}
+
+/// `data` in rows (row i is `data[offsets[i]..offsets[i + 1]]`, `offsets[0] = 0`) cut into
+/// blocks of `per` rows: each block's range of rows and its stretch of `data`, to be filled
+/// side by side.
+fn row_blocks<'d, T>(
+    data: &'d mut [T],
+    offsets: &[u32],
+    per: usize,
+) -> Vec<(std::ops::Range<usize>, &'d mut [T])> {
+    let n_rows = offsets.len() - 1;
+    let mut blocks = Vec::with_capacity(n_rows.div_ceil(per));
+    let mut rest = data;
+    for first in (0..n_rows).step_by(per) {
+        let last = (first + per).min(n_rows);
+        let len = (offsets[last] - offsets[first]) as usize;
+        let (block, tail) = rest.split_at_mut(len);
+        blocks.push((first..last, block));
+        rest = tail;
+    }
+    blocks
 }
 
 /// Rows of the edges scoring at least `cut` as (row offsets, (outer hit, score)), in edge
