@@ -55,6 +55,32 @@ def static_width(shapes, name):
     return t.shape.dim[1].dim_value
 
 
+def constant(graph, name):
+    """The value of an initializer or `Constant` node output, or None."""
+    init = next((t for t in graph.initializer if t.name == name), None)
+    if init is not None:
+        return numpy_helper.to_array(init)
+    node = producers(graph).get(name)
+    if node is not None and node.op_type == "Constant":
+        return numpy_helper.to_array(node.attribute[0].t)
+    return None
+
+
+def add_initializer(graph, name, value):
+    """Adds an initializer unless one of that name exists; returns the name."""
+    if not any(t.name == name for t in graph.initializer):
+        graph.initializer.append(numpy_helper.from_array(value, name))
+    return name
+
+
+def replace_node(graph, old, new):
+    """Puts the nodes `new` where `old` was."""
+    at = list(graph.node).index(old)
+    graph.node.remove(old)
+    for k, n in enumerate(new):
+        graph.node.insert(at + k, n)
+
+
 def gathernd_to_gather(graph):
     """Rewrite 1; returns how many lookups it replaced."""
     made = producers(graph)
@@ -66,16 +92,15 @@ def gathernd_to_gather(graph):
         if unsq is None or unsq.op_type != "Unsqueeze":
             continue
         if len(unsq.input) > 1:
-            axes_init = next((t for t in graph.initializer if t.name == unsq.input[1]), None)
-            axes = None if axes_init is None else numpy_helper.to_array(axes_init).tolist()
+            axes_value = constant(graph, unsq.input[1])
+            axes = None if axes_value is None else axes_value.tolist()
         else:
             axes = next((list(a.ints) for a in unsq.attribute if a.name == "axes"), None)
         if axes not in ([1], [-1]):
             continue
         gather = helper.make_node("Gather", [node.input[0], unsq.input[0]], list(node.output), axis=0,
                                   name=(node.name or f"gathernd_{i}") + "_as_gather")
-        graph.node.remove(node)
-        graph.node.insert(i, gather)
+        replace_node(graph, node, [gather])
         count += 1
     return count
 
@@ -134,38 +159,9 @@ def split_edge_layers(graph, shapes):
             # The edge part, with the node parts as Gemm's C term.
             helper.make_node("Gemm", [e, w_edge, f"{tag}.nodes"], [out], transB=1),
         ]
-        at = list(graph.node).index(gemm)
-        graph.node.remove(gemm)
-        for k, n in enumerate(new):
-            graph.node.insert(at + k, n)
+        replace_node(graph, gemm, new)
         count += 1
     return count
-
-
-def constant(graph, name):
-    """The value of an initializer or `Constant` node output, or None."""
-    init = next((t for t in graph.initializer if t.name == name), None)
-    if init is not None:
-        return numpy_helper.to_array(init)
-    node = producers(graph).get(name)
-    if node is not None and node.op_type == "Constant":
-        return numpy_helper.to_array(node.attribute[0].t)
-    return None
-
-
-def add_initializer(graph, name, value):
-    """Adds an initializer unless one of that name exists; returns the name."""
-    if not any(t.name == name for t in graph.initializer):
-        graph.initializer.append(numpy_helper.from_array(value, name))
-    return name
-
-
-def replace_node(graph, old, new):
-    """Puts the nodes `new` where `old` was."""
-    at = list(graph.node).index(old)
-    graph.node.remove(old)
-    for k, n in enumerate(new):
-        graph.node.insert(at + k, n)
 
 
 # The widest rows summed as rows (rewrite 3): onnxruntime's ScatterElements takes longer per
