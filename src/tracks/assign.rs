@@ -94,9 +94,9 @@ pub(crate) fn exchange_tails(
 }
 
 /// The paths best first: more layers, then more hits (both hits of a stave overlap), then
-/// lower cost, then the lower index. A counting sort by (layers, hits), which take a few
-/// values, then each class sorted by (cost, index) packed in one integer: the cost is not
-/// negative, so its bits sort as the value.
+/// lower cost, then the lower index. A stable radix sort of the path indices, starting in
+/// increasing order: by cost in three passes of 11 bits (the cost is not negative, so its bits
+/// sort as the value), then by (layers, hits), which take a few values.
 fn best_first_order(paths: &Paths) -> Vec<u32> {
     // At most 64 layers (a path's layers are bits of a u64) and 255 hits counted.
     const CLASSES: usize = 65 << 8;
@@ -105,34 +105,48 @@ fn best_first_order(paths: &Paths) -> Vec<u32> {
         let n_hits = 255 - (paths.offsets[p + 1] - paths.offsets[p]).min(255) as usize;
         (layers << 8) | n_hits
     };
-    let mut starts = vec![0u32; CLASSES + 1];
-    for p in 0..paths.len() {
-        starts[class(p) + 1] += 1;
-    }
-    for c in 0..CLASSES {
-        starts[c + 1] += starts[c];
-    }
-    let mut keys = vec![0u64; paths.len()];
-    let mut fill = starts.clone();
-    for p in 0..paths.len() {
-        let at = &mut fill[class(p)];
-        let cost = u64::from(paths.cost[p].max(0.0).to_bits());
-        keys[*at as usize] = (cost << 32) | p as u64;
-        *at += 1;
-    }
-    // The runs of the classes, each sorted, side by side.
-    let mut runs = Vec::new();
-    let mut rest = &mut keys[..];
-    for c in 0..CLASSES {
-        let len = (starts[c + 1] - starts[c]) as usize;
-        if len > 0 {
-            let (run, tail) = std::mem::take(&mut rest).split_at_mut(len);
-            runs.push(run);
-            rest = tail;
+    let n = paths.len();
+    // (cost bits, path) while sorting by cost, so that each pass reads one array.
+    let mut keys: Vec<u64> = (0..n)
+        .map(|p| (u64::from(paths.cost[p].max(0.0).to_bits()) << 32) | p as u64)
+        .collect();
+    let mut spare = vec![0u64; n];
+    for shift in [32, 43, 54] {
+        let digit = |k: u64| ((k >> shift) & 0x7ff) as usize;
+        if stable_counting_sort(&keys, &mut spare, 1 << 11, digit) {
+            std::mem::swap(&mut keys, &mut spare);
         }
     }
-    runs.into_par_iter().for_each(|run| run.par_sort_unstable());
-    keys.into_par_iter().map(|k| k as u32).collect()
+    if stable_counting_sort(&keys, &mut spare, CLASSES, |k| class(k as u32 as usize)) {
+        std::mem::swap(&mut keys, &mut spare);
+    }
+    keys.into_iter().map(|k| k as u32).collect()
+}
+
+/// Moves `keys` into `out` ordered by `bucket` (below `buckets`), keeping the order of equal
+/// buckets; false (and `out` untouched) when all keys share one bucket.
+fn stable_counting_sort(
+    keys: &[u64],
+    out: &mut [u64],
+    buckets: usize,
+    bucket: impl Fn(u64) -> usize,
+) -> bool {
+    let mut starts = vec![0u32; buckets + 1];
+    for &k in keys {
+        starts[bucket(k) + 1] += 1;
+    }
+    if starts.iter().any(|&c| c as usize == keys.len()) {
+        return false;
+    }
+    for b in 0..buckets {
+        starts[b + 1] += starts[b];
+    }
+    for &k in keys {
+        let at = &mut starts[bucket(k)];
+        out[*at as usize] = k;
+        *at += 1;
+    }
+    true
 }
 
 /// Owners of the hits while paths are taken.
@@ -595,13 +609,18 @@ mod tests {
 
     #[test]
     fn the_best_first_order_is_that_of_a_plain_sort() {
-        // Few distinct layer counts, lengths and costs: many ties, broken by the index.
+        // Few distinct layer counts and lengths; in even trials few costs (many ties, broken
+        // by the index), in odd ones costs that differ in every bit of the radix passes.
         let mut r = rng(5);
         for trial in 0..50 {
             let lists: Vec<(Vec<u32>, u8, f32)> = (0..r.random_range(0..400))
                 .map(|_| {
                     let n = r.random_range(3..9u32);
-                    let cost = [0.0, 0.5, 1.0, 2.5, -1.0][r.random_range(0..5)];
+                    let cost = if trial % 2 == 0 {
+                        [0.0, 0.5, 1.0, 2.5, -1.0][r.random_range(0..5)]
+                    } else {
+                        r.random_range(-1e-3..1e4f32)
+                    };
                     ((0..n).collect(), r.random_range(2..5u8), cost)
                 })
                 .collect();
