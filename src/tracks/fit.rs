@@ -167,6 +167,7 @@ pub(crate) struct LineSums {
 
 impl LineSums {
     /// Sums of the single hit `h`.
+    #[inline]
     pub(crate) fn start(hits: &Hits, h: u32) -> LineSums {
         let i = h as usize;
         LineSums {
@@ -177,6 +178,7 @@ impl LineSums {
     }
 
     /// Adds hit `h`.
+    #[inline]
     pub(crate) fn add(&mut self, hits: &Hits, h: u32) {
         let i = h as usize;
         let (x, y, d) = (
@@ -197,6 +199,7 @@ impl LineSums {
 
     /// The fitted line as (x, dx/dz, y, dy/dz) at the first hit's z, relative to its x and y;
     /// `None` without two distinct z.
+    #[inline]
     fn line(&self) -> Option<[f64; 4]> {
         let det = self.n * self.sdd - self.sd * self.sd;
         if self.n < 2.0 || det <= 1e-9 * self.n * self.sdd.max(1.0) {
@@ -227,6 +230,7 @@ impl LineSums {
 
     /// Chi2 with the scattering-widened uncertainty and its ndf (2 n - 4); `None` for fewer
     /// than three hits or without two distinct z.
+    #[inline]
     pub(crate) fn chi2(&self, config: &TrackConfig) -> Option<(f64, i32)> {
         if self.n < 3.0 {
             return None;
