@@ -383,6 +383,11 @@ fn bad_metadata_values_are_named() {
         ("bad_contract.onnx", "gnntrack.contract", "7"),
         ("bad_receptive_hops.onnx", "gnntrack.receptive_hops", "-1"),
         (
+            "bad_max_intra_threads.onnx",
+            "gnntrack.max_intra_threads",
+            "0",
+        ),
+        (
             "edge_features_without_input.onnx",
             "gnntrack.edge_features",
             "dx",
@@ -738,6 +743,25 @@ fn large_graphs_scored_in_parts_get_the_scores_of_one_run() {
                 "{part_edges} edges per part, {threads} threads: first different edge {first:?}"
             );
         }
+    }
+}
+
+#[test]
+fn a_model_right_on_one_thread_only_gets_one_thread() {
+    // 2 M edges into 5 hits: onnxruntime's ScatterND sum loses updates of a hit when it runs
+    // on several threads (about half of them on 2 cores); the model declares
+    // `gnntrack.max_intra_threads = 1`. Small features keep the scores off the sigmoid's tails.
+    let mut ev = event(11, 50, 2, 2_000_000, 0);
+    ev.x.iter_mut().for_each(|v| *v *= 1e-6);
+    for intra_threads in [0, 2, 3] {
+        let config = InferenceConfig {
+            intra_threads,
+            part_edges: 0,
+            ..InferenceConfig::default()
+        };
+        let c = EdgeClassifier::load(model("message_passing_nd.onnx"), &config, &registry(), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_close(&score_event(&c, &ev), &message_passing_reference(&ev), 1e-5);
     }
 }
 

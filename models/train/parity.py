@@ -1,4 +1,5 @@
-"""Parity of an exported model: onnxruntime (default threads) against PyTorch.
+"""Parity of an exported model: onnxruntime (default threads, or as many as the model's
+`gnntrack.max_intra_threads` allows) against PyTorch.
 
     python parity.py --model MODEL.onnx --state MODEL.pt --graphs DIR [DIR ...] [--min-edges 500000]
 
@@ -43,12 +44,17 @@ def main():
     x, ei, ea = np.concatenate(xs), np.concatenate(eis, axis=1), np.concatenate(eas)
     with torch.no_grad():
         ref = model(torch.from_numpy(x), torch.from_numpy(ei), torch.from_numpy(ea)).numpy()
-    sess = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    max_threads = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"]).get_modelmeta() \
+        .custom_metadata_map.get("gnntrack.max_intra_threads")
+    if max_threads is not None:
+        options.intra_op_num_threads = int(max_threads)
+    sess = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
     names = [i.name for i in sess.get_inputs()]
     out = sess.run(None, dict(zip(names, [x, ei, ea])))[0].reshape(-1)
     diff = float(np.abs(out - ref).max())
     result = {"nodes": int(x.shape[0]), "edges": int(ei.shape[1]), "max_abs_diff": diff,
-              "threads": "onnxruntime default", "ok": diff <= args.tolerance}
+              "threads": max_threads or "onnxruntime default", "ok": diff <= args.tolerance}
     print(json.dumps(result))
     sys.exit(0 if result["ok"] else 1)
 

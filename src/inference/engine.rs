@@ -10,6 +10,7 @@ use ort::ep::{CUDA, ExecutionProvider};
 use ort::session::builder::{PrepackedWeights, SessionBuilder};
 use ort::session::{Session, SessionInputValue};
 
+use super::contract;
 use super::pool::Pool;
 use super::runtime::{OnnxRuntime, runtime};
 use super::{InferenceConfig, InferenceError, Provider};
@@ -98,7 +99,7 @@ impl Engine {
             reason,
         };
 
-        let (session, provider) = match config.provider {
+        let (mut session, provider) = match config.provider {
             Provider::Cpu => (
                 create_session(runtime, &model_bytes, config, &prepacked, false).map_err(model)?,
                 ActiveProvider::Cpu {
@@ -145,6 +146,27 @@ impl Engine {
             },
         };
 
+        // A model whose results are right on at most `max` intra-op threads gets no more.
+        let max =
+            contract::max_intra_threads(&session).map_err(|problem| InferenceError::Contract {
+                model: label.to_string(),
+                problem,
+            })?;
+        let mut config = config.clone();
+        if let Some(max) = max.filter(|&m| config.intra_threads == 0 || config.intra_threads > m) {
+            if config.intra_threads > max {
+                log::warn!(
+                    "model {label} gives right results on at most {max} intra-op threads \
+                     (gnntrack.max_intra_threads); intra_threads = {} lowered to {max}",
+                    config.intra_threads
+                );
+            }
+            config.intra_threads = max;
+            let cuda = matches!(provider, ActiveProvider::Cuda { .. });
+            session =
+                create_session(runtime, &model_bytes, &config, &prepacked, cuda).map_err(model)?;
+        }
+
         let checked = check(&session)?;
         let pool = Pool::new(config.effective_pool_size());
         pool.insert(session);
@@ -153,7 +175,7 @@ impl Engine {
                 runtime,
                 model_bytes,
                 label: label.to_string(),
-                config: config.clone(),
+                config,
                 provider,
                 prepacked,
                 pool,
@@ -185,6 +207,12 @@ impl Engine {
     /// Sessions created so far.
     pub(crate) fn sessions_created(&self) -> usize {
         self.pool.alive()
+    }
+
+    /// The intra-op threads of each session (0: onnxruntime's default), at most what the model
+    /// declares it gives right results on.
+    pub(crate) fn intra_threads(&self) -> usize {
+        self.config.intra_threads
     }
 
     /// "up to P sessions, T intra-op threads each", for the load log line.

@@ -164,7 +164,7 @@ impl EdgeClassifier {
         let in_parts = info.receptive_hops.is_some()
             && config.part_edges > 0
             && engine.provider().kind() == Provider::Cpu;
-        if in_parts && config.intra_threads == 0 {
+        if in_parts && engine.intra_threads() == 0 {
             // The parts run side by side, so each session gets one thread.
             let single = InferenceConfig {
                 intra_threads: 1,

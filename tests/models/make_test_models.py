@@ -157,6 +157,18 @@ def message_passing_graph():
     return helper.make_graph(nodes, "message_passing_edge_classifier", inputs, outputs, initializers)
 
 
+def message_passing_nd_graph():
+    """The message-passing model with its sum by `ScatterND` (rows added by index), which races
+    on more than one onnxruntime intra-op thread (onnxruntime issue 18048)."""
+    graph = message_passing_graph()
+    at = next(i for i, n in enumerate(graph.node) if n.op_type == "ScatterElements")
+    graph.node[at].CopyFrom(
+        helper.make_node("ScatterND", ["zeros", "dst_col", "x_src"], ["agg"], reduction="add")
+    )
+    graph.name = "message_passing_nd_edge_classifier"
+    return graph
+
+
 def message_passing_metadata():
     """Declares no offsets, as models written before offsets were recorded."""
     return {
@@ -517,6 +529,10 @@ def main():
         "message_passing_local.onnx": make_model(
             message_passing_graph(), with_value(message_passing_metadata(), "gnntrack.receptive_hops", "1")
         ),
+        # the same with its sum by ScatterND, right on one intra-op thread only, as it declares
+        "message_passing_nd.onnx": make_model(
+            message_passing_nd_graph(), with_value(message_passing_metadata(), "gnntrack.max_intra_threads", "1")
+        ),
         # valid, but trained with other graph parameters than the tests' tracker
         "linear_other_graph.onnx": make_model(
             linear_graph(), with_value(lm, "gnntrack.graph", GRAPH_TOML.replace("2054.0", "2000.0"))
@@ -576,6 +592,7 @@ def main():
         "bad_graph.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.graph", "reference_z = ")),
         "bad_contract.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.contract", "7")),
         "bad_receptive_hops.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.receptive_hops", "-1")),
+        "bad_max_intra_threads.onnx": make_model(linear_graph(), with_value(lm, "gnntrack.max_intra_threads", "0")),
         "edge_features_without_input.onnx": make_model(
             message_passing_graph(),
             with_value(

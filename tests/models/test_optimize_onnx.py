@@ -1,9 +1,11 @@
 """Checks models/train/optimize_onnx.py on two small edge classifiers built here with the layouts
 the training export writes: row lookups by GatherND and a dense layer on two gathered node rows
 and an edge row (rewrites 1 and 2); gated messages summed into nodes through flat indices, one 4
-and one 8 columns wide (rewrites 3 and 4). The rewrites replace each pattern, keep the scores (the
-last two bit for bit), and find nothing left to do on their own output or on the bundled models
-(which are shipped rewritten).
+and one 8 columns wide (rewrites 3 and 4), the narrow one then by ScatterND when the model
+declares its receptive field (rewrite 5). The
+rewrites replace each pattern, keep the scores (the last three bit for bit on one thread), and
+find nothing left to do on their own output or on the bundled models (which are shipped
+rewritten).
 
     .venv/bin/python tests/models/test_optimize_onnx.py
 """
@@ -142,42 +144,47 @@ def message_passing_classifier(seed=5):
 
 
 def check_message_sums():
-    """Rewrites 3 and 4: the narrow sum by rows, the wide one with its index scaled as a vector,
-    the gate widened, and the same scores bit for bit."""
-    import onnxruntime as ort
-
+    """Rewrites 3, 4 and 5: the narrow sum by rows and then by ScatterND on the index column,
+    the wide one with its index scaled as a vector, the gate widened, the model declaring one
+    intra-op thread, and the same scores bit for bit on one thread."""
     original = message_passing_classifier()
     rewritten = message_passing_classifier()
+    optimize_onnx.set_metadata(rewritten, "gnntrack.receptive_hops", "1")
+    whole = message_passing_classifier()
+    assert optimize_onnx.optimize(whole) == (0, 0, 2, 1, 0), "ScatterND in a model run in one piece"
     counts = optimize_onnx.optimize(rewritten)
-    assert counts == (0, 0, 2, 1), counts
+    assert counts == (0, 0, 2, 1, 1), counts
     nodes = list(rewritten.graph.node)
-    scatters = [n for n in nodes if n.op_type == "ScatterElements"]
     made = optimize_onnx.producers(rewritten.graph)
-    index_ops = sorted(made[n.input[1]].op_type for n in scatters)
-    assert index_ops == ["Concat", "Reshape"], index_ops
+    scatters = sorted((n.op_type, made[n.input[1]].op_type) for n in nodes if n.op_type.startswith("Scatter"))
+    assert scatters == [("ScatterElements", "Reshape"), ("ScatterND", "Unsqueeze")], scatters
+    assert "Concat" not in [made[n.input[1]].op_type for n in nodes if n.op_type == "ScatterND"]
     assert not any(n.op_type == "Mul" and made.get(n.input[0], n).op_type == "Unsqueeze" for n in nodes)
     assert [n.op_type for n in nodes].count("Sigmoid") == 1
+    metadata = {p.key: p.value for p in rewritten.metadata_props}
+    assert metadata[optimize_onnx.MAX_INTRA_THREADS] == "1", metadata
     feeds = optimize_onnx.random_feeds(original)
-    run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    run = lambda m: optimize_onnx.single_thread_session(m).run(None, feeds)[0]
     a, b = run(original), run(rewritten)
     assert np.array_equal(a, b), float(np.max(np.abs(a - b)))
-    assert optimize_onnx.optimize(rewritten) == (0, 0, 0, 0), "a second pass finds work"
+    assert optimize_onnx.optimize(rewritten) == (0,) * 5, "a second pass finds work"
 
 
 def main():
     original = small_classifier()
     rewritten = small_classifier()
     counts = optimize_onnx.optimize(rewritten, version="1-fast")
-    assert counts == (2, 1, 0, 0), counts
+    assert counts == (2, 1, 0, 0, 0), counts
     ops = [n.op_type for n in rewritten.graph.node]
     assert "GatherND" not in ops and "Concat" not in ops, ops
     assert {p.key: p.value for p in rewritten.metadata_props}["gnntrack.model_version"] == "1-fast"
     assert optimize_onnx.check(original, rewritten), "scores differ"
-    assert optimize_onnx.optimize(rewritten) == (0, 0, 0, 0), "a second pass finds work"
+    assert optimize_onnx.optimize(rewritten) == (0,) * 5, "a second pass finds work"
+    assert optimize_onnx.MAX_INTRA_THREADS not in {p.key for p in rewritten.metadata_props}
     check_message_sums()
     for path in sorted((REPO / "models").glob("*.onnx")):
         counts = optimize_onnx.optimize(onnx.load(path))
-        assert counts == (0, 0, 0, 0), f"{path.name} is not the rewritten form: {counts}"
+        assert counts == (0,) * 5, f"{path.name} is not the rewritten form: {counts}"
     print("optimize_onnx: rewrites checked on two small classifiers; bundled models are rewritten")
     return 0
 

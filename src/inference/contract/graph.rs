@@ -27,7 +27,7 @@ const KEY_OUTPUT_WIDTH: &str = "gnntrack.output_width";
 
 /// Every metadata key of the generic graph-model contract; other `gnntrack.*` keys are kept in
 /// [`GraphModelInfo::extra`].
-pub const GRAPH_MODEL_KEYS: [&str; 16] = [
+pub const GRAPH_MODEL_KEYS: [&str; 17] = [
     KEY_CONTRACT,
     KEY_NAME,
     KEY_VERSION,
@@ -44,6 +44,7 @@ pub const GRAPH_MODEL_KEYS: [&str; 16] = [
     KEY_EDGE_OFFSETS,
     KEY_NODE_INPUT,
     KEY_EDGE_INPUT,
+    KEY_MAX_INTRA_THREADS,
 ];
 
 /// What a model's output rows belong to (`gnntrack.output_level`).

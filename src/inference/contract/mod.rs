@@ -34,6 +34,7 @@
 //! | `gnntrack.node_input` | no | name of the node-feature input |
 //! | `gnntrack.edge_input` | no | name of the edge-feature input |
 //! | `gnntrack.receptive_hops` | no | integer k: an edge's score depends only on the hits within k edges of its hits |
+//! | `gnntrack.max_intra_threads` | no | integer from 1: the most intra-op threads the model gives right results on (both contracts) |
 //!
 //! Every declared feature must be one the tracker computes ([`FeatureTable`]), with the
 //! tracker's scale and, when the model declares offsets, the tracker's offset. A model without
@@ -65,7 +66,7 @@ use ports::*;
 pub const CONTRACT_VERSION: &str = "1";
 
 /// Every metadata key of the contract.
-pub const METADATA_KEYS: [&str; 15] = [
+pub const METADATA_KEYS: [&str; 16] = [
     KEY_CONTRACT,
     KEY_NAME,
     KEY_VERSION,
@@ -81,6 +82,7 @@ pub const METADATA_KEYS: [&str; 15] = [
     KEY_NODE_INPUT,
     KEY_EDGE_INPUT,
     KEY_RECEPTIVE_HOPS,
+    KEY_MAX_INTRA_THREADS,
 ];
 
 const KEY_CONTRACT: &str = "gnntrack.contract";
@@ -99,6 +101,7 @@ const KEY_NODE_INPUT: &str = "gnntrack.node_input";
 const KEY_EDGE_INPUT: &str = "gnntrack.edge_input";
 const KEY_RECEPTIVE_HOPS: &str = "gnntrack.receptive_hops";
 const KEY_OUTPUT_LEVEL: &str = "gnntrack.output_level";
+const KEY_MAX_INTRA_THREADS: &str = "gnntrack.max_intra_threads";
 
 /// The largest receptive field a model may declare: beyond it a part's halo is most of the
 /// graph, and the declaration is more likely a mistake.
@@ -339,6 +342,32 @@ pub(crate) fn check(
     check_ports(&get, &keys, &inputs, &outputs, features, graph, policy)
 }
 
+/// `gnntrack.max_intra_threads`, a key of both contracts: the most onnxruntime intra-op threads
+/// the model gives right results on (a `ScatterND` sum loses updates on more, onnxruntime issue
+/// 18048), a whole number from 1; None when not declared.
+pub(crate) fn max_intra_threads(session: &Session) -> Result<Option<usize>, ContractError> {
+    let metadata = session.metadata().map_err(|e| ContractError::BadMetadata {
+        key: KEY_MAX_INTRA_THREADS,
+        value: String::new(),
+        reason: e.to_string(),
+    })?;
+    parse_max_intra_threads(metadata.custom(KEY_MAX_INTRA_THREADS))
+}
+
+fn parse_max_intra_threads(text: Option<String>) -> Result<Option<usize>, ContractError> {
+    match text {
+        None => Ok(None),
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(Some(n)),
+            _ => Err(ContractError::BadMetadata {
+                key: KEY_MAX_INTRA_THREADS,
+                value: text,
+                reason: "expected a whole number of threads from 1".into(),
+            }),
+        },
+    }
+}
+
 /// `gnntrack.contract` must be present and name the version this library reads.
 fn check_version(get: &dyn Fn(&'static str) -> Option<String>) -> Result<(), ContractError> {
     let contract = get(KEY_CONTRACT).ok_or(ContractError::MissingMetadata { key: KEY_CONTRACT })?;
@@ -543,6 +572,20 @@ mod tests {
                 .any(|l| l.contains("`extra`: not set in the model")),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn max_intra_threads_is_a_whole_number_from_one() {
+        assert_eq!(parse_max_intra_threads(None), Ok(None));
+        assert_eq!(parse_max_intra_threads(Some(" 2 ".into())), Ok(Some(2)));
+        for bad in ["0", "-1", "1.5", "one", ""] {
+            match parse_max_intra_threads(Some(bad.into())) {
+                Err(ContractError::BadMetadata { key, value, .. }) => {
+                    assert_eq!((key, value.as_str()), (KEY_MAX_INTRA_THREADS, bad));
+                }
+                other => panic!("`{bad}`: {other:?}"),
+            }
+        }
     }
 
     #[test]
