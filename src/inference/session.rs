@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use ort::session::SessionInputValue;
 use ort::value::{Tensor, TensorRef};
@@ -326,27 +327,28 @@ impl EdgeClassifier {
             }
             EdgeIndex::Packed(_) => false,
         });
-        let mut scores = match (plan, self.part_edges, self.info.receptive_hops) {
+        let scores = match (plan, self.part_edges, self.info.receptive_hops) {
             (Some(plan), ..) => self.run_parts(&plan, node_features, edge_features)?,
             (None, Some(target), Some(hops)) if n_edges > target => {
                 let (src, dst) = edges.pairs();
                 let plan = PartPlan::new(n_nodes, &src, &dst, hops, target);
                 self.run_parts(&plan, node_features, edge_features)?
             }
-            _ => self.run(
-                node_features,
-                n_nodes,
-                edges
-                    .to_input(n_edges)
-                    .map_err(|e| self.engine.run_error(e))?,
-                edge_features,
-                n_edges,
-            )?,
+            _ => {
+                let mut scores = self.run(
+                    node_features,
+                    n_nodes,
+                    edges
+                        .to_input(n_edges)
+                        .map_err(|e| self.engine.run_error(e))?,
+                    edge_features,
+                    n_edges,
+                )?;
+                self.to_probabilities(&mut scores);
+                scores
+            }
         };
         let engine = &self.engine;
-        if self.info.output_kind == OutputKind::Logits {
-            sigmoid_in_place(&mut scores);
-        }
         if let Some(k) = scores.iter().position(|s| !s.is_finite()) {
             return Err(engine.output_error(format!("non-finite score {} for edge {k}", scores[k])));
         }
@@ -392,8 +394,15 @@ impl EdgeClassifier {
         Ok(scores)
     }
 
-    /// Builds the parts of `plan` and runs them side by side on the current rayon pool; puts
-    /// the scores of each part's core edges in place: the raw output for every edge.
+    /// The model's output as probabilities, in place: the sigmoid of logits.
+    fn to_probabilities(&self, values: &mut [f32]) {
+        if self.info.output_kind == OutputKind::Logits {
+            sigmoid_in_place(values);
+        }
+    }
+
+    /// Builds the parts of `plan` and runs them side by side on the current rayon pool; each
+    /// puts the probabilities of its core edges in place as it finishes.
     fn run_parts(
         &self,
         plan: &PartPlan<'_>,
@@ -402,32 +411,41 @@ impl EdgeClassifier {
     ) -> Result<Vec<f32>, InferenceError> {
         let start = std::time::Instant::now();
         let parts = &plan.parts;
-        let done: Vec<_> = (0..parts.len())
+        let n_edges = plan.src.len();
+        // Every edge is the core edge of exactly one part, so each slot is written once.
+        let scores: Vec<AtomicU32> = (0..n_edges).map(|_| AtomicU32::new(0)).collect();
+        let done: Vec<(usize, Result<(), InferenceError>)> = (0..parts.len())
             .into_par_iter()
             .map(|k| {
                 let part = parts.part(k);
-                let out = self.run_part(&part, node_features, edge_features);
-                (part, out)
+                let out = self
+                    .run_part(&part, node_features, edge_features)
+                    .map(|mut out| {
+                        self.to_probabilities(&mut out);
+                        for ((&e, &core), s) in part.edges.iter().zip(&part.core).zip(out) {
+                            if core {
+                                scores[e as usize].store(s.to_bits(), Ordering::Relaxed);
+                            }
+                        }
+                    });
+                (part.edges.len(), out)
             })
             .collect();
-        let n_edges = plan.src.len();
         log::debug!(
             "{n_edges} edges scored in {} parts of about {} edges holding {} edges with their halos: cut in {:.1} ms, run in {:.1} ms",
             done.len(),
             plan.target,
-            done.iter().map(|(p, _)| p.edges.len()).sum::<usize>(),
+            done.iter().map(|(n, _)| n).sum::<usize>(),
             plan.cut_ms,
             start.elapsed().as_secs_f64() * 1e3
         );
-        let mut scores = vec![0.0f32; n_edges];
-        for (part, out) in done {
-            for ((&e, &core), s) in part.edges.iter().zip(&part.core).zip(out?) {
-                if core {
-                    scores[e as usize] = s;
-                }
-            }
+        for (_, out) in done {
+            out?;
         }
-        Ok(scores)
+        Ok(scores
+            .into_iter()
+            .map(|s| f32::from_bits(s.into_inner()))
+            .collect())
     }
 
     /// One run over a part: its rows of the features and its local edge index.
