@@ -162,8 +162,13 @@ pub fn join_pieces(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> 
     // Union-find over nodes; the root of a set holds its hits, layers and whether it is a
     // candidate. Two sets may share a layer only through the same (shared) hits.
     let mut uf = UnionFind::new(nodes.len());
-    let mut mask: Vec<u64> = nodes.iter().map(|m| layers_of(m)).collect();
-    let mut big: Vec<bool> = nodes.iter().map(|m| complete(m)).collect();
+    let (mut mask, mut big): (Vec<u64>, Vec<bool>) = nodes
+        .par_iter()
+        .map(|m| {
+            let layers = layers_of(m);
+            (layers, layers.count_ones() as usize >= config.min_hits)
+        })
+        .unzip();
     let mut members: Vec<Vec<u32>> = nodes;
     for (_, k, h) in proposals {
         let (a, b) = (uf.find(k) as usize, uf.find(node_of[h as usize]) as usize);
@@ -198,27 +203,28 @@ pub fn join_pieces(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> 
     // hit of a candidate on a layer it lacks, inside a narrower window: where two positrons
     // merged, the hit is both positrons'. One hit at most: a track with two borrowed hits is
     // as much the other positron's as its own.
-    for group in joined.iter_mut().filter(|g| !complete(g)) {
-        let own: Vec<u32> = group
-            .iter()
-            .copied()
-            .filter(|&h| !taken[h as usize])
-            .collect();
-        if layers_of(&own).count_ones() < 2 {
-            continue;
-        }
-        let Some((fit, zs)) = fit_hits(hits, group, config) else {
-            continue;
-        };
-        let rad = BORROW_WINDOW * config.join_tolerance_rad * scattering_scale(&fit, config);
-        let mask = layers_of(group);
-        let best = (0..n_layers)
-            .filter(|&l| mask & (1u64 << l) == 0)
-            .filter_map(|l| claimed.nearest(hits, l, &fit, &zs, rad))
-            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        if let Some((_, h)) = best {
-            group.push(h);
-        }
-    }
+    // Each piece reads only the taken hits, which borrowing does not change: in parallel.
+    joined
+        .par_iter_mut()
+        .filter(|g| !complete(g))
+        .for_each(|group| {
+            let own_layers =
+                layer_mask(hits, group.iter().copied().filter(|&h| !taken[h as usize]));
+            if own_layers.count_ones() < 2 {
+                return;
+            }
+            let Some((fit, zs)) = fit_hits(hits, group, config) else {
+                return;
+            };
+            let rad = BORROW_WINDOW * config.join_tolerance_rad * scattering_scale(&fit, config);
+            let mask = layers_of(group);
+            let best = (0..n_layers)
+                .filter(|&l| mask & (1u64 << l) == 0)
+                .filter_map(|l| claimed.nearest(hits, l, &fit, &zs, rad))
+                .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            if let Some((_, h)) = best {
+                group.push(h);
+            }
+        });
     joined
 }
