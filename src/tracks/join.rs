@@ -95,7 +95,8 @@ pub fn join_pieces(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> 
     let layers_of = |g: &[u32]| layer_mask(hits, g.iter().copied());
     // A candidate has hits on min_hits layers at least; a piece with fewer (a stave-overlap
     // pair and one more hit) is still loose.
-    let complete = |g: &[u32]| layers_of(g).count_ones() as usize >= config.min_hits;
+    let enough = |layers: u64| layers.count_ones() as usize >= config.min_hits;
+    let complete = |g: &[u32]| enough(layers_of(g));
     // Node of each hit: the group of a loose hit in a short group, or a node of its own.
     let mut taken = vec![false; n];
     for g in groups.iter().filter(|g| complete(g)) {
@@ -166,7 +167,7 @@ pub fn join_pieces(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> 
         .par_iter()
         .map(|m| {
             let layers = layers_of(m);
-            (layers, layers.count_ones() as usize >= config.min_hits)
+            (layers, enough(layers))
         })
         .unzip();
     let mut members: Vec<Vec<u32>> = nodes;
