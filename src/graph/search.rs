@@ -148,10 +148,12 @@ impl Group {
         slabs.offsets.resize(n_slabs + 1, 0);
         // A counting scatter into the slabs, then each slab sorted by u: the same order as one
         // sort of all points followed by a stable scatter, in sorts a few hundred points long.
-        let by_u = |a: &Point, b: &Point| a.u.total_cmp(&b.u).then(a.index.cmp(&b.index));
+        // The points come in increasing hit order (and the scatter keeps it), so a stable sort
+        // by u orders ties by hit.
+        let by_u = |a: &Point, b: &Point| a.u.total_cmp(&b.u);
         if n_slabs == 1 {
             slabs.offsets[1] = points.len() as u32;
-            points.sort_unstable_by(by_u);
+            points.sort_by(by_u);
         } else {
             for p in points.iter_mut() {
                 p.slab = slabs.of(p.v) as u32;
@@ -172,7 +174,7 @@ impl Group {
             std::mem::swap(points, &mut self.spare);
             for k in 0..n_slabs {
                 let (a, b) = (slabs.offsets[k] as usize, slabs.offsets[k + 1] as usize);
-                points[a..b].sort_unstable_by(by_u);
+                points[a..b].sort_by(by_u);
             }
         }
         let points = &self.points;
