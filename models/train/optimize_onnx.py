@@ -184,13 +184,10 @@ def split_edge_layers(graph, shapes):
 ROWS_MAX_WIDTH = 4
 
 
-def flat_sum_parts(graph, shapes, node):
-    """For a sum of rows through flat indices (rewrite 3), its index column, the product node
-    that scales it, the width K and the [E, K] rows; otherwise None."""
-    made = producers(graph)
-    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    if node.op_type != "ScatterElements" or attrs.get("axis", 0) != 0 or attrs.get("reduction") != b"add":
-        return None
+def flat_index_sum(graph, made, node, op):
+    """For a scatter whose index and rows are both flattened, `Reshape(Add(scaled, columns),
+    [-1])` and `Reshape(X, [-1])` with `scaled` made by an `op` node and constant `columns`: that
+    node, the columns and the rows' Reshape; otherwise None."""
     index_view, rows_view = made.get(node.input[1]), made.get(node.input[2])
     for view in (index_view, rows_view):
         if view is None or view.op_type != "Reshape":
@@ -201,9 +198,23 @@ def flat_sum_parts(graph, shapes, node):
     add = made.get(index_view.input[0])
     if add is None or add.op_type != "Add":
         return None
-    mul, columns = made.get(add.input[0]), constant(graph, add.input[1])
-    if mul is None or mul.op_type != "Mul" or columns is None:
+    scaled, columns = made.get(add.input[0]), constant(graph, add.input[1])
+    if scaled is None or scaled.op_type != op or columns is None:
         return None
+    return scaled, columns, rows_view
+
+
+def flat_sum_parts(graph, shapes, node):
+    """For a sum of rows through flat indices (rewrite 3), its index column, the product node
+    that scales it, the width K and the [E, K] rows; otherwise None."""
+    made = producers(graph)
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if node.op_type != "ScatterElements" or attrs.get("axis", 0) != 0 or attrs.get("reduction") != b"add":
+        return None
+    found = flat_index_sum(graph, made, node, "Mul")
+    if found is None:
+        return None
+    mul, columns, rows_view = found
     width = constant(graph, mul.input[1])
     if width is None or width.size != 1 or width.ndim > 1:
         return None
@@ -331,22 +342,14 @@ def wide_sum_parts(graph, shapes, node):
     """For rewrite 3's wide sum, `ScatterElements(zeros(N K), Reshape(Unsqueeze(i K, 1) +
     [0..K-1], [-1]), Reshape(X[E, K], [-1]))`: the index vector i, K and X; otherwise None."""
     made = producers(graph)
-    data, index, rows = node.input
-    zeros, index_view, rows_view = made.get(data), made.get(index), made.get(rows)
+    data = node.input[0]
+    zeros = made.get(data)
     if zeros is None or zeros.op_type not in ("Expand", "ConstantOfShape"):
         return None
-    for view in (index_view, rows_view):
-        if view is None or view.op_type != "Reshape":
-            return None
-        flat = constant(graph, view.input[1])
-        if flat is None or flat.tolist() != [-1]:
-            return None
-    add = made.get(index_view.input[0])
-    if add is None or add.op_type != "Add":
+    found = flat_index_sum(graph, made, node, "Unsqueeze")
+    if found is None:
         return None
-    unsqueeze, columns = made.get(add.input[0]), constant(graph, add.input[1])
-    if unsqueeze is None or unsqueeze.op_type != "Unsqueeze" or columns is None:
-        return None
+    unsqueeze, columns, rows_view = found
     axes = constant(graph, unsqueeze.input[1]) if len(unsqueeze.input) > 1 else None
     if axes is None or axes.reshape(-1).tolist() not in ([1], [-1]):
         return None
