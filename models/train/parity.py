@@ -44,12 +44,12 @@ def main():
     x, ei, ea = np.concatenate(xs), np.concatenate(eis, axis=1), np.concatenate(eas)
     with torch.no_grad():
         ref = model(torch.from_numpy(x), torch.from_numpy(ei), torch.from_numpy(ea)).numpy()
-    options = ort.SessionOptions()
-    max_threads = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"]).get_modelmeta() \
-        .custom_metadata_map.get("gnntrack.max_intra_threads")
+    sess = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
+    max_threads = sess.get_modelmeta().custom_metadata_map.get("gnntrack.max_intra_threads")
     if max_threads is not None:
+        options = ort.SessionOptions()
         options.intra_op_num_threads = int(max_threads)
-    sess = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
     names = [i.name for i in sess.get_inputs()]
     out = sess.run(None, dict(zip(names, [x, ei, ea])))[0].reshape(-1)
     diff = float(np.abs(out - ref).max())

@@ -205,27 +205,26 @@ pub fn join_pieces(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> 
     // merged, the hit is both positrons'. One hit at most: a track with two borrowed hits is
     // as much the other positron's as its own.
     // Each piece reads only the taken hits, which borrowing does not change: in parallel.
-    joined
-        .par_iter_mut()
-        .filter(|g| !complete(g))
-        .for_each(|group| {
-            let own_layers =
-                layer_mask(hits, group.iter().copied().filter(|&h| !taken[h as usize]));
-            if own_layers.count_ones() < 2 {
-                return;
-            }
-            let Some((fit, zs)) = fit_hits(hits, group, config) else {
-                return;
-            };
-            let rad = BORROW_WINDOW * config.join_tolerance_rad * scattering_scale(&fit, config);
-            let mask = layers_of(group);
-            let best = (0..n_layers)
-                .filter(|&l| mask & (1u64 << l) == 0)
-                .filter_map(|l| claimed.nearest(hits, l, &fit, &zs, rad))
-                .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            if let Some((_, h)) = best {
-                group.push(h);
-            }
-        });
+    joined.par_iter_mut().for_each(|group| {
+        let mask = layers_of(group);
+        if enough(mask) {
+            return;
+        }
+        let own_layers = layer_mask(hits, group.iter().copied().filter(|&h| !taken[h as usize]));
+        if own_layers.count_ones() < 2 {
+            return;
+        }
+        let Some((fit, zs)) = fit_hits(hits, group, config) else {
+            return;
+        };
+        let rad = BORROW_WINDOW * config.join_tolerance_rad * scattering_scale(&fit, config);
+        let best = (0..n_layers)
+            .filter(|&l| mask & (1u64 << l) == 0)
+            .filter_map(|l| claimed.nearest(hits, l, &fit, &zs, rad))
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        if let Some((_, h)) = best {
+            group.push(h);
+        }
+    });
     joined
 }
