@@ -231,6 +231,25 @@ impl FeatureMatrix {
         let c = self.cols();
         &self.data[r * c..(r + 1) * c]
     }
+
+    /// Keeps the rows whose flag is true, in their order; `keep` has one flag per row.
+    pub fn retain_rows(&mut self, keep: &[bool]) {
+        assert_eq!(keep.len(), self.rows, "one flag per row");
+        let c = self.cols();
+        let mut kept = 0;
+        for (r, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
+            self.data.copy_within(r * c..(r + 1) * c, kept * c);
+            kept += 1;
+        }
+        self.data.truncate(kept * c);
+        self.rows = kept;
+    }
+
+    /// Whether the columns are these features, in this order.
+    pub fn has_columns(&self, names: &[&str]) -> bool {
+        self.columns.len() == names.len()
+            && self.columns.iter().zip(names).all(|(c, n)| c.name == *n)
+    }
 }
 
 /// The features a tracker computes (or, in tests, any list), by kind: what a model's declared

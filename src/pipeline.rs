@@ -15,7 +15,8 @@
 //! max_edges = 20000000       # the window search stops beyond this many edges (see `edge_cap`)
 //! edge_cap = "error"         # or "truncate": keep the first max_edges edges, with a warning
 //! [hits]                     # validation tolerances, mm
-//! [graph]                    # graph::GraphConfig (builder = "learned" with embedding_model)
+//! [graph]                    # graph::GraphConfig (builder = "learned" with embedding_model;
+//!                            # edge_filter = true drops edges by the edge filter)
 //! [inference]                # inference::InferenceConfig
 //! [tracks]                   # tracks::TrackConfig (edge_cut defaults to the model's;
 //!                            # candidate_model turns on the candidate classifier)
@@ -25,7 +26,7 @@
 //! steering parameters of a host framework arrive.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -36,7 +37,7 @@ use crate::error::ErrorKind;
 use crate::features::{FeatureTable, GraphFeatures};
 use crate::geometry::{Detector, GeometryError};
 use crate::graph::{
-    BuildOutcome, EdgeLimit, Embedder, Graph, GraphBuilder, GraphConfig, GraphError,
+    BuildOutcome, EdgeLimit, Graph, GraphBuilder, GraphConfig, GraphError, GraphModels,
 };
 use crate::hits::{HitColumns, HitError, HitTolerance, Hits, ValidatedHits};
 use crate::inference::{EdgeClassifier, EdgeIndex, GraphModel, InferenceConfig, InferenceError};
@@ -201,7 +202,11 @@ impl TrackerConfig {
             other => other,
         })?;
         let folder = path.parent().unwrap_or(Path::new(""));
-        for model in [&mut config.model, &mut config.graph.embedding_model] {
+        for model in [
+            &mut config.model,
+            &mut config.graph.embedding_model,
+            &mut config.graph.filter_model,
+        ] {
             if let Some(path) = model
                 && path.is_relative()
             {
@@ -345,8 +350,8 @@ pub struct Tracker {
     detector: Detector,
     classifier: EdgeClassifier,
     tracks: TrackConfig,
-    /// The embedding model of the learned graph builder, shared by all builders.
-    embedder: Option<Arc<Embedder>>,
+    /// The models of the graph stage (embedding, edge filter), shared by all builders.
+    graph_models: GraphModels,
     candidate_classifier: Option<CandidateClassifier>,
     /// Idle work spaces: a crossing takes one (or makes one when all are busy) and gives it
     /// back, so that its memory is allocated once per concurrent caller, not per crossing.
@@ -418,9 +423,9 @@ impl Tracker {
             classifier.provider(),
             tracks.edge_cut()
         );
-        let embedder = GraphBuilder::load_embedder(&config.graph, &config.inference)?;
+        let graph_models = GraphModels::load(&config.graph, &config.inference)?;
         let workspaces = Mutex::new(vec![Workspace {
-            builder: GraphBuilder::with_embedder(&detector, &config.graph, embedder.clone())?,
+            builder: GraphBuilder::with_models(&detector, &config.graph, graph_models.clone())?,
             features: GraphFeatures::default(),
         }]);
         let candidate_classifier = match config.tracks.candidate_model() {
@@ -451,7 +456,7 @@ impl Tracker {
             detector,
             classifier,
             tracks,
-            embedder,
+            graph_models,
             candidate_classifier,
             workspaces,
         })
@@ -557,10 +562,10 @@ impl Tracker {
         let workspace = match idle {
             Some(w) => w,
             None => Workspace {
-                builder: GraphBuilder::with_embedder(
+                builder: GraphBuilder::with_models(
                     &self.detector,
                     &self.config.graph,
-                    self.embedder.clone(),
+                    self.graph_models.clone(),
                 )?,
                 features: GraphFeatures::default(),
             },
@@ -591,12 +596,19 @@ impl Tracker {
         // The cut of the graph into the parts the model scores depends on the graph alone: it
         // is made while the features are computed (started first: its breadth-first walk is
         // the longer chain of sequential work).
+        // With an edge filter taking the same features, they are computed already.
+        let computed_by_filter = builder.swap_filter_features(features, &node_names, &edge_names);
         let (plan, computed) = rayon::join(
             || {
                 self.classifier
                     .plan_parts(hits.len(), &graph.src, &graph.dst)
             },
-            || features.compute_into(hits, &graph, &node_names, &edge_names, reference),
+            || {
+                if computed_by_filter {
+                    return Ok(());
+                }
+                features.compute_into(hits, &graph, &node_names, &edge_names, reference)
+            },
         );
         computed.map_err(|e| TrackerError::Config(e.to_string()))?;
         let t2 = Instant::now();

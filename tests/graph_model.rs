@@ -234,6 +234,77 @@ fn edge_level_model_matches_its_function() {
         })
         .unwrap();
     assert_eq!((none.rows, none.width, none.values.len()), (0, 1, 0));
+
+    // In blocks of edges side by side: the same values, in edge order. Pairs are cut into
+    // blocks (7 edges: 15 blocks, the last of 2), a packed index runs whole.
+    let src: Vec<u32> = edges[..e].iter().map(|&i| i as u32).collect();
+    let dst: Vec<u32> = edges[e..].iter().map(|&i| i as u32).collect();
+    for (index, block) in [
+        (
+            EdgeIndex::Pairs {
+                src: &src,
+                dst: &dst,
+            },
+            7,
+        ),
+        (
+            EdgeIndex::Pairs {
+                src: &src,
+                dst: &dst,
+            },
+            0,
+        ),
+        (EdgeIndex::Packed(&edges), 7),
+    ] {
+        let blocks = m
+            .run_edge_blocks(
+                &GraphInput {
+                    edges: Some(index),
+                    edge_features: Some(&f),
+                    ..GraphInput::nodes(&x, n)
+                },
+                block,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((blocks.rows, blocks.width), (e, 1));
+        assert_close(&blocks.values, &want);
+    }
+    // The input is checked as a whole: an edge out of range in the last block.
+    let mut bad_dst = dst.clone();
+    bad_dst[e - 1] = n as u32;
+    let error = m
+        .run_edge_blocks(
+            &GraphInput {
+                edges: Some(EdgeIndex::Pairs {
+                    src: &src,
+                    dst: &bad_dst,
+                }),
+                edge_features: Some(&f),
+                ..GraphInput::nodes(&x, n)
+            },
+            7,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!("edge {} refers to node {n}", e - 1)),
+        "{error}"
+    );
+    // Blocks of edges need an edge-level model.
+    let error = load("graph_node.onnx")
+        .run_edge_blocks(
+            &GraphInput {
+                edges: Some(EdgeIndex::Pairs {
+                    src: &src,
+                    dst: &dst,
+                }),
+                ..GraphInput::nodes(&random(&mut rng, 3 * n), n)
+            },
+            7,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("edge-level"), "{error}");
 }
 
 /// Several graphs at once: [mean over the graph's nodes of x . w, edges ending in the graph].

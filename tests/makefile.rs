@@ -102,10 +102,25 @@ fn make_model_writes_into_an_output_folder_and_keeps_the_bundled_model() {
             && out.contains("into out/model/gnntrack_in_fast.onnx"),
         "{out}"
     );
+    // The edge filter of the graph stage: its own name, output and training options.
+    let run = make(&["-n", "model", "VARIANT=filter"]);
+    let out = text(&run);
+    assert!(
+        out.contains("out/model/gnntrack_filter.onnx") && out.contains("VARIANT=filter"),
+        "{out}"
+    );
+    let run = dry(&[("TRAIN_PYTHON", "python3"), ("VARIANT", "filter")], &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    let out = text(&run);
+    assert!(
+        out.contains("gnntrack_filter (--hidden 16 --layers 1 --keep 0.9999)")
+            && out.contains("into out/model/gnntrack_filter.onnx"),
+        "{out}"
+    );
     let run = dry(&[("TRAIN_PYTHON", "python3"), ("VARIANT", "huge")], &[]);
     assert!(!run.status.success());
     assert!(
-        text(&run).contains("expected default or fast"),
+        text(&run).contains("expected default, fast or filter"),
         "{}",
         text(&run)
     );

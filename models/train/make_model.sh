@@ -3,9 +3,10 @@
 # checks its parity (onnxruntime against PyTorch).
 #   models/train/make_model.sh [OUT.onnx] [SEED]
 # VARIANT=default trains the default gnntrack_in_small (3 iterations, tanh), VARIANT=fast
-# gnntrack_in_fast (2 iterations, ReLU). OUT defaults to out/model/<name>.onnx; its .pt,
-# .train.json (report) and .loss.png go beside it. The bundled models/<name>.onnx is replaced
-# only with REPLACE_BUNDLED=1.
+# gnntrack_in_fast (2 iterations, ReLU), VARIANT=filter the edge filter of the graph stage
+# gnntrack_filter (one hidden layer on the edge features). OUT defaults to out/model/<name>.onnx;
+# its .pt, .train.json (report) and .loss.png go beside it. The bundled models/<name>.onnx is
+# replaced only with REPLACE_BUNDLED=1.
 # Needs the training environment (models/train/requirements.txt) in .venv-train, or TRAIN_PYTHON.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -13,7 +14,8 @@ variant=${VARIANT:-default}
 case "$variant" in
   default) name=gnntrack_in_small; version=1.1.0; shape=(--iterations 3) ;;
   fast) name=gnntrack_in_fast; version=1.0.0; shape=(--iterations 2 --activation relu) ;;
-  *) echo "VARIANT=$variant: expected default or fast" >&2; exit 2 ;;
+  filter) name=gnntrack_filter; version=1.0.0; shape=(--hidden 16 --layers 1 --keep 0.9999) ;;
+  *) echo "VARIANT=$variant: expected default, fast or filter" >&2; exit 2 ;;
 esac
 out=${1:-out/model/$name.onnx}
 seed=${2:-1}
@@ -43,17 +45,26 @@ done
 py=$(realpath -s "$py")
 work=$(realpath "$work")
 out=$(realpath -m "$out")
-(cd models/train && "$py" train.py --graphs "$work"/graphs/* --arch in --hidden 16 --message 4 \
-  "${shape[@]}" --epochs 30 --patience 6 --lr 5e-3 --max-edges 120000 --seed "$seed" \
-  --out "$out" --name "$name" --version "$version")
-# The same computation in a graph onnxruntime runs faster (checked against the exported one).
-(cd models/train && "$py" optimize_onnx.py "$out" "$out" --check)
-(cd models/train && "$py" parity.py --model "$out" --state "${out%.onnx}.pt" --graphs "$work"/graphs/*)
+if [ "$variant" = filter ]; then
+  (cd models/train && "$py" train_filter.py --graphs "$work"/graphs/* "${shape[@]}" \
+    --seed "$seed" --out "$out" --name "$name" --version "$version")
+else
+  (cd models/train && "$py" train.py --graphs "$work"/graphs/* --arch in --hidden 16 --message 4 \
+    "${shape[@]}" --epochs 30 --patience 6 --lr 5e-3 --max-edges 120000 --seed "$seed" \
+    --out "$out" --name "$name" --version "$version")
+  # The same computation in a graph onnxruntime runs faster (checked against the exported one).
+  (cd models/train && "$py" optimize_onnx.py "$out" "$out" --check)
+  (cd models/train && "$py" parity.py --model "$out" --state "${out%.onnx}.pt" --graphs "$work"/graphs/*)
+fi
 echo "model: $out"
-echo "training report: ${out%.onnx}.train.json; loss plot: ${out%.onnx}.loss.png; state: ${out%.onnx}.pt"
+if [ "$variant" = filter ]; then
+  echo "training report: ${out%.onnx}.train.json"
+else
+  echo "training report: ${out%.onnx}.train.json; loss plot: ${out%.onnx}.loss.png; state: ${out%.onnx}.pt"
+fi
 if [ "${REPLACE_BUNDLED:-0}" = 1 ]; then
   cp "$out" "models/$name.onnx"
-  echo "replaced the bundled models/$name.onnx (then: count_flops.py --write models/$name.onnx; the default is compiled into the library: rebuild to use it)"
+  echo "replaced the bundled models/$name.onnx (then: count_flops.py --write models/$name.onnx for an edge classifier; the default and the filter are compiled into the library: rebuild to use them)"
 else
   echo "the bundled models/$name.onnx is unchanged (REPLACE_BUNDLED=1 replaces it)"
 fi

@@ -71,6 +71,10 @@ impl fmt::Display for BuilderKind {
     }
 }
 
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
 fn is_cone(kind: &BuilderKind) -> bool {
     *kind == BuilderKind::Cone
 }
@@ -371,6 +375,20 @@ pub struct GraphConfig {
     /// the model's `gnntrack.embedding.max_neighbours`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embedding_max_neighbours: Option<usize>,
+    /// Run the edge filter after the search and pruning: a small edge-level model that drops
+    /// the edges it scores below its cut before the edge classifier sees the graph. Left out
+    /// of the TOML when off, so the graph parameters a model records are those of before the
+    /// filter.
+    #[serde(skip_serializing_if = "is_false")]
+    pub edge_filter: bool,
+    /// The edge filter's ONNX model (an edge-level graph model with `gnntrack.filter.cut`
+    /// metadata); default: the bundled `gnntrack_filter.onnx`. A relative path that does not
+    /// exist is looked up among the installed models.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter_model: Option<PathBuf>,
+    /// The edge filter's probability cut; default: the model's `gnntrack.filter.cut`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter_cut: Option<f64>,
     /// How outer hits are looked up by the cone builder.
     pub search: SearchMethod,
     /// Build stave-overlap edges (upstream stave -> downstream stave of one layer).
@@ -396,6 +414,9 @@ impl Default for GraphConfig {
             embedding_model: None,
             embedding_radius: None,
             embedding_max_neighbours: None,
+            edge_filter: false,
+            filter_model: None,
+            filter_cut: None,
             search: SearchMethod::default(),
             overlap_edges: true,
             skip_edges: true,
@@ -416,7 +437,7 @@ impl GraphConfig {
         Ok(config)
     }
 
-    /// Reads a TOML file (see [`GraphConfig::from_toml_str`]); a relative `embedding_model` is
+    /// Reads a TOML file (see [`GraphConfig::from_toml_str`]); a relative `embedding_model` or `filter_model` is
     /// taken relative to the file's folder.
     pub fn from_toml_file(path: &Path) -> Result<GraphConfig, GraphError> {
         let text = std::fs::read_to_string(path).map_err(|source| GraphError::Io {
@@ -427,11 +448,14 @@ impl GraphConfig {
             path: path.display().to_string(),
             error: Box::new(e),
         })?;
-        if let Some(model) = &config.embedding_model
-            && model.is_relative()
+        let folder = path.parent().unwrap_or(Path::new(""));
+        for model in [&mut config.embedding_model, &mut config.filter_model]
+            .into_iter()
+            .flatten()
         {
-            let folder = path.parent().unwrap_or(Path::new(""));
-            config.embedding_model = Some(folder.join(model));
+            if model.is_relative() {
+                *model = folder.join(&*model);
+            }
         }
         Ok(config)
     }
@@ -453,6 +477,16 @@ impl GraphConfig {
         }
         if let Some(k) = self.embedding_max_neighbours {
             out.push_str(&format!("embedding_max_neighbours = {k}\n"));
+        }
+        if self.edge_filter {
+            out.push_str("edge_filter = true\n");
+        }
+        if let Some(path) = &self.filter_model {
+            let text = toml::Value::String(path.display().to_string());
+            out.push_str(&format!("filter_model = {text}\n"));
+        }
+        if let Some(cut) = self.filter_cut {
+            out.push_str(&format!("filter_cut = {cut:?}\n"));
         }
         out += &format!(
             "search = \"{}\"\noverlap_edges = {}\nskip_edges = {}\ndrop_shortcuts = {}\nskip_only_where_needed = {}\n\n[reference]\nx = {:?}\nz = {:?}\ny = {:?}\ny_z = {:?}\n",
@@ -505,6 +539,31 @@ impl GraphConfig {
                 "(not set)",
                 "the learned builder (`builder = \"learned\"`) needs an embedding model",
             ));
+        }
+        if let Some(cut) = self.filter_cut
+            && !(0.0..=1.0).contains(&cut)
+        {
+            return Err(GraphError::config(
+                "filter_cut",
+                cut,
+                "must be a probability from 0 to 1",
+            ));
+        }
+        if !self.edge_filter {
+            if let Some(cut) = self.filter_cut {
+                return Err(GraphError::config(
+                    "filter_cut",
+                    cut,
+                    "needs the edge filter on (`edge_filter = true`)",
+                ));
+            }
+            if let Some(path) = &self.filter_model {
+                return Err(GraphError::config(
+                    "filter_model",
+                    path.display(),
+                    "needs the edge filter on (`edge_filter = true`)",
+                ));
+            }
         }
         if let Some(radius) = self.embedding_radius
             && !(radius.is_finite() && radius > 0.0)

@@ -17,6 +17,8 @@
 //! By default next-layer edges that jump a stave-overlap hit are then dropped
 //! ([`GraphConfig::drop_shortcuts`]): a positron through the stave overlap keeps the chain
 //! upstream stave -> downstream stave -> next layer, without the edges that jump its overlap hit.
+//! With [`GraphConfig::edge_filter`] a small edge-level model ([`filter`]) then drops the edges it
+//! scores below its cut.
 //!
 //! Graph building takes [`ValidatedHits`]: hits checked once, by [`crate::hits`], against the
 //! builder's geometry.
@@ -24,11 +26,13 @@
 //! [`metrics`] scores a graph against the truth, [`calibrate`] derives windows from simulated
 //! truth.
 //!
-//! Size: about 650 lines, a good part of it the documentation of the window model and of the
-//! errors; the search itself lives in `search`, the windows in `config`, the pruning in `prune`.
+//! Size: about 900 lines, a good part of it the documentation of the window model and of the
+//! errors; the search itself lives in `search`, the windows in `config`, the pruning in `prune`,
+//! the edge filter in `filter`.
 
 pub mod calibrate;
 mod config;
+pub mod filter;
 pub mod learned;
 pub mod metrics;
 mod prune;
@@ -44,9 +48,11 @@ use thiserror::Error;
 pub use config::{
     BuilderKind, GraphConfig, HalfWidth, PairWindow, Reference, SearchMethod, Windows,
 };
+pub use filter::EdgeFilter;
 pub use learned::{Embedder, EmbeddingSearch};
 
 use crate::error::ErrorKind;
+use crate::features::GraphFeatures;
 use crate::geometry::Detector;
 use crate::hits::{Hits, ValidatedHits};
 use crate::inference::{InferenceConfig, InferenceError};
@@ -155,6 +161,19 @@ impl Graph {
         self.dst.truncate(n);
         self.kind.truncate(n);
     }
+
+    /// Keeps the edges whose flag is true, in their order; `keep` has one flag per edge.
+    pub fn retain_flagged(&mut self, keep: &[bool]) {
+        assert_eq!(keep.len(), self.len(), "one flag per edge");
+        let mut kept = 0;
+        for (e, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
+            self.src[kept] = self.src[e];
+            self.dst[kept] = self.dst[e];
+            self.kind[kept] = self.kind[e];
+            kept += 1;
+        }
+        self.truncate(kept);
+    }
 }
 
 /// An error of the graph stage, naming the offending field or hit and its value.
@@ -224,8 +243,16 @@ pub enum GraphError {
         /// What is wrong.
         reason: String,
     },
-    /// The embedding model could not be loaded or run.
-    #[error("embedding model: {0}")]
+    /// The edge filter's model is unusable (its contract or features).
+    #[error("edge filter {model}: {reason}")]
+    Filter {
+        /// The model file or label.
+        model: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A model of the graph stage (embedding or edge filter) could not be loaded or run.
+    #[error("graph stage model: {0}")]
     Model(Box<InferenceError>),
     /// The search found more edges than the limit ([`EdgeLimit::Refuse`]) and stopped.
     #[error("the window search found more than {cap} edges (stopped at {found})")]
@@ -284,7 +311,7 @@ impl GraphError {
             GraphError::UpstreamOfReference { .. } => ErrorKind::InvalidHit,
             GraphError::TooManyHits(_) => ErrorKind::Graph,
             GraphError::TooManyEdges { .. } => ErrorKind::TooManyEdges,
-            GraphError::Embedding { .. } => ErrorKind::ModelContract,
+            GraphError::Embedding { .. } | GraphError::Filter { .. } => ErrorKind::ModelContract,
             GraphError::Model(e) => e.kind(),
         }
     }
@@ -485,6 +512,48 @@ impl Cone {
     }
 }
 
+/// The models of the graph stage, loaded once ([`GraphModels::load`]) and shared by every
+/// builder of a configuration.
+#[derive(Debug, Clone, Default)]
+pub struct GraphModels {
+    /// The embedding model of the learned builder.
+    pub embedder: Option<Arc<Embedder>>,
+    /// The edge filter ([`GraphConfig::edge_filter`]).
+    pub filter: Option<Arc<EdgeFilter>>,
+}
+
+impl GraphModels {
+    /// The models a configuration names (paths resolved by
+    /// [`crate::pipeline::resolve_model`]): the embedding model for the learned builder, the
+    /// edge filter (its file or the bundled one) when it is on.
+    pub fn load(
+        config: &GraphConfig,
+        inference: &InferenceConfig,
+    ) -> Result<GraphModels, GraphError> {
+        config.validate()?;
+        let embedder = match (config.builder, &config.embedding_model) {
+            (BuilderKind::Learned, Some(path)) => Some(Arc::new(Embedder::load(
+                crate::pipeline::resolve_model(path),
+                inference,
+            )?)),
+            _ => None,
+        };
+        let filter = match (config.edge_filter, &config.filter_model) {
+            (false, _) => None,
+            (true, Some(path)) => Some(Arc::new(EdgeFilter::load(
+                crate::pipeline::resolve_model(path),
+                inference,
+            )?)),
+            (true, None) => Some(Arc::new(EdgeFilter::from_bytes(
+                filter::BUNDLED_FILTER,
+                filter::BUNDLED_FILTER_LABEL,
+                inference,
+            )?)),
+        };
+        Ok(GraphModels { embedder, filter })
+    }
+}
+
 /// Builds the graphs of bunch crossings with one geometry and configuration, keeping its work
 /// space from one crossing to the next (what a reconstruction framework does per event: after the
 /// first crossing it allocates only the edges it returns, or nothing with
@@ -499,43 +568,30 @@ pub struct GraphBuilder {
     /// The embedding model and its search, with the learned builder.
     learned: Option<(Arc<Embedder>, EmbeddingSearch)>,
     embedded: learned::Scratch,
+    /// The edge filter and its cut in effect.
+    filter: Option<(Arc<EdgeFilter>, f32)>,
+    filtered: filter::Scratch,
 }
 
 impl GraphBuilder {
-    /// A builder for this geometry and configuration (checked here, once). The learned builder
-    /// loads its embedding model here, with the default inference settings
-    /// ([`GraphBuilder::with_embedder`] shares one model between builders).
+    /// A builder for this geometry and configuration (checked here, once). It loads the models
+    /// of the configuration here, with the default inference settings
+    /// ([`GraphBuilder::with_models`] shares them between builders).
     pub fn new(detector: &Detector, config: &GraphConfig) -> Result<GraphBuilder, GraphError> {
-        config.validate()?;
-        let embedder = Self::load_embedder(config, &InferenceConfig::default())?;
-        Self::with_embedder(detector, config, embedder)
+        let models = GraphModels::load(config, &InferenceConfig::default())?;
+        Self::with_models(detector, config, models)
     }
 
-    /// The embedding model of a configuration: loaded (path resolved by
-    /// [`crate::pipeline::resolve_model`]) for the learned builder, `None` for the cone builder.
-    pub fn load_embedder(
-        config: &GraphConfig,
-        inference: &InferenceConfig,
-    ) -> Result<Option<Arc<Embedder>>, GraphError> {
-        config.validate()?;
-        match (config.builder, &config.embedding_model) {
-            (BuilderKind::Learned, Some(path)) => Ok(Some(Arc::new(Embedder::load(
-                crate::pipeline::resolve_model(path),
-                inference,
-            )?))),
-            _ => Ok(None),
-        }
-    }
-
-    /// A builder with an embedding model already loaded ([`GraphBuilder::load_embedder`]); the
-    /// learned builder needs one, the cone builder ignores it.
-    pub fn with_embedder(
+    /// A builder with the models of its configuration already loaded ([`GraphModels::load`]):
+    /// the learned builder needs its embedding model, a configuration with `edge_filter` on its
+    /// edge filter; a model the configuration does not use is ignored.
+    pub fn with_models(
         detector: &Detector,
         config: &GraphConfig,
-        embedder: Option<Arc<Embedder>>,
+        models: GraphModels,
     ) -> Result<GraphBuilder, GraphError> {
         config.validate()?;
-        let learned = match (config.builder, embedder) {
+        let learned = match (config.builder, models.embedder) {
             (BuilderKind::Cone, _) => None,
             (BuilderKind::Learned, None) => {
                 return Err(GraphError::config(
@@ -555,6 +611,20 @@ impl GraphBuilder {
                 Some((e, search))
             }
         };
+        let filter = match (config.edge_filter, models.filter) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(GraphError::config(
+                    "edge_filter",
+                    true,
+                    "the edge filter's model is not loaded",
+                ));
+            }
+            (true, Some(f)) => {
+                let cut = config.filter_cut.map_or(f.cut(), |c| c as f32);
+                Some((f, cut))
+            }
+        };
         Ok(GraphBuilder {
             detector: detector.clone(),
             config: config.clone(),
@@ -563,12 +633,40 @@ impl GraphBuilder {
             prune: prune::Scratch::default(),
             learned,
             embedded: learned::Scratch::default(),
+            filter,
+            filtered: filter::Scratch::default(),
         })
     }
 
     /// The embedding model and the search in effect, with the learned builder.
     pub fn embedder(&self) -> Option<(&Arc<Embedder>, EmbeddingSearch)> {
         self.learned.as_ref().map(|(e, s)| (e, *s))
+    }
+
+    /// The edge filter and the cut in effect, when the configuration has one.
+    pub fn filter(&self) -> Option<(&Arc<EdgeFilter>, f32)> {
+        self.filter.as_ref().map(|(f, c)| (f, *c))
+    }
+
+    /// Hands over the features the edge filter computed for the graph last built (its dropped
+    /// edges removed) when they are these node and edge features, in this order: swaps them
+    /// with `features` and returns true. Otherwise (no filter, other features, already handed
+    /// over) leaves `features` alone and returns false.
+    pub fn swap_filter_features(
+        &mut self,
+        features: &mut GraphFeatures,
+        node_names: &[&str],
+        edge_names: &[&str],
+    ) -> bool {
+        let scratch = &mut self.filtered;
+        let same = scratch.current
+            && scratch.features.nodes.has_columns(node_names)
+            && scratch.features.edges.has_columns(edge_names);
+        if same {
+            std::mem::swap(&mut scratch.features, features);
+            scratch.current = false;
+        }
+        same
     }
 
     /// The configuration.
@@ -611,6 +709,7 @@ impl GraphBuilder {
         limit: EdgeLimit,
     ) -> Result<BuildOutcome, GraphError> {
         check_hits(hits, &self.detector, &self.config.reference)?;
+        self.filtered.current = false;
         let hits: &Hits = hits;
         let max = u32::MAX as usize;
         let cap = match limit {
@@ -713,6 +812,15 @@ impl GraphBuilder {
         }
         if self.config.drop_shortcuts {
             prune::drop_shortcuts(graph, &mut self.prune);
+        }
+        if let Some((filter, cut)) = &self.filter {
+            filter.apply(
+                hits,
+                graph,
+                &self.config.reference,
+                *cut,
+                &mut self.filtered,
+            )?;
         }
         Ok(outcome)
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use ort::session::SessionInputValue;
 use ort::value::{Tensor, TensorRef};
+use rayon::prelude::*;
 
 use super::contract;
 pub use super::contract::{GraphModelInfo, GraphOutputKind, OutputLevel};
@@ -161,6 +162,68 @@ impl GraphModel {
     /// edge-level model without edges), give an empty output without running the model. Safe to
     /// call from many threads at once.
     pub fn run(&self, input: &GraphInput<'_>) -> Result<GraphOutput, InferenceError> {
+        let checked = self.check(input)?;
+        self.run_checked(input, checked)
+    }
+
+    /// [`run`](Self::run) for an edge-level model over many edges: checks the input once, then
+    /// runs the model on blocks of at most `block` edges side by side on the current rayon pool
+    /// and joins their outputs in edge order. Each output row depends on its edge alone for the
+    /// result to equal one run over all edges (a per-edge network; not a model that passes
+    /// messages). `block` 0 means one block; an edge index given packed runs in one block.
+    pub fn run_edge_blocks(
+        &self,
+        input: &GraphInput<'_>,
+        block: usize,
+    ) -> Result<GraphOutput, InferenceError> {
+        let checked = self.check(input)?;
+        let (n_edges, edges) = match (self.info.level, input.edges) {
+            (OutputLevel::Edge, Some(edges)) => (checked.n_edges, edges),
+            _ => {
+                return Err(InferenceError::Input(format!(
+                    "blocks of edges need an edge-level model given its edges; this model's level is {}",
+                    self.info.level
+                )));
+            }
+        };
+        // A packed index is run in one block: its sources and targets are not slices of pairs.
+        if block == 0 || n_edges <= block || edges.slice_pairs(0..0).is_none() {
+            return self.run_checked(input, checked);
+        }
+        let width = self.info.edge_width;
+        let outputs: Vec<Result<GraphOutput, InferenceError>> = (0..n_edges.div_ceil(block))
+            .into_par_iter()
+            .map(|b| {
+                let rows = b * block..((b + 1) * block).min(n_edges);
+                let part = GraphInput {
+                    edges: edges.slice_pairs(rows.clone()),
+                    edge_features: input
+                        .edge_features
+                        .map(|v| &v[rows.start * width..rows.end * width]),
+                    ..*input
+                };
+                self.run_checked(
+                    &part,
+                    Checked {
+                        n_edges: rows.len(),
+                        rows: rows.len(),
+                    },
+                )
+            })
+            .collect();
+        let mut values = Vec::with_capacity(n_edges * self.info.output_width);
+        for output in outputs {
+            values.extend(output?.values);
+        }
+        Ok(GraphOutput {
+            rows: n_edges,
+            width: self.info.output_width,
+            values,
+        })
+    }
+
+    /// Checks an input against the model; returns its edge and output row counts.
+    fn check(&self, input: &GraphInput<'_>) -> Result<Checked, InferenceError> {
         let info = &self.info;
         let n_nodes = input.n_nodes;
         check_table(
@@ -218,6 +281,18 @@ impl GraphModel {
                 info.level
             )));
         }
+        Ok(Checked { n_edges, rows })
+    }
+
+    /// Runs the model on a checked input.
+    fn run_checked(
+        &self,
+        input: &GraphInput<'_>,
+        checked: Checked,
+    ) -> Result<GraphOutput, InferenceError> {
+        let info = &self.info;
+        let n_nodes = input.n_nodes;
+        let Checked { n_edges, rows } = checked;
         let width = info.output_width;
         if n_nodes == 0 || rows == 0 {
             return Ok(GraphOutput {
@@ -272,7 +347,7 @@ impl GraphModel {
             sigmoid_in_place(&mut values);
         }
         let at = |k: usize| (k / width, k % width);
-        if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+        if let Some(k) = first_non_finite(&values) {
             let (r, c) = at(k);
             return Err(engine.output_error(format!(
                 "non-finite value {} in row {r}, column {c}",
@@ -296,6 +371,13 @@ impl GraphModel {
     }
 }
 
+/// The sizes of a checked input.
+#[derive(Debug, Clone, Copy)]
+struct Checked {
+    n_edges: usize,
+    rows: usize,
+}
+
 /// `values` must hold `rows x width` finite numbers; `(name, row, width_key)` name them in
 /// messages.
 fn check_table(
@@ -315,7 +397,7 @@ fn check_table(
             values.len()
         )));
     }
-    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+    if let Some(k) = first_non_finite(values) {
         return Err(InferenceError::Input(format!(
             "{row} feature {} of {row} {} is {}",
             k % width,
@@ -324,6 +406,24 @@ fn check_table(
         )));
     }
     Ok(())
+}
+
+/// The index of the first value that is not finite. Whole chunks are tested without stopping
+/// early (a loop the compiler vectorises: 6 M feature values take under a millisecond), the
+/// position looked for only in a chunk that holds one.
+fn first_non_finite(values: &[f32]) -> Option<usize> {
+    const CHUNK: usize = 1024;
+    values.chunks(CHUNK).enumerate().find_map(|(c, chunk)| {
+        let bad = chunk.iter().fold(false, |bad, v| bad | !v.is_finite());
+        if bad {
+            chunk
+                .iter()
+                .position(|v| !v.is_finite())
+                .map(|k| c * CHUNK + k)
+        } else {
+            None
+        }
+    })
 }
 
 /// The number of graphs, after checking that each node's graph is below `n_graphs` and that every

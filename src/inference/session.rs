@@ -58,6 +58,17 @@ impl<'a> EdgeIndex<'a> {
         }
     }
 
+    /// The edges `rows` of sources and targets given as pairs; `None` for a packed index.
+    pub(crate) fn slice_pairs(&self, rows: std::ops::Range<usize>) -> Option<EdgeIndex<'a>> {
+        match *self {
+            EdgeIndex::Pairs { src, dst } => Some(EdgeIndex::Pairs {
+                src: &src[rows.clone()],
+                dst: &dst[rows],
+            }),
+            EdgeIndex::Packed(_) => None,
+        }
+    }
+
     /// The first edge with a node index outside `0..n_nodes`, as (edge, index).
     pub(crate) fn first_out_of_range(&self, n_nodes: usize) -> Option<(usize, i64)> {
         match *self {

@@ -490,6 +490,51 @@ def embedding_graph():
     )
 
 
+# The edge filter test model: logit = dy (scaled, the edge feature) + x (scaled, of the inner
+# hit) - FILTER_SHIFT, cut 0.5 (logit 0); the Rust tests hold the same numbers.
+FILTER_SHIFT = 0.4
+
+
+def filter_metadata():
+    return {
+        "gnntrack.contract": "1",
+        "gnntrack.model_name": "filter-test",
+        "gnntrack.model_version": "1.0.0",
+        "gnntrack.output_level": "edge",
+        "gnntrack.output": "logits",
+        "gnntrack.node_width": "1",
+        "gnntrack.edge_width": "1",
+        "gnntrack.node_features": "x",
+        "gnntrack.node_scales": "500",
+        "gnntrack.node_offsets": "0",
+        "gnntrack.edge_features": "dy",
+        "gnntrack.edge_scales": "0.5",
+        "gnntrack.edge_offsets": "0",
+        "gnntrack.edge_input": "edge_features",
+        "gnntrack.filter.cut": "0.5",
+    }
+
+
+def filter_graph():
+    """An edge-level model: logit [E, 1] = edge_features + node_features[src] - FILTER_SHIFT."""
+    return helper.make_graph(
+        [
+            helper.make_node("Gather", ["edge_index", "zero"], ["src"], axis=0),
+            helper.make_node("Gather", ["node_features", "src"], ["x_src"], axis=0),
+            helper.make_node("Add", ["edge_features", "x_src"], ["sum"]),
+            helper.make_node("Sub", ["sum", "shift"], ["logit"]),
+        ],
+        "edge_filter",
+        [
+            helper.make_tensor_value_info("node_features", TensorProto.FLOAT, ["N", 1]),
+            helper.make_tensor_value_info("edge_index", TensorProto.INT64, [2, "E"]),
+            helper.make_tensor_value_info("edge_features", TensorProto.FLOAT, ["E", 1]),
+        ],
+        [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["E", 1])],
+        initializer=[const("zero", 0, np.int64), const("shift", [FILTER_SHIFT])],
+    )
+
+
 def make_model(graph, metadata, check=True):
     model = helper.make_model(
         graph,
@@ -615,6 +660,21 @@ def main():
             embedding_graph(), with_value(em, "gnntrack.node_scales", "0.3,0.004")
         ),
         "embedding_no_radius.onnx": make_model(embedding_graph(), without(em, "gnntrack.embedding.radius")),
+    }
+    fm = filter_metadata()
+    models |= {
+        # the graph stage's edge filter: valid, then without its cut, with a cut that is no
+        # probability, a feature the tracker does not know, features not named, values out
+        "filter.onnx": make_model(filter_graph(), fm),
+        "filter_no_cut.onnx": make_model(filter_graph(), without(fm, "gnntrack.filter.cut")),
+        "filter_bad_cut.onnx": make_model(filter_graph(), with_value(fm, "gnntrack.filter.cut", "1.5")),
+        "filter_unknown_feature.onnx": make_model(filter_graph(), with_value(fm, "gnntrack.edge_features", "banana")),
+        "filter_unnamed.onnx": make_model(
+            filter_graph(),
+            {k: v for k, v in fm.items() if not k.startswith("gnntrack.edge_") or k == "gnntrack.edge_width"}
+            | {"gnntrack.edge_input": "edge_features"},
+        ),
+        "filter_values.onnx": make_model(filter_graph(), with_value(fm, "gnntrack.output", "values")),
     }
     models.update(candidate_models())
     required = [

@@ -97,6 +97,11 @@ const KEY_EDGE_OFFSETS: &str = "gnntrack.edge_offsets";
 const KEY_OUTPUT: &str = "gnntrack.output";
 const KEY_EDGE_CUT: &str = "gnntrack.edge_cut";
 const KEY_GRAPH: &str = "gnntrack.graph";
+
+/// Graph settings left out of the comparison with a model's `gnntrack.graph`: the edge filter
+/// drops edges of the graph the windows define, and an edge classifier is measured with and
+/// without it whatever graphs it was trained on (docs/graph.md, section "Edge filter").
+pub const UNCOMPARED_GRAPH_KEYS: [&str; 3] = ["edge_filter", "filter_model", "filter_cut"];
 const KEY_NODE_INPUT: &str = "gnntrack.node_input";
 const KEY_EDGE_INPUT: &str = "gnntrack.edge_input";
 const KEY_RECEPTIVE_HOPS: &str = "gnntrack.receptive_hops";
@@ -493,7 +498,7 @@ pub(crate) fn check_ports(
         }
     };
     let graph_text = required(KEY_GRAPH)?;
-    let model_graph: toml::Table =
+    let mut model_graph: toml::Table =
         graph_text
             .parse()
             .map_err(|e: toml::de::Error| ContractError::BadMetadata {
@@ -502,7 +507,14 @@ pub(crate) fn check_ports(
                 reason: format!("not a TOML table: {}", e.message()),
             })?;
     let differences = match graph {
-        Some(tracker) => compare_tables(&model_graph, tracker),
+        Some(tracker) => {
+            let mut tracker = tracker.clone();
+            for key in UNCOMPARED_GRAPH_KEYS {
+                model_graph.remove(key);
+                tracker.remove(key);
+            }
+            compare_tables(&model_graph, &tracker)
+        }
         None => Vec::new(),
     };
     if !differences.is_empty() && policy == GraphMismatch::Error {

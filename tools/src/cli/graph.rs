@@ -12,7 +12,9 @@ use gnntrack::features::{all_edge_names, all_node_names};
 use gnntrack::geometry::Detector;
 use gnntrack::graph::calibrate::calibrate;
 use gnntrack::graph::metrics::{GraphMetrics, TrueSegments};
-use gnntrack::graph::{BuilderKind, Graph, GraphBuilder, GraphConfig, SearchMethod, build_graph};
+use gnntrack::graph::{
+    BuilderKind, Graph, GraphBuilder, GraphConfig, GraphModels, SearchMethod, build_graph,
+};
 use gnntrack::hits::{HitTolerance, Hits, read_hits};
 use gnntrack::inference::InferenceConfig;
 use gnntrack_tools::export::{ExportedFile, export_bx, manifest};
@@ -362,8 +364,8 @@ fn time_build(
         intra_threads: threads,
         ..InferenceConfig::default()
     };
-    let embedder = GraphBuilder::load_embedder(config, &inference)?;
-    let mut builder = GraphBuilder::with_embedder(detector, config, embedder)?;
+    let models = GraphModels::load(config, &inference)?;
+    let mut builder = GraphBuilder::with_models(detector, config, models)?;
     let mut graph = Graph::default();
     let mut times = Vec::with_capacity(repeat);
     let mut peak_bytes = 0;
