@@ -21,15 +21,7 @@ use gnntrack::pipeline::{Tracker, TrackerConfig};
 const SHIFT: f64 = 0.4;
 
 fn model(name: &str) -> PathBuf {
-    let dir = std::env::var_os("GNNTRACK_TEST_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-models"));
-    assert!(
-        dir.join("filter.onnx").exists(),
-        "test models not found in {}: run `make test-models` (or `make test`)",
-        dir.display()
-    );
-    dir.join(name)
+    common::test_model(name, "filter.onnx")
 }
 
 fn filtered(name: &str) -> GraphConfig {

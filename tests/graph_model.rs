@@ -3,6 +3,8 @@
 //! same functions, empty inputs, every input error, every contract error, and the refusal of
 //! a model of the other kind.
 
+mod common;
+
 use std::path::PathBuf;
 
 use gnntrack::inference::{
@@ -21,15 +23,7 @@ const EDGE_B: f64 = -0.1;
 const GRAPH_W: [f64; 2] = [2.0, -1.0];
 
 fn model(name: &str) -> PathBuf {
-    let dir = std::env::var_os("GNNTRACK_TEST_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-models"));
-    assert!(
-        dir.join("graph_node.onnx").exists(),
-        "graph test models not found in {}: run `make test-models` (or `make test`)",
-        dir.display()
-    );
-    dir.join(name)
+    common::test_model(name, "graph_node.onnx")
 }
 
 fn cpu() -> InferenceConfig {

@@ -5,6 +5,8 @@
 //!
 //! onnxruntime is found by the library's own discovery (the `.venv` that `make test` creates).
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -25,15 +27,7 @@ const GRAPH_TOML: &str =
     "reference_z = 2054.0\nwindow_x = [0.01, 0.012, 0.014]\nskip_layers = false\n";
 
 fn model(name: &str) -> PathBuf {
-    let dir = std::env::var_os("GNNTRACK_TEST_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-models"));
-    assert!(
-        dir.join("linear.onnx").exists(),
-        "test models not found in {}: run `make test-models` (or `make test`)",
-        dir.display()
-    );
-    dir.join(name)
+    common::test_model(name, "linear.onnx")
 }
 
 fn registry() -> FeatureTable {

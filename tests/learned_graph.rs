@@ -22,15 +22,7 @@ const RADIUS: f64 = 0.5;
 const MAX_NEIGHBOURS: usize = 3;
 
 fn model(name: &str) -> PathBuf {
-    let dir = std::env::var_os("GNNTRACK_TEST_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-models"));
-    assert!(
-        dir.join("embedding.onnx").exists(),
-        "test models not found in {}: run `make test-models` (or `make test`)",
-        dir.display()
-    );
-    dir.join(name)
+    common::test_model(name, "embedding.onnx")
 }
 
 fn learned(name: &str) -> GraphConfig {

@@ -26,3 +26,19 @@ pub fn shared_data(file: &str) -> PathBuf {
     );
     path
 }
+
+/// Path of a small test model written by `tests/models/make_test_models.py` (`make
+/// test-models`) into `target/test-models` (override with `GNNTRACK_TEST_MODELS`). Panics with
+/// a clear message when the folder does not hold `probe`, a model every run writes.
+#[allow(dead_code)]
+pub fn test_model(name: &str, probe: &str) -> PathBuf {
+    let dir = std::env::var_os("GNNTRACK_TEST_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-models"));
+    assert!(
+        dir.join(probe).exists(),
+        "test models not found in {}: run `make test-models` (or `make test`)",
+        dir.display()
+    );
+    dir.join(name)
+}
