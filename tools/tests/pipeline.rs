@@ -204,6 +204,64 @@ fn concurrent_reconstruction_equals_serial() {
     }
 }
 
+#[test]
+fn the_edge_filter_hands_the_classifier_the_features_of_its_graph() {
+    // The bundled filter on a xi = 6 crossing: the graph loses edges, and the scores equal
+    // those of the kept graph's features computed afresh; threads give the serial result.
+    let mut config = TrackerConfig::default();
+    config.set("graph.edge_filter", "true").unwrap();
+    let filtered = Arc::new(tracker(config.clone()));
+    let hits = event(6, 8);
+    let r = filtered.reconstruct(&hits).unwrap();
+    let all = tracker(TrackerConfig::default())
+        .reconstruct(&hits)
+        .unwrap();
+    assert!(
+        r.graph.len() < all.graph.len() * 9 / 10 && r.graph.len() > all.graph.len() / 2,
+        "{} of {} edges kept",
+        r.graph.len(),
+        all.graph.len()
+    );
+    let info = filtered.classifier().info();
+    let names = |specs: &[gnntrack::features::FeatureSpec]| -> Vec<String> {
+        specs.iter().map(|f| f.name.to_string()).collect()
+    };
+    let (nodes, edges) = (names(&info.node_features), names(&info.edge_features));
+    let node_names: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    let edge_names: Vec<&str> = edges.iter().map(String::as_str).collect();
+    let fresh = gnntrack::features::graph_features(
+        &hits,
+        &r.graph,
+        &node_names,
+        &edge_names,
+        &config.graph.reference,
+    )
+    .unwrap();
+    let scores = filtered
+        .classifier()
+        .score(
+            &fresh.nodes.data,
+            hits.len(),
+            gnntrack::inference::EdgeIndex::Pairs {
+                src: &r.graph.src,
+                dst: &r.graph.dst,
+            },
+            Some(&fresh.edges.data),
+        )
+        .unwrap();
+    assert!(scores == r.scores, "scores differ from fresh features");
+    let serial = candidates(&filtered, &hits);
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (t, hits) = (Arc::clone(&filtered), hits.clone());
+            std::thread::spawn(move || candidates(&t, &hits))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), serial);
+    }
+}
+
 fn hit(id: u64, x: f64, layer: u8) -> Hit {
     Hit {
         hit_id: id,
