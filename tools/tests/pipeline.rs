@@ -275,15 +275,31 @@ fn hit(id: u64, x: f64, layer: u8) -> Hit {
 
 #[test]
 fn empty_and_degenerate_crossings_give_empty_results() {
-    let t = tracker(TrackerConfig::default());
-    let empty = Hits::new(false);
-    let r = t.reconstruct(&empty).unwrap();
-    assert!(r.candidates.is_empty() && r.graph.is_empty());
-    let mut one_layer = Hits::new(false);
-    for i in 0..5 {
-        one_layer.push(hit(i, 100.0 + i as f64, 2), None);
+    let mut filtered = TrackerConfig::default();
+    filtered.set("graph.edge_filter", "true").unwrap();
+    for (config, filter) in [(TrackerConfig::default(), false), (filtered, true)] {
+        let t = tracker(config);
+        let empty = Hits::new(false);
+        let r = t.reconstruct(&empty).unwrap();
+        assert!(r.candidates.is_empty() && r.graph.is_empty());
+        let mut one_layer = Hits::new(false);
+        for i in 0..5 {
+            one_layer.push(hit(i, 100.0 + i as f64, 2), None);
+        }
+        assert!(t.reconstruct(&one_layer).unwrap().candidates.is_empty());
+        // One edge, on the cone axis from the magnet centre: scored, or dropped by the filter.
+        let mut pair = Hits::new(false);
+        let (first, second) = (hit(1, 100.0, 0), hit(2, 0.0, 1));
+        let x2 = 100.0 * (second.z - 2054.0) / (first.z - 2054.0);
+        pair.push(first, None);
+        pair.push(hit(2, x2, 1), None);
+        let r = t.reconstruct(&pair).unwrap();
+        assert_eq!(r.scores.len(), r.graph.len());
+        assert!(
+            r.graph.len() == 1 || (filter && r.graph.is_empty()),
+            "{filter}"
+        );
     }
-    assert!(t.reconstruct(&one_layer).unwrap().candidates.is_empty());
 }
 
 #[test]
