@@ -597,14 +597,13 @@ impl Tracker {
         // is made while the features are computed (started first: its breadth-first walk is
         // the longer chain of sequential work).
         // With an edge filter taking the same features, they are computed already.
-        let computed_by_filter = builder.swap_filter_features(features, &node_names, &edge_names);
         let (plan, computed) = rayon::join(
             || {
                 self.classifier
                     .plan_parts(hits.len(), &graph.src, &graph.dst)
             },
             || {
-                if computed_by_filter {
+                if builder.swap_filter_features(features, &node_names, &edge_names) {
                     return Ok(());
                 }
                 features.compute_into(hits, &graph, &node_names, &edge_names, reference)

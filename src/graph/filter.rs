@@ -51,11 +51,35 @@ pub struct EdgeFilter {
 /// Work space kept from one crossing to the next: the filter's features and the kept flags.
 #[derive(Debug, Default)]
 pub(super) struct Scratch {
-    /// The features of the last graph filtered, its dropped edges removed, while `current`.
-    pub features: GraphFeatures,
-    /// Whether `features` are those of the graph last built.
+    /// The features of every edge of the last graph filtered, before the dropped edges were
+    /// removed, while `current`.
+    features: GraphFeatures,
+    /// Whether `features` and `keep` are those of the graph last built.
     pub current: bool,
+    /// Which edges of the graph before filtering were kept.
     keep: Vec<bool>,
+}
+
+impl Scratch {
+    /// Hands over the features of the kept edges when they are these node and edge features,
+    /// in this order (see [`GraphBuilder::swap_filter_features`](super::GraphBuilder::swap_filter_features)).
+    pub(super) fn swap_features(
+        &mut self,
+        features: &mut GraphFeatures,
+        node_names: &[&str],
+        edge_names: &[&str],
+    ) -> bool {
+        let same = self.current
+            && self.features.nodes.has_columns(node_names)
+            && self.features.edges.has_columns(edge_names);
+        if same {
+            // The rows of the dropped edges go only now, beside the caller's other work.
+            self.features.edges.retain_rows(&self.keep);
+            std::mem::swap(&mut self.features, features);
+            self.current = false;
+        }
+        same
+    }
 }
 
 impl EdgeFilter {
@@ -186,11 +210,8 @@ impl EdgeFilter {
         keep.clear();
         keep.extend(scores.iter().map(|&p| p >= cut));
         let before = graph.len();
-        // The features of the kept edges stay for the edge classifier when it takes the same.
-        rayon::join(
-            || graph.retain_flagged(keep),
-            || scratch.features.edges.retain_rows(keep),
-        );
+        graph.retain_flagged(keep);
+        // The features stay for the edge classifier when it takes the same ones.
         scratch.current = true;
         Ok(before - graph.len())
     }

@@ -658,15 +658,8 @@ impl GraphBuilder {
         node_names: &[&str],
         edge_names: &[&str],
     ) -> bool {
-        let scratch = &mut self.filtered;
-        let same = scratch.current
-            && scratch.features.nodes.has_columns(node_names)
-            && scratch.features.edges.has_columns(edge_names);
-        if same {
-            std::mem::swap(&mut scratch.features, features);
-            scratch.current = false;
-        }
-        same
+        self.filtered
+            .swap_features(features, node_names, edge_names)
     }
 
     /// The configuration.
