@@ -422,6 +422,23 @@ static void inputs(const char *models_dir, const char *big_bx) {
         snprintf(path, sizeof path, "%s/wrong_dtype.onnx", models_dir);
         expect("model with float64 node features", tracker_with("model", path, &other),
                GNNTRACK_STATUS_MODEL_CONTRACT, "wrong_dtype.onnx");
+        {
+            /* The edge filter of the graph stage: its model is checked when the tracker starts. */
+            char toml[4200];
+            gnntrack_config *filtered = NULL;
+            snprintf(toml, sizeof toml,
+                     "[graph]\nedge_filter = true\nfilter_model = \"%s/filter_no_cut.onnx\"\n",
+                     models_dir);
+            gnntrack_config_new(&filtered);
+            expect("configuration with an edge filter", gnntrack_config_load_string(filtered, toml),
+                   GNNTRACK_STATUS_OK, NULL);
+            expect("edge filter without its cut", gnntrack_tracker_new(filtered, &other),
+                   GNNTRACK_STATUS_MODEL_CONTRACT, "gnntrack.filter.cut");
+            expect("filter cut that is no probability",
+                   gnntrack_config_set(filtered, "graph.filter_cut", "1.5"), GNNTRACK_STATUS_CONFIG,
+                   "filter_cut");
+            gnntrack_config_free(filtered);
+        }
     }
     status = tracker_with("inference.provider", "cuda", &other);
     if (status == GNNTRACK_STATUS_OK) {
