@@ -53,6 +53,40 @@ fn graph_writes_edges_with_the_callers_ids_and_prints_metrics() {
 }
 
 #[test]
+fn graph_with_the_edge_filter_names_it_and_keeps_fewer_edges() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = common::shared_data("luxe_xi3_sl.csv");
+    let config = dir.path().join("graph.toml");
+    std::fs::write(&config, "edge_filter = true\n").unwrap();
+    let count = |extra: &[&str]| {
+        let mut args = vec!["graph", "--in", real.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let run = gnntrack(&args);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let stdout = text(&run.stdout);
+        let edges: usize = stdout
+            .split_once(" hits, ")
+            .and_then(|(_, rest)| rest.split_once(' '))
+            .and_then(|(n, _)| n.parse().ok())
+            .unwrap_or_else(|| panic!("no edge count in {stdout}"));
+        (edges, stdout)
+    };
+    let (all, plain) = count(&[]);
+    let (kept, filtered) = count(&["--config", config.to_str().unwrap()]);
+    assert!(!plain.contains("edge filter"), "{plain}");
+    assert!(
+        filtered.contains("edge filter bundled gnntrack_filter.onnx (gnntrack_filter "),
+        "{filtered}"
+    );
+    assert!(kept < all && kept > all * 9 / 10, "{kept} of {all} edges");
+    // The real crossing keeps every true segment.
+    assert!(
+        filtered.contains("edge efficiency 100.0000 %"),
+        "{filtered}"
+    );
+}
+
+#[test]
 fn graph_reports_bad_input_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let missing = gnntrack(&["graph", "--in", "no-such-file.csv"]);

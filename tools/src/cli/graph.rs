@@ -53,12 +53,11 @@ pub fn graph(args: GraphArgs) -> CliResult {
     let (hits, format) = read_hits(&args.input)?;
     let detector =
         Detector::from_name_or_path(args.geometry.as_deref().unwrap_or(default_geometry(format)))?;
+    let valid = hits.validate(&detector, &HitTolerance::default())?;
+    // The builder (and the models of the graph stage) first: the time is the build's.
+    let mut builder = GraphBuilder::new(&detector, &config)?;
     let start = Instant::now();
-    let graph = build_graph(
-        &hits.validate(&detector, &HitTolerance::default())?,
-        &detector,
-        &config,
-    )?;
+    let graph = builder.build(&valid)?;
     let seconds = start.elapsed().as_secs_f64();
     let [next, overlap, skip] = graph.count_by_kind();
     println!(
@@ -70,6 +69,14 @@ pub fn graph(args: GraphArgs) -> CliResult {
         rayon::current_num_threads(),
         config.search
     );
+    if let Some((filter, cut)) = builder.filter() {
+        println!(
+            "edge filter {} ({} {}), cut {cut}",
+            filter.label(),
+            filter.model().info().name,
+            filter.model().info().version
+        );
+    }
     if let Some(segments) = TrueSegments::from_hits(&hits, &detector) {
         print!("{}", GraphMetrics::compute(&hits, &graph, &segments));
     }
