@@ -247,8 +247,7 @@ impl EdgeFilter {
             },
             BLOCK,
         )?;
-        let scores = output.values;
-        Ok(scores)
+        Ok(output.values)
     }
 }
 

@@ -71,6 +71,24 @@ pub(crate) fn sigmoid_in_place(values: &mut [f32]) {
     }
 }
 
+/// The index of the first value that is not finite. Whole chunks are tested without stopping
+/// early (a loop the compiler vectorises: 6 M feature values take under a millisecond), the
+/// position looked for only in a chunk that holds one.
+pub(crate) fn first_non_finite(values: &[f32]) -> Option<usize> {
+    const CHUNK: usize = 1024;
+    values.chunks(CHUNK).enumerate().find_map(|(c, chunk)| {
+        let bad = chunk.iter().fold(false, |bad, v| bad | !v.is_finite());
+        if bad {
+            chunk
+                .iter()
+                .position(|v| !v.is_finite())
+                .map(|k| c * CHUNK + k)
+        } else {
+            None
+        }
+    })
+}
+
 /// A loaded model: its sessions (at most [`InferenceConfig::pool_size`]) and what creates more.
 pub(crate) struct Engine {
     runtime: &'static OnnxRuntime,

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use super::contract;
 pub use super::contract::{GraphModelInfo, GraphOutputKind, OutputLevel};
-use super::engine::{ActiveProvider, Engine, read_model, sigmoid_in_place};
+use super::engine::{ActiveProvider, Engine, first_non_finite, read_model, sigmoid_in_place};
 use super::runtime::OnnxRuntime;
 use super::{EdgeIndex, InferenceConfig, InferenceError};
 
@@ -406,24 +406,6 @@ fn check_table(
         )));
     }
     Ok(())
-}
-
-/// The index of the first value that is not finite. Whole chunks are tested without stopping
-/// early (a loop the compiler vectorises: 6 M feature values take under a millisecond), the
-/// position looked for only in a chunk that holds one.
-fn first_non_finite(values: &[f32]) -> Option<usize> {
-    const CHUNK: usize = 1024;
-    values.chunks(CHUNK).enumerate().find_map(|(c, chunk)| {
-        let bad = chunk.iter().fold(false, |bad, v| bad | !v.is_finite());
-        if bad {
-            chunk
-                .iter()
-                .position(|v| !v.is_finite())
-                .map(|k| c * CHUNK + k)
-        } else {
-            None
-        }
-    })
 }
 
 /// The number of graphs, after checking that each node's graph is below `n_graphs` and that every

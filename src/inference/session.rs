@@ -10,7 +10,7 @@ use ort::value::{Tensor, TensorRef};
 use rayon::prelude::*;
 
 use super::contract::{self, ModelInfo, OutputKind};
-use super::engine::{ActiveProvider, Engine, read_model, sigmoid_in_place};
+use super::engine::{ActiveProvider, Engine, first_non_finite, read_model, sigmoid_in_place};
 use super::partition::{self, Part};
 use super::runtime::OnnxRuntime;
 use super::{InferenceConfig, InferenceError, Provider};
@@ -360,7 +360,7 @@ impl EdgeClassifier {
             }
         };
         let engine = &self.engine;
-        if let Some(k) = scores.iter().position(|s| !s.is_finite()) {
+        if let Some(k) = first_non_finite(&scores) {
             return Err(engine.output_error(format!("non-finite score {} for edge {k}", scores[k])));
         }
         Ok(scores)
