@@ -22,7 +22,8 @@ use crate::features::{FeatureKind, FeatureSpec, FeatureTable, GraphFeatures};
 use crate::hits::Hits;
 use crate::inference::contract::check_features;
 use crate::inference::{
-    EdgeIndex, GraphInput, GraphModel, GraphOutputKind, InferenceConfig, OutputLevel,
+    EdgeIndex, GraphInput, GraphModel, GraphOutputKind, InferenceConfig, InferenceError,
+    OutputLevel,
 };
 
 /// Metadata key of the filter's probability cut: edges scored below it are dropped.
@@ -205,10 +206,8 @@ impl EdgeFilter {
         if graph.is_empty() {
             return Ok(0);
         }
-        let scores = self.score(hits, graph, reference, scratch)?;
-        let keep = &mut scratch.keep;
-        keep.clear();
-        keep.extend(scores.iter().map(|&p| p >= cut));
+        scratch.keep = self.edges_kept(hits, graph, reference, cut, scratch)?;
+        let keep = &scratch.keep;
         let before = graph.len();
         graph.retain_flagged(keep);
         // The features stay for the edge classifier when it takes the same ones.
@@ -223,6 +222,36 @@ impl EdgeFilter {
         reference: &Reference,
         scratch: &mut Scratch,
     ) -> Result<Vec<f32>, GraphError> {
+        let output = self.with_input(hits, graph, reference, scratch, |model, input| {
+            model.run_edge_blocks(input, BLOCK)
+        })?;
+        Ok(output.values)
+    }
+
+    /// Whether each edge's probability is at or above `cut`, in edge order.
+    fn edges_kept(
+        &self,
+        hits: &Hits,
+        graph: &Graph,
+        reference: &Reference,
+        cut: f32,
+        scratch: &mut Scratch,
+    ) -> Result<Vec<bool>, GraphError> {
+        self.with_input(hits, graph, reference, scratch, |model, input| {
+            model.edges_at_or_above(input, BLOCK, cut)
+        })
+    }
+
+    /// Computes the filter's features of `graph` into the scratch space and runs `run` on the
+    /// model's input.
+    fn with_input<T>(
+        &self,
+        hits: &Hits,
+        graph: &Graph,
+        reference: &Reference,
+        scratch: &mut Scratch,
+        run: impl FnOnce(&GraphModel, &GraphInput<'_>) -> Result<T, InferenceError>,
+    ) -> Result<T, GraphError> {
         let node_names: Vec<&str> = self.node_names.iter().map(String::as_str).collect();
         let edge_names: Vec<&str> = self.edge_names.iter().map(String::as_str).collect();
         let features = &mut scratch.features;
@@ -233,21 +262,18 @@ impl EdgeFilter {
                 reason: e.to_string(),
             })?;
         let width = features.edges.columns.len();
-        let output = self.model.run_edge_blocks(
-            &GraphInput {
-                node_features: &features.nodes.data,
-                n_nodes: hits.len(),
-                edges: Some(EdgeIndex::Pairs {
-                    src: &graph.src,
-                    dst: &graph.dst,
-                }),
-                edge_features: (width > 0).then_some(features.edges.data.as_slice()),
-                graph_index: None,
-                n_graphs: 0,
-            },
-            BLOCK,
-        )?;
-        Ok(output.values)
+        let input = GraphInput {
+            node_features: &features.nodes.data,
+            n_nodes: hits.len(),
+            edges: Some(EdgeIndex::Pairs {
+                src: &graph.src,
+                dst: &graph.dst,
+            }),
+            edge_features: (width > 0).then_some(features.edges.data.as_slice()),
+            graph_index: None,
+            n_graphs: 0,
+        };
+        Ok(run(&self.model, &input)?)
     }
 }
 

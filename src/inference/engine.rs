@@ -64,29 +64,118 @@ pub(crate) fn read_model(path: &Path) -> Result<(Vec<u8>, String), InferenceErro
     Ok((bytes, label))
 }
 
+/// The probability of a logit.
+#[inline]
+pub(crate) fn sigmoid(logit: f32) -> f32 {
+    1.0 / (1.0 + (-logit).exp())
+}
+
 /// Turns logits into probabilities, in place.
 pub(crate) fn sigmoid_in_place(values: &mut [f32]) {
     for v in values {
-        *v = 1.0 / (1.0 + (-*v).exp());
+        *v = sigmoid(*v);
     }
 }
 
-/// The index of the first value that is not finite. Whole chunks are tested without stopping
-/// early (a loop the compiler vectorises: 6 M feature values take under a millisecond), the
-/// position looked for only in a chunk that holds one.
-pub(crate) fn first_non_finite(values: &[f32]) -> Option<usize> {
-    const CHUNK: usize = 1024;
-    values.chunks(CHUNK).enumerate().find_map(|(c, chunk)| {
-        let bad = chunk.iter().fold(false, |bad, v| bad | !v.is_finite());
-        if bad {
-            chunk
-                .iter()
-                .position(|v| !v.is_finite())
-                .map(|k| c * CHUNK + k)
-        } else {
-            None
+/// A cut on probabilities applied to logits: a logit at or above `keep` has a [`sigmoid`] at
+/// or above the cut, one at or below `drop` a sigmoid below it, and only the logits between
+/// the two bounds (a few thousandths apart) need the sigmoid itself, so the result is that
+/// of comparing every sigmoid with the cut. Both bounds are checked when the cut is made.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogitCut {
+    cut: f32,
+    drop: f32,
+    keep: f32,
+}
+
+impl LogitCut {
+    /// The bounds of the probability cut `cut`: around its logit with a margin of 0.1 % (at
+    /// least 0.001), far more than the rounding of the sigmoid in single precision, for cuts
+    /// from 1e-6 to 0.999; other cuts compare every sigmoid (a cut at or below 0 keeps all).
+    pub(crate) fn new(cut: f32) -> LogitCut {
+        // NaN bounds: no comparison with them holds, so every sigmoid is computed.
+        let every = LogitCut {
+            cut,
+            drop: f32::NAN,
+            keep: f32::NAN,
+        };
+        if cut <= 0.0 {
+            // Every sigmoid but that of NaN is at least 0.
+            return LogitCut {
+                keep: f32::NEG_INFINITY,
+                ..every
+            };
         }
-    })
+        if !(1e-6..=0.999).contains(&cut) {
+            return every;
+        }
+        let c = f64::from(cut);
+        let logit = (c / (1.0 - c)).ln();
+        let margin = 1e-3 * logit.abs().max(1.0);
+        let (drop, keep) = ((logit - margin) as f32, (logit + margin) as f32);
+        if sigmoid(keep) >= cut && sigmoid(drop) < cut {
+            LogitCut { cut, drop, keep }
+        } else {
+            every
+        }
+    }
+
+    /// Whether the sigmoid of `logit` is at least the cut (false for NaN).
+    #[inline]
+    pub(crate) fn passes(&self, logit: f32) -> bool {
+        if logit >= self.keep {
+            true
+        } else if logit <= self.drop {
+            false
+        } else {
+            sigmoid(logit) >= self.cut
+        }
+    }
+}
+
+/// The index of the first NaN.
+pub(crate) fn first_nan(values: &[f32]) -> Option<usize> {
+    let chunk = first_chunk(values, |c| c.iter().fold(false, |bad, v| bad | v.is_nan()))?;
+    let start = chunk * SCAN_CHUNK;
+    values[start..]
+        .iter()
+        .position(|v| v.is_nan())
+        .map(|k| start + k)
+}
+
+/// Values per chunk of the scans below: each chunk is tested whole, without stopping early (a
+/// loop the compiler vectorises), and searched element by element only when it holds a hit.
+pub(crate) const SCAN_CHUNK: usize = 1024;
+
+/// Inputs of more chunks than this are scanned on the current rayon pool (the first hit in
+/// input order is still the one found).
+const PARALLEL_SCAN_CHUNKS: usize = 64;
+
+/// The first chunk of `values` (by index) for which `hit` holds, found by whole-chunk tests on
+/// the current rayon pool when `values` is large.
+pub(crate) fn first_chunk<T: Sync>(
+    values: &[T],
+    hit: impl Fn(&[T]) -> bool + Sync,
+) -> Option<usize> {
+    if values.len() > PARALLEL_SCAN_CHUNKS * SCAN_CHUNK {
+        use rayon::prelude::*;
+        values.par_chunks(SCAN_CHUNK).position_first(&hit)
+    } else {
+        values.chunks(SCAN_CHUNK).position(hit)
+    }
+}
+
+/// The index of the first value that is not finite (6 M feature values take about a
+/// millisecond on two threads).
+pub(crate) fn first_non_finite(values: &[f32]) -> Option<usize> {
+    let chunk = first_chunk(values, |c| {
+        c.iter().fold(false, |bad, v| bad | !v.is_finite())
+    })?;
+    let start = chunk * SCAN_CHUNK;
+    values[start..]
+        .iter()
+        .position(|v| !v.is_finite())
+        .map(|k| start + k)
 }
 
 /// A loaded model: its sessions (at most [`InferenceConfig::pool_size`]) and what creates more.
@@ -370,4 +459,88 @@ fn create_session(
     builder(runtime, config, prepacked, cuda)
         .and_then(|mut b| b.commit_from_memory(model))
         .map_err(|e| e.to_string().trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inference::EdgeIndex;
+
+    #[test]
+    fn a_logit_cut_gives_the_flags_of_the_sigmoid() {
+        // Logits swept finely across each cut's logit and far out, and the special values:
+        // the bounds decide exactly as the sigmoid compared with the cut.
+        let cuts: [f32; 11] = [
+            0.0092, 0.5, 0.3, 1e-6, 0.999, 0.0, -0.5, 1.0, 1e-9, 0.9999, 1.5,
+        ];
+        for cut in cuts {
+            let centre = if (0.0..1.0).contains(&cut) && cut > 0.0 {
+                (cut / (1.0 - cut)).ln()
+            } else {
+                0.0
+            };
+            let mut logits: Vec<f32> = (-20_000..=20_000)
+                .map(|k| centre + k as f32 * 1e-6)
+                .chain((-400..=400).map(|k| k as f32 * 0.25))
+                .collect();
+            logits.extend([
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                f32::MAX,
+                f32::MIN,
+                0.0,
+                -0.0,
+            ]);
+            let logit_cut = LogitCut::new(cut);
+            for l in logits {
+                assert_eq!(
+                    logit_cut.passes(l),
+                    sigmoid(l) >= cut,
+                    "cut {cut}, logit {l}"
+                );
+            }
+            assert!(!logit_cut.passes(f32::NAN), "cut {cut}: NaN");
+        }
+        // The bounds are used where they can be: a tight bracket round the logit of the cut.
+        let c = LogitCut::new(0.0092);
+        assert!(c.keep - c.drop < 0.02 && c.drop < -4.6 && c.keep > -4.7);
+    }
+
+    #[test]
+    fn scans_find_the_first_hit_in_large_inputs() {
+        // Inputs large enough to be scanned in parallel: the first hit in input order, also
+        // with a later one in an earlier-finishing chunk.
+        let n = 300 * SCAN_CHUNK + 17;
+        let mut values = vec![1.0f32; n];
+        assert_eq!(first_non_finite(&values), None);
+        assert_eq!(first_nan(&values), None);
+        values[n - 1] = f32::INFINITY;
+        assert_eq!(first_non_finite(&values), Some(n - 1));
+        assert_eq!(first_nan(&values), None);
+        values[200 * SCAN_CHUNK + 5] = f32::NAN;
+        values[70 * SCAN_CHUNK + 3] = f32::NEG_INFINITY;
+        assert_eq!(first_non_finite(&values), Some(70 * SCAN_CHUNK + 3));
+        assert_eq!(first_nan(&values), Some(200 * SCAN_CHUNK + 5));
+        assert_eq!(first_non_finite(&values[..10]), None);
+
+        let src: Vec<u32> = (0..n as u32).map(|k| k % 1000).collect();
+        let mut dst = src.clone();
+        fn edges<'a>(src: &'a [u32], dst: &'a [u32]) -> EdgeIndex<'a> {
+            EdgeIndex::Pairs { src, dst }
+        }
+        assert_eq!(edges(&src, &dst).first_out_of_range(1000), None);
+        dst[250 * SCAN_CHUNK] = 1000;
+        assert_eq!(
+            edges(&src, &dst).first_out_of_range(1000),
+            Some((250 * SCAN_CHUNK, 1000))
+        );
+        let mut early = src.clone();
+        early[90 * SCAN_CHUNK + 1] = u32::MAX;
+        assert_eq!(
+            edges(&early, &dst).first_out_of_range(1000),
+            Some((90 * SCAN_CHUNK + 1, i64::from(u32::MAX)))
+        );
+        // Every id is in range of a larger graph.
+        assert_eq!(edges(&src, &dst).first_out_of_range(1001), None);
+    }
 }

@@ -17,7 +17,9 @@ use rayon::prelude::*;
 
 use super::contract;
 pub use super::contract::{GraphModelInfo, GraphOutputKind, OutputLevel};
-use super::engine::{ActiveProvider, Engine, first_non_finite, read_model, sigmoid_in_place};
+use super::engine::{
+    ActiveProvider, Engine, LogitCut, first_nan, first_non_finite, read_model, sigmoid_in_place,
+};
 use super::runtime::OnnxRuntime;
 use super::{EdgeIndex, InferenceConfig, InferenceError};
 
@@ -176,22 +178,92 @@ impl GraphModel {
         input: &GraphInput<'_>,
         block: usize,
     ) -> Result<GraphOutput, InferenceError> {
+        let n_edges = self.check_edge_level(input)?;
+        let width = self.info.output_width;
+        let blocks = self.in_edge_blocks(input, n_edges, block, |part, checked, first| {
+            let raw = self.run_raw(part, checked)?;
+            self.finish(raw, first)
+        })?;
+        Ok(GraphOutput {
+            rows: n_edges,
+            width,
+            values: blocks.concat(),
+        })
+    }
+
+    /// Whether the output of each edge is at least `cut`, in edge order: the comparison of
+    /// [`run_edge_blocks`](Self::run_edge_blocks)'s probabilities with the cut, for a model of
+    /// one output per edge, the same flags and errors without the sigmoid of the logits that are
+    /// clearly on one side of the cut ([`LogitCut`]).
+    pub(crate) fn edges_at_or_above(
+        &self,
+        input: &GraphInput<'_>,
+        block: usize,
+        cut: f32,
+    ) -> Result<Vec<bool>, InferenceError> {
+        let n_edges = self.check_edge_level(input)?;
+        if self.info.output_width != 1 {
+            return Err(InferenceError::Input(format!(
+                "a cut on the output needs one output per edge; this model gives {}",
+                self.info.output_width
+            )));
+        }
+        let logit_cut = LogitCut::new(cut);
+        let blocks: Vec<Vec<bool>> =
+            self.in_edge_blocks(input, n_edges, block, |part, checked, first| {
+                let raw = self.run_raw(part, checked)?;
+                if self.info.output_kind == GraphOutputKind::Logits {
+                    // The sigmoid of a NaN is the only non-finite probability.
+                    if let Some(k) = first_nan(&raw) {
+                        return Err(self.engine.output_error(format!(
+                            "non-finite value {} in row {}, column 0",
+                            raw[k],
+                            first + k
+                        )));
+                    }
+                    Ok(raw.iter().map(|&v| logit_cut.passes(v)).collect())
+                } else {
+                    let p = self.finish(raw, first)?;
+                    Ok(p.iter().map(|&v| v >= cut).collect())
+                }
+            })?;
+        Ok(blocks.concat())
+    }
+
+    /// Checks `input` for a run over blocks of edges: an edge-level model given its edges.
+    /// Returns the number of edges.
+    fn check_edge_level(&self, input: &GraphInput<'_>) -> Result<usize, InferenceError> {
         let checked = self.check(input)?;
-        let (n_edges, edges) = match (self.info.level, input.edges) {
-            (OutputLevel::Edge, Some(edges)) => (checked.n_edges, edges),
-            _ => {
-                return Err(InferenceError::Input(format!(
-                    "blocks of edges need an edge-level model given its edges; this model's level is {}",
-                    self.info.level
-                )));
-            }
+        match (self.info.level, input.edges) {
+            (OutputLevel::Edge, Some(_)) => Ok(checked.n_edges),
+            _ => Err(InferenceError::Input(format!(
+                "blocks of edges need an edge-level model given its edges; this model's level is {}",
+                self.info.level
+            ))),
+        }
+    }
+
+    /// Runs `run` on the blocks of at most `block` edges of a checked edge-level input, side by
+    /// side on the current rayon pool, with each block's input, sizes and first edge; their
+    /// results in edge order, or the error of the first block that failed.
+    fn in_edge_blocks<T: Send>(
+        &self,
+        input: &GraphInput<'_>,
+        n_edges: usize,
+        block: usize,
+        run: impl Fn(&GraphInput<'_>, Checked, usize) -> Result<T, InferenceError> + Sync,
+    ) -> Result<Vec<T>, InferenceError> {
+        let edges = input.edges.expect("an edge-level input");
+        let whole = Checked {
+            n_edges,
+            rows: n_edges,
         };
         // A packed index is run in one block: its sources and targets are not slices of pairs.
         if block == 0 || n_edges <= block || edges.slice_pairs(0..0).is_none() {
-            return self.run_checked(input, checked);
+            return Ok(vec![run(input, whole, 0)?]);
         }
         let width = self.info.edge_width;
-        let outputs: Vec<Result<GraphOutput, InferenceError>> = (0..n_edges.div_ceil(block))
+        (0..n_edges.div_ceil(block))
             .into_par_iter()
             .map(|b| {
                 let rows = b * block..((b + 1) * block).min(n_edges);
@@ -202,24 +274,13 @@ impl GraphModel {
                         .map(|v| &v[rows.start * width..rows.end * width]),
                     ..*input
                 };
-                self.run_checked(
-                    &part,
-                    Checked {
-                        n_edges: rows.len(),
-                        rows: rows.len(),
-                    },
-                )
+                let sizes = Checked {
+                    n_edges: rows.len(),
+                    rows: rows.len(),
+                };
+                run(&part, sizes, rows.start)
             })
-            .collect();
-        let mut values = Vec::with_capacity(n_edges * self.info.output_width);
-        for output in outputs {
-            values.extend(output?.values);
-        }
-        Ok(GraphOutput {
-            rows: n_edges,
-            width: self.info.output_width,
-            values,
-        })
+            .collect()
     }
 
     /// Checks an input against the model; returns its edge and output row counts.
@@ -290,16 +351,27 @@ impl GraphModel {
         input: &GraphInput<'_>,
         checked: Checked,
     ) -> Result<GraphOutput, InferenceError> {
+        let raw = self.run_raw(input, checked)?;
+        Ok(GraphOutput {
+            rows: checked.rows,
+            width: self.info.output_width,
+            values: self.finish(raw, 0)?,
+        })
+    }
+
+    /// The output of a checked input as the model wrote it (`rows x output_width` values, the
+    /// shape checked); empty without nodes or rows, without running the model.
+    fn run_raw(
+        &self,
+        input: &GraphInput<'_>,
+        checked: Checked,
+    ) -> Result<Vec<f32>, InferenceError> {
         let info = &self.info;
         let n_nodes = input.n_nodes;
         let Checked { n_edges, rows } = checked;
         let width = info.output_width;
         if n_nodes == 0 || rows == 0 {
-            return Ok(GraphOutput {
-                rows,
-                width,
-                values: Vec::new(),
-            });
+            return Ok(Vec::new());
         }
 
         let engine = &self.engine;
@@ -326,7 +398,7 @@ impl GraphModel {
             ));
         }
 
-        let (shape, mut values) = engine.run_f32(inputs, &info.output)?;
+        let (shape, values) = engine.run_f32(inputs, &info.output)?;
         let shape_ok = match *shape {
             [r] => width == 1 && r as usize == rows,
             [r, w] => r as usize == rows && w as usize == width,
@@ -343,10 +415,18 @@ impl GraphModel {
                 }
             )));
         }
+        Ok(values)
+    }
+
+    /// A raw output made probabilities (the sigmoid of logits) and checked: finite, and
+    /// probabilities in [0, 1]. `first_row` is the number of its first row in messages.
+    fn finish(&self, mut values: Vec<f32>, first_row: usize) -> Result<Vec<f32>, InferenceError> {
+        let (engine, info) = (&self.engine, &self.info);
+        let width = info.output_width;
         if info.output_kind == GraphOutputKind::Logits {
             sigmoid_in_place(&mut values);
         }
-        let at = |k: usize| (k / width, k % width);
+        let at = |k: usize| (first_row + k / width, k % width);
         if let Some(k) = first_non_finite(&values) {
             let (r, c) = at(k);
             return Err(engine.output_error(format!(
@@ -363,11 +443,7 @@ impl GraphModel {
                 values[k]
             )));
         }
-        Ok(GraphOutput {
-            rows,
-            width,
-            values,
-        })
+        Ok(values)
     }
 }
 

@@ -10,7 +10,9 @@ use ort::value::{Tensor, TensorRef};
 use rayon::prelude::*;
 
 use super::contract::{self, ModelInfo, OutputKind};
-use super::engine::{ActiveProvider, Engine, first_non_finite, read_model, sigmoid_in_place};
+use super::engine::{
+    ActiveProvider, Engine, SCAN_CHUNK, first_chunk, first_non_finite, read_model, sigmoid_in_place,
+};
 use super::partition::{self, Part};
 use super::runtime::OnnxRuntime;
 use super::{InferenceConfig, InferenceError, Provider};
@@ -73,12 +75,27 @@ impl<'a> EdgeIndex<'a> {
     pub(crate) fn first_out_of_range(&self, n_nodes: usize) -> Option<(usize, i64)> {
         match *self {
             EdgeIndex::Pairs { src, dst } => {
-                src.iter().zip(dst).enumerate().find_map(|(k, (&s, &d))| {
-                    [s, d]
-                        .into_iter()
-                        .find(|&i| i as usize >= n_nodes)
-                        .map(|i| (k, i as i64))
-                })
+                // Chunks of sources and targets tested whole by their largest id, then the
+                // first chunk with one out of range searched edge by edge.
+                let limit = u32::try_from(n_nodes).unwrap_or(u32::MAX);
+                let high = |ids: &[u32]| {
+                    let chunk = first_chunk(ids, |c| c.iter().fold(0, |m, &i| m.max(i)) >= limit);
+                    chunk.map(|c| c * SCAN_CHUNK)
+                };
+                let from = match (high(src), high(dst)) {
+                    (None, None) => return None,
+                    (a, b) => a.unwrap_or(usize::MAX).min(b.unwrap_or(usize::MAX)),
+                };
+                src[from..]
+                    .iter()
+                    .zip(&dst[from..])
+                    .enumerate()
+                    .find_map(|(k, (&s, &d))| {
+                        [s, d]
+                            .into_iter()
+                            .find(|&i| i as usize >= n_nodes)
+                            .map(|i| (from + k, i as i64))
+                    })
             }
             EdgeIndex::Packed(v) => {
                 let e = v.len() / 2;
