@@ -24,12 +24,22 @@ fn model(name: &str) -> PathBuf {
     common::test_model(name, "filter.onnx")
 }
 
+/// The filter `name` on every graph, however sparse (the real crossing has fewer edges than
+/// hits).
 fn filtered(name: &str) -> GraphConfig {
     GraphConfig {
         edge_filter: true,
+        filter_min_edges_per_hit: 0.0,
         filter_model: Some(model(name)),
         ..GraphConfig::default()
     }
+}
+
+/// The graphs of the windows alone.
+fn unfiltered() -> GraphConfig {
+    let mut config = GraphConfig::default();
+    config.without_edge_filter();
+    config
 }
 
 fn real_crossing() -> (Hits, Detector) {
@@ -59,7 +69,7 @@ fn expected(hits: &Hits, graph: &Graph, logit_cut: f64) -> Graph {
 fn the_filter_keeps_the_edges_scored_at_or_above_its_cut() {
     let (hits, d) = real_crossing();
     let valid = hits.validate(&d, &HitTolerance::default()).unwrap();
-    let all = GraphBuilder::new(&d, &GraphConfig::default())
+    let all = GraphBuilder::new(&d, &unfiltered())
         .unwrap()
         .build(&valid)
         .unwrap();
@@ -69,6 +79,7 @@ fn the_filter_keeps_the_edges_scored_at_or_above_its_cut() {
     assert_eq!((filter.cut(), cut), (0.5, 0.5));
     let graph = builder.build(&valid).unwrap();
     let want = expected(&hits, &all, 0.0);
+    assert_eq!(builder.dropped_by_filter(), Some(all.len() - want.len()));
     assert!(
         want.len() > all.len() / 10 && want.len() < all.len() * 9 / 10,
         "{} of {} edges kept",
@@ -198,6 +209,7 @@ fn unusable_filters_and_settings_are_errors_naming_the_problem() {
     }
 
     let mut config = TrackerConfig::default();
+    config.set("graph.edge_filter", "false").unwrap();
     for (key, value, words) in [
         (
             "graph.filter_cut",
@@ -214,16 +226,78 @@ fn unusable_filters_and_settings_are_errors_naming_the_problem() {
         assert!(words.iter().all(|w| e.contains(w)), "{e}");
     }
     config.set("graph.edge_filter", "true").unwrap();
-    let e = config
-        .set("graph.filter_cut", "1.5")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        ["filter_cut", "1.5", "probability"]
-            .iter()
-            .all(|w| e.contains(w)),
-        "{e}"
-    );
+    for (key, value, words) in [
+        (
+            "graph.filter_cut",
+            "1.5",
+            &["filter_cut", "1.5", "probability"][..],
+        ),
+        (
+            "graph.filter_min_edges_per_hit",
+            "-1",
+            &["filter_min_edges_per_hit", "-1", ">= 0"],
+        ),
+        (
+            "graph.filter_min_edges_per_hit",
+            "nan",
+            &["filter_min_edges_per_hit", "NaN", "finite"],
+        ),
+    ] {
+        let e = config.set(key, value).unwrap_err().to_string();
+        assert!(words.iter().all(|w| e.contains(w)), "{key} = {value}: {e}");
+    }
+}
+
+#[test]
+fn the_filter_runs_only_on_graphs_dense_enough() {
+    // On by default, from 1.5 edges per hit.
+    let default = GraphConfig::default();
+    assert!(default.edge_filter);
+    assert_eq!(default.filter_min_edges_per_hit, 1.5);
+
+    // The real crossing: its graph's density decides, the bound counting as dense enough.
+    let (hits, d) = real_crossing();
+    let valid = hits.validate(&d, &HitTolerance::default()).unwrap();
+    let all = GraphBuilder::new(&d, &unfiltered())
+        .unwrap()
+        .build(&valid)
+        .unwrap();
+    let density = all.len() as f64 / hits.len() as f64;
+    let kept = expected(&hits, &all, 0.0);
+    assert!(kept.len() < all.len());
+    for (bound, runs) in [
+        (0.0, true),
+        (density, true),
+        (density * 1.001, false),
+        (1.5, false),
+    ] {
+        let config = GraphConfig {
+            filter_min_edges_per_hit: bound,
+            ..filtered("filter.onnx")
+        };
+        let mut builder = GraphBuilder::new(&d, &config).unwrap();
+        let graph = builder.build(&valid).unwrap();
+        let mut features = GraphFeatures::default();
+        let handed = builder.swap_filter_features(&mut features, &["x"], &["dy"]);
+        if runs {
+            assert_eq!(graph, kept, "bound {bound}");
+            assert_eq!(builder.dropped_by_filter(), Some(all.len() - kept.len()));
+        } else {
+            assert_eq!(graph, all, "bound {bound}");
+            assert_eq!(builder.dropped_by_filter(), None);
+        }
+        assert_eq!(handed, runs, "bound {bound}: features handed over");
+        // The configuration reads back from its TOML with the bound.
+        assert_eq!(
+            GraphConfig::from_toml_str(&config.to_toml()).unwrap(),
+            config
+        );
+    }
+    // Off, the filter does not run whatever the density.
+    let mut builder = GraphBuilder::new(&d, &unfiltered()).unwrap();
+    assert_eq!(builder.build(&valid).unwrap(), all);
+    assert_eq!(builder.dropped_by_filter(), None);
+    assert!(builder.filter().is_none());
 }
 
 #[test]

@@ -25,13 +25,17 @@ fn model(name: &str) -> PathBuf {
     common::test_model(name, "embedding.onnx")
 }
 
+/// The learned builder's graph, without the edge filter (the filter takes the cone windows'
+/// edges; its tests are in filter.rs).
 fn learned(name: &str) -> GraphConfig {
-    GraphConfig {
+    let mut config = GraphConfig {
         builder: BuilderKind::Learned,
         embedding_model: Some(model(name)),
         skip_edges: false,
         ..GraphConfig::default()
-    }
+    };
+    config.without_edge_filter();
+    config
 }
 
 /// Next-layer edges of the single-stave geometry by comparing every pair: the outer hits of the

@@ -290,9 +290,10 @@ pub fn calibrate(
     for shape in WindowShape::CANDIDATES {
         let mut config = base.clone();
         config.window = fit_windows(&deviations, shape, efficiency, &base.window);
-        // Score the windows alone: no skip edges, no shortcut removal.
+        // Score the windows alone: no skip edges, no shortcut removal, no edge filter.
         config.skip_edges = false;
         config.drop_shortcuts = false;
+        config.without_edge_filter();
         let mut per_kind = [Counts::default(), Counts::default(), Counts::default()];
         for hits in events {
             let Some(segments) = TrueSegments::from_hits(hits, detector) else {

@@ -71,9 +71,8 @@ impl fmt::Display for BuilderKind {
     }
 }
 
-fn is_false(value: &bool) -> bool {
-    !*value
-}
+/// Default of [`GraphConfig::filter_min_edges_per_hit`].
+pub const DEFAULT_FILTER_MIN_EDGES_PER_HIT: f64 = 1.5;
 
 fn is_cone(kind: &BuilderKind) -> bool {
     *kind == BuilderKind::Cone
@@ -375,12 +374,15 @@ pub struct GraphConfig {
     /// the model's `gnntrack.embedding.max_neighbours`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embedding_max_neighbours: Option<usize>,
-    /// Run the edge filter after the search and pruning: a small edge-level model that drops
-    /// the edges it scores below its cut before the edge classifier sees the graph. Left out
-    /// of the TOML when off, so the graph parameters a model records are those of before the
-    /// filter.
-    #[serde(skip_serializing_if = "is_false")]
+    /// Run the edge filter after the search and pruning (default on): a small edge-level model
+    /// that drops the edges it scores below its cut before the edge classifier sees the
+    /// graph, on graphs of at least [`filter_min_edges_per_hit`](Self::filter_min_edges_per_hit)
+    /// edges per hit.
     pub edge_filter: bool,
+    /// The edge filter runs on graphs of at least this many edges per hit of the crossing
+    /// (default 1.5; 0: on every graph). In sparser graphs it drops too few edges to pay for
+    /// itself (LUXE: xi = 5 has 1.2 edges per hit, xi = 6 1.75).
+    pub filter_min_edges_per_hit: f64,
     /// The edge filter's ONNX model (an edge-level graph model with `gnntrack.filter.cut`
     /// metadata); default: the bundled `gnntrack_filter.onnx`. A relative path that does not
     /// exist is looked up among the installed models.
@@ -414,7 +416,8 @@ impl Default for GraphConfig {
             embedding_model: None,
             embedding_radius: None,
             embedding_max_neighbours: None,
-            edge_filter: false,
+            edge_filter: true,
+            filter_min_edges_per_hit: DEFAULT_FILTER_MIN_EDGES_PER_HIT,
             filter_model: None,
             filter_cut: None,
             search: SearchMethod::default(),
@@ -460,6 +463,14 @@ impl GraphConfig {
         Ok(config)
     }
 
+    /// Turns the edge filter off and forgets its settings: the graphs of the windows alone (what
+    /// the models are trained on and the windows calibrated with).
+    pub fn without_edge_filter(&mut self) {
+        self.edge_filter = false;
+        self.filter_model = None;
+        self.filter_cut = None;
+    }
+
     /// The configuration as TOML that [`GraphConfig::from_toml_str`] reads back exactly, with
     /// one inline table per half-width.
     pub fn to_toml(&self) -> String {
@@ -478,8 +489,12 @@ impl GraphConfig {
         if let Some(k) = self.embedding_max_neighbours {
             out.push_str(&format!("embedding_max_neighbours = {k}\n"));
         }
-        if self.edge_filter {
-            out.push_str("edge_filter = true\n");
+        out.push_str(&format!("edge_filter = {}\n", self.edge_filter));
+        if self.filter_min_edges_per_hit != DEFAULT_FILTER_MIN_EDGES_PER_HIT {
+            out.push_str(&format!(
+                "filter_min_edges_per_hit = {:?}\n",
+                self.filter_min_edges_per_hit
+            ));
         }
         if let Some(path) = &self.filter_model {
             let text = toml::Value::String(path.display().to_string());
@@ -547,6 +562,14 @@ impl GraphConfig {
                 "filter_cut",
                 cut,
                 "must be a probability from 0 to 1",
+            ));
+        }
+        let density = self.filter_min_edges_per_hit;
+        if !(density.is_finite() && density >= 0.0) {
+            return Err(GraphError::config(
+                "filter_min_edges_per_hit",
+                density,
+                "must be finite and >= 0",
             ));
         }
         if !self.edge_filter {

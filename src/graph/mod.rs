@@ -46,7 +46,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use config::{
-    BuilderKind, GraphConfig, HalfWidth, PairWindow, Reference, SearchMethod, Windows,
+    BuilderKind, DEFAULT_FILTER_MIN_EDGES_PER_HIT, GraphConfig, HalfWidth, PairWindow, Reference,
+    SearchMethod, Windows,
 };
 pub use filter::EdgeFilter;
 pub use learned::{Embedder, EmbeddingSearch};
@@ -571,6 +572,8 @@ pub struct GraphBuilder {
     /// The edge filter and its cut in effect.
     filter: Option<(Arc<EdgeFilter>, f32)>,
     filtered: filter::Scratch,
+    /// Edges the filter dropped from the graph last built; `None` when it did not run.
+    dropped_by_filter: Option<usize>,
 }
 
 impl GraphBuilder {
@@ -621,7 +624,7 @@ impl GraphBuilder {
                 ));
             }
             (true, Some(f)) => {
-                let cut = config.filter_cut.map_or(f.cut(), |c| c as f32);
+                let cut = filter_cut(config, &f);
                 Some((f, cut))
             }
         };
@@ -635,6 +638,7 @@ impl GraphBuilder {
             embedded: learned::Scratch::default(),
             filter,
             filtered: filter::Scratch::default(),
+            dropped_by_filter: None,
         })
     }
 
@@ -646,6 +650,13 @@ impl GraphBuilder {
     /// The edge filter and the cut in effect, when the configuration has one.
     pub fn filter(&self) -> Option<(&Arc<EdgeFilter>, f32)> {
         self.filter.as_ref().map(|(f, c)| (f, *c))
+    }
+
+    /// How many edges the edge filter dropped from the graph last built; `None` when it did
+    /// not run on it (off, or a graph sparser than
+    /// [`GraphConfig::filter_min_edges_per_hit`]).
+    pub fn dropped_by_filter(&self) -> Option<usize> {
+        self.dropped_by_filter
     }
 
     /// Hands over the features the edge filter computed for the graph last built (its dropped
@@ -703,6 +714,7 @@ impl GraphBuilder {
     ) -> Result<BuildOutcome, GraphError> {
         check_hits(hits, &self.detector, &self.config.reference)?;
         self.filtered.current = false;
+        self.dropped_by_filter = None;
         let hits: &Hits = hits;
         let max = u32::MAX as usize;
         let cap = match limit {
@@ -806,17 +818,31 @@ impl GraphBuilder {
         if self.config.drop_shortcuts {
             prune::drop_shortcuts(graph, &mut self.prune);
         }
-        if let Some((filter, cut)) = &self.filter {
-            filter.apply(
+        if let Some((filter, cut)) = &self.filter
+            && filter_runs_on(graph.len(), hits.len(), &self.config)
+        {
+            let dropped = filter.apply(
                 hits,
                 graph,
                 &self.config.reference,
                 *cut,
                 &mut self.filtered,
             )?;
+            self.dropped_by_filter = Some(dropped);
         }
         Ok(outcome)
     }
+}
+
+/// The edge filter's cut in effect: the configuration's, else the model's.
+fn filter_cut(config: &GraphConfig, filter: &EdgeFilter) -> f32 {
+    config.filter_cut.map_or(filter.cut(), |c| c as f32)
+}
+
+/// Whether the edge filter runs on a graph of `edges` edges among `hits` hits: on, and at
+/// least [`GraphConfig::filter_min_edges_per_hit`] edges per hit.
+fn filter_runs_on(edges: usize, hits: usize, config: &GraphConfig) -> bool {
+    config.edge_filter && edges > 0 && edges as f64 >= config.filter_min_edges_per_hit * hits as f64
 }
 
 /// Builds the graph of one bunch crossing (a [`GraphBuilder`] used once).
@@ -832,7 +858,8 @@ pub fn build_graph(
 }
 
 /// The same graph as [`build_graph`] by comparing every pair of hits: O(n^2), a reference for
-/// tests of the fast builders.
+/// tests of the fast builders (the pruning and the edge filter after the search are the
+/// builders' own).
 pub fn build_graph_brute_force(
     hits: &ValidatedHits<'_>,
     detector: &Detector,
@@ -882,6 +909,12 @@ pub fn build_graph_brute_force(
     }
     if config.skip_edges && config.skip_only_where_needed {
         prune::keep_needed_skips(&mut graph);
+    }
+    if let Some(filter) = GraphModels::load(config, &InferenceConfig::default())?.filter
+        && filter_runs_on(graph.len(), n, config)
+    {
+        let cut = filter_cut(config, &filter);
+        filter.apply(hits, &mut graph, r, cut, &mut filter::Scratch::default())?;
     }
     Ok(graph)
 }

@@ -57,7 +57,13 @@ fn graph_with_the_edge_filter_names_it_and_keeps_fewer_edges() {
     let dir = tempfile::tempdir().unwrap();
     let real = common::shared_data("luxe_xi3_sl.csv");
     let config = dir.path().join("graph.toml");
-    std::fs::write(&config, "edge_filter = true\n").unwrap();
+    // The real crossing has fewer edges than hits: the filter runs on it only when asked to
+    // run on sparse graphs too.
+    std::fs::write(
+        &config,
+        "edge_filter = true\nfilter_min_edges_per_hit = 0\n",
+    )
+    .unwrap();
     let count = |extra: &[&str]| {
         let mut args = vec!["graph", "--in", real.to_str().unwrap()];
         args.extend_from_slice(extra);
@@ -73,9 +79,18 @@ fn graph_with_the_edge_filter_names_it_and_keeps_fewer_edges() {
     };
     let (all, plain) = count(&[]);
     let (kept, filtered) = count(&["--config", config.to_str().unwrap()]);
-    assert!(!plain.contains("edge filter"), "{plain}");
+    // By default the filter is on but skips the sparse graph, and says so.
+    let density = format!("{:.2} edges per hit", all as f64 / 3112.0);
     assert!(
-        filtered.contains("edge filter bundled gnntrack_filter.onnx (gnntrack_filter "),
+        plain.contains("edge filter bundled gnntrack_filter.onnx (gnntrack_filter ")
+            && plain.contains(&format!(
+                "not run: {density}, below filter_min_edges_per_hit = 1.5"
+            )),
+        "{plain}"
+    );
+    assert!(
+        filtered.contains("edge filter bundled gnntrack_filter.onnx (gnntrack_filter ")
+            && filtered.contains(&format!("dropped {} edges", all - kept)),
         "{filtered}"
     );
     assert!(kept < all && kept > all * 9 / 10, "{kept} of {all} edges");

@@ -518,22 +518,25 @@ fn edge_limit_refuses_truncates_or_keeps_everything() {
     use gnntrack::graph::{BuildOutcome, EdgeLimit};
     let d = Detector::preset("luxe").unwrap();
     let hits = small_event(&d, 3000, 5);
-    // Without pruning the builder's graph is exactly what the search finds.
-    let raw = GraphConfig {
+    // Without pruning and the edge filter the builder's graph is exactly what the search finds.
+    let mut raw = GraphConfig {
         drop_shortcuts: false,
         skip_only_where_needed: false,
         ..GraphConfig::default()
     };
+    raw.without_edge_filter();
     for config in [GraphConfig::default(), raw.clone()] {
         let full = build_graph(&valid(&hits, &d), &d, &config).unwrap();
         let mut builder = GraphBuilder::new(&d, &config).unwrap();
         let mut graph = Graph::default();
         // A limit at or above the search's edges changes nothing. The search counts the edges
         // before shortcut removal; with skip edges only where needed it never finds the others.
-        let searched = GraphConfig {
+        // The limit counts the edges the search finds, before the edge filter.
+        let mut searched = GraphConfig {
             drop_shortcuts: false,
             ..config.clone()
         };
+        searched.without_edge_filter();
         let raw_edges = build_graph(&valid(&hits, &d), &d, &searched).unwrap().len();
         for limit in [
             EdgeLimit::Unlimited,

@@ -208,14 +208,15 @@ fn concurrent_reconstruction_equals_serial() {
 fn the_edge_filter_hands_the_classifier_the_features_of_its_graph() {
     // The bundled filter on a xi = 6 crossing: the graph loses edges, and the scores equal
     // those of the kept graph's features computed afresh; threads give the serial result.
-    let mut config = TrackerConfig::default();
-    config.set("graph.edge_filter", "true").unwrap();
+    // On by default: a xi = 6 graph has 1.75 edges per hit.
+    let config = TrackerConfig::default();
+    assert!(config.graph.edge_filter);
     let filtered = Arc::new(tracker(config.clone()));
     let hits = event(6, 8);
     let r = filtered.reconstruct(&hits).unwrap();
-    let all = tracker(TrackerConfig::default())
-        .reconstruct(&hits)
-        .unwrap();
+    let mut unfiltered = TrackerConfig::default();
+    unfiltered.set("graph.edge_filter", "false").unwrap();
+    let all = tracker(unfiltered).reconstruct(&hits).unwrap();
     assert!(
         r.graph.len() < all.graph.len() * 9 / 10 && r.graph.len() > all.graph.len() / 2,
         "{} of {} edges kept",
@@ -275,9 +276,12 @@ fn hit(id: u64, x: f64, layer: u8) -> Hit {
 
 #[test]
 fn empty_and_degenerate_crossings_give_empty_results() {
+    // Without the filter, and with it on every graph however sparse.
+    let mut plain = TrackerConfig::default();
+    plain.set("graph.edge_filter", "false").unwrap();
     let mut filtered = TrackerConfig::default();
-    filtered.set("graph.edge_filter", "true").unwrap();
-    for (config, filter) in [(TrackerConfig::default(), false), (filtered, true)] {
+    filtered.set("graph.filter_min_edges_per_hit", "0").unwrap();
+    for (config, filter) in [(plain, false), (filtered, true)] {
         let t = tracker(config);
         let empty = Hits::new(false);
         let r = t.reconstruct(&empty).unwrap();

@@ -101,7 +101,12 @@ const KEY_GRAPH: &str = "gnntrack.graph";
 /// Graph settings left out of the comparison with a model's `gnntrack.graph`: the edge filter
 /// drops edges of the graph the windows define, and an edge classifier is measured with and
 /// without it whatever graphs it was trained on (docs/graph.md, section "Edge filter").
-pub const UNCOMPARED_GRAPH_KEYS: [&str; 3] = ["edge_filter", "filter_model", "filter_cut"];
+pub const UNCOMPARED_GRAPH_KEYS: [&str; 4] = [
+    "edge_filter",
+    "filter_min_edges_per_hit",
+    "filter_model",
+    "filter_cut",
+];
 const KEY_NODE_INPUT: &str = "gnntrack.node_input";
 const KEY_EDGE_INPUT: &str = "gnntrack.edge_input";
 const KEY_RECEPTIVE_HOPS: &str = "gnntrack.receptive_hops";

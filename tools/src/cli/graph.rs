@@ -70,8 +70,16 @@ pub fn graph(args: GraphArgs) -> CliResult {
         config.search
     );
     if let Some((filter, cut)) = builder.filter() {
+        let ran = match builder.dropped_by_filter() {
+            Some(dropped) => format!("dropped {dropped} edges"),
+            None => format!(
+                "not run: {:.2} edges per hit, below filter_min_edges_per_hit = {}",
+                graph.len() as f64 / hits.len().max(1) as f64,
+                config.filter_min_edges_per_hit
+            ),
+        };
         println!(
-            "edge filter {} ({} {}), cut {cut}",
+            "edge filter {} ({} {}), cut {cut}: {ran}",
             filter.label(),
             filter.model().info().name,
             filter.model().info().version
@@ -118,11 +126,19 @@ pub struct ExportArgs {
     /// Edge features, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     pub edge_features: Option<Vec<String>>,
+    /// Run the edge filter of the configuration on the graphs. Without it they are the graphs
+    /// of the windows, whatever the configuration says about the filter: the edge classifiers
+    /// and the filter itself are trained on those.
+    #[arg(long)]
+    pub edge_filter: bool,
 }
 
 /// Writes one archive per crossing and the manifest.
 pub fn export_graphs(args: ExportArgs) -> CliResult {
-    let config = load_config(args.config.as_deref())?;
+    let mut config = load_config(args.config.as_deref())?;
+    if !args.edge_filter {
+        config.without_edge_filter();
+    }
     let node_names: Vec<String> = args
         .node_features
         .unwrap_or_else(|| all_node_names().iter().map(|s| s.to_string()).collect());
