@@ -16,7 +16,8 @@
 //! edge_cap = "error"         # or "truncate": keep the first max_edges edges, with a warning
 //! [hits]                     # validation tolerances, mm
 //! [graph]                    # graph::GraphConfig (builder = "learned" with embedding_model;
-//!                            # edge_filter = true drops edges by the edge filter)
+//!                            # the edge filter drops edges of dense graphs; edge_filter = false
+//!                            # turns it off)
 //! [inference]                # inference::InferenceConfig
 //! [tracks]                   # tracks::TrackConfig (edge_cut defaults to the model's;
 //!                            # candidate_model turns on the candidate classifier)
