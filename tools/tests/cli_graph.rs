@@ -231,6 +231,52 @@ fn export_graphs_writes_one_archive_per_crossing_and_a_manifest() {
         }
     }
 
+    // The graphs are the windows' unless --edge-filter is given, whatever the configuration
+    // says: a configuration that filters every graph changes them only with the flag (with a
+    // high cut: at xi = 3 the bundled one drops next to nothing).
+    assert_eq!(manifest["graph"]["edge_filter"].as_bool(), Some(false));
+    let config = dir.path().join("filter.toml");
+    std::fs::write(
+        &config,
+        "edge_filter = true\nfilter_min_edges_per_hit = 0\nfilter_cut = 0.5\n",
+    )
+    .unwrap();
+    let edges_of = |extra: &[&str]| -> (Vec<u64>, serde_json::Value) {
+        let to = dir.path().join(format!("graphs{}", extra.len()));
+        let mut args = vec![
+            "export-graphs",
+            "--in",
+            sim.to_str().unwrap(),
+            "--out",
+            to.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let run = gnntrack(&args);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(to.join("manifest.json")).unwrap())
+                .unwrap();
+        let edges = m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["edges"].as_u64().unwrap())
+            .collect();
+        (edges, m)
+    };
+    let windows: Vec<u64> = files.iter().map(|f| f["edges"].as_u64().unwrap()).collect();
+    let (plain, m) = edges_of(&[]);
+    assert_eq!(plain, windows);
+    assert_eq!(m["graph"]["edge_filter"].as_bool(), Some(false));
+    let (filtered, m) = edges_of(&["--edge-filter"]);
+    assert!(
+        filtered.iter().zip(&windows).all(|(f, w)| f < w),
+        "{filtered:?} of {windows:?}"
+    );
+    assert_eq!(m["graph"]["edge_filter"].as_bool(), Some(true));
+
     // Unknown feature names are refused before anything is written.
     let bad = gnntrack(&[
         "export-graphs",
