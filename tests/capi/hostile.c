@@ -437,6 +437,9 @@ static void inputs(const char *models_dir, const char *big_bx) {
             expect("filter cut that is no probability",
                    gnntrack_config_set(filtered, "graph.filter_cut", "1.5"), GNNTRACK_STATUS_CONFIG,
                    "filter_cut");
+            expect("negative density bound of the edge filter",
+                   gnntrack_config_set(filtered, "graph.filter_min_edges_per_hit", "-0.5"),
+                   GNNTRACK_STATUS_CONFIG, "filter_min_edges_per_hit");
             gnntrack_config_free(filtered);
         }
     }
