@@ -14,7 +14,7 @@ use gnntrack::error::ErrorKind;
 use gnntrack::features::{GraphFeatures, graph_features};
 use gnntrack::geometry::Detector;
 use gnntrack::graph::{Graph, GraphBuilder, GraphConfig};
-use gnntrack::hits::{HitTolerance, Hits, read_hits};
+use gnntrack::hits::{HitTolerance, Hits, ValidatedHits, read_hits};
 use gnntrack::pipeline::{Tracker, TrackerConfig};
 
 /// Same number as in make_test_models.py: logit = dy / 0.5 + x(inner) / 500 - SHIFT.
@@ -40,6 +40,14 @@ fn unfiltered() -> GraphConfig {
     let mut config = GraphConfig::default();
     config.without_edge_filter();
     config
+}
+
+/// The graph of the windows alone of `hits`.
+fn windows_graph(hits: &ValidatedHits<'_>, d: &Detector) -> Graph {
+    GraphBuilder::new(d, &unfiltered())
+        .unwrap()
+        .build(hits)
+        .unwrap()
 }
 
 fn real_crossing() -> (Hits, Detector) {
@@ -69,10 +77,7 @@ fn expected(hits: &Hits, graph: &Graph, logit_cut: f64) -> Graph {
 fn the_filter_keeps_the_edges_scored_at_or_above_its_cut() {
     let (hits, d) = real_crossing();
     let valid = hits.validate(&d, &HitTolerance::default()).unwrap();
-    let all = GraphBuilder::new(&d, &unfiltered())
-        .unwrap()
-        .build(&valid)
-        .unwrap();
+    let all = windows_graph(&valid, &d);
     let mut builder = GraphBuilder::new(&d, &filtered("filter.onnx")).unwrap();
     let (filter, cut) = builder.filter().unwrap();
     let filter = filter.clone();
@@ -258,10 +263,7 @@ fn the_filter_runs_only_on_graphs_dense_enough() {
     // The real crossing: its graph's density decides, the bound counting as dense enough.
     let (hits, d) = real_crossing();
     let valid = hits.validate(&d, &HitTolerance::default()).unwrap();
-    let all = GraphBuilder::new(&d, &unfiltered())
-        .unwrap()
-        .build(&valid)
-        .unwrap();
+    let all = windows_graph(&valid, &d);
     let density = all.len() as f64 / hits.len() as f64;
     let kept = expected(&hits, &all, 0.0);
     assert!(kept.len() < all.len());
