@@ -178,12 +178,13 @@ impl GraphModel {
         input: &GraphInput<'_>,
         block: usize,
     ) -> Result<GraphOutput, InferenceError> {
-        let n_edges = self.check_edge_level(input)?;
+        let (n_edges, edges) = self.check_edge_level(input)?;
         let width = self.info.output_width;
-        let blocks = self.in_edge_blocks(input, n_edges, block, |part, checked, first| {
-            let raw = self.run_raw(part, checked)?;
-            self.finish(raw, first)
-        })?;
+        let blocks =
+            self.in_edge_blocks(input, edges, n_edges, block, |part, checked, first| {
+                let raw = self.run_raw(part, checked)?;
+                self.finish(raw, first)
+            })?;
         Ok(GraphOutput {
             rows: n_edges,
             width,
@@ -201,7 +202,7 @@ impl GraphModel {
         block: usize,
         cut: f32,
     ) -> Result<Vec<bool>, InferenceError> {
-        let n_edges = self.check_edge_level(input)?;
+        let (n_edges, edges) = self.check_edge_level(input)?;
         if self.info.output_width != 1 {
             return Err(InferenceError::Input(format!(
                 "a cut on the output needs one output per edge; this model gives {}",
@@ -210,7 +211,7 @@ impl GraphModel {
         }
         let logit_cut = LogitCut::new(cut);
         let blocks: Vec<Vec<bool>> =
-            self.in_edge_blocks(input, n_edges, block, |part, checked, first| {
+            self.in_edge_blocks(input, edges, n_edges, block, |part, checked, first| {
                 let raw = self.run_raw(part, checked)?;
                 if self.info.output_kind == GraphOutputKind::Logits {
                     // The sigmoid of a NaN is the only non-finite probability.
@@ -231,11 +232,14 @@ impl GraphModel {
     }
 
     /// Checks `input` for a run over blocks of edges: an edge-level model given its edges.
-    /// Returns the number of edges.
-    fn check_edge_level(&self, input: &GraphInput<'_>) -> Result<usize, InferenceError> {
+    /// Returns the number of edges and the edges.
+    fn check_edge_level<'a>(
+        &self,
+        input: &GraphInput<'a>,
+    ) -> Result<(usize, EdgeIndex<'a>), InferenceError> {
         let checked = self.check(input)?;
         match (self.info.level, input.edges) {
-            (OutputLevel::Edge, Some(_)) => Ok(checked.n_edges),
+            (OutputLevel::Edge, Some(edges)) => Ok((checked.n_edges, edges)),
             _ => Err(InferenceError::Input(format!(
                 "blocks of edges need an edge-level model given its edges; this model's level is {}",
                 self.info.level
@@ -243,17 +247,18 @@ impl GraphModel {
         }
     }
 
-    /// Runs `run` on the blocks of at most `block` edges of a checked edge-level input, side by
-    /// side on the current rayon pool, with each block's input, sizes and first edge; their
-    /// results in edge order, or the error of the first block that failed.
+    /// Runs `run` on the blocks of at most `block` edges of a checked edge-level input (its
+    /// `n_edges` edges `edges`), side by side on the current rayon pool, with each block's
+    /// input, sizes and first edge; their results in edge order, or the error of the first
+    /// failing block in edge order.
     fn in_edge_blocks<T: Send>(
         &self,
         input: &GraphInput<'_>,
+        edges: EdgeIndex<'_>,
         n_edges: usize,
         block: usize,
         run: impl Fn(&GraphInput<'_>, Checked, usize) -> Result<T, InferenceError> + Sync,
     ) -> Result<Vec<T>, InferenceError> {
-        let edges = input.edges.expect("an edge-level input");
         let whole = Checked {
             n_edges,
             rows: n_edges,
@@ -263,7 +268,7 @@ impl GraphModel {
             return Ok(vec![run(input, whole, 0)?]);
         }
         let width = self.info.edge_width;
-        (0..n_edges.div_ceil(block))
+        let results: Vec<Result<T, InferenceError>> = (0..n_edges.div_ceil(block))
             .into_par_iter()
             .map(|b| {
                 let rows = b * block..((b + 1) * block).min(n_edges);
@@ -280,7 +285,8 @@ impl GraphModel {
                 };
                 run(&part, sizes, rows.start)
             })
-            .collect()
+            .collect();
+        results.into_iter().collect()
     }
 
     /// Checks an input against the model; returns its edge and output row counts.
