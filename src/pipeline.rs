@@ -588,15 +588,8 @@ impl Tracker {
                 "graph of {found} edges truncated to max_edges = {cap}: tracks of the hits beyond are lost"
             );
         }
-        if builder.filter().is_some() {
-            match builder.dropped_by_filter() {
-                Some(dropped) => log::debug!("edge filter: {dropped} edges dropped"),
-                None => log::debug!(
-                    "edge filter not run: {:.2} edges per hit, below filter_min_edges_per_hit = {}",
-                    graph.len() as f64 / hits.len().max(1) as f64,
-                    self.config.graph.filter_min_edges_per_hit
-                ),
-            }
+        if let Some(outcome) = builder.filter_outcome() {
+            log::debug!("edge filter: {outcome}");
         }
         let t1 = Instant::now();
         let hits: &Hits = hits;

@@ -189,7 +189,10 @@ impl EdgeFilter {
         reference: &Reference,
     ) -> Result<Vec<f32>, GraphError> {
         let mut scratch = Scratch::default();
-        self.score(hits, graph, reference, &mut scratch)
+        let output = self.with_input(hits, graph, reference, &mut scratch, |model, input| {
+            model.run_edge_blocks(input, BLOCK)
+        })?;
+        Ok(output.values)
     }
 
     /// Drops the edges of `graph` scored below `cut`, keeping the others in their order;
@@ -213,19 +216,6 @@ impl EdgeFilter {
         // The features stay for the edge classifier when it takes the same ones.
         scratch.current = true;
         Ok(before - graph.len())
-    }
-
-    fn score(
-        &self,
-        hits: &Hits,
-        graph: &Graph,
-        reference: &Reference,
-        scratch: &mut Scratch,
-    ) -> Result<Vec<f32>, GraphError> {
-        let output = self.with_input(hits, graph, reference, scratch, |model, input| {
-            model.run_edge_blocks(input, BLOCK)
-        })?;
-        Ok(output.values)
     }
 
     /// Whether each edge's probability is at or above `cut`, in edge order.

@@ -539,20 +539,28 @@ impl GraphModels {
             )?)),
             _ => None,
         };
-        let filter = match (config.edge_filter, &config.filter_model) {
-            (false, _) => None,
-            (true, Some(path)) => Some(Arc::new(EdgeFilter::load(
-                crate::pipeline::resolve_model(path),
-                inference,
-            )?)),
-            (true, None) => Some(Arc::new(EdgeFilter::from_bytes(
-                filter::BUNDLED_FILTER,
-                filter::BUNDLED_FILTER_LABEL,
-                inference,
-            )?)),
-        };
+        let filter = load_filter(config, inference)?;
         Ok(GraphModels { embedder, filter })
     }
+}
+
+/// The edge filter a configuration names (its file or the bundled one), when it is on.
+fn load_filter(
+    config: &GraphConfig,
+    inference: &InferenceConfig,
+) -> Result<Option<Arc<EdgeFilter>>, GraphError> {
+    Ok(match (config.edge_filter, &config.filter_model) {
+        (false, _) => None,
+        (true, Some(path)) => Some(Arc::new(EdgeFilter::load(
+            crate::pipeline::resolve_model(path),
+            inference,
+        )?)),
+        (true, None) => Some(Arc::new(EdgeFilter::from_bytes(
+            filter::BUNDLED_FILTER,
+            filter::BUNDLED_FILTER_LABEL,
+            inference,
+        )?)),
+    })
 }
 
 /// Builds the graphs of bunch crossings with one geometry and configuration, keeping its work
@@ -572,8 +580,38 @@ pub struct GraphBuilder {
     /// The edge filter and its cut in effect.
     filter: Option<(Arc<EdgeFilter>, f32)>,
     filtered: filter::Scratch,
-    /// Edges the filter dropped from the graph last built; `None` when it did not run.
-    dropped_by_filter: Option<usize>,
+    /// What the filter did to the graph last built; `None` without a filter.
+    filter_outcome: Option<FilterOutcome>,
+}
+
+/// What the edge filter did to a graph.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FilterOutcome {
+    /// It ran and dropped this many edges.
+    Dropped(usize),
+    /// It did not run: the graph had `edges_per_hit`, below `bound`
+    /// ([`GraphConfig::filter_min_edges_per_hit`]).
+    Skipped {
+        /// Edges per hit of the graph.
+        edges_per_hit: f64,
+        /// The configured bound.
+        bound: f64,
+    },
+}
+
+impl std::fmt::Display for FilterOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FilterOutcome::Dropped(n) => write!(f, "dropped {n} edges"),
+            FilterOutcome::Skipped {
+                edges_per_hit,
+                bound,
+            } => write!(
+                f,
+                "not run: {edges_per_hit:.2} edges per hit, below filter_min_edges_per_hit = {bound}"
+            ),
+        }
+    }
 }
 
 impl GraphBuilder {
@@ -638,7 +676,7 @@ impl GraphBuilder {
             embedded: learned::Scratch::default(),
             filter,
             filtered: filter::Scratch::default(),
-            dropped_by_filter: None,
+            filter_outcome: None,
         })
     }
 
@@ -652,11 +690,20 @@ impl GraphBuilder {
         self.filter.as_ref().map(|(f, c)| (f, *c))
     }
 
+    /// What the edge filter did to the graph last built; `None` without a filter (or before a
+    /// graph was built).
+    pub fn filter_outcome(&self) -> Option<FilterOutcome> {
+        self.filter_outcome
+    }
+
     /// How many edges the edge filter dropped from the graph last built; `None` when it did
     /// not run on it (off, or a graph sparser than
     /// [`GraphConfig::filter_min_edges_per_hit`]).
     pub fn dropped_by_filter(&self) -> Option<usize> {
-        self.dropped_by_filter
+        match self.filter_outcome? {
+            FilterOutcome::Dropped(n) => Some(n),
+            FilterOutcome::Skipped { .. } => None,
+        }
     }
 
     /// Hands over the features the edge filter computed for the graph last built (its dropped
@@ -714,7 +761,7 @@ impl GraphBuilder {
     ) -> Result<BuildOutcome, GraphError> {
         check_hits(hits, &self.detector, &self.config.reference)?;
         self.filtered.current = false;
-        self.dropped_by_filter = None;
+        self.filter_outcome = None;
         let hits: &Hits = hits;
         let max = u32::MAX as usize;
         let cap = match limit {
@@ -818,17 +865,23 @@ impl GraphBuilder {
         if self.config.drop_shortcuts {
             prune::drop_shortcuts(graph, &mut self.prune);
         }
-        if let Some((filter, cut)) = &self.filter
-            && filter_runs_on(graph.len(), hits.len(), &self.config)
-        {
-            let dropped = filter.apply(
-                hits,
-                graph,
-                &self.config.reference,
-                *cut,
-                &mut self.filtered,
-            )?;
-            self.dropped_by_filter = Some(dropped);
+        if let Some((filter, cut)) = &self.filter {
+            let bound = self.config.filter_min_edges_per_hit;
+            self.filter_outcome = Some(if dense_enough(graph.len(), hits.len(), bound) {
+                let dropped = filter.apply(
+                    hits,
+                    graph,
+                    &self.config.reference,
+                    *cut,
+                    &mut self.filtered,
+                )?;
+                FilterOutcome::Dropped(dropped)
+            } else {
+                FilterOutcome::Skipped {
+                    edges_per_hit: graph.len() as f64 / hits.len().max(1) as f64,
+                    bound,
+                }
+            });
         }
         Ok(outcome)
     }
@@ -839,10 +892,10 @@ fn filter_cut(config: &GraphConfig, filter: &EdgeFilter) -> f32 {
     config.filter_cut.map_or(filter.cut(), |c| c as f32)
 }
 
-/// Whether the edge filter runs on a graph of `edges` edges among `hits` hits: on, and at
-/// least [`GraphConfig::filter_min_edges_per_hit`] edges per hit.
-fn filter_runs_on(edges: usize, hits: usize, config: &GraphConfig) -> bool {
-    config.edge_filter && edges > 0 && edges as f64 >= config.filter_min_edges_per_hit * hits as f64
+/// Whether a graph of `edges` edges among `hits` hits is dense enough for the edge filter: at
+/// least `bound` ([`GraphConfig::filter_min_edges_per_hit`]) edges per hit.
+fn dense_enough(edges: usize, hits: usize, bound: f64) -> bool {
+    edges > 0 && edges as f64 >= bound * hits as f64
 }
 
 /// Builds the graph of one bunch crossing (a [`GraphBuilder`] used once).
@@ -910,8 +963,8 @@ pub fn build_graph_brute_force(
     if config.skip_edges && config.skip_only_where_needed {
         prune::keep_needed_skips(&mut graph);
     }
-    if let Some(filter) = GraphModels::load(config, &InferenceConfig::default())?.filter
-        && filter_runs_on(graph.len(), n, config)
+    if let Some(filter) = load_filter(config, &InferenceConfig::default())?
+        && dense_enough(graph.len(), n, config.filter_min_edges_per_hit)
     {
         let cut = filter_cut(config, &filter);
         filter.apply(hits, &mut graph, r, cut, &mut filter::Scratch::default())?;

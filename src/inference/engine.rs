@@ -135,12 +135,7 @@ impl LogitCut {
 
 /// The index of the first NaN.
 pub(crate) fn first_nan(values: &[f32]) -> Option<usize> {
-    let chunk = first_chunk(values, |c| c.iter().fold(false, |bad, v| bad | v.is_nan()))?;
-    let start = chunk * SCAN_CHUNK;
-    values[start..]
-        .iter()
-        .position(|v| v.is_nan())
-        .map(|k| start + k)
+    first_where(values, |v| v.is_nan())
 }
 
 /// Values per chunk of the scans below: each chunk is tested whole, without stopping early (a
@@ -168,13 +163,17 @@ pub(crate) fn first_chunk<T: Sync>(
 /// The index of the first value that is not finite (6 M feature values take about a
 /// millisecond on two threads).
 pub(crate) fn first_non_finite(values: &[f32]) -> Option<usize> {
-    let chunk = first_chunk(values, |c| {
-        c.iter().fold(false, |bad, v| bad | !v.is_finite())
-    })?;
+    first_where(values, |v| !v.is_finite())
+}
+
+/// The index of the first value for which `bad` holds: whole chunks tested ([`first_chunk`]),
+/// then the first such chunk searched.
+fn first_where(values: &[f32], bad: impl Fn(f32) -> bool + Sync) -> Option<usize> {
+    let chunk = first_chunk(values, |c| c.iter().fold(false, |any, &v| any | bad(v)))?;
     let start = chunk * SCAN_CHUNK;
     values[start..]
         .iter()
-        .position(|v| !v.is_finite())
+        .position(|&v| bad(v))
         .map(|k| start + k)
 }
 

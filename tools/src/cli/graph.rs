@@ -69,17 +69,9 @@ pub fn graph(args: GraphArgs) -> CliResult {
         rayon::current_num_threads(),
         config.search
     );
-    if let Some((filter, cut)) = builder.filter() {
-        let ran = match builder.dropped_by_filter() {
-            Some(dropped) => format!("dropped {dropped} edges"),
-            None => format!(
-                "not run: {:.2} edges per hit, below filter_min_edges_per_hit = {}",
-                graph.len() as f64 / hits.len().max(1) as f64,
-                config.filter_min_edges_per_hit
-            ),
-        };
+    if let (Some((filter, cut)), Some(outcome)) = (builder.filter(), builder.filter_outcome()) {
         println!(
-            "edge filter {} ({} {}), cut {cut}: {ran}",
+            "edge filter {} ({} {}), cut {cut}: {outcome}",
             filter.label(),
             filter.model().info().name,
             filter.model().info().version
