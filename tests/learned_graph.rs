@@ -139,9 +139,7 @@ fn unusable_models_and_settings_are_errors_naming_the_problem() {
         ),
     ] {
         let e = GraphBuilder::new(&d, &learned(name)).unwrap_err();
-        let text = e.to_string();
-        assert!(words.iter().all(|w| text.contains(w)), "{name}: {text}");
-        assert_eq!(e.kind(), kind, "{name}: {text}");
+        common::assert_graph_error(&e, name, words, kind);
     }
 
     // Through the tracker's configuration: the builder by name, and a model required.

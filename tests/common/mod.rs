@@ -42,3 +42,17 @@ pub fn test_model(name: &str, probe: &str) -> PathBuf {
     );
     dir.join(name)
 }
+
+/// Asserts that the graph-stage error `e`, from setting `name`, holds every one of `words` and
+/// is of `kind`.
+#[allow(dead_code)]
+pub fn assert_graph_error(
+    e: &gnntrack::graph::GraphError,
+    name: &str,
+    words: &[&str],
+    kind: gnntrack::error::ErrorKind,
+) {
+    let text = e.to_string();
+    assert!(words.iter().all(|w| text.contains(w)), "{name}: {text}");
+    assert_eq!(e.kind(), kind, "{name}: {text}");
+}
