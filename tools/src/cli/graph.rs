@@ -359,6 +359,22 @@ pub struct BenchGraphArgs {
 struct Timing {
     median_ms: f64,
     peak_bytes: usize,
+    /// Whether the edge filter ran on the graph.
+    filtered: bool,
+}
+
+/// The models of the graph stage for `threads` threads: the embedding model runs on as many
+/// onnxruntime threads as the search has (the filter runs on one per block whatever it is
+/// asked).
+fn load_models(
+    config: &GraphConfig,
+    threads: usize,
+) -> Result<GraphModels, gnntrack::graph::GraphError> {
+    let inference = InferenceConfig {
+        intra_threads: threads,
+        ..InferenceConfig::default()
+    };
+    GraphModels::load(config, &inference)
 }
 
 /// Median time of `repeat` builds by one builder (warmed up first, output reused: the steady
@@ -367,6 +383,7 @@ fn time_build(
     hits: &Hits,
     detector: &Detector,
     config: &GraphConfig,
+    models: &GraphModels,
     threads: usize,
     repeat: usize,
 ) -> Result<Timing, Box<dyn std::error::Error>> {
@@ -374,13 +391,7 @@ fn time_build(
         .num_threads(threads)
         .build()?;
     let hits = hits.validate(detector, &HitTolerance::default())?;
-    // The embedding model runs on as many onnxruntime threads as the graph search has.
-    let inference = InferenceConfig {
-        intra_threads: threads,
-        ..InferenceConfig::default()
-    };
-    let models = GraphModels::load(config, &inference)?;
-    let mut builder = GraphBuilder::with_models(detector, config, models)?;
+    let mut builder = GraphBuilder::with_models(detector, config, models.clone())?;
     let mut graph = Graph::default();
     let mut times = Vec::with_capacity(repeat);
     let mut peak_bytes = 0;
@@ -400,6 +411,7 @@ fn time_build(
     Ok(Timing {
         median_ms: times[times.len() / 2],
         peak_bytes,
+        filtered: builder.dropped_by_filter().is_some(),
     })
 }
 
@@ -440,6 +452,10 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
         return bench_builders(&args, &config, model);
     }
     let cases = bench_cases(&args)?;
+    // The models once per thread count, for every case and search.
+    let models = [load_models(&config, 1)?, load_models(&config, 2)?];
+    let mut search_only = config.clone();
+    search_only.without_edge_filter();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "graph construction, median of {} builds by one reused builder; machine: {cores} cores; windows: {}",
@@ -449,7 +465,11 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
             .map_or("built-in".to_string(), |p| p.display().to_string())
     );
     println!(
-        "{:<11} {:>8} {:>9} {:>6} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        "edges, efficiency and purity are those of the graph the configuration builds; the search times leave the edge filter out, the filter columns give its extra time where it runs ({} search)",
+        config.search
+    );
+    println!(
+        "{:<11} {:>8} {:>9} {:>6} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
         "case",
         "hits",
         "edges",
@@ -460,47 +480,67 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
         "sweep 2c",
         "rtree 1c",
         "rtree 2c",
+        "filter 1c",
+        "filter 2c",
         "peak MB"
     );
+    let ms = |t: f64| format!("{t:.2}");
     let mut results = Vec::new();
     let mut rows = Vec::new();
     let bar = super::progress(cases.len() as u64, "cases");
     for (name, hits, detector) in &cases {
         let valid = hits.validate(detector, &HitTolerance::default())?;
-        let graph = build_graph(&valid, detector, &config)?;
+        let graph =
+            GraphBuilder::with_models(detector, &config, models[1].clone())?.build(&valid)?;
         let metrics = TrueSegments::from_hits(hits, detector)
             .map(|s| GraphMetrics::compute(hits, &graph, &s));
-        let mut times = Vec::new();
-        let mut peak = 0;
-        for search in [SearchMethod::Sweep, SearchMethod::Rtree] {
+        // The searches without the filter, then the configured search with it.
+        let mut search = Vec::new();
+        for method in [SearchMethod::Sweep, SearchMethod::Rtree] {
             let c = GraphConfig {
-                search,
-                ..config.clone()
+                search: method,
+                ..search_only.clone()
             };
-            for threads in [1, 2] {
-                let t = time_build(hits, detector, &c, threads, args.repeat)?;
-                if search == config.search && threads == 2 {
-                    peak = t.peak_bytes;
-                }
-                times.push(t.median_ms);
+            for (threads, models) in [1, 2].into_iter().zip(&models) {
+                search
+                    .push(time_build(hits, detector, &c, models, threads, args.repeat)?.median_ms);
+            }
+        }
+        let default = if config.search == SearchMethod::Sweep {
+            0
+        } else {
+            2
+        };
+        let mut filter: [Option<f64>; 2] = [None, None];
+        let mut peak = 0;
+        for (k, (threads, models)) in [1, 2].into_iter().zip(&models).enumerate() {
+            let t = time_build(hits, detector, &config, models, threads, args.repeat)?;
+            if t.filtered {
+                filter[k] = Some(t.median_ms - search[default + k]);
+            }
+            if threads == 2 {
+                peak = t.peak_bytes;
             }
         }
         let (eff, pur) = metrics
             .as_ref()
             .map_or((f64::NAN, f64::NAN), |m| (m.efficiency(), m.purity()));
+        let filter_text = |f: Option<f64>| f.map_or("-".to_string(), ms);
         bar.inc(1);
         bar.suspend(|| println!(
-            "{:<11} {:>8} {:>9} {:>6.2} {:>9.3}% {:>7.1}% {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>8.1}",
+            "{:<11} {:>8} {:>9} {:>6.2} {:>9.3}% {:>7.1}% {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>9} {:>9} {:>8.1}",
             name,
             hits.len(),
             graph.len(),
             graph.len() as f64 / hits.len().max(1) as f64,
             100.0 * eff,
             100.0 * pur,
-            times[0],
-            times[1],
-            times[2],
-            times[3],
+            search[0],
+            search[1],
+            search[2],
+            search[3],
+            filter_text(filter[0]),
+            filter_text(filter[1]),
             peak as f64 / (1 << 20) as f64
         ));
         rows.push(vec![
@@ -510,31 +550,36 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
             format!("{:.2}", graph.len() as f64 / hits.len().max(1) as f64),
             format!("{:.3} %", 100.0 * eff),
             format!("{:.1} %", 100.0 * pur),
-            format!("{:.2}", times[0]),
-            format!("{:.2}", times[1]),
-            format!("{:.2}", times[2]),
-            format!("{:.2}", times[3]),
+            ms(search[0]),
+            ms(search[1]),
+            ms(search[2]),
+            ms(search[3]),
+            filter_text(filter[0]),
+            filter_text(filter[1]),
             format!("{:.1}", peak as f64 / (1 << 20) as f64),
         ]);
-        let default_1c = if config.search == SearchMethod::Sweep {
-            times[0]
-        } else {
-            times[2]
-        };
-        let default_2c = if config.search == SearchMethod::Sweep {
-            times[1]
-        } else {
-            times[3]
-        };
-        results.push((name.clone(), eff, pur, default_1c, default_2c));
+        results.push((
+            name.clone(),
+            eff,
+            pur,
+            search[default],
+            search[default + 1],
+            filter[1],
+        ));
     }
     bar.finish_and_clear();
-    println!("\ntargets ({} search):", config.search);
-    for (name, eff, pur, t1, t2) in &results {
+    println!(
+        "\ntargets ({} search, without the edge filter):",
+        config.search
+    );
+    for (name, eff, pur, t1, t2, filter) in &results {
         let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
+        let with_filter = filter.map_or(String::new(), |f| {
+            format!("; with the edge filter {:.2} ms on 2 cores", t2 + f)
+        });
         let line = match name.as_str() {
             "sim xi=5" => format!(
-                "efficiency {:.3}% >= 99.9% {}, purity {:.1}% >= 50% {}, {:.2} ms <= 5 ms on one core {}",
+                "efficiency {:.3}% >= 99.9% {}, purity {:.1}% >= 50% {}, {:.2} ms <= 5 ms on one core {}{with_filter}",
                 100.0 * eff,
                 verdict(*eff >= 0.999),
                 100.0 * pur,
@@ -543,7 +588,7 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
                 verdict(*t1 <= 5.0)
             ),
             "sim xi=7" => format!(
-                "efficiency {:.3}% >= 99.5% {}, purity {:.1}%, {:.2} ms <= 50 ms on 2 cores {}",
+                "efficiency {:.3}% >= 99.5% {}, purity {:.1}%, {:.2} ms <= 50 ms on 2 cores {}{with_filter}",
                 100.0 * eff,
                 verdict(*eff >= 0.995),
                 100.0 * pur,
@@ -551,7 +596,7 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
                 verdict(*t2 <= 50.0)
             ),
             "real xi=3" => format!(
-                "efficiency {:.3}% >= 99.9% {}, purity {:.1}%, {:.2} ms on 2 cores",
+                "efficiency {:.3}% >= 99.9% {}, purity {:.1}%, {:.2} ms on 2 cores{with_filter}",
                 100.0 * eff,
                 verdict(*eff >= 0.999),
                 100.0 * pur,
@@ -573,12 +618,18 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
             "sweep 2 cores ms",
             "R-tree 1 core ms",
             "R-tree 2 cores ms",
+            "filter 1 core ms",
+            "filter 2 cores ms",
             "peak MB",
         ];
         let body = format!(
-            "Graph construction: truth efficiency and purity of the edges, median of {} builds by \
-             one reused builder per search and thread count; {}; windows: {}.\n\n{}",
+            "Graph construction: truth efficiency and purity of the edges of the configured graph \
+             (the edge filter included where it runs), median of {} builds by one reused builder \
+             per search and thread count: the searches without the edge filter, then the time \
+             the filter adds to the {} search where it runs (-: the graph is below its \
+             `filter_min_edges_per_hit`); {}; windows: {}.\n\n{}",
             args.repeat,
+            config.search,
             super::markdown::machine(),
             args.config
                 .as_ref()
@@ -616,6 +667,8 @@ fn bench_builders(args: &BenchGraphArgs, config: &GraphConfig, model: &Path) -> 
         })
         .unwrap_or_default();
     let cases = bench_cases(args)?;
+    // The models of both builders once per thread count.
+    let models = [load_models(&learned, 1)?, load_models(&learned, 2)?];
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "graph builders, median of {} builds by one reused builder; machine: {cores} cores; learned: {search}",
@@ -629,12 +682,12 @@ fn bench_builders(args: &BenchGraphArgs, config: &GraphConfig, model: &Path) -> 
     for (name, hits, detector) in &cases {
         for (builder, c) in [("cone", &cone), ("learned", &learned)] {
             let valid = hits.validate(detector, &HitTolerance::default())?;
-            let graph = GraphBuilder::new(detector, c)?.build(&valid)?;
+            let graph = GraphBuilder::with_models(detector, c, models[1].clone())?.build(&valid)?;
             let (eff, pur) = TrueSegments::from_hits(hits, detector)
                 .map(|s| GraphMetrics::compute(hits, &graph, &s))
                 .map_or((f64::NAN, f64::NAN), |m| (m.efficiency(), m.purity()));
-            let t1 = time_build(hits, detector, c, 1, args.repeat)?.median_ms;
-            let t2 = time_build(hits, detector, c, 2, args.repeat)?.median_ms;
+            let t1 = time_build(hits, detector, c, &models[0], 1, args.repeat)?.median_ms;
+            let t2 = time_build(hits, detector, c, &models[1], 2, args.repeat)?.median_ms;
             let per_hit = graph.len() as f64 / hits.len().max(1) as f64;
             println!(
                 "{:<11} {:<8} {:>8} {:>9} {:>6.2} {:>9.3}% {:>7.1}% {:>7.2}ms {:>7.2}ms",
