@@ -365,6 +365,26 @@ pub fn fit_power_law(points: &[(f64, f64)]) -> Option<PowerLaw> {
     })
 }
 
+/// CPU time this process has used so far, all its threads, seconds
+/// (`CLOCK_PROCESS_CPUTIME_ID`), if known. The worker threads that spin while they wait for
+/// work count too: it is the time the process keeps the cores.
+pub fn process_cpu_seconds() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime only writes the timespec it is given.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+        (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 /// Resident-set high-water mark of this process, bytes (Linux `VmHWM`), if known.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -382,6 +402,17 @@ pub fn reset_peak_rss() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_process_cpu_time_grows_with_work() {
+        let before = process_cpu_seconds().expect("a unix process clock");
+        let mut x = 0u64;
+        for i in 0..20_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        let after = process_cpu_seconds().unwrap();
+        assert!(after > before, "{before} -> {after} ({x})");
+    }
 
     #[test]
     fn fnv1a64_has_its_published_values() {

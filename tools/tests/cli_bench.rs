@@ -64,6 +64,11 @@ fn bench_pipeline_reports_the_machine_limits_and_the_throughput() {
     assert_eq!(tables.len(), 3, "times, limits, throughput: {text}");
     assert!(text.contains("GFLOP/s") && text.contains("GB/s"), "{text}");
 
+    // The process's CPU time per crossing beside the wall time.
+    let times = &tables[0];
+    positive(cell(times, "total ms", 0));
+    positive(cell(times, "CPU ms", 0));
+
     let limits = &tables[1];
     assert_eq!(limits.len(), 2, "one intensity: {limits:?}");
     assert_eq!(cell(limits, "xi", 0), "3");
@@ -88,8 +93,10 @@ fn bench_pipeline_reports_the_machine_limits_and_the_throughput() {
     for column in [
         "latency ms",
         "sequential crossings/s",
+        "sequential CPU ms per crossing",
         "concurrent crossings/s",
         "concurrent latency ms",
+        "concurrent CPU ms per crossing",
         "speed-up",
     ] {
         positive(cell(throughput, column, 0));

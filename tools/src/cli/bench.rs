@@ -165,7 +165,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         println!("{line}");
     }
     println!(
-        "{:>4} {:>8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "{:>4} {:>8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
         "xi",
         "hits",
         "edges",
@@ -175,6 +175,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         "infer ms",
         "track ms",
         "total ms",
+        "CPU ms",
         "peak RSS"
     );
     let mut xis = args.xi.clone();
@@ -190,12 +191,18 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         // next, so the peak memory is that of one crossing in flight.
         let mut r = tracker.reconstruct(&event.hits)?;
         let mut runs: Vec<StageTimes> = Vec::new();
+        let mut cpu: Vec<f64> = Vec::new();
         for _ in 0..repeat {
             drop(r);
+            let before = perf::process_cpu_seconds();
             r = tracker.reconstruct(&event.hits)?;
+            if let (Some(a), Some(b)) = (before, perf::process_cpu_seconds()) {
+                cpu.push(b - a);
+            }
             runs.push(r.times);
         }
         let t = median(runs);
+        let cpu_ms = median_of(cpu).map(|s| 1e3 * s);
         if tracker.candidate_classifier().is_some() {
             candidate_times.push(format!("xi = {xi}: {:.1} ms", 1e3 * t.candidates));
         }
@@ -211,6 +218,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
             format!("{:.1}", 1e3 * t.inference),
             format!("{:.1}", 1e3 * t.tracks),
             format!("{:.1}", 1e3 * t.total()),
+            cpu_ms.map_or("-".into(), |c| format!("{c:.1}")),
             format!("{rss_mib:.0} MiB"),
         ]);
         let (gflop, gflops, gflops_share) = match &flops {
@@ -251,7 +259,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         bar.inc(1);
         bar.suspend(|| {
             println!(
-                "{:>4} {:>8} {:>9} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.0} MiB",
+                "{:>4} {:>8} {:>9} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>7.0} MiB",
                 xi,
                 hits,
                 edges,
@@ -261,6 +269,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
                 1e3 * t.inference,
                 1e3 * t.tracks,
                 1e3 * t.total(),
+                cpu_ms.map_or("-".into(), |c| format!("{c:.1}")),
                 rss_mib
             )
         });
@@ -276,10 +285,12 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
     };
     print!("{candidate_note}");
     let rss_note = if rss_reset {
-        "peak RSS is the process high-water mark so far (intensities run in increasing order)"
+        "CPU ms is the process's CPU time per crossing, all threads (median); peak RSS is the \
+         process high-water mark so far (intensities run in increasing order)"
     } else {
-        "peak RSS is the process high-water mark so far (intensities run in increasing order), \
-         the bandwidth arrays included"
+        "CPU ms is the process's CPU time per crossing, all threads (median); peak RSS is the \
+         process high-water mark so far (intensities run in increasing order), the bandwidth \
+         arrays included"
     };
     println!("{rss_note}");
 
@@ -330,6 +341,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
             "inference ms",
             "tracks ms",
             "total ms",
+            "CPU ms",
             "peak RSS",
         ];
         let mut body = format!(
@@ -359,19 +371,27 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
 }
 
 /// Columns of the throughput table.
-const THROUGHPUT_HEADER: [&str; 6] = [
+const THROUGHPUT_HEADER: [&str; 8] = [
     "crossings",
     "latency ms",
     "sequential crossings/s",
+    "sequential CPU ms per crossing",
     "concurrent crossings/s",
     "concurrent latency ms",
+    "concurrent CPU ms per crossing",
     "speed-up",
 ];
 
+/// The median of some values; `None` when there are none.
+fn median_of(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
 /// Crossings per second at intensity `xi`: `n` crossings reconstructed one after the other,
 /// then all at once on the rayon pool through the one tracker. Returns the throughput row:
-/// crossings, median latency alone, sequential and concurrent rates, median latency when
-/// concurrent, and the ratio of the rates.
+/// crossings, median latency alone, sequential rate and CPU time per crossing, concurrent rate,
+/// median latency and CPU time per crossing, and the ratio of the rates.
 fn measure_throughput(
     tracker: &Tracker,
     xi: u8,
@@ -384,28 +404,34 @@ fn measure_throughput(
         .map(|bx| simulate_bx(tracker.detector(), &config, seed, bx).map(|e| e.hits))
         .collect::<Result<_, _>>()?;
     tracker.reconstruct(&crossings[0])?; // warm-up
-    let start = Instant::now();
+    // CPU ms per crossing between two readings of the process clock.
+    let cpu_per_crossing = |before: Option<f64>| match (before, perf::process_cpu_seconds()) {
+        (Some(a), Some(b)) => format!("{:.1}", 1e3 * (b - a) / n as f64),
+        _ => "-".into(),
+    };
+    let (start, cpu) = (Instant::now(), perf::process_cpu_seconds());
     let mut alone = Vec::with_capacity(n);
     for hits in &crossings {
         alone.push(tracker.reconstruct(hits)?.times.total());
     }
     let sequential = start.elapsed().as_secs_f64();
-    let start = Instant::now();
+    let sequential_cpu = cpu_per_crossing(cpu);
+    let (start, cpu) = (Instant::now(), perf::process_cpu_seconds());
     let together: Vec<f64> = crossings
         .par_iter()
         .map(|hits| tracker.reconstruct(hits).map(|r| r.times.total()))
         .collect::<Result<_, _>>()?;
     let concurrent = start.elapsed().as_secs_f64();
-    let med = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
+    let concurrent_cpu = cpu_per_crossing(cpu);
+    let ms = |v: Vec<f64>| median_of(v).map_or("-".into(), |m| format!("{:.1}", 1e3 * m));
     Ok(vec![
         n.to_string(),
-        format!("{:.1}", 1e3 * med(alone)),
+        ms(alone),
         format!("{:.2}", n as f64 / sequential),
+        sequential_cpu,
         format!("{:.2}", n as f64 / concurrent),
-        format!("{:.1}", 1e3 * med(together)),
+        ms(together),
+        concurrent_cpu,
         format!("{:.2}", sequential / concurrent),
     ])
 }
