@@ -363,18 +363,23 @@ struct Timing {
     filtered: bool,
 }
 
-/// The models of the graph stage for `threads` threads: the embedding model runs on as many
-/// onnxruntime threads as the search has (the filter runs on one per block whatever it is
-/// asked).
-fn load_models(
-    config: &GraphConfig,
-    threads: usize,
-) -> Result<GraphModels, gnntrack::graph::GraphError> {
-    let inference = InferenceConfig {
-        intra_threads: threads,
-        ..InferenceConfig::default()
+/// The models of the graph stage for a search on 1 and on 2 threads: the embedding model runs
+/// on as many onnxruntime threads as the search has; the edge filter runs on one per block
+/// whatever it is asked, so without the learned builder one load serves both.
+fn load_models(config: &GraphConfig) -> Result<[GraphModels; 2], gnntrack::graph::GraphError> {
+    let on = |threads: usize| {
+        let inference = InferenceConfig {
+            intra_threads: threads,
+            ..InferenceConfig::default()
+        };
+        GraphModels::load(config, &inference)
     };
-    GraphModels::load(config, &inference)
+    let one = on(1)?;
+    let two = match config.builder {
+        BuilderKind::Learned => on(2)?,
+        BuilderKind::Cone => one.clone(),
+    };
+    Ok([one, two])
 }
 
 /// Median time of `repeat` builds by one builder (warmed up first, output reused: the steady
@@ -453,7 +458,7 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
     }
     let cases = bench_cases(&args)?;
     // The models once per thread count, for every case and search.
-    let models = [load_models(&config, 1)?, load_models(&config, 2)?];
+    let models = load_models(&config)?;
     let mut search_only = config.clone();
     search_only.without_edge_filter();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -668,7 +673,7 @@ fn bench_builders(args: &BenchGraphArgs, config: &GraphConfig, model: &Path) -> 
         .unwrap_or_default();
     let cases = bench_cases(args)?;
     // The models of both builders once per thread count.
-    let models = [load_models(&learned, 1)?, load_models(&learned, 2)?];
+    let models = load_models(&learned)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "graph builders, median of {} builds by one reused builder; machine: {cores} cores; learned: {search}",
