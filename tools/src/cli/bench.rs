@@ -202,7 +202,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
             runs.push(r.times);
         }
         let t = median(runs);
-        let cpu_ms = median_of(cpu).map(|s| 1e3 * s);
+        let cpu_ms = median_of(cpu).map_or("-".into(), |s| format!("{:.1}", 1e3 * s));
         if tracker.candidate_classifier().is_some() {
             candidate_times.push(format!("xi = {xi}: {:.1} ms", 1e3 * t.candidates));
         }
@@ -218,7 +218,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
             format!("{:.1}", 1e3 * t.inference),
             format!("{:.1}", 1e3 * t.tracks),
             format!("{:.1}", 1e3 * t.total()),
-            cpu_ms.map_or("-".into(), |c| format!("{c:.1}")),
+            cpu_ms.clone(),
             format!("{rss_mib:.0} MiB"),
         ]);
         let (gflop, gflops, gflops_share) = match &flops {
@@ -269,7 +269,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
                 1e3 * t.inference,
                 1e3 * t.tracks,
                 1e3 * t.total(),
-                cpu_ms.map_or("-".into(), |c| format!("{c:.1}")),
+                cpu_ms,
                 rss_mib
             )
         });
