@@ -94,7 +94,7 @@ impl FeatureSpec {
     }
 
     /// The value a model sees for the raw value: `(raw - offset) / scale`, computed as a
-    /// product with `1 / scale` (which a loop over a column takes out of the loop: a sixth of
+    /// product with `1 / scale` (which a loop over a column takes out of the loop: 10-17 % of
     /// the feature step's time). The two differ by at most one unit in the last place of the
     /// f64 result, which rounding to f32 hides unless it lies that close to an f32 rounding
     /// boundary: not once in 15.9 M values of three crossings.
