@@ -359,8 +359,6 @@ pub struct BenchGraphArgs {
 struct Timing {
     median_ms: f64,
     peak_bytes: usize,
-    /// Whether the edge filter ran on the graph.
-    filtered: bool,
 }
 
 /// The models of the graph stage for a search on 1 and on 2 threads: the embedding model runs
@@ -416,7 +414,6 @@ fn time_build(
     Ok(Timing {
         median_ms: times[times.len() / 2],
         peak_bytes,
-        filtered: builder.dropped_by_filter().is_some(),
     })
 }
 
@@ -495,36 +492,41 @@ pub fn bench_graph(args: BenchGraphArgs) -> CliResult {
     let bar = super::progress(cases.len() as u64, "cases");
     for (name, hits, detector) in &cases {
         let valid = hits.validate(detector, &HitTolerance::default())?;
-        let graph =
-            GraphBuilder::with_models(detector, &config, models[1].clone())?.build(&valid)?;
+        let mut builder = GraphBuilder::with_models(detector, &config, models[1].clone())?;
+        let graph = builder.build(&valid)?;
+        // Whether the filter runs on this graph (it may be off, or the graph too sparse).
+        let filter_runs = builder.dropped_by_filter().is_some();
         let metrics = TrueSegments::from_hits(hits, detector)
             .map(|s| GraphMetrics::compute(hits, &graph, &s));
-        // The searches without the filter, then the configured search with it.
+        // The searches without the filter, then the configured search with it where it runs.
+        let default = if config.search == SearchMethod::Sweep {
+            0
+        } else {
+            2
+        };
         let mut search = Vec::new();
+        let mut peak = 0;
         for method in [SearchMethod::Sweep, SearchMethod::Rtree] {
             let c = GraphConfig {
                 search: method,
                 ..search_only.clone()
             };
             for (threads, models) in [1, 2].into_iter().zip(&models) {
-                search
-                    .push(time_build(hits, detector, &c, models, threads, args.repeat)?.median_ms);
+                let t = time_build(hits, detector, &c, models, threads, args.repeat)?;
+                if search.len() == default + 1 {
+                    peak = t.peak_bytes;
+                }
+                search.push(t.median_ms);
             }
         }
-        let default = if config.search == SearchMethod::Sweep {
-            0
-        } else {
-            2
-        };
         let mut filter: [Option<f64>; 2] = [None, None];
-        let mut peak = 0;
-        for (k, (threads, models)) in [1, 2].into_iter().zip(&models).enumerate() {
-            let t = time_build(hits, detector, &config, models, threads, args.repeat)?;
-            if t.filtered {
+        if filter_runs {
+            for (k, (threads, models)) in [1, 2].into_iter().zip(&models).enumerate() {
+                let t = time_build(hits, detector, &config, models, threads, args.repeat)?;
                 filter[k] = Some(t.median_ms - search[default + k]);
-            }
-            if threads == 2 {
-                peak = t.peak_bytes;
+                if threads == 2 {
+                    peak = t.peak_bytes;
+                }
             }
         }
         let (eff, pur) = metrics
