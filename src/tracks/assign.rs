@@ -31,14 +31,25 @@ pub(crate) fn assign(
     scores: &[f32],
     config: &TrackConfig,
 ) -> Vec<Vec<u32>> {
-    let mut tracks = take_paths(hits, paths, config);
-    exchange_tails(hits, &mut tracks, edges, scores, config);
-    tracks
+    let mut taken = take_paths(hits, paths, config);
+    exchange_tails(hits, &mut taken, edges, scores, config);
+    taken.tracks
 }
 
-/// Steps 1 and 2 of the module docs: the taken paths as hit lists (the hits of a path in path
-/// order), best first.
-pub(crate) fn take_paths(hits: &Hits, paths: &Paths, config: &TrackConfig) -> Vec<Vec<u32>> {
+/// The paths that steps 1 and 2 took, as tracks.
+pub(crate) struct Taken {
+    /// Hit lists (the hits of a path in path order), numbered in the order of their first
+    /// hits: the passes after the assignment go through the edges and look up the tracks of
+    /// their hits, and tracks near each other in the detector then lie near each other in
+    /// memory (best first, the numbers of neighbouring tracks are scattered over the crossing).
+    pub(crate) tracks: Vec<Vec<u32>>,
+    /// The track numbers best first, the order in which they were taken: the tail exchange
+    /// breaks its ties in that order, so that its result does not depend on the numbering.
+    pub(crate) best_first: Vec<u32>,
+}
+
+/// Steps 1 and 2 of the module docs.
+pub(crate) fn take_paths(hits: &Hits, paths: &Paths, config: &TrackConfig) -> Taken {
     let t0 = std::time::Instant::now();
     let order = best_first_order(paths);
     // The paths in that order: the passes below read them one after the other, and a path's
@@ -57,9 +68,31 @@ pub(crate) fn take_paths(hits: &Hits, paths: &Paths, config: &TrackConfig) -> Ve
     }
     let t3 = std::time::Instant::now();
     let state = &state;
-    let tracks: Vec<Vec<u32>> = (0..paths.len() as u32)
-        .into_par_iter()
+    // The taken paths best first, then a stable counting sort by first hit: the number of the
+    // k-th best track is where the sort puts it.
+    let taken: Vec<u32> = (0..paths.len() as u32)
         .filter(|&p| state.is_taken[p as usize])
+        .collect();
+    let first_hit = |p: u32| paths.path(p as usize).first().map_or(0, |&h| h as usize);
+    let mut starts = vec![0u32; hits.len() + 1];
+    for &p in &taken {
+        starts[first_hit(p) + 1] += 1;
+    }
+    for h in 0..hits.len() {
+        starts[h + 1] += starts[h];
+    }
+    let mut by_first_hit = vec![0u32; taken.len()];
+    let best_first: Vec<u32> = taken
+        .iter()
+        .map(|&p| {
+            let at = &mut starts[first_hit(p)];
+            by_first_hit[*at as usize] = p;
+            *at += 1;
+            *at - 1
+        })
+        .collect();
+    let tracks: Vec<Vec<u32>> = by_first_hit
+        .into_par_iter()
         .map(|p| state.hits_of(p))
         .collect();
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
@@ -70,7 +103,7 @@ pub(crate) fn take_paths(hits: &Hits, paths: &Paths, config: &TrackConfig) -> Ve
         ms(t2, t3),
         ms(t3, std::time::Instant::now())
     );
-    tracks
+    Taken { tracks, best_first }
 }
 
 /// Step 3 of the module docs, when `config.swap_tails`: the tracks exchange tails in place.
@@ -78,14 +111,15 @@ pub(crate) fn take_paths(hits: &Hits, paths: &Paths, config: &TrackConfig) -> Ve
 /// tracks hold together stay the same.
 pub(crate) fn exchange_tails(
     hits: &Hits,
-    tracks: &mut [Vec<u32>],
+    taken: &mut Taken,
     edges: &[(u32, u32)],
     scores: &[f32],
     config: &TrackConfig,
 ) {
     if config.swap_tails {
         let start = std::time::Instant::now();
-        swap_tails(hits, tracks, edges, scores, config, true);
+        let Taken { tracks, best_first } = taken;
+        swap_tails(hits, tracks, best_first, edges, scores, config, true);
         log::debug!(
             "tail exchange {:.1} ms",
             start.elapsed().as_secs_f64() * 1e3
@@ -295,7 +329,9 @@ fn exchanged<'t>(
     up.chain(down)
 }
 
-/// Step 3 of the module docs: `tracks` are hit lists ordered inner to outer. The cut goes
+/// Step 3 of the module docs: `tracks` are hit lists ordered inner to outer, `best_first` their
+/// numbers in the order they were taken (of two tracks holding a hit, the one taken first is
+/// tried first). The cut goes
 /// after the inner hit of an edge from one track into the other; that hit may be one the two
 /// share (a merged hit, after which the positrons' paths part).
 ///
@@ -304,6 +340,7 @@ fn exchanged<'t>(
 fn swap_tails(
     hits: &Hits,
     tracks: &mut [Vec<u32>],
+    best_first: &[u32],
     edges: &[(u32, u32)],
     scores: &[f32],
     config: &TrackConfig,
@@ -327,9 +364,10 @@ fn swap_tails(
             o[1] = FREE;
         }
     };
-    for (t, track) in tracks.iter().enumerate() {
-        for &h in track {
-            add(&mut owners, h, t as u32);
+    debug_assert_eq!(best_first.len(), tracks.len());
+    for &t in best_first {
+        for &h in &tracks[t as usize] {
+            add(&mut owners, h, t);
         }
     }
     let sums_of = |members: &mut dyn Iterator<Item = u32>| {
@@ -462,6 +500,7 @@ mod tests {
     use super::*;
     use crate::tracks::test_support::{rng, track_hits};
     use rand::RngExt;
+    use rand::seq::SliceRandom;
 
     fn paths_of(lists: &[(Vec<u32>, u8, f32)]) -> Paths {
         let mut p = Paths {
@@ -539,48 +578,60 @@ mod tests {
         }
     }
 
+    /// Hits, tracks (hit lists), edges and their scores.
+    type Bundle = (Hits, Vec<Vec<u32>>, Vec<(u32, u32)>, Vec<f32>);
+
+    /// A dense bundle of nearly parallel lines whose tracks start with wrong tails: each track
+    /// has its own line's two inner hits and the outer hits of a random line; edges join every
+    /// hit to every hit of the next layer, with random scores.
+    fn tangled_bundle(r: &mut impl rand::Rng, trial: u64) -> Bundle {
+        let lines: Vec<(f64, f64, f64, f64)> = (0..r.random_range(2..12))
+            .map(|_| {
+                (
+                    150.0 + r.random_range(0.0..2.0),
+                    0.05 + r.random_range(-0.002..0.002),
+                    r.random_range(-1.0..1.0),
+                    r.random_range(-0.002..0.002),
+                )
+            })
+            .collect();
+        let h = track_hits(&lines, 0.005, trial);
+        let n = lines.len() as u32;
+        // Track t: its own two inner hits and the outer hits of a random line.
+        let mut tracks: Vec<Vec<u32>> = (0..n)
+            .map(|t| {
+                let o = r.random_range(0..n);
+                vec![4 * t, 4 * t + 1, 4 * o + 2, 4 * o + 3]
+            })
+            .collect();
+        for t in &mut tracks {
+            t.dedup();
+        }
+        let mut edges = Vec::new();
+        for a in 0..n {
+            for b in 0..n {
+                for layer in 0..3 {
+                    edges.push((4 * a + layer, 4 * b + layer + 1));
+                }
+            }
+        }
+        let scores: Vec<f32> = edges.iter().map(|_| r.random_range(0.0..1.0)).collect();
+        (h, tracks, edges, scores)
+    }
+
     #[test]
     fn the_screened_tail_exchange_is_the_sequential_one() {
-        // Dense bundles of nearly parallel lines whose tracks start with wrong tails: the
-        // parallel screen must give exactly the tracks of trying every edge in order.
+        // The parallel screen must give exactly the tracks of trying every edge in order.
         let mut r = rng(11);
         let mut changed = 0;
         for trial in 0..300 {
-            let lines: Vec<(f64, f64, f64, f64)> = (0..r.random_range(2..12))
-                .map(|_| {
-                    (
-                        150.0 + r.random_range(0.0..2.0),
-                        0.05 + r.random_range(-0.002..0.002),
-                        r.random_range(-1.0..1.0),
-                        r.random_range(-0.002..0.002),
-                    )
-                })
-                .collect();
-            let h = track_hits(&lines, 0.005, trial);
-            let n = lines.len() as u32;
-            // Track t: its own two inner hits and the outer hits of a random line.
-            let mut tracks: Vec<Vec<u32>> = (0..n)
-                .map(|t| {
-                    let o = r.random_range(0..n);
-                    vec![4 * t, 4 * t + 1, 4 * o + 2, 4 * o + 3]
-                })
-                .collect();
-            for t in &mut tracks {
-                t.dedup();
-            }
-            let mut edges = Vec::new();
-            for a in 0..n {
-                for b in 0..n {
-                    for layer in 0..3 {
-                        edges.push((4 * a + layer, 4 * b + layer + 1));
-                    }
-                }
-            }
-            let scores: Vec<f32> = edges.iter().map(|_| r.random_range(0.0..1.0)).collect();
+            let (h, tracks, edges, scores) = tangled_bundle(&mut r, trial);
+            let n = tracks.len() as u32;
             let config = TrackConfig::default();
             let (mut screened, mut plain) = (tracks.clone(), tracks.clone());
-            swap_tails(&h, &mut screened, &edges, &scores, &config, true);
-            swap_tails(&h, &mut plain, &edges, &scores, &config, false);
+            let in_order: Vec<u32> = (0..n).collect();
+            swap_tails(&h, &mut screened, &in_order, &edges, &scores, &config, true);
+            swap_tails(&h, &mut plain, &in_order, &edges, &scores, &config, false);
             assert_eq!(screened, plain, "trial {trial}");
             // Track building looks for the pieces of the free hits beside the exchange.
             let held = |t: &[Vec<u32>]| t.iter().flatten().copied().collect::<Vec<u32>>();
@@ -594,6 +645,48 @@ mod tests {
                 "trial {trial}: an exchange freed or took a hit"
             );
             changed += usize::from(screened != tracks);
+        }
+        assert!(changed >= 20, "only {changed} trials exchanged tails");
+    }
+
+    #[test]
+    fn the_tail_exchange_does_not_depend_on_the_numbering_of_the_tracks() {
+        // The same tracks under another numbering, with the same best-first order: the same
+        // exchanges, track for track (tracks sharing a hit are tried in the best-first order).
+        let mut r = rng(12);
+        let mut changed = 0;
+        for trial in 0..300 {
+            let (h, mut tracks, edges, scores) = tangled_bundle(&mut r, trial);
+            // Shared hits: some tracks also take the third hit of the next line.
+            let n = tracks.len() as u32;
+            for t in 0..n {
+                if r.random_bool(0.3) {
+                    tracks[t as usize][2] = 4 * ((t + 1) % n) + 2;
+                }
+            }
+            let config = TrackConfig::default();
+            let in_order: Vec<u32> = (0..n).collect();
+            let mut renumbered_as: Vec<u32> = in_order.clone();
+            renumbered_as.shuffle(&mut r);
+            let mut renumbered = vec![Vec::new(); n as usize];
+            for (t, &k) in renumbered_as.iter().enumerate() {
+                renumbered[k as usize] = tracks[t].clone();
+            }
+            let mut plain = tracks.clone();
+            swap_tails(&h, &mut plain, &in_order, &edges, &scores, &config, true);
+            swap_tails(
+                &h,
+                &mut renumbered,
+                &renumbered_as,
+                &edges,
+                &scores,
+                &config,
+                true,
+            );
+            for (t, &k) in renumbered_as.iter().enumerate() {
+                assert_eq!(renumbered[k as usize], plain[t], "trial {trial}, track {t}");
+            }
+            changed += usize::from(plain != tracks);
         }
         assert!(changed >= 20, "only {changed} trials exchanged tails");
     }

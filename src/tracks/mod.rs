@@ -234,12 +234,12 @@ pub fn build_candidates(
     );
     let paths = paths::enumerate_paths(hits, &adjacency, config);
     let t1 = std::time::Instant::now();
-    let mut groups = assign::take_paths(hits, &paths, config);
+    let mut taken = assign::take_paths(hits, &paths, config);
     // Pieces of the hits no track took, joined by edges above the cut: the tail exchange never
     // frees or takes a hit, so they are found beside it, from the tracks before it.
     let used = config.join_pieces.then(|| {
         let mut used = vec![false; hits.len()];
-        for g in &groups {
+        for g in &taken.tracks {
             for &h in g {
                 used[h as usize] = true;
             }
@@ -247,7 +247,7 @@ pub fn build_candidates(
         used
     });
     let (_, pieces) = rayon::join(
-        || assign::exchange_tails(hits, &mut groups, edges, scores, config),
+        || assign::exchange_tails(hits, &mut taken, edges, scores, config),
         || {
             let used = used?;
             let cut = config.edge_cut();
@@ -260,6 +260,7 @@ pub fn build_candidates(
         },
     );
     let t2 = std::time::Instant::now();
+    let mut groups = taken.tracks;
     if let Some(pieces) = pieces {
         groups.extend(pieces);
         groups = join_pieces(hits, groups, config);
