@@ -54,10 +54,10 @@ pub(crate) fn take_paths(hits: &Hits, paths: &Paths, config: &TrackConfig) -> Ta
     let order = best_first_order(paths);
     // The paths in that order: the passes below read them one after the other, and a path's
     // rank is its number from here on.
-    let paths = &paths.permuted(&order);
+    let ranked = &paths.permuted(&order);
     let t1 = std::time::Instant::now();
-    let mut state = State::new(hits.len(), paths);
-    for p in 0..paths.len() as u32 {
+    let mut state = State::new(hits.len(), ranked);
+    for p in 0..ranked.len() as u32 {
         if state.is_free(p) {
             state.take(p);
         }
@@ -68,32 +68,29 @@ pub(crate) fn take_paths(hits: &Hits, paths: &Paths, config: &TrackConfig) -> Ta
     }
     let t3 = std::time::Instant::now();
     let state = &state;
-    // The taken paths best first, then a stable counting sort by first hit: the number of the
-    // k-th best track is where the sort puts it.
-    let taken: Vec<u32> = (0..paths.len() as u32)
-        .filter(|&p| state.is_taken[p as usize])
-        .collect();
-    let first_hit = |p: u32| paths.path(p as usize).first().map_or(0, |&h| h as usize);
-    let mut starts = vec![0u32; hits.len() + 1];
-    for &p in &taken {
-        starts[first_hit(p) + 1] += 1;
+    // The taken paths in the order of the search, which is that of their first hits: the hits
+    // come from `paths`, read one after the other, and the k-th of them is track k.
+    let mut rank_of = vec![FREE; paths.len()];
+    for r in 0..ranked.len() {
+        if state.is_taken[r] {
+            rank_of[order[r] as usize] = r as u32;
+        }
     }
-    for h in 0..hits.len() {
-        starts[h + 1] += starts[h];
-    }
-    let mut by_first_hit = vec![0u32; taken.len()];
-    let best_first: Vec<u32> = taken
-        .iter()
-        .map(|&p| {
-            let at = &mut starts[first_hit(p)];
-            by_first_hit[*at as usize] = p;
-            *at += 1;
-            *at - 1
-        })
+    let found: Vec<(u32, u32)> = (0..paths.len() as u32)
+        .filter_map(|q| Some((q, rank_of[q as usize])).filter(|&(_, r)| r != FREE))
         .collect();
-    let tracks: Vec<Vec<u32>> = by_first_hit
-        .into_par_iter()
-        .map(|p| state.hits_of(p))
+    let tracks: Vec<Vec<u32>> = found
+        .par_iter()
+        .map(|&(q, r)| state.held_of(paths.path(q as usize), r))
+        .collect();
+    // The track numbers in the order the paths were taken.
+    let number_of = &mut rank_of;
+    for (k, &(q, _)) in found.iter().enumerate() {
+        number_of[q as usize] = k as u32;
+    }
+    let best_first: Vec<u32> = (0..ranked.len())
+        .filter(|&r| state.is_taken[r])
+        .map(|r| number_of[order[r] as usize])
         .collect();
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
     log::debug!(
@@ -218,14 +215,20 @@ impl<'a> State<'a> {
             .path(p as usize)
             .iter()
             .copied()
-            .filter(move |&h| self.owner[h as usize] == p || self.second[h as usize] == p)
+            .filter(move |&h| self.holds(p, h))
     }
 
-    /// [`held`](Self::held) as a list, allocated once at the path's length: a filtered collect
-    /// would start small and grow.
-    fn hits_of(&self, p: u32) -> Vec<u32> {
-        let mut held = Vec::with_capacity(self.paths.path(p as usize).len());
-        held.extend(self.held(p));
+    /// Whether taken path `p` holds hit `h`.
+    fn holds(&self, p: u32, h: u32) -> bool {
+        self.owner[h as usize] == p || self.second[h as usize] == p
+    }
+
+    /// [`held`](Self::held) as a list, for the hits of path `p` as `path` lists them (from
+    /// the paths before ranking), allocated once at the path's length: a filtered collect would
+    /// start small and grow.
+    fn held_of(&self, path: &[u32], p: u32) -> Vec<u32> {
+        let mut held = Vec::with_capacity(path.len());
+        held.extend(path.iter().copied().filter(|&h| self.holds(p, h)));
         held
     }
 
