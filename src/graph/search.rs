@@ -30,7 +30,9 @@ use rayon::prelude::*;
 use rstar::primitives::GeomWithData;
 use rstar::{AABB, RTree};
 
-use super::{Cone, EdgeKind, Graph, GraphConfig, Plan, Reference, Relation, SearchMethod};
+use super::{
+    Cone, EdgeKind, Graph, GraphConfig, PairWindow, Plan, Reference, Relation, SearchMethod,
+};
 use crate::hits::Hits;
 
 /// A hit with its projective coordinates.
@@ -386,6 +388,24 @@ impl Pass<'_> {
             Pass::SkipsFromLoneHits { has_in, .. } => has_in[c as usize],
         }
     }
+}
+
+/// A group an inner group's hits search into, as one search task sees it.
+struct Target<'g> {
+    group: &'g Group,
+    window: PairWindow,
+    kind: EdgeKind,
+    /// The group's range of u.
+    u_range: [f64; 2],
+    /// The largest (z2 - z1) / (z2 - z_ref) over both groups, for x and for y: how far in u
+    /// and v a window's slope deviation reaches at the target.
+    reach_x: f64,
+    reach_y: f64,
+    /// How far in u the widest window of any inner hit reaches (the largest half-width over
+    /// the inner group's distances times `reach_x`).
+    widest_u: f64,
+    /// One cursor per slab of the target (unset until first used).
+    cursor: Vec<u32>,
 }
 
 /// Edges found between two updates of the shared counter of a search task.
@@ -857,9 +877,7 @@ fn search_run(
         return;
     }
     let mut pending = 0usize;
-    // Targets that exist, with the largest (z2 - z1) / (z2 - z_ref) over both groups (for x
-    // and y), and one cursor per slab (unset until first used).
-    let mut targets: Vec<(&Relation, &Group, f64, f64, Vec<u32>)> = relations
+    let mut targets: Vec<Target> = relations
         .iter()
         .filter(|r| pass.follows(r))
         .filter_map(|r| {
@@ -867,13 +885,24 @@ fn search_run(
             if !t.active || t.points.is_empty() || t.z_max <= inner.z_min {
                 return None;
             }
-            let f = (t.z_max - inner.z_min) / (t.z_max - reference.z) * (1.0 + 1e-9);
-            let g = (t.z_max - inner.z_min) / (t.z_max - reference.y_z) * (1.0 + 1e-9);
-            let cursors = match config.search {
-                SearchMethod::Sweep => vec![u32::MAX; t.slabs.count()],
-                SearchMethod::Rtree => Vec::new(),
-            };
-            Some((r, t, f, g, cursors))
+            let reach_x = (t.z_max - inner.z_min) / (t.z_max - reference.z) * (1.0 + 1e-9);
+            let reach_y = (t.z_max - inner.z_min) / (t.z_max - reference.y_z) * (1.0 + 1e-9);
+            let widest_u = r.window.x.max_over(inner.distance_min, inner.distance_max)
+                * reach_x
+                * (1.0 + 1e-9);
+            Some(Target {
+                group: t,
+                window: r.window,
+                kind: r.kind,
+                u_range: [t.u_min, t.u_max],
+                reach_x,
+                reach_y,
+                widest_u,
+                cursor: match config.search {
+                    SearchMethod::Sweep => vec![u32::MAX; t.slabs.count()],
+                    SearchMethod::Rtree => Vec::new(),
+                },
+            })
         })
         .collect();
     let mut next_slab_at = run.start;
@@ -883,7 +912,7 @@ fn search_run(
             let slab = inner.slabs.offsets.partition_point(|&o| o as usize <= pos) - 1;
             next_slab_at = inner.slabs.offsets[slab + 1] as usize;
             for t in targets.iter_mut() {
-                t.4.fill(u32::MAX);
+                t.cursor.fill(u32::MAX);
             }
         }
         let p1 = &inner.points[pos];
@@ -893,20 +922,26 @@ fn search_run(
         let d = Cone::distance(reference, p1.u, p1.z);
         let (margin_u, margin_v) = (1e-12 * (1.0 + p1.u.abs()), 1e-12 * (1.0 + p1.v.abs()));
         let start = out.edges.len();
-        for (r, target, f, g, cursor) in targets.iter_mut() {
-            // The x window first: most hits see only one stave of the next layer.
-            let wx = r.window.x.at(d);
-            let du = wx * *f + margin_u;
-            let (lo_u, hi_u) = (p1.u - du, p1.u + du);
-            if hi_u < target.u_min || lo_u > target.u_max {
+        for t in targets.iter_mut() {
+            // The x window first: most hits see only one stave of the next layer, and the
+            // widest window of the group tells most of the others apart without this hit's.
+            let [u_min, u_max] = t.u_range;
+            let widest = t.widest_u + margin_u;
+            if p1.u + widest < u_min || p1.u - widest > u_max {
                 continue;
             }
-            let wy = r.window.y.at(d);
+            let wx = t.window.x.at(d);
+            let du = wx * t.reach_x + margin_u;
+            let (lo_u, hi_u) = (p1.u - du, p1.u + du);
+            if hi_u < u_min || lo_u > u_max {
+                continue;
+            }
+            let wy = t.window.y.at(d);
             let cone = Cone::with_widths(reference, p1.u, p1.v, p1.z, wx, wy);
-            let dv = wy * *g + margin_v;
+            let dv = wy * t.reach_y + margin_v;
             let lo = [lo_u, p1.v - dv];
             let hi = [hi_u, p1.v + dv];
-            let kind = r.kind;
+            let kind = t.kind;
             let edges = &mut out.edges;
             let visit = |p: &Point| {
                 if pass.keeps(p.index) && cone.accepts(p.u, p.v, p.z) {
@@ -914,8 +949,8 @@ fn search_run(
                 }
             };
             match config.search {
-                SearchMethod::Sweep => target.sweep(Some(cursor), lo, hi, visit),
-                SearchMethod::Rtree => target.query(lo, hi, visit),
+                SearchMethod::Sweep => t.group.sweep(Some(&mut t.cursor), lo, hi, visit),
+                SearchMethod::Rtree => t.group.query(lo, hi, visit),
             }
         }
         let count = out.edges.len() - start;
