@@ -92,36 +92,12 @@ impl Adjacency {
         cut: f32,
         max_branches: usize,
     ) -> Adjacency {
-        let (count, mut targets) = if edges.is_sorted_by_key(|&(a, _)| a) {
-            rows_of_sorted(n_hits, edges, scores, cut)
+        if edges.is_sorted_by_key(|&(a, _)| a) {
+            best_rows(n_hits, edges, scores, cut, max_branches, EDGES_PER_CHUNK)
         } else {
-            rows_by_counting(n_hits, edges, scores, cut)
-        };
-        // Best first (ties: lower hit index), in parallel blocks of rows.
-        const ROWS_PER_BLOCK: usize = 4096;
-        let blocks = row_blocks(&mut targets, &count, ROWS_PER_BLOCK);
-        blocks.into_par_iter().for_each(|(rows, block)| {
-            let base = count[rows.start] as usize;
-            for h in rows {
-                let (lo, hi) = (count[h] as usize - base, count[h + 1] as usize - base);
-                block[lo..hi].sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-            }
-        });
-        // Then keep max_branches per row.
-        let mut offsets = Vec::with_capacity(n_hits + 1);
-        offsets.push(0u32);
-        let mut kept = 0usize;
-        for h in 0..n_hits {
-            let (lo, hi) = (count[h] as usize, count[h + 1] as usize);
-            // Element by element: rows are short, a memmove call per row costs more.
-            for k in lo..lo + (hi - lo).min(max_branches) {
-                targets[kept] = targets[k];
-                kept += 1;
-            }
-            offsets.push(kept as u32);
+            let (edges, scores) = by_inner_hit(n_hits, edges, scores);
+            best_rows(n_hits, &edges, &scores, cut, max_branches, EDGES_PER_CHUNK)
         }
-        targets.truncate(kept);
-        Adjacency { offsets, targets }
     }
 
     fn row(&self, h: u32) -> &[(u32, f32)] {
@@ -150,55 +126,126 @@ fn row_blocks<'d, T>(
     blocks
 }
 
-/// Rows of the edges scoring at least `cut` as (row offsets, (outer hit, score)), in edge
-/// order within a row, for edges sorted by inner hit: one pass, each row a run of edges.
-fn rows_of_sorted(
-    n_hits: usize,
-    edges: &[(u32, u32)],
-    scores: &[f32],
-    cut: f32,
-) -> (Vec<u32>, Vec<(u32, f32)>) {
-    let mut offsets = vec![0u32; n_hits + 1];
-    let mut targets = vec![(0u32, 0f32); edges.len()];
-    let mut kept = 0usize;
-    for (&(a, b), &s) in edges.iter().zip(scores) {
-        // Without a branch: about half the edges pass, in no pattern. A row's end is the
-        // number kept when its last edge is done.
-        targets[kept] = (b, s);
-        kept += usize::from(s >= cut);
-        offsets[a as usize + 1] = kept as u32;
-    }
-    targets.truncate(kept);
-    // Rows without edges end where the row before them ends.
-    for i in 0..n_hits {
-        offsets[i + 1] = offsets[i + 1].max(offsets[i]);
-    }
-    (offsets, targets)
+/// The rows of one chunk of [`best_rows`]: where each of its rows ends in its kept edges, and
+/// those edges.
+struct ChunkRows {
+    ends: Vec<u32>,
+    targets: Vec<(u32, f32)>,
 }
 
-/// [`rows_of_sorted`] for edges in any order: a counting sort by inner hit.
-fn rows_by_counting(
+/// Edges per chunk of [`best_rows`] (whole rows are added until a chunk holds this many).
+const EDGES_PER_CHUNK: usize = 16_384;
+
+/// The rows of [`Adjacency::new`] from edges sorted by inner hit, in parallel chunks of whole
+/// rows (about `per_chunk` edges each): each chunk keeps its rows' edges scoring at least `cut`,
+/// best first (ties: lower hit index), at most `max_branches` of them, and the chunks are then
+/// joined.
+fn best_rows(
     n_hits: usize,
     edges: &[(u32, u32)],
     scores: &[f32],
     cut: f32,
-) -> (Vec<u32>, Vec<(u32, f32)>) {
-    let mut count = vec![0u32; n_hits + 1];
-    for (&(a, _), &s) in edges.iter().zip(scores) {
-        count[a as usize + 1] += u32::from(s >= cut);
+    max_branches: usize,
+    per_chunk: usize,
+) -> Adjacency {
+    // Chunk k holds edges bounds[k]..bounds[k + 1], each starting at a row's first edge.
+    let mut bounds = vec![0usize];
+    let mut at = per_chunk.max(1);
+    while at < edges.len() {
+        while at < edges.len() && edges[at].0 == edges[at - 1].0 {
+            at += 1;
+        }
+        if at < edges.len() {
+            bounds.push(at);
+        }
+        at = at.saturating_add(per_chunk.max(1));
+    }
+    bounds.push(edges.len());
+    let n_chunks = bounds.len() - 1;
+    // The hits whose rows chunk k writes: from its first inner hit (0 for the first chunk) to
+    // the next chunk's (n_hits for the last).
+    let first_hit = |k: usize| {
+        if k == 0 {
+            0
+        } else if k == n_chunks {
+            n_hits
+        } else {
+            edges[bounds[k]].0 as usize
+        }
+    };
+    let chunks: Vec<ChunkRows> = (0..n_chunks)
+        .into_par_iter()
+        .map(|k| {
+            let (h0, h1) = (first_hit(k), first_hit(k + 1));
+            // ends[i]: the chunk's kept edges up to the end of row h0 + i.
+            let mut ends = vec![0u32; h1 - h0];
+            let rows = bounds[k]..bounds[k + 1];
+            let mut targets = vec![(0u32, 0f32); rows.len()];
+            let mut kept = 0usize;
+            for (&(a, b), &s) in edges[rows.clone()].iter().zip(&scores[rows]) {
+                // Without a branch: about half the edges pass, in no pattern. A row's end is
+                // the number kept when its last edge is done.
+                targets[kept] = (b, s);
+                kept += usize::from(s >= cut);
+                ends[a as usize - h0] = kept as u32;
+            }
+            // Rows without edges end where the row before them ends.
+            for i in 1..ends.len() {
+                ends[i] = ends[i].max(ends[i - 1]);
+            }
+            // Each row best first, then its first max_branches moved down, in place.
+            let (mut start, mut write) = (0usize, 0usize);
+            for end in ends.iter_mut() {
+                let row = start..*end as usize;
+                if row.len() > 1 {
+                    targets[row.clone()].sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+                }
+                // Element by element: rows are short, a memmove call per row costs more.
+                for k in row.start..row.start + row.len().min(max_branches) {
+                    targets[write] = targets[k];
+                    write += 1;
+                }
+                start = row.end;
+                *end = write as u32;
+            }
+            targets.truncate(write);
+            ChunkRows { ends, targets }
+        })
+        .collect();
+    let total = chunks.iter().map(|c| c.targets.len()).sum();
+    let mut offsets = Vec::with_capacity(n_hits + 1);
+    offsets.push(0u32);
+    let mut targets = Vec::with_capacity(total);
+    for chunk in chunks {
+        let base = targets.len() as u32;
+        offsets.extend(chunk.ends.iter().map(|&end| base + end));
+        targets.extend_from_slice(&chunk.targets);
+    }
+    Adjacency { offsets, targets }
+}
+
+/// Edges in any order and their scores, ordered by inner hit (a counting sort).
+fn by_inner_hit(
+    n_hits: usize,
+    edges: &[(u32, u32)],
+    scores: &[f32],
+) -> (Vec<(u32, u32)>, Vec<f32>) {
+    let mut fill = vec![0u32; n_hits + 1];
+    for &(a, _) in edges {
+        fill[a as usize + 1] += 1;
     }
     for i in 0..n_hits {
-        count[i + 1] += count[i];
+        fill[i + 1] += fill[i];
     }
-    let mut fill = count.clone();
-    let mut targets = vec![(0u32, 0f32); count[n_hits] as usize];
+    let mut sorted = vec![(0u32, 0u32); edges.len()];
+    let mut sorted_scores = vec![0f32; edges.len()];
     for (&(a, b), &s) in edges.iter().zip(scores) {
-        if s >= cut {
-            targets[fill[a as usize] as usize] = (b, s);
-            fill[a as usize] += 1;
-        }
+        let at = &mut fill[a as usize];
+        sorted[*at as usize] = (a, b);
+        sorted_scores[*at as usize] = s;
+        *at += 1;
     }
-    (count, targets)
+    (sorted, sorted_scores)
 }
 
 /// Bit of a hit's (layer, stave) slot; staves beyond 8 per layer share slots (never in LUXE).
@@ -460,7 +507,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_do_not_depend_on_the_order_of_the_edges() {
+    fn rows_do_not_depend_on_the_order_of_the_edges_or_the_chunks() {
         let mut compared = 0;
         for seed in 0..50 {
             let (h, edges, mut scores) = random_crossing(seed);
@@ -483,6 +530,15 @@ mod tests {
                 let other = Adjacency::new(h.len(), &other_edges, &other_scores, cut, branches);
                 assert_eq!(sorted.offsets, other.offsets, "seed {seed}");
                 assert_eq!(sorted.targets, other.targets, "seed {seed}");
+                // The rows are built in chunks of whole rows: any chunk size, the same rows.
+                let whole = best_rows(h.len(), &edges, &scores, cut, branches, usize::MAX);
+                for per_chunk in [1, 2, 5] {
+                    let chunked = best_rows(h.len(), &edges, &scores, cut, branches, per_chunk);
+                    assert_eq!(chunked.offsets, whole.offsets, "seed {seed}, {per_chunk}");
+                    assert_eq!(chunked.targets, whole.targets, "seed {seed}, {per_chunk}");
+                }
+                assert_eq!(whole.offsets, sorted.offsets, "seed {seed}");
+                assert_eq!(whole.targets, sorted.targets, "seed {seed}");
                 compared += sorted.targets.len();
             }
         }
