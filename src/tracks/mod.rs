@@ -277,7 +277,7 @@ pub fn build_candidates(
     // each run sharing a first hit (rare) by its whole hit list.
     let hits_at = |key: u64| &candidates[(key & u64::from(u32::MAX)) as usize].hits;
     let mut order: Vec<u64> = candidates
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(k, c)| (u64::from(c.hits.first().copied().unwrap_or(0)) << 32) | k as u64)
         .collect();
@@ -289,12 +289,17 @@ pub fn build_candidates(
     }
     // Only keys with the same first hit can have the same hits.
     order.dedup_by(|a, b| *a >> 32 == *b >> 32 && hits_at(*a) == hits_at(*b));
-    let mut slots: Vec<Option<Candidate>> = candidates.into_iter().map(Some).collect();
+    // Each kept candidate moved out once: its hits taken (an empty list is left), its fit
+    // copied.
+    let mut candidates = candidates;
     let candidates: Vec<Candidate> = order
         .iter()
         .map(|&key| {
-            let k = (key & u64::from(u32::MAX)) as usize;
-            slots[k].take().expect("each index once")
+            let c = &mut candidates[(key & u64::from(u32::MAX)) as usize];
+            Candidate {
+                hits: std::mem::take(&mut c.hits),
+                fit: c.fit,
+            }
         })
         .collect();
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
