@@ -24,19 +24,18 @@ struct LayerIndex {
 impl LayerIndex {
     fn new(hits: &Hits, n_layers: usize, keep: impl Fn(u32) -> bool) -> LayerIndex {
         let mut by_layer: Vec<Vec<(f64, u32)>> = vec![Vec::new(); n_layers];
+        let mut z_range = vec![(f64::INFINITY, f64::NEG_INFINITY); n_layers];
         for h in 0..hits.len() as u32 {
             if keep(h) {
-                by_layer[hits.layer[h as usize] as usize].push((hits.x[h as usize], h));
-            }
-        }
-        let mut z_range = vec![(f64::INFINITY, f64::NEG_INFINITY); n_layers];
-        for (l, list) in by_layer.iter_mut().enumerate() {
-            list.sort_by(|a, b| a.0.total_cmp(&b.0));
-            for &(_, h) in list.iter() {
-                let z = hits.z[h as usize];
+                let (l, z) = (hits.layer[h as usize] as usize, hits.z[h as usize]);
+                by_layer[l].push((hits.x[h as usize], h));
                 z_range[l] = (z_range[l].0.min(z), z_range[l].1.max(z));
             }
         }
+        // Stable: hits at the same x stay in hit order. The layers side by side.
+        by_layer
+            .par_iter_mut()
+            .for_each(|list| list.sort_by(|a, b| a.0.total_cmp(&b.0)));
         LayerIndex { by_layer, z_range }
     }
 
