@@ -367,10 +367,25 @@ fn swap_tails(
             o[1] = FREE;
         }
     };
+    // The two tracks of each hit taken first, in that order: filled in the tracks' order (their
+    // hits lie in memory that way), each hit keeping the two best ranks it has seen.
     debug_assert_eq!(best_first.len(), tracks.len());
-    for &t in best_first {
-        for &h in &tracks[t as usize] {
-            add(&mut owners, h, t);
+    let mut rank = vec![0u32; tracks.len()];
+    for (r, &t) in best_first.iter().enumerate() {
+        rank[t as usize] = r as u32;
+    }
+    for (t, track) in tracks.iter().enumerate() {
+        let t = t as u32;
+        for &h in track {
+            let o = &mut owners[h as usize];
+            if o[0] == t || o[1] == t {
+                continue;
+            }
+            if o[0] == FREE || rank[t as usize] < rank[o[0] as usize] {
+                *o = [t, o[0]];
+            } else if o[1] == FREE || rank[t as usize] < rank[o[1] as usize] {
+                o[1] = t;
+            }
         }
     }
     let sums_of = |members: &mut dyn Iterator<Item = u32>| {
