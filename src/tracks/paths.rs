@@ -149,8 +149,9 @@ fn best_rows(
     per_chunk: usize,
 ) -> Adjacency {
     // Chunk k holds edges bounds[k]..bounds[k + 1], each starting at a row's first edge.
+    let step = per_chunk.max(1);
     let mut bounds = vec![0usize];
-    let mut at = per_chunk.max(1);
+    let mut at = step;
     while at < edges.len() {
         while at < edges.len() && edges[at].0 == edges[at - 1].0 {
             at += 1;
@@ -158,7 +159,7 @@ fn best_rows(
         if at < edges.len() {
             bounds.push(at);
         }
-        at = at.saturating_add(per_chunk.max(1));
+        at = at.saturating_add(step);
     }
     bounds.push(edges.len());
     let n_chunks = bounds.len() - 1;
