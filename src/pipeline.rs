@@ -42,7 +42,7 @@ use crate::graph::{
 };
 use crate::hits::{HitColumns, HitError, HitTolerance, Hits, ValidatedHits};
 use crate::inference::{EdgeClassifier, EdgeIndex, GraphModel, InferenceConfig, InferenceError};
-use crate::tracks::{Candidate, TrackConfig, build_candidates};
+use crate::tracks::{Candidate, TrackBuffers, TrackConfig, build_candidates_in};
 
 /// The default model, compiled into the library: a small interaction network fast enough for
 /// the CPU (see `models/README.md`).
@@ -359,12 +359,27 @@ pub struct Tracker {
     workspaces: Mutex<Vec<Workspace>>,
 }
 
-/// What one crossing works in: a graph builder with its search scratch, and the feature
-/// tensors (tens of MB at xi = 7, which cost more to allocate and clear than to fill).
+/// What one crossing works in: a graph builder with its search scratch, the feature tensors
+/// and the tables of track building (tens of MB at xi = 7, which cost more to allocate and
+/// clear than to fill).
 #[derive(Debug)]
 struct Workspace {
     builder: GraphBuilder,
     features: GraphFeatures,
+    edge_pairs: Vec<(u32, u32)>,
+    tracks: TrackBuffers,
+}
+
+impl Workspace {
+    /// A work space around `builder`, its buffers empty.
+    fn new(builder: GraphBuilder) -> Workspace {
+        Workspace {
+            builder,
+            features: GraphFeatures::default(),
+            edge_pairs: Vec::new(),
+            tracks: TrackBuffers::default(),
+        }
+    }
 }
 
 /// A work space taken from a tracker's pool; it goes back when dropped, on every path out of a
@@ -425,10 +440,11 @@ impl Tracker {
             tracks.edge_cut()
         );
         let graph_models = GraphModels::load(&config.graph, &config.inference)?;
-        let workspaces = Mutex::new(vec![Workspace {
-            builder: GraphBuilder::with_models(&detector, &config.graph, graph_models.clone())?,
-            features: GraphFeatures::default(),
-        }]);
+        let workspaces = Mutex::new(vec![Workspace::new(GraphBuilder::with_models(
+            &detector,
+            &config.graph,
+            graph_models.clone(),
+        )?)]);
         let candidate_classifier = match config.tracks.candidate_model() {
             Some(path) => {
                 let path = resolve_model(path);
@@ -562,20 +578,22 @@ impl Tracker {
             .pop();
         let workspace = match idle {
             Some(w) => w,
-            None => Workspace {
-                builder: GraphBuilder::with_models(
-                    &self.detector,
-                    &self.config.graph,
-                    self.graph_models.clone(),
-                )?,
-                features: GraphFeatures::default(),
-            },
+            None => Workspace::new(GraphBuilder::with_models(
+                &self.detector,
+                &self.config.graph,
+                self.graph_models.clone(),
+            )?),
         };
         let mut lease = Lease {
             pool: &self.workspaces,
             workspace: Some(workspace),
         };
-        let Workspace { builder, features } = lease.get();
+        let Workspace {
+            builder,
+            features,
+            edge_pairs,
+            tracks,
+        } = lease.get();
         let built = builder.build_limited(hits, &mut graph, limit);
         let outcome = built.map_err(|e| match e {
             GraphError::TooManyEdges { found, cap } => {
@@ -633,10 +651,11 @@ impl Tracker {
             )?
         };
         let t3 = Instant::now();
+        edge_pairs.clear();
+        edge_pairs.extend(graph.pairs());
+        let candidates = build_candidates_in(hits, edge_pairs, &scores, &self.tracks, tracks);
         // The work space is free for another crossing from here on.
         drop(lease);
-        let pairs: Vec<(u32, u32)> = graph.pairs().collect();
-        let candidates = build_candidates(hits, &pairs, &scores, &self.tracks);
         let t4 = Instant::now();
         let (candidates, candidate_quality) = match &self.candidate_classifier {
             Some(c) => c.apply(hits, candidates, &graph, &scores)?,

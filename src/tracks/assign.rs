@@ -31,7 +31,7 @@ pub(crate) fn assign(
     scores: &[f32],
     config: &TrackConfig,
 ) -> Vec<Vec<u32>> {
-    let mut taken = take_paths(hits, paths, config);
+    let mut taken = take_paths(hits, paths, config, &mut AssignBuffers::default());
     exchange_tails(hits, &mut taken, edges, scores, config);
     taken.tracks
 }
@@ -48,15 +48,46 @@ pub(crate) struct Taken {
     pub(crate) best_first: Vec<u32>,
 }
 
+/// The buffers of the assignment, kept from one crossing to the next (at xi = 7 they hold
+/// about 10 MB, which costs more to touch for the first time than to fill).
+#[derive(Debug, Default)]
+pub(crate) struct AssignBuffers {
+    keys: Vec<u64>,
+    spare: Vec<u64>,
+    order: Vec<u32>,
+    ranked: Paths,
+    owner: Vec<u32>,
+    second: Vec<u32>,
+    is_taken: Vec<bool>,
+    rank_of: Vec<u32>,
+}
+
 /// Steps 1 and 2 of the module docs.
-pub(crate) fn take_paths(hits: &Hits, paths: &Paths, config: &TrackConfig) -> Taken {
+pub(crate) fn take_paths(
+    hits: &Hits,
+    paths: &Paths,
+    config: &TrackConfig,
+    buffers: &mut AssignBuffers,
+) -> Taken {
     let t0 = std::time::Instant::now();
-    let order = best_first_order(paths);
+    let AssignBuffers {
+        keys,
+        spare,
+        order,
+        ranked,
+        owner,
+        second,
+        is_taken,
+        rank_of,
+    } = buffers;
+    best_first_order(paths, keys, spare, order);
+    let order = &*order;
     // The paths in that order: the passes below read them one after the other, and a path's
     // rank is its number from here on.
-    let ranked = &paths.permuted(&order);
+    paths.permute_into(order, ranked);
+    let ranked = &*ranked;
     let t1 = std::time::Instant::now();
-    let mut state = State::new(hits.len(), ranked);
+    let mut state = State::new(hits.len(), ranked, owner, second, is_taken);
     for p in 0..ranked.len() as u32 {
         if state.is_free(p) {
             state.take(p);
@@ -70,7 +101,8 @@ pub(crate) fn take_paths(hits: &Hits, paths: &Paths, config: &TrackConfig) -> Ta
     let state = &state;
     // The taken paths in the order of the search, which is that of their first hits: the hits
     // come from `paths`, read one after the other, and the k-th of them is track k.
-    let mut rank_of = vec![FREE; paths.len()];
+    rank_of.clear();
+    rank_of.resize(paths.len(), FREE);
     for r in 0..ranked.len() {
         if state.is_taken[r] {
             rank_of[order[r] as usize] = r as u32;
@@ -84,7 +116,7 @@ pub(crate) fn take_paths(hits: &Hits, paths: &Paths, config: &TrackConfig) -> Ta
         .map(|&(q, r)| state.held_of(paths.path(q as usize), r))
         .collect();
     // The track numbers in the order the paths were taken.
-    let number_of = &mut rank_of;
+    let number_of = rank_of;
     for (k, &(q, _)) in found.iter().enumerate() {
         number_of[q as usize] = k as u32;
     }
@@ -128,7 +160,7 @@ pub(crate) fn exchange_tails(
 /// lower cost, then the lower index. A stable radix sort of the path indices, starting in
 /// increasing order: by cost in three passes of 11 bits (the cost is not negative, so its bits
 /// sort as the value), then by (layers, hits), which take a few values.
-fn best_first_order(paths: &Paths) -> Vec<u32> {
+fn best_first_order(paths: &Paths, keys: &mut Vec<u64>, spare: &mut Vec<u64>, out: &mut Vec<u32>) {
     // At most 64 layers (a path's layers are bits of a u64) and 255 hits counted.
     const CLASSES: usize = 65 << 8;
     let class = |p: usize| {
@@ -138,20 +170,21 @@ fn best_first_order(paths: &Paths) -> Vec<u32> {
     };
     let n = paths.len();
     // (cost bits, path) while sorting by cost, so that each pass reads one array.
-    let mut keys: Vec<u64> = (0..n)
-        .map(|p| (u64::from(paths.cost[p].max(0.0).to_bits()) << 32) | p as u64)
-        .collect();
-    let mut spare = vec![0u64; n];
+    keys.clear();
+    keys.extend((0..n).map(|p| (u64::from(paths.cost[p].max(0.0).to_bits()) << 32) | p as u64));
+    spare.clear();
+    spare.resize(n, 0);
     for shift in [32, 43, 54] {
         let digit = |k: u64| ((k >> shift) & 0x7ff) as usize;
-        if stable_counting_sort(&keys, &mut spare, 1 << 11, digit) {
-            std::mem::swap(&mut keys, &mut spare);
+        if stable_counting_sort(keys, spare, 1 << 11, digit) {
+            std::mem::swap(keys, spare);
         }
     }
-    if stable_counting_sort(&keys, &mut spare, CLASSES, |k| class(k as u32 as usize)) {
-        std::mem::swap(&mut keys, &mut spare);
+    if stable_counting_sort(keys, spare, CLASSES, |k| class(k as u32 as usize)) {
+        std::mem::swap(keys, spare);
     }
-    keys.into_iter().map(|k| k as u32).collect()
+    out.clear();
+    out.extend(keys.iter().map(|&k| k as u32));
 }
 
 /// Moves `keys` into `out` ordered by `bucket` (below `buckets`), keeping the order of equal
@@ -184,19 +217,32 @@ fn stable_counting_sort(
 struct State<'a> {
     paths: &'a Paths,
     /// First owner of each hit (a path), or FREE.
-    owner: Vec<u32>,
+    owner: &'a mut Vec<u32>,
     /// Second owner of a shared hit, or FREE.
-    second: Vec<u32>,
-    is_taken: Vec<bool>,
+    second: &'a mut Vec<u32>,
+    is_taken: &'a mut Vec<bool>,
 }
 
 impl<'a> State<'a> {
-    fn new(n_hits: usize, paths: &'a Paths) -> State<'a> {
+    /// No path taken yet, in the memory of the three tables.
+    fn new(
+        n_hits: usize,
+        paths: &'a Paths,
+        owner: &'a mut Vec<u32>,
+        second: &'a mut Vec<u32>,
+        is_taken: &'a mut Vec<bool>,
+    ) -> State<'a> {
+        for (table, n) in [(&mut *owner, n_hits), (&mut *second, n_hits)] {
+            table.clear();
+            table.resize(n, FREE);
+        }
+        is_taken.clear();
+        is_taken.resize(paths.len(), false);
         State {
             paths,
-            owner: vec![FREE; n_hits],
-            second: vec![FREE; n_hits],
-            is_taken: vec![false; paths.len()],
+            owner,
+            second,
+            is_taken,
         }
     }
 
@@ -724,6 +770,9 @@ mod tests {
         // Few distinct layer counts and lengths; in even trials few costs (many ties, broken
         // by the index), in odd ones costs that differ in every bit of the radix passes.
         let mut r = rng(5);
+        // The buffers go from one trial to the next, as from one crossing to the next.
+        let (mut keys, mut spare, mut order) = (Vec::new(), Vec::new(), Vec::new());
+        let mut ranked = Paths::default();
         for trial in 0..50 {
             let lists: Vec<(Vec<u32>, u8, f32)> = (0..r.random_range(0..400))
                 .map(|_| {
@@ -749,8 +798,10 @@ mod tests {
                 };
                 key(a).partial_cmp(&key(b)).unwrap().then(a.cmp(&b))
             });
-            assert_eq!(best_first_order(&paths), expected, "trial {trial}");
-            let ranked = paths.permuted(&expected);
+            best_first_order(&paths, &mut keys, &mut spare, &mut order);
+            assert_eq!(order, expected, "trial {trial}");
+            paths.permute_into(&expected, &mut ranked);
+            assert_eq!(ranked.len(), paths.len(), "trial {trial}");
             for (k, &p) in expected.iter().enumerate() {
                 assert_eq!(ranked.path(k), paths.path(p as usize), "trial {trial}");
                 assert_eq!(ranked.layers[k], paths.layers[p as usize]);

@@ -37,20 +37,28 @@ impl Paths {
         &self.hits[self.offsets[k] as usize..self.offsets[k + 1] as usize]
     }
 
-    /// The paths in the order `order` (path `order[k]` becomes path `k`), copied in parallel,
-    /// so that a pass in that order reads them one after the other.
-    pub fn permuted(&self, order: &[u32]) -> Paths {
+    /// No paths, the memory kept.
+    fn clear(&mut self) {
+        self.hits.clear();
+        self.offsets.clear();
+        self.offsets.push(0);
+        self.layers.clear();
+        self.cost.clear();
+    }
+
+    /// The paths in the order `order` (path `order[k]` becomes path `k`) into `out`, copied in
+    /// parallel, so that a pass in that order reads them one after the other.
+    pub fn permute_into(&self, order: &[u32], out: &mut Paths) {
         const PATHS_PER_BLOCK: usize = 4096;
-        let mut offsets = Vec::with_capacity(order.len() + 1);
-        offsets.push(0u32);
+        out.clear();
         let mut total = 0u32;
-        for &p in order {
+        out.offsets.extend(order.iter().map(|&p| {
             let p = p as usize;
             total += self.offsets[p + 1] - self.offsets[p];
-            offsets.push(total);
-        }
-        let mut hits = vec![0u32; total as usize];
-        let blocks = row_blocks(&mut hits, &offsets, PATHS_PER_BLOCK);
+            total
+        }));
+        out.hits.resize(total as usize, 0);
+        let blocks = row_blocks(&mut out.hits, &out.offsets, PATHS_PER_BLOCK);
         blocks.into_par_iter().for_each(|(ranks, block)| {
             let mut at = 0;
             for &p in &order[ranks] {
@@ -59,11 +67,61 @@ impl Paths {
                 at += path.len();
             }
         });
-        Paths {
+        out.layers
+            .par_extend(order.par_iter().map(|&p| self.layers[p as usize]));
+        out.cost
+            .par_extend(order.par_iter().map(|&p| self.cost[p as usize]));
+    }
+}
+
+/// The buffers of the path search, kept from one crossing to the next (at xi = 7 they hold
+/// about 10 MB, which costs more to touch for the first time than to fill).
+#[derive(Debug, Default)]
+pub(crate) struct PathBuffers {
+    /// The rows the search follows.
+    pub adjacency: Adjacency,
+    chunks: Vec<ChunkRows>,
+    blocks: Vec<Paths>,
+    /// The paths found, in order of their first hit.
+    pub paths: Paths,
+}
+
+impl PathBuffers {
+    /// Every candidate path along `edges` (inner hit, outer hit) with their `scores`: the rows
+    /// of [`Adjacency::new`], then [`enumerate_paths`].
+    pub fn find(
+        &mut self,
+        hits: &Hits,
+        edges: &[(u32, u32)],
+        scores: &[f32],
+        config: &TrackConfig,
+    ) -> &Paths {
+        let (cut, branches) = (config.path_cut, config.max_branches);
+        self.rows(hits.len(), edges, scores, cut, branches);
+        enumerate_paths_into(
             hits,
-            offsets,
-            layers: order.par_iter().map(|&p| self.layers[p as usize]).collect(),
-            cost: order.par_iter().map(|&p| self.cost[p as usize]).collect(),
+            &self.adjacency,
+            config,
+            &mut self.blocks,
+            &mut self.paths,
+        );
+        &self.paths
+    }
+
+    /// The rows of [`Adjacency::new`] into `self.adjacency`.
+    fn rows(
+        &mut self,
+        n_hits: usize,
+        edges: &[(u32, u32)],
+        scores: &[f32],
+        cut: f32,
+        max_branches: usize,
+    ) {
+        if edges.is_sorted_by_key(|&(a, _)| a) {
+            self.best_rows(n_hits, edges, scores, cut, max_branches, EDGES_PER_CHUNK);
+        } else {
+            let (edges, scores) = by_inner_hit(n_hits, edges, scores);
+            self.best_rows(n_hits, &edges, &scores, cut, max_branches, EDGES_PER_CHUNK);
         }
     }
 }
@@ -76,6 +134,7 @@ pub(crate) fn path_cost(chi2: f64, ndf: i32, mean_score: f64, config: &TrackConf
 
 /// Outgoing edges per hit that the search follows: the `max_branches` best scoring at least
 /// `path_cut`, best first, as (target hit, score), in compressed rows.
+#[derive(Debug, Default)]
 pub(crate) struct Adjacency {
     /// Row `h` is `targets[offsets[h]..offsets[h + 1]]`.
     pub offsets: Vec<u32>,
@@ -85,6 +144,7 @@ pub(crate) struct Adjacency {
 
 impl Adjacency {
     /// Rows of the edges scoring at least `cut`, at most `max_branches` per hit.
+    #[cfg(test)]
     pub fn new(
         n_hits: usize,
         edges: &[(u32, u32)],
@@ -92,12 +152,9 @@ impl Adjacency {
         cut: f32,
         max_branches: usize,
     ) -> Adjacency {
-        if edges.is_sorted_by_key(|&(a, _)| a) {
-            best_rows(n_hits, edges, scores, cut, max_branches, EDGES_PER_CHUNK)
-        } else {
-            let (edges, scores) = by_inner_hit(n_hits, edges, scores);
-            best_rows(n_hits, &edges, &scores, cut, max_branches, EDGES_PER_CHUNK)
-        }
+        let mut buffers = PathBuffers::default();
+        buffers.rows(n_hits, edges, scores, cut, max_branches);
+        buffers.adjacency
     }
 
     fn row(&self, h: u32) -> &[(u32, f32)] {
@@ -126,103 +183,111 @@ fn row_blocks<'d, T>(
     blocks
 }
 
-/// The rows of one chunk of [`best_rows`]: where each of its rows ends in its kept edges, and
-/// those edges.
+/// The rows of one chunk of [`PathBuffers::best_rows`]: where each of its rows ends in its kept
+/// edges, and those edges.
+#[derive(Debug, Default)]
 struct ChunkRows {
     ends: Vec<u32>,
     targets: Vec<(u32, f32)>,
 }
 
-/// Edges per chunk of [`best_rows`] (whole rows are added until a chunk holds this many).
+/// Edges per chunk of [`PathBuffers::best_rows`] (whole rows are added until a chunk holds this many).
 const EDGES_PER_CHUNK: usize = 16_384;
 
-/// The rows of [`Adjacency::new`] from edges sorted by inner hit, in parallel chunks of whole
-/// rows (about `per_chunk` edges each): each chunk keeps its rows' edges scoring at least `cut`,
-/// best first (ties: lower hit index), at most `max_branches` of them, and the chunks are then
-/// joined.
-fn best_rows(
-    n_hits: usize,
-    edges: &[(u32, u32)],
-    scores: &[f32],
-    cut: f32,
-    max_branches: usize,
-    per_chunk: usize,
-) -> Adjacency {
-    // Chunk k holds edges bounds[k]..bounds[k + 1], each starting at a row's first edge.
-    let step = per_chunk.max(1);
-    let mut bounds = vec![0usize];
-    let mut at = step;
-    while at < edges.len() {
-        while at < edges.len() && edges[at].0 == edges[at - 1].0 {
-            at += 1;
-        }
-        if at < edges.len() {
-            bounds.push(at);
-        }
-        at = at.saturating_add(step);
-    }
-    bounds.push(edges.len());
-    let n_chunks = bounds.len() - 1;
-    // The hits whose rows chunk k writes: from its first inner hit (0 for the first chunk) to
-    // the next chunk's (n_hits for the last).
-    let first_hit = |k: usize| {
-        if k == 0 {
-            0
-        } else if k == n_chunks {
-            n_hits
-        } else {
-            edges[bounds[k]].0 as usize
-        }
-    };
-    let chunks: Vec<ChunkRows> = (0..n_chunks)
-        .into_par_iter()
-        .map(|k| {
-            let (h0, h1) = (first_hit(k), first_hit(k + 1));
-            // ends[i]: the chunk's kept edges up to the end of row h0 + i.
-            let mut ends = vec![0u32; h1 - h0];
-            let rows = bounds[k]..bounds[k + 1];
-            let mut targets = vec![(0u32, 0f32); rows.len()];
-            let mut kept = 0usize;
-            for (&(a, b), &s) in edges[rows.clone()].iter().zip(&scores[rows]) {
-                // Without a branch: about half the edges pass, in no pattern. A row's end is
-                // the number kept when its last edge is done.
-                targets[kept] = (b, s);
-                kept += usize::from(s >= cut);
-                ends[a as usize - h0] = kept as u32;
+impl PathBuffers {
+    /// The rows of [`Adjacency::new`] from edges sorted by inner hit, in parallel chunks of
+    /// whole rows (about `per_chunk` edges each): each chunk keeps its rows' edges scoring at
+    /// least `cut`, best first (ties: lower hit index), at most `max_branches` of them, and the
+    /// chunks are then joined.
+    fn best_rows(
+        &mut self,
+        n_hits: usize,
+        edges: &[(u32, u32)],
+        scores: &[f32],
+        cut: f32,
+        max_branches: usize,
+        per_chunk: usize,
+    ) {
+        // Chunk k holds edges bounds[k]..bounds[k + 1], each starting at a row's first edge.
+        let step = per_chunk.max(1);
+        let mut bounds = vec![0usize];
+        let mut at = step;
+        while at < edges.len() {
+            while at < edges.len() && edges[at].0 == edges[at - 1].0 {
+                at += 1;
             }
-            // Rows without edges end where the row before them ends.
-            for i in 1..ends.len() {
-                ends[i] = ends[i].max(ends[i - 1]);
+            if at < edges.len() {
+                bounds.push(at);
             }
-            // Each row best first, then its first max_branches moved down, in place.
-            let (mut start, mut write) = (0usize, 0usize);
-            for end in ends.iter_mut() {
-                let row = start..*end as usize;
-                if row.len() > 1 {
-                    targets[row.clone()].sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+            at = at.saturating_add(step);
+        }
+        bounds.push(edges.len());
+        let n_chunks = bounds.len() - 1;
+        // The hits whose rows chunk k writes: from its first inner hit (0 for the first chunk)
+        // to the next chunk's (n_hits for the last).
+        let first_hit = |k: usize| {
+            if k == 0 {
+                0
+            } else if k == n_chunks {
+                n_hits
+            } else {
+                edges[bounds[k]].0 as usize
+            }
+        };
+        self.chunks.resize_with(n_chunks, ChunkRows::default);
+        self.chunks
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(k, chunk)| {
+                let (h0, h1) = (first_hit(k), first_hit(k + 1));
+                // ends[i]: the chunk's kept edges up to the end of row h0 + i.
+                let ends = &mut chunk.ends;
+                ends.clear();
+                ends.resize(h1 - h0, 0);
+                let rows = bounds[k]..bounds[k + 1];
+                let targets = &mut chunk.targets;
+                targets.clear();
+                targets.resize(rows.len(), (0, 0.0));
+                let mut kept = 0usize;
+                for (&(a, b), &s) in edges[rows.clone()].iter().zip(&scores[rows]) {
+                    // Without a branch: about half the edges pass, in no pattern. A row's end is
+                    // the number kept when its last edge is done.
+                    targets[kept] = (b, s);
+                    kept += usize::from(s >= cut);
+                    ends[a as usize - h0] = kept as u32;
                 }
-                // Element by element: rows are short, a memmove call per row costs more.
-                for k in row.start..row.start + row.len().min(max_branches) {
-                    targets[write] = targets[k];
-                    write += 1;
+                // Rows without edges end where the row before them ends.
+                for i in 1..ends.len() {
+                    ends[i] = ends[i].max(ends[i - 1]);
                 }
-                start = row.end;
-                *end = write as u32;
-            }
-            targets.truncate(write);
-            ChunkRows { ends, targets }
-        })
-        .collect();
-    let total = chunks.iter().map(|c| c.targets.len()).sum();
-    let mut offsets = Vec::with_capacity(n_hits + 1);
-    offsets.push(0u32);
-    let mut targets = Vec::with_capacity(total);
-    for chunk in chunks {
-        let base = targets.len() as u32;
-        offsets.extend(chunk.ends.iter().map(|&end| base + end));
-        targets.extend_from_slice(&chunk.targets);
+                // Each row best first, then its first max_branches moved down, in place.
+                let (mut start, mut write) = (0usize, 0usize);
+                for end in ends.iter_mut() {
+                    let row = start..*end as usize;
+                    if row.len() > 1 {
+                        targets[row.clone()]
+                            .sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+                    }
+                    // Element by element: rows are short, a memmove call per row costs more.
+                    for k in row.start..row.start + row.len().min(max_branches) {
+                        targets[write] = targets[k];
+                        write += 1;
+                    }
+                    start = row.end;
+                    *end = write as u32;
+                }
+                targets.truncate(write);
+            });
+        let Adjacency { offsets, targets } = &mut self.adjacency;
+        offsets.clear();
+        offsets.push(0u32);
+        targets.clear();
+        for chunk in &self.chunks {
+            let base = targets.len() as u32;
+            offsets.extend(chunk.ends.iter().map(|&end| base + end));
+            targets.extend_from_slice(&chunk.targets);
+        }
     }
-    Adjacency { offsets, targets }
 }
 
 /// Edges in any order and their scores, ordered by inner hit (a counting sort).
@@ -261,26 +326,30 @@ const MAX_PATH_HITS: usize = 8;
 /// Every candidate path through `adjacency` (see the module docs), in order of their first
 /// hit; the search runs on the current rayon thread pool and the result does not depend on the
 /// number of threads.
+#[cfg(test)]
 pub(crate) fn enumerate_paths(hits: &Hits, adjacency: &Adjacency, config: &TrackConfig) -> Paths {
+    let mut out = Paths::default();
+    enumerate_paths_into(hits, adjacency, config, &mut Vec::new(), &mut out);
+    out
+}
+
+/// [`enumerate_paths`] into `out`, the paths of each block of start hits found in `blocks`.
+fn enumerate_paths_into(
+    hits: &Hits,
+    adjacency: &Adjacency,
+    config: &TrackConfig,
+    blocks: &mut Vec<Paths>,
+    out: &mut Paths,
+) {
     const BLOCK: usize = 4096;
     let n = hits.len();
-    let blocks: Vec<Paths> = (0..n.div_ceil(BLOCK))
-        .into_par_iter()
-        .map(|b| {
-            let starts = (b * BLOCK) as u32..((b + 1) * BLOCK).min(n) as u32;
-            paths_from(hits, adjacency, config, starts)
-        })
-        .collect();
-    let n_paths: usize = blocks.iter().map(Paths::len).sum();
-    let n_hits: usize = blocks.iter().map(|b| b.hits.len()).sum();
-    let mut out = Paths {
-        hits: Vec::with_capacity(n_hits),
-        offsets: Vec::with_capacity(n_paths + 1),
-        layers: Vec::with_capacity(n_paths),
-        cost: Vec::with_capacity(n_paths),
-    };
-    out.offsets.push(0);
-    for block in blocks {
+    blocks.resize_with(n.div_ceil(BLOCK), Paths::default);
+    blocks.par_iter_mut().enumerate().for_each(|(b, block)| {
+        let starts = (b * BLOCK) as u32..((b + 1) * BLOCK).min(n) as u32;
+        paths_from(hits, adjacency, config, starts, block);
+    });
+    out.clear();
+    for block in blocks.iter() {
         let base = out.hits.len() as u32;
         out.hits.extend_from_slice(&block.hits);
         out.offsets
@@ -288,20 +357,17 @@ pub(crate) fn enumerate_paths(hits: &Hits, adjacency: &Adjacency, config: &Track
         out.layers.extend_from_slice(&block.layers);
         out.cost.extend_from_slice(&block.cost);
     }
-    out
 }
 
-/// The paths that start at the hits of `starts`.
+/// The paths that start at the hits of `starts`, into `out`.
 fn paths_from(
     hits: &Hits,
     adjacency: &Adjacency,
     config: &TrackConfig,
     starts: std::ops::Range<u32>,
-) -> Paths {
-    let mut out = Paths {
-        offsets: vec![0],
-        ..Paths::default()
-    };
+    out: &mut Paths,
+) {
+    out.clear();
     let min_layers = config.min_hits as u32;
     // One frame per hit on the path: hit, next row index, running sums, slots, layers, score sum.
     struct Frame {
@@ -372,7 +438,6 @@ fn paths_from(
             stack.push(frame);
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -382,6 +447,20 @@ mod tests {
     use crate::tracks::test_support::rng;
     use rand::RngExt;
     use std::collections::BTreeSet;
+
+    /// The rows of [`PathBuffers::best_rows`] in chunks of about `per_chunk` edges.
+    fn best_rows(
+        n_hits: usize,
+        edges: &[(u32, u32)],
+        scores: &[f32],
+        cut: f32,
+        max_branches: usize,
+        per_chunk: usize,
+    ) -> Adjacency {
+        let mut buffers = PathBuffers::default();
+        buffers.best_rows(n_hits, edges, scores, cut, max_branches, per_chunk);
+        buffers.adjacency
+    }
 
     /// A small random crossing: hits on 4 layers and 2 staves, random edges from each hit to
     /// hits further downstream (next layer or the other stave), random scores.
