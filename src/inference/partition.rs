@@ -47,25 +47,11 @@ struct Adjacency {
 impl Adjacency {
     /// The adjacency of the graph, with its hits that have edges in breadth-first order,
     /// component after component, and each component's range of that order and its number of
-    /// edges. One thread builds the out-edge table while the other builds the neighbour table
-    /// and walks it.
+    /// edges. The neighbour table and its walk, the longer chain, start at once on this thread;
+    /// the out-edge table waits for the other thread (which may be busy with the caller's work
+    /// beside the plan).
     fn with_order(n_nodes: usize, src: &[u32], dst: &[u32]) -> (Adjacency, Vec<u32>, Components) {
-        let ((out_offsets, out_edges), (nb_offsets, neighbours, order, components)) = rayon::join(
-            || {
-                let mut offsets = vec![0u32; n_nodes + 1];
-                for &s in src {
-                    offsets[s as usize + 1] += 1;
-                }
-                prefix_sum(&mut offsets);
-                let mut fill = offsets.clone();
-                let mut out_edges = vec![0u32; src.len()];
-                for (e, &s) in src.iter().enumerate() {
-                    let o = &mut fill[s as usize];
-                    out_edges[*o as usize] = e as u32;
-                    *o += 1;
-                }
-                (offsets, out_edges)
-            },
+        let ((nb_offsets, neighbours, order, components), (out_offsets, out_edges)) = rayon::join(
             || {
                 let mut offsets = vec![0u32; n_nodes + 1];
                 for (&s, &d) in src.iter().zip(dst) {
@@ -84,6 +70,21 @@ impl Adjacency {
                 }
                 let (order, components) = breadth_first(&offsets, &neighbours);
                 (offsets, neighbours, order, components)
+            },
+            || {
+                let mut offsets = vec![0u32; n_nodes + 1];
+                for &s in src {
+                    offsets[s as usize + 1] += 1;
+                }
+                prefix_sum(&mut offsets);
+                let mut fill = offsets.clone();
+                let mut out_edges = vec![0u32; src.len()];
+                for (e, &s) in src.iter().enumerate() {
+                    let o = &mut fill[s as usize];
+                    out_edges[*o as usize] = e as u32;
+                    *o += 1;
+                }
+                (offsets, out_edges)
             },
         );
         let adjacency = Adjacency {
