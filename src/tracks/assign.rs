@@ -498,30 +498,33 @@ fn swap_tails(
     // and their tracks are untouched when the sequential pass reaches it gets the same answer
     // there, so only screened edges and edges near earlier exchanges are tried again: the
     // result is that of the plain sequential pass.
-    let screened: Vec<bool> = edges
+    // Only edges scoring at least path_cut take part: the pass goes through their list (about
+    // half the edges), which it reads in order with few unpredictable branches.
+    let live: Vec<u32> = (0..edges.len() as u32)
+        .into_par_iter()
+        .filter(|&e| scores[e as usize] >= config.path_cut)
+        .collect();
+    let screened: Vec<bool> = live
         .par_iter()
-        .zip(scores)
-        .map(|(&(u, v), &s)| {
+        .map(|&e| {
+            let (u, v) = edges[e as usize];
             !screen
-                || s >= config.path_cut
-                    && owners[u as usize].iter().any(|&ta| {
-                        owners[v as usize]
-                            .iter()
-                            .any(|&tb| two_tracks(ta, tb) && gains(tracks, &current, ta, tb, u, v))
-                    })
+                || owners[u as usize].iter().any(|&ta| {
+                    owners[v as usize]
+                        .iter()
+                        .any(|&tb| two_tracks(ta, tb) && gains(tracks, &current, ta, tb, u, v))
+                })
         })
         .collect();
     let t_screen = std::time::Instant::now();
     let mut changed_track = vec![false; tracks.len()];
     let mut changed_hit = vec![false; hits.len()];
-    for (e, (&(u, v), &s)) in edges.iter().zip(scores).enumerate() {
-        if s < config.path_cut {
-            continue;
-        }
+    for (&e, &screened) in live.iter().zip(&screened) {
+        let (u, v) = edges[e as usize];
         // Every hit of a changed track is marked changed (its old and new hits both), so two
         // unchanged hits also mean unchanged tracks: owners[h] holds t only while h is in t.
         let untouched = !changed_hit[u as usize] && !changed_hit[v as usize];
-        if untouched && !screened[e] {
+        if untouched && !screened {
             continue;
         }
         for ta in owners[u as usize] {
