@@ -385,6 +385,23 @@ pub fn process_cpu_seconds() -> Option<f64> {
     }
 }
 
+/// Page faults this process has taken so far without reading the disk (`ru_minflt`), if
+/// known: mostly memory touched for the first time, each page of which the kernel clears.
+pub fn minor_page_faults() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage only writes the struct it is given.
+        let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+        (rc == 0).then_some(usage.ru_minflt as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 /// Resident-set high-water mark of this process, bytes (Linux `VmHWM`), if known.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

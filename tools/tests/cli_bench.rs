@@ -68,6 +68,9 @@ fn bench_pipeline_reports_the_machine_limits_and_the_throughput() {
     let times = &tables[0];
     positive(cell(times, "total ms", 0));
     positive(cell(times, "CPU ms", 0));
+    // The page faults of a crossing: a count (none at all is possible for a warm crossing).
+    let faults = cell(times, "page faults", 0);
+    assert!(faults.parse::<u64>().is_ok(), "page faults `{faults}`");
 
     let limits = &tables[1];
     assert_eq!(limits.len(), 2, "one intensity: {limits:?}");

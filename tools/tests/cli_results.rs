@@ -88,11 +88,12 @@ fn eval_and_bench_write_their_own_sections_of_one_results_file() {
     assert_eq!(bench[0][0], "3");
     let hits: usize = bench[0][1].parse().unwrap();
     assert!(hits > 100, "{bench:?}");
-    // Total and CPU time, then the peak memory.
-    assert_eq!(bench[0].len(), 11, "{bench:?}");
+    // Total and CPU time, the page faults, then the peak memory.
+    assert_eq!(bench[0].len(), 12, "{bench:?}");
     let cpu_ms: f64 = bench[0][9].parse().unwrap();
     assert!(cpu_ms > 0.0, "{bench:?}");
-    assert!(bench[0][10].ends_with("MiB"));
+    assert!(bench[0][10].parse::<u64>().is_ok(), "{bench:?}");
+    assert!(bench[0][11].ends_with("MiB"));
 
     let graph = rows_of(
         &text,

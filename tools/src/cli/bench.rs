@@ -165,7 +165,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         println!("{line}");
     }
     println!(
-        "{:>4} {:>8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "{:>4} {:>8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>10}",
         "xi",
         "hits",
         "edges",
@@ -176,6 +176,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         "track ms",
         "total ms",
         "CPU ms",
+        "faults",
         "peak RSS"
     );
     let mut xis = args.xi.clone();
@@ -192,17 +193,23 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         let mut r = tracker.reconstruct(&event.hits)?;
         let mut runs: Vec<StageTimes> = Vec::new();
         let mut cpu: Vec<f64> = Vec::new();
+        let mut faults: Vec<f64> = Vec::new();
         for _ in 0..repeat {
             drop(r);
             let before = perf::process_cpu_seconds();
+            let faults_before = perf::minor_page_faults();
             r = tracker.reconstruct(&event.hits)?;
             if let (Some(a), Some(b)) = (before, perf::process_cpu_seconds()) {
                 cpu.push(b - a);
+            }
+            if let (Some(a), Some(b)) = (faults_before, perf::minor_page_faults()) {
+                faults.push(b.saturating_sub(a) as f64);
             }
             runs.push(r.times);
         }
         let t = median(runs);
         let cpu_ms = median_of(cpu).map_or("-".into(), |s| format!("{:.1}", 1e3 * s));
+        let faults = median_of(faults).map_or("-".into(), |f| format!("{f:.0}"));
         if tracker.candidate_classifier().is_some() {
             candidate_times.push(format!("xi = {xi}: {:.1} ms", 1e3 * t.candidates));
         }
@@ -219,6 +226,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
             format!("{:.1}", 1e3 * t.tracks),
             format!("{:.1}", 1e3 * t.total()),
             cpu_ms.clone(),
+            faults.clone(),
             format!("{rss_mib:.0} MiB"),
         ]);
         let (gflop, gflops, gflops_share) = match &flops {
@@ -259,7 +267,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         bar.inc(1);
         bar.suspend(|| {
             println!(
-                "{:>4} {:>8} {:>9} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>7.0} MiB",
+                "{:>4} {:>8} {:>9} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>7} {:>6.0} MiB",
                 xi,
                 hits,
                 edges,
@@ -270,6 +278,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
                 1e3 * t.tracks,
                 1e3 * t.total(),
                 cpu_ms,
+                faults,
                 rss_mib
             )
         });
@@ -285,12 +294,14 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
     };
     print!("{candidate_note}");
     let rss_note = if rss_reset {
-        "CPU ms is the process's CPU time per crossing, all threads (median); peak RSS is the \
-         process high-water mark so far (intensities run in increasing order)"
+        "CPU ms is the process's CPU time per crossing, all threads (median); page faults are \
+         those of a crossing that read no disk (median: memory touched for the first time); peak \
+         RSS is the process high-water mark so far (intensities run in increasing order)"
     } else {
-        "CPU ms is the process's CPU time per crossing, all threads (median); peak RSS is the \
-         process high-water mark so far (intensities run in increasing order), the bandwidth \
-         arrays included"
+        "CPU ms is the process's CPU time per crossing, all threads (median); page faults are \
+         those of a crossing that read no disk (median: memory touched for the first time); peak \
+         RSS is the process high-water mark so far (intensities run in increasing order), the \
+         bandwidth arrays included"
     };
     println!("{rss_note}");
 
@@ -342,6 +353,7 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
             "tracks ms",
             "total ms",
             "CPU ms",
+            "page faults",
             "peak RSS",
         ];
         let mut body = format!(
