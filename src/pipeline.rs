@@ -654,6 +654,7 @@ impl Tracker {
         edge_pairs.clear();
         edge_pairs.extend(graph.pairs());
         let candidates = build_candidates_in(hits, edge_pairs, &scores, &self.tracks, tracks);
+        crate::tracks::trim(edge_pairs);
         // The work space is free for another crossing from here on.
         drop(lease);
         let t4 = Instant::now();

@@ -62,6 +62,21 @@ pub(crate) struct AssignBuffers {
     rank_of: Vec<u32>,
 }
 
+impl AssignBuffers {
+    /// Gives back the memory of buffers far larger than the last crossing needed
+    /// ([`trim`](super::trim)).
+    pub(crate) fn trim(&mut self) {
+        super::trim(&mut self.keys);
+        super::trim(&mut self.spare);
+        super::trim(&mut self.order);
+        self.ranked.trim();
+        super::trim(&mut self.owner);
+        super::trim(&mut self.second);
+        super::trim(&mut self.is_taken);
+        super::trim(&mut self.rank_of);
+    }
+}
+
 /// Steps 1 and 2 of the module docs.
 pub(crate) fn take_paths(
     hits: &Hits,

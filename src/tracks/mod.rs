@@ -236,6 +236,15 @@ pub struct TrackBuffers {
     assign: assign::AssignBuffers,
 }
 
+/// Gives back the memory of a buffer that holds over four times what the last crossing used
+/// (and more than 64 Ki elements), so that one very large crossing does not keep its memory
+/// for good.
+pub(crate) fn trim<T>(buffer: &mut Vec<T>) {
+    if buffer.capacity() > 4 * buffer.len().max(1 << 16) {
+        buffer.shrink_to(buffer.len());
+    }
+}
+
 /// [`build_candidates`] in the memory of `buffers` (of an earlier crossing, or new): the same
 /// candidates.
 pub fn build_candidates_in(
@@ -334,6 +343,8 @@ pub fn build_candidates_in(
         ms(t2, t3),
         ms(t3, std::time::Instant::now())
     );
+    buffers.paths.trim();
+    buffers.assign.trim();
     candidates
 }
 
@@ -665,6 +676,25 @@ mod tests {
             built > 500,
             "crossings with candidates to compare ({built})"
         );
+    }
+
+    #[test]
+    fn buffers_far_larger_than_the_last_crossing_needed_give_their_memory_back() {
+        // Left from a crossing a hundred times larger: trimmed to what this one used.
+        let mut big: Vec<u32> = Vec::with_capacity(1 << 22);
+        big.extend(0..40_000);
+        trim(&mut big);
+        assert!(big.capacity() < 1 << 17, "{}", big.capacity());
+        assert_eq!(big.len(), 40_000, "the values stay");
+        assert_eq!(big[39_999], 39_999);
+        // Up to four times what it used, or small buffers, are kept for the next crossing.
+        let mut near: Vec<u32> = Vec::with_capacity(1 << 20);
+        near.extend(0..300_000);
+        trim(&mut near);
+        assert!(near.capacity() >= 1 << 20);
+        let mut small: Vec<u32> = Vec::with_capacity(1 << 18);
+        trim(&mut small);
+        assert!(small.capacity() >= 1 << 18);
     }
 
     #[test]

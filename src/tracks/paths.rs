@@ -37,6 +37,14 @@ impl Paths {
         &self.hits[self.offsets[k] as usize..self.offsets[k + 1] as usize]
     }
 
+    /// [`trim`](super::trim) of each column.
+    pub fn trim(&mut self) {
+        super::trim(&mut self.hits);
+        super::trim(&mut self.offsets);
+        super::trim(&mut self.layers);
+        super::trim(&mut self.cost);
+    }
+
     /// No paths, the memory kept.
     fn clear(&mut self) {
         self.hits.clear();
@@ -87,6 +95,19 @@ pub(crate) struct PathBuffers {
 }
 
 impl PathBuffers {
+    /// Gives back the memory of buffers far larger than the last crossing needed
+    /// ([`trim`](super::trim)).
+    pub fn trim(&mut self) {
+        super::trim(&mut self.adjacency.offsets);
+        super::trim(&mut self.adjacency.targets);
+        for chunk in &mut self.chunks {
+            super::trim(&mut chunk.ends);
+            super::trim(&mut chunk.targets);
+        }
+        self.blocks.iter_mut().for_each(Paths::trim);
+        self.paths.trim();
+    }
+
     /// Every candidate path along `edges` (inner hit, outer hit) with their `scores`: the rows
     /// of [`Adjacency::new`], then [`enumerate_paths`].
     pub fn find(
