@@ -118,7 +118,7 @@ impl PathBuffers {
         config: &TrackConfig,
     ) -> &Paths {
         let (cut, branches) = (config.path_cut, config.max_branches);
-        self.rows(hits.len(), edges, scores, cut, branches);
+        self.rows(hits.len(), edges, scores, cut, branches, EDGES_PER_CHUNK);
         enumerate_paths_into(
             hits,
             &self.adjacency,
@@ -129,98 +129,12 @@ impl PathBuffers {
         &self.paths
     }
 
-    /// The rows of [`Adjacency::new`] into `self.adjacency`.
-    fn rows(
-        &mut self,
-        n_hits: usize,
-        edges: &[(u32, u32)],
-        scores: &[f32],
-        cut: f32,
-        max_branches: usize,
-    ) {
-        if edges.is_sorted_by_key(|&(a, _)| a) {
-            self.best_rows(n_hits, edges, scores, cut, max_branches, EDGES_PER_CHUNK);
-        } else {
-            let (edges, scores) = by_inner_hit(n_hits, edges, scores);
-            self.best_rows(n_hits, &edges, &scores, cut, max_branches, EDGES_PER_CHUNK);
-        }
-    }
-}
-
-/// Cost of a path from its fit and the mean score of its edges: chi2 / ndf plus
-/// `score_weight` times (1 - mean score).
-pub(crate) fn path_cost(chi2: f64, ndf: i32, mean_score: f64, config: &TrackConfig) -> f64 {
-    chi2 / f64::from(ndf.max(1)) + config.score_weight * (1.0 - mean_score)
-}
-
-/// Outgoing edges per hit that the search follows: the `max_branches` best scoring at least
-/// `path_cut`, best first, as (target hit, score), in compressed rows.
-#[derive(Debug, Default)]
-pub(crate) struct Adjacency {
-    /// Row `h` is `targets[offsets[h]..offsets[h + 1]]`.
-    pub offsets: Vec<u32>,
-    /// (outer hit, score).
-    pub targets: Vec<(u32, f32)>,
-}
-
-impl Adjacency {
-    /// Rows of the edges scoring at least `cut`, at most `max_branches` per hit.
-    #[cfg(test)]
-    pub fn new(
-        n_hits: usize,
-        edges: &[(u32, u32)],
-        scores: &[f32],
-        cut: f32,
-        max_branches: usize,
-    ) -> Adjacency {
-        let mut buffers = PathBuffers::default();
-        buffers.rows(n_hits, edges, scores, cut, max_branches);
-        buffers.adjacency
-    }
-
-    fn row(&self, h: u32) -> &[(u32, f32)] {
-        &self.targets[self.offsets[h as usize] as usize..self.offsets[h as usize + 1] as usize]
-    }
-}
-
-/// `data` in rows (row i is `data[offsets[i]..offsets[i + 1]]`, `offsets[0] = 0`) cut into
-/// blocks of `per` rows: each block's range of rows and its stretch of `data`, to be filled
-/// side by side.
-fn row_blocks<'d, T>(
-    data: &'d mut [T],
-    offsets: &[u32],
-    per: usize,
-) -> Vec<(std::ops::Range<usize>, &'d mut [T])> {
-    let n_rows = offsets.len() - 1;
-    let mut blocks = Vec::with_capacity(n_rows.div_ceil(per));
-    let mut rest = data;
-    for first in (0..n_rows).step_by(per) {
-        let last = (first + per).min(n_rows);
-        let len = (offsets[last] - offsets[first]) as usize;
-        let (block, tail) = rest.split_at_mut(len);
-        blocks.push((first..last, block));
-        rest = tail;
-    }
-    blocks
-}
-
-/// The rows of one chunk of [`PathBuffers::best_rows`]: where each of its rows ends in its kept
-/// edges, and those edges.
-#[derive(Debug, Default)]
-struct ChunkRows {
-    ends: Vec<u32>,
-    targets: Vec<(u32, f32)>,
-}
-
-/// Edges per chunk of [`PathBuffers::best_rows`] (whole rows are added until a chunk holds this many).
-const EDGES_PER_CHUNK: usize = 16_384;
-
-impl PathBuffers {
-    /// The rows of [`Adjacency::new`] from edges sorted by inner hit, in parallel chunks of
-    /// whole rows (about `per_chunk` edges each): each chunk keeps its rows' edges scoring at
-    /// least `cut`, best first (ties: lower hit index), at most `max_branches` of them, and the
+    /// The rows of [`Adjacency::new`] into `self.adjacency`, from the edges ordered by inner
+    /// hit (as the graph gives them; others are ordered first), in parallel chunks of whole
+    /// rows (about `per_chunk` edges each): each chunk keeps its rows' edges scoring at least
+    /// `cut`, best first (ties: lower hit index), at most `max_branches` of them, and the
     /// chunks are then joined.
-    fn best_rows(
+    fn rows(
         &mut self,
         n_hits: usize,
         edges: &[(u32, u32)],
@@ -229,6 +143,10 @@ impl PathBuffers {
         max_branches: usize,
         per_chunk: usize,
     ) {
+        if !edges.is_sorted_by_key(|&(a, _)| a) {
+            let (edges, scores) = by_inner_hit(n_hits, edges, scores);
+            return self.rows(n_hits, &edges, &scores, cut, max_branches, per_chunk);
+        }
         // Chunk k holds edges bounds[k]..bounds[k + 1], each starting at a row's first edge.
         let step = per_chunk.max(1);
         let mut bounds = vec![0usize];
@@ -310,6 +228,74 @@ impl PathBuffers {
         }
     }
 }
+
+/// Cost of a path from its fit and the mean score of its edges: chi2 / ndf plus
+/// `score_weight` times (1 - mean score).
+pub(crate) fn path_cost(chi2: f64, ndf: i32, mean_score: f64, config: &TrackConfig) -> f64 {
+    chi2 / f64::from(ndf.max(1)) + config.score_weight * (1.0 - mean_score)
+}
+
+/// Outgoing edges per hit that the search follows: the `max_branches` best scoring at least
+/// `path_cut`, best first, as (target hit, score), in compressed rows.
+#[derive(Debug, Default)]
+pub(crate) struct Adjacency {
+    /// Row `h` is `targets[offsets[h]..offsets[h + 1]]`.
+    pub offsets: Vec<u32>,
+    /// (outer hit, score).
+    pub targets: Vec<(u32, f32)>,
+}
+
+impl Adjacency {
+    /// Rows of the edges scoring at least `cut`, at most `max_branches` per hit.
+    #[cfg(test)]
+    pub fn new(
+        n_hits: usize,
+        edges: &[(u32, u32)],
+        scores: &[f32],
+        cut: f32,
+        max_branches: usize,
+    ) -> Adjacency {
+        let mut buffers = PathBuffers::default();
+        buffers.rows(n_hits, edges, scores, cut, max_branches, EDGES_PER_CHUNK);
+        buffers.adjacency
+    }
+
+    fn row(&self, h: u32) -> &[(u32, f32)] {
+        &self.targets[self.offsets[h as usize] as usize..self.offsets[h as usize + 1] as usize]
+    }
+}
+
+/// `data` in rows (row i is `data[offsets[i]..offsets[i + 1]]`, `offsets[0] = 0`) cut into
+/// blocks of `per` rows: each block's range of rows and its stretch of `data`, to be filled
+/// side by side.
+fn row_blocks<'d, T>(
+    data: &'d mut [T],
+    offsets: &[u32],
+    per: usize,
+) -> Vec<(std::ops::Range<usize>, &'d mut [T])> {
+    let n_rows = offsets.len() - 1;
+    let mut blocks = Vec::with_capacity(n_rows.div_ceil(per));
+    let mut rest = data;
+    for first in (0..n_rows).step_by(per) {
+        let last = (first + per).min(n_rows);
+        let len = (offsets[last] - offsets[first]) as usize;
+        let (block, tail) = rest.split_at_mut(len);
+        blocks.push((first..last, block));
+        rest = tail;
+    }
+    blocks
+}
+
+/// The rows of one chunk of [`PathBuffers::rows`]: where each of its rows ends in its kept
+/// edges, and those edges.
+#[derive(Debug, Default)]
+struct ChunkRows {
+    ends: Vec<u32>,
+    targets: Vec<(u32, f32)>,
+}
+
+/// Edges per chunk of [`PathBuffers::rows`] (whole rows are added until a chunk holds this many).
+const EDGES_PER_CHUNK: usize = 16_384;
 
 /// Edges in any order and their scores, ordered by inner hit (a counting sort).
 fn by_inner_hit(
@@ -469,20 +455,6 @@ mod tests {
     use rand::RngExt;
     use std::collections::BTreeSet;
 
-    /// The rows of [`PathBuffers::best_rows`] in chunks of about `per_chunk` edges.
-    fn best_rows(
-        n_hits: usize,
-        edges: &[(u32, u32)],
-        scores: &[f32],
-        cut: f32,
-        max_branches: usize,
-        per_chunk: usize,
-    ) -> Adjacency {
-        let mut buffers = PathBuffers::default();
-        buffers.best_rows(n_hits, edges, scores, cut, max_branches, per_chunk);
-        buffers.adjacency
-    }
-
     /// A small random crossing: hits on 4 layers and 2 staves, random edges from each hit to
     /// hits further downstream (next layer or the other stave), random scores.
     fn random_crossing(seed: u64) -> (Hits, Vec<(u32, u32)>, Vec<f32>) {
@@ -610,6 +582,7 @@ mod tests {
     #[test]
     fn rows_do_not_depend_on_the_order_of_the_edges_or_the_chunks() {
         let mut compared = 0;
+        let mut buffers = PathBuffers::default();
         for seed in 0..50 {
             let (h, edges, mut scores) = random_crossing(seed);
             // Scores right at a cut are kept.
@@ -631,10 +604,13 @@ mod tests {
                 let other = Adjacency::new(h.len(), &other_edges, &other_scores, cut, branches);
                 assert_eq!(sorted.offsets, other.offsets, "seed {seed}");
                 assert_eq!(sorted.targets, other.targets, "seed {seed}");
-                // The rows are built in chunks of whole rows: any chunk size, the same rows.
-                let whole = best_rows(h.len(), &edges, &scores, cut, branches, usize::MAX);
+                // The rows are built in chunks of whole rows: any chunk size, the same rows, in
+                // buffers kept from the crossings and chunk sizes before.
+                buffers.rows(h.len(), &edges, &scores, cut, branches, usize::MAX);
+                let whole = std::mem::take(&mut buffers.adjacency);
                 for per_chunk in [1, 2, 5] {
-                    let chunked = best_rows(h.len(), &edges, &scores, cut, branches, per_chunk);
+                    buffers.rows(h.len(), &edges, &scores, cut, branches, per_chunk);
+                    let chunked = &buffers.adjacency;
                     assert_eq!(chunked.offsets, whole.offsets, "seed {seed}, {per_chunk}");
                     assert_eq!(chunked.targets, whole.targets, "seed {seed}, {per_chunk}");
                 }
