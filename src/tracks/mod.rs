@@ -645,8 +645,8 @@ mod tests {
                 })
                 .collect();
             let h = track_hits(&lines, 0.005, round as u64);
-            // Edges between consecutive layers within 2 mm of the line in x and of the hit in y: the true ones and the
-            // crossings' accidental ones, scored at random, the true ones higher.
+            // Edges between consecutive layers within 2 mm of the line in x and of the hit in
+            // y: the true ones and accidental ones, scored at random, the true ones higher.
             let (mut edges, mut scores) = (Vec::new(), Vec::new());
             for a in 0..h.len() as u32 {
                 for b in 0..h.len() as u32 {
