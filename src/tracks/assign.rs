@@ -247,9 +247,9 @@ impl<'a> State<'a> {
         second: &'a mut Vec<u32>,
         is_taken: &'a mut Vec<bool>,
     ) -> State<'a> {
-        for (table, n) in [(&mut *owner, n_hits), (&mut *second, n_hits)] {
+        for table in [&mut *owner, &mut *second] {
             table.clear();
-            table.resize(n, FREE);
+            table.resize(n_hits, FREE);
         }
         is_taken.clear();
         is_taken.resize(paths.len(), false);

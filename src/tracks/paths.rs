@@ -109,7 +109,8 @@ impl PathBuffers {
     }
 
     /// Every candidate path along `edges` (inner hit, outer hit) with their `scores`: the rows
-    /// of [`Adjacency::new`], then [`enumerate_paths`].
+    /// of the [`Adjacency`] ([`rows`](Self::rows)), then the search
+    /// ([`enumerate_paths_into`]).
     pub fn find(
         &mut self,
         hits: &Hits,
@@ -129,7 +130,7 @@ impl PathBuffers {
         &self.paths
     }
 
-    /// The rows of [`Adjacency::new`] into `self.adjacency`, from the edges ordered by inner
+    /// The [`Adjacency`] rows of the edges into `self.adjacency`, from the edges ordered by inner
     /// hit (as the graph gives them; others are ordered first), in parallel chunks of whole
     /// rows (about `per_chunk` edges each): each chunk keeps its rows' edges scoring at least
     /// `cut`, best first (ties: lower hit index), at most `max_branches` of them, and the
@@ -330,9 +331,7 @@ fn slot_bit(hits: &Hits, h: u32) -> u64 {
 /// Longest path searched: four layers with two staves each.
 const MAX_PATH_HITS: usize = 8;
 
-/// Every candidate path through `adjacency` (see the module docs), in order of their first
-/// hit; the search runs on the current rayon thread pool and the result does not depend on the
-/// number of threads.
+/// [`enumerate_paths_into`] in new buffers.
 #[cfg(test)]
 pub(crate) fn enumerate_paths(hits: &Hits, adjacency: &Adjacency, config: &TrackConfig) -> Paths {
     let mut out = Paths::default();
@@ -340,7 +339,9 @@ pub(crate) fn enumerate_paths(hits: &Hits, adjacency: &Adjacency, config: &Track
     out
 }
 
-/// [`enumerate_paths`] into `out`, the paths of each block of start hits found in `blocks`.
+/// Every candidate path through `adjacency` (see the module docs) into `out`, in order of their
+/// first hit, the paths of each block of start hits found in `blocks`; the search runs on the
+/// current rayon thread pool and the result does not depend on the number of threads.
 fn enumerate_paths_into(
     hits: &Hits,
     adjacency: &Adjacency,
