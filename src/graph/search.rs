@@ -329,7 +329,11 @@ pub(super) struct Scratch {
     staging: Graph,
     found: Vec<Found>,
     block_of: Vec<(u32, u32)>,
+    /// Where each inner hit's edges start in the assembled graph (`n + 1` entries).
     offsets: Vec<u32>,
+    /// Whether each hit has an edge out, and in, before the needed skip edges are searched.
+    has_out: Vec<bool>,
+    has_in: Vec<bool>,
 }
 
 /// What one search keeps.
@@ -435,46 +439,68 @@ pub(super) fn build_into(
         return Ok(());
     }
     let found = search(hits, plan, config, scratch, limit, false, Pass::NonSkip)?;
-    // Built aside: `out` stays as it was if a later pass reaches the limit.
+    // Built aside (`out` stays as it was if a later pass reaches the limit), in a graph the
+    // scratch keeps: the merge with the skip edges writes every edge into `out` once.
     let mut built = std::mem::take(&mut scratch.staging);
     assemble(hits.len(), scratch, found, &mut built);
-    let result = add_needed_skips(hits, plan, config, scratch, &mut built, limit);
-    if result.is_ok() {
-        std::mem::swap(out, &mut built);
-    }
+    let result = add_needed_skips(hits, plan, config, scratch, &built, out, limit);
     scratch.staging = built;
     result
 }
 
-/// The second and third passes of [`build_into`]: the needed skip edges, merged into `out`
-/// (which holds the other edges).
+/// The second and third passes of [`build_into`]: the needed skip edges, merged with the other
+/// edges (`built`, as [`assemble`] left them and their offsets) into `out`.
 fn add_needed_skips(
     hits: &Hits,
     plan: &Plan,
     config: &GraphConfig,
     scratch: &mut Scratch,
+    built: &Graph,
     out: &mut Graph,
     limit: Limit,
 ) -> Result<(), usize> {
     let n = hits.len();
-    let mut has_out = vec![false; n];
-    let mut has_in = vec![false; n];
-    for (&s, &d) in out.src.iter().zip(&out.dst) {
-        has_out[s as usize] = true;
+    let (mut has_out, mut has_in) = (
+        std::mem::take(&mut scratch.has_out),
+        std::mem::take(&mut scratch.has_in),
+    );
+    // The hits with an edge out are those with a row in the assembled graph.
+    has_out.clear();
+    has_out.extend(scratch.offsets.windows(2).map(|w| w[1] > w[0]));
+    has_in.clear();
+    has_in.resize(n, false);
+    for &d in &built.dst {
         has_in[d as usize] = true;
     }
+    let result = search_needed_skips(hits, plan, config, scratch, built, &has_out, &has_in, limit);
+    (scratch.has_out, scratch.has_in) = (has_out, has_in);
+    let skips = result?;
+    merge_edges(built, &skips, EdgeKind::Skip, out);
+    Ok(())
+}
+
+/// The skip edges out of hits without an edge out (`has_out`) into hits with one in, and into
+/// hits without one in (`has_in`), sorted by (src, dst); `Err(edges found)` above the limit.
+#[allow(clippy::too_many_arguments)]
+fn search_needed_skips(
+    hits: &Hits,
+    plan: &Plan,
+    config: &GraphConfig,
+    scratch: &mut Scratch,
+    built: &Graph,
+    has_out: &[bool],
+    has_in: &[bool],
+    limit: Limit,
+) -> Result<Vec<(u32, u32)>, usize> {
     let mut skips: Vec<(u32, u32)> = Vec::new();
     // Out of lone hits first: it searches the indexes of the first pass as they are.
-    let pass = Pass::SkipsFromLoneHits {
-        has_out: &has_out,
-        has_in: &has_in,
-    };
+    let pass = Pass::SkipsFromLoneHits { has_out, has_in };
     let remaining = Limit {
-        max_edges: limit.max_edges.saturating_sub(out.len()),
+        max_edges: limit.max_edges.saturating_sub(built.len()),
         ..limit
     };
     let found = search(hits, plan, config, scratch, remaining, false, pass)
-        .map_err(|more| out.len() + more)?;
+        .map_err(|more| built.len() + more)?;
     for f in &scratch.found[..found] {
         let mut at = 0;
         for &(hit, count) in &f.blocks {
@@ -484,17 +510,14 @@ fn add_needed_skips(
         }
     }
     let remaining = Limit {
-        max_edges: limit.max_edges.saturating_sub(out.len() + skips.len()),
+        max_edges: limit.max_edges.saturating_sub(built.len() + skips.len()),
         ..limit
     };
-    let into = skips_into_lone_hits(hits, plan, config, scratch, &has_in, remaining)
-        .map_err(|more| out.len() + skips.len() + more)?;
+    let into = skips_into_lone_hits(hits, plan, config, scratch, has_in, remaining)
+        .map_err(|more| built.len() + skips.len() + more)?;
     skips.extend(into);
-    if !skips.is_empty() {
-        skips.sort_unstable();
-        merge_edges(out, &skips, EdgeKind::Skip);
-    }
-    Ok(())
+    skips.sort_unstable();
+    Ok(skips)
 }
 
 /// The skip edges a -> c into hits c without an edge in (`has_in`), searched from the side of
@@ -579,31 +602,46 @@ fn skips_into_lone_hits(
     Ok(found.concat())
 }
 
-/// Merges `extra` edges of one kind (sorted by (src, dst), none already in `graph`) into
-/// `graph`, which stays sorted by (src, dst). In place, from the back: each edge moves once.
-fn merge_edges(graph: &mut Graph, extra: &[(u32, u32)], kind: EdgeKind) {
-    let old = graph.len();
-    let total = old + extra.len();
-    graph.src.resize(total, 0);
-    graph.dst.resize(total, 0);
-    graph.kind.resize(total, kind);
-    let (mut k, mut e) = (extra.len(), old);
-    // Writes to `at` never overtake the unread old edges: at = e + k >= e.
-    for at in (0..total).rev() {
-        if k == 0 {
-            break;
-        }
-        if e > 0 && (graph.src[e - 1], graph.dst[e - 1]) > extra[k - 1] {
-            e -= 1;
-            graph.src[at] = graph.src[e];
-            graph.dst[at] = graph.dst[e];
-            graph.kind[at] = graph.kind[e];
+/// Writes the edges of `graph` (sorted by (src, dst)) and `extra` edges of one kind (sorted,
+/// none already in `graph`) into `out`, sorted by (src, dst): the runs of `graph` between two
+/// extra edges are copied as blocks.
+fn merge_edges(graph: &Graph, extra: &[(u32, u32)], kind: EdgeKind, out: &mut Graph) {
+    let total = graph.len() + extra.len();
+    out.n_nodes = graph.n_nodes;
+    for v in [&mut out.src, &mut out.dst] {
+        v.clear();
+        v.reserve(total);
+    }
+    out.kind.clear();
+    out.kind.reserve(total);
+    let mut from = 0;
+    for &edge in extra {
+        let at = from + first_edge_after(&graph.src[from..], &graph.dst[from..], edge);
+        out.src.extend_from_slice(&graph.src[from..at]);
+        out.dst.extend_from_slice(&graph.dst[from..at]);
+        out.kind.extend_from_slice(&graph.kind[from..at]);
+        out.src.push(edge.0);
+        out.dst.push(edge.1);
+        out.kind.push(kind);
+        from = at;
+    }
+    out.src.extend_from_slice(&graph.src[from..]);
+    out.dst.extend_from_slice(&graph.dst[from..]);
+    out.kind.extend_from_slice(&graph.kind[from..]);
+}
+
+/// The position of the first edge above `edge` in edges sorted by (src, dst).
+fn first_edge_after(src: &[u32], dst: &[u32], edge: (u32, u32)) -> usize {
+    let (mut lo, mut hi) = (0, src.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if (src[mid], dst[mid]) <= edge {
+            lo = mid + 1;
         } else {
-            k -= 1;
-            (graph.src[at], graph.dst[at]) = extra[k];
-            graph.kind[at] = kind;
+            hi = mid;
         }
     }
+    lo
 }
 
 /// The number of edges of every inner hit (in hit order), without storing any edge.
