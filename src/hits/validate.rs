@@ -362,11 +362,12 @@ impl<'d> Check<'d> {
 
     /// The first invalid hit of `n`, in input order (checked in parallel).
     fn all(&self, n: usize, hit: impl Fn(usize) -> RawHit + Sync) -> Result<(), HitError> {
-        match (0..n)
-            .into_par_iter()
-            .with_min_len(4096)
-            .find_map_first(|i| self.hit(i, hit(i)).err())
-        {
+        // Blocks side by side, each checked in order by a plain loop: a parallel search item by
+        // item cost more than the checks themselves.
+        const BLOCK: usize = 4096;
+        match (0..n.div_ceil(BLOCK)).into_par_iter().find_map_first(|b| {
+            (b * BLOCK..n.min((b + 1) * BLOCK)).find_map(|i| self.hit(i, hit(i)).err())
+        }) {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -569,8 +570,10 @@ mod tests {
                 None,
             );
         }
+        // Two problems in one block of the parallel check, one in a later block.
         hits.layer[15_000] = 9;
         hits.x[12_345] = f64::NAN;
+        hits.z[19_999] = 0.0;
         let e = hits.validate(&d, &HitTolerance::default()).unwrap_err();
         assert!(
             matches!(e, HitError::NonFinite { index: 12_345, .. }),
