@@ -325,7 +325,8 @@ pub(super) struct Scratch {
     /// Whether each group's index holds its hits of the crossing being built (a later pass
     /// over the same crossing then uses it as it is).
     indexed: Vec<bool>,
-    /// The graph of a search in several passes until it is complete.
+    /// The edges of the first pass of a search in several passes, which the last pass merges
+    /// with the skip edges into the output graph.
     staging: Graph,
     found: Vec<Found>,
     block_of: Vec<(u32, u32)>,
