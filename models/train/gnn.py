@@ -43,13 +43,18 @@ class InteractionNetwork(nn.Module):
     Input networks embed nodes and edges; each iteration scores the edges from
     [h_src, h_dst, e], then updates nodes from [score-weighted sum over incoming edges,
     score-weighted sum over outgoing edges, h]. The last edge network gives the logits.
+    A message is a projection of the sending hit's state (`messages="node"`), gathered for
+    every edge, or of the edge's new state (`messages="edge"`), which needs no gather.
     """
 
     def __init__(self, n_node, n_edge, hidden=32, iterations=3, shared=True, message=None,
-                 activation="tanh"):
+                 activation="tanh", messages="node"):
         super().__init__()
+        if messages not in ("node", "edge"):
+            raise ValueError(f"messages={messages!r}: expected 'node' or 'edge'")
         self.iterations = iterations
         self.shared = shared
+        self.edge_messages = messages == "edge"
         message = message or hidden
         act = {"activation": activation}
         self.node_in = mlp(n_node, hidden, hidden, **act)
@@ -76,9 +81,14 @@ class InteractionNetwork(nn.Module):
             k = 0 if self.shared else it
             e = self.edge_nets[k](torch.cat([h[src], h[dst], e], dim=1))
             w = torch.sigmoid(self.score_nets[k](e))
-            m = self.message_nets[k](h)
-            incoming = scatter_sum(w * m[src], dst, n)
-            outgoing = scatter_sum(w * m[dst], src, n)
+            if self.edge_messages:
+                sent = w * self.message_nets[k](e)
+                incoming = scatter_sum(sent, dst, n)
+                outgoing = scatter_sum(sent, src, n)
+            else:
+                m = self.message_nets[k](h)
+                incoming = scatter_sum(w * m[src], dst, n)
+                outgoing = scatter_sum(w * m[dst], src, n)
             h = h + self.node_nets[k](torch.cat([incoming, outgoing, h], dim=1))
         return self.out(torch.cat([h[src], h[dst], e], dim=1)).squeeze(1)
 
