@@ -633,16 +633,11 @@ fn merge_edges(graph: &Graph, extra: &[(u32, u32)], kind: EdgeKind, out: &mut Gr
 
 /// The position of the first edge above `edge` in edges sorted by (src, dst).
 fn first_edge_after(src: &[u32], dst: &[u32], edge: (u32, u32)) -> usize {
-    let (mut lo, mut hi) = (0, src.len());
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if (src[mid], dst[mid]) <= edge {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo
+    let (row_start, row_end) = (
+        src.partition_point(|&s| s < edge.0),
+        src.partition_point(|&s| s <= edge.0),
+    );
+    row_start + dst[row_start..row_end].partition_point(|&d| d <= edge.1)
 }
 
 /// The number of edges of every inner hit (in hit order), without storing any edge.

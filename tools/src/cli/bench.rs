@@ -293,16 +293,16 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
         )
     };
     print!("{candidate_note}");
-    let rss_note = if rss_reset {
+    let rss_note = format!(
         "CPU ms is the process's CPU time per crossing, all threads (median); page faults are \
          those of a crossing that read no disk (median: memory touched for the first time); peak \
-         RSS is the process high-water mark so far (intensities run in increasing order)"
-    } else {
-        "CPU ms is the process's CPU time per crossing, all threads (median); page faults are \
-         those of a crossing that read no disk (median: memory touched for the first time); peak \
-         RSS is the process high-water mark so far (intensities run in increasing order), the \
-         bandwidth arrays included"
-    };
+         RSS is the process high-water mark so far (intensities run in increasing order){}",
+        if rss_reset {
+            ""
+        } else {
+            ", the bandwidth arrays included"
+        }
+    );
     println!("{rss_note}");
 
     let limits_header = [
