@@ -172,31 +172,65 @@ pub(crate) fn exchange_tails(
 }
 
 /// The paths best first: more layers, then more hits (both hits of a stave overlap), then
-/// lower cost, then the lower index. A stable radix sort of the path indices, starting in
-/// increasing order: by cost in three passes of 11 bits (the cost is not negative, so its bits
-/// sort as the value), then by (layers, hits), which take a few values.
+/// lower cost, then the lower index. The paths are first grouped by (layers, hits), reading
+/// them in order, then each group is sorted by (cost, index): a stable radix sort by cost in
+/// three passes of 11 bits (the cost is not negative, so its bits sort as the value) for a
+/// large group, a plain sort of the (cost, index) keys for a small one.
 fn best_first_order(paths: &Paths, keys: &mut Vec<u64>, spare: &mut Vec<u64>, out: &mut Vec<u32>) {
     // At most 64 layers (a path's layers are bits of a u64) and 255 hits counted.
     const CLASSES: usize = 65 << 8;
+    // Below this many paths a group is sorted by comparisons.
+    const RADIX_FROM: usize = 4096;
     let class = |p: usize| {
         let layers = 64 - usize::from(paths.layers[p]).min(64);
         let n_hits = 255 - (paths.offsets[p + 1] - paths.offsets[p]).min(255) as usize;
         (layers << 8) | n_hits
     };
     let n = paths.len();
-    // (cost bits, path) while sorting by cost, so that each pass reads one array.
+    let mut starts = vec![0u32; CLASSES + 1];
+    for p in 0..n {
+        starts[class(p) + 1] += 1;
+    }
+    for c in 0..CLASSES {
+        starts[c + 1] += starts[c];
+    }
+    let groups: Vec<(usize, usize)> = starts
+        .windows(2)
+        .filter(|w| w[1] > w[0])
+        .map(|w| (w[0] as usize, w[1] as usize))
+        .collect();
+    // (cost bits, path), in increasing path order within each group.
     keys.clear();
-    keys.extend((0..n).map(|p| (u64::from(paths.cost[p].max(0.0).to_bits()) << 32) | p as u64));
+    keys.resize(n, 0);
+    for p in 0..n {
+        let at = &mut starts[class(p)];
+        keys[*at as usize] = (u64::from(paths.cost[p].max(0.0).to_bits()) << 32) | p as u64;
+        *at += 1;
+    }
     spare.clear();
     spare.resize(n, 0);
-    for shift in [32, 43, 54] {
-        let digit = |k: u64| ((k >> shift) & 0x7ff) as usize;
-        if stable_counting_sort(keys, spare, 1 << 11, digit) {
-            std::mem::swap(keys, spare);
+    for (a, b) in groups {
+        let (group, aside) = (&mut keys[a..b], &mut spare[a..b]);
+        if group.len() < RADIX_FROM {
+            // The keys are distinct (the path is part of each).
+            group.sort_unstable();
+            continue;
         }
-    }
-    if stable_counting_sort(keys, spare, CLASSES, |k| class(k as u32 as usize)) {
-        std::mem::swap(keys, spare);
+        let mut in_group = true;
+        for shift in [32, 43, 54] {
+            let digit = |k: u64| ((k >> shift) & 0x7ff) as usize;
+            let (from, to) = if in_group {
+                (&*group, &mut *aside)
+            } else {
+                (&*aside, &mut *group)
+            };
+            if stable_counting_sort(from, to, 1 << 11, digit) {
+                in_group = !in_group;
+            }
+        }
+        if !in_group {
+            group.copy_from_slice(aside);
+        }
     }
     out.clear();
     out.extend(keys.iter().map(|&k| k as u32));
@@ -513,33 +547,38 @@ fn swap_tails(
     // and their tracks are untouched when the sequential pass reaches it gets the same answer
     // there, so only screened edges and edges near earlier exchanges are tried again: the
     // result is that of the plain sequential pass.
-    // Only edges scoring at least path_cut take part: the pass goes through their list (about
-    // half the edges), which it reads in order with few unpredictable branches.
-    let live: Vec<u32> = (0..edges.len() as u32)
+    // Only edges scoring at least path_cut take part (about half the edges): one byte per edge
+    // says whether it takes part and whether the screen let it in.
+    const OUT: u8 = 0;
+    const LIVE: u8 = 1;
+    const SCREENED_IN: u8 = 2;
+    let screened: Vec<u8> = (0..edges.len())
         .into_par_iter()
-        .filter(|&e| scores[e as usize] >= config.path_cut)
-        .collect();
-    let screened: Vec<bool> = live
-        .par_iter()
-        .map(|&e| {
-            let (u, v) = edges[e as usize];
-            !screen
+        .map(|e| {
+            if scores[e] < config.path_cut {
+                return OUT;
+            }
+            let (u, v) = edges[e];
+            let gain = !screen
                 || owners[u as usize].iter().any(|&ta| {
                     owners[v as usize]
                         .iter()
                         .any(|&tb| two_tracks(ta, tb) && gains(tracks, &current, ta, tb, u, v))
-                })
+                });
+            if gain { SCREENED_IN } else { LIVE }
         })
         .collect();
     let t_screen = std::time::Instant::now();
     let mut changed_track = vec![false; tracks.len()];
     let mut changed_hit = vec![false; hits.len()];
-    for (&e, &screened) in live.iter().zip(&screened) {
-        let (u, v) = edges[e as usize];
+    for (&(u, v), &state) in edges.iter().zip(&screened) {
+        if state == OUT {
+            continue;
+        }
         // Every hit of a changed track is marked changed (its old and new hits both), so two
         // unchanged hits also mean unchanged tracks: owners[h] holds t only while h is in t.
         let untouched = !changed_hit[u as usize] && !changed_hit[v as usize];
-        if untouched && !screened {
+        if untouched && state != SCREENED_IN {
             continue;
         }
         for ta in owners[u as usize] {
@@ -570,7 +609,7 @@ fn swap_tails(
     }
     log::debug!(
         "tail exchange: {} of {} edges screened in, {} tracks changed; sequential pass {:.1} ms",
-        screened.iter().filter(|&&b| b).count(),
+        screened.iter().filter(|&&b| b == SCREENED_IN).count(),
         edges.len(),
         changed_track.iter().filter(|&&b| b).count(),
         t_screen.elapsed().as_secs_f64() * 1e3
@@ -786,21 +825,33 @@ mod tests {
     #[test]
     fn the_best_first_order_is_that_of_a_plain_sort() {
         // Few distinct layer counts and lengths; in even trials few costs (many ties, broken
-        // by the index), in odd ones costs that differ in every bit of the radix passes.
+        // by the index), in odd ones costs that differ in every bit of the radix passes. Every
+        // fifth trial has two groups large enough for the radix sort, the others small ones.
         let mut r = rng(5);
         // The buffers go from one trial to the next, as from one crossing to the next.
         let (mut keys, mut spare, mut order) = (Vec::new(), Vec::new(), Vec::new());
         let mut ranked = Paths::default();
         for trial in 0..50 {
-            let lists: Vec<(Vec<u32>, u8, f32)> = (0..r.random_range(0..400))
+            let large = trial % 5 == 4;
+            let n_paths = if large {
+                r.random_range(10_000..20_000)
+            } else {
+                r.random_range(0..400)
+            };
+            let lists: Vec<(Vec<u32>, u8, f32)> = (0..n_paths)
                 .map(|_| {
-                    let n = r.random_range(3..9u32);
+                    let n = if large {
+                        r.random_range(4..6u32)
+                    } else {
+                        r.random_range(3..9u32)
+                    };
                     let cost = if trial % 2 == 0 {
                         [0.0, 0.5, 1.0, 2.5, -1.0][r.random_range(0..5)]
                     } else {
                         r.random_range(-1e-3..1e4f32)
                     };
-                    ((0..n).collect(), r.random_range(2..5u8), cost)
+                    let layers = if large { 4 } else { r.random_range(2..5u8) };
+                    ((0..n).collect(), layers, cost)
                 })
                 .collect();
             let paths = paths_of(&lists);
