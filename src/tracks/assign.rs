@@ -187,30 +187,20 @@ fn best_first_order(paths: &Paths, keys: &mut Vec<u64>, spare: &mut Vec<u64>, ou
         (layers << 8) | n_hits
     };
     let n = paths.len();
-    let mut starts = vec![0u32; CLASSES + 1];
-    for p in 0..n {
-        starts[class(p) + 1] += 1;
-    }
-    for c in 0..CLASSES {
-        starts[c + 1] += starts[c];
-    }
-    let groups: Vec<(usize, usize)> = starts
-        .windows(2)
-        .filter(|w| w[1] > w[0])
-        .map(|w| (w[0] as usize, w[1] as usize))
-        .collect();
-    // (cost bits, path), in increasing path order within each group.
+    // (cost bits, path), grouped by class: the grouping reads the paths in order, and each
+    // group keeps them in that order.
     keys.clear();
-    keys.resize(n, 0);
-    for p in 0..n {
-        let at = &mut starts[class(p)];
-        keys[*at as usize] = (u64::from(paths.cost[p].max(0.0).to_bits()) << 32) | p as u64;
-        *at += 1;
-    }
+    keys.extend((0..n).map(|p| (u64::from(paths.cost[p].max(0.0).to_bits()) << 32) | p as u64));
     spare.clear();
     spare.resize(n, 0);
-    for (a, b) in groups {
-        let (group, aside) = (&mut keys[a..b], &mut spare[a..b]);
+    let class_of = |k: u64| class(k as u32 as usize);
+    if stable_counting_sort(keys, spare, CLASSES, class_of) {
+        std::mem::swap(keys, spare);
+    }
+    let mut start = 0;
+    for group in keys.chunk_by_mut(|&a, &b| class_of(a) == class_of(b)) {
+        let aside = &mut spare[start..start + group.len()];
+        start += group.len();
         if group.len() < RADIX_FROM {
             // The keys are distinct (the path is part of each).
             group.sort_unstable();
