@@ -740,6 +740,130 @@ fn large_graphs_scored_in_parts_get_the_scores_of_one_run() {
     }
 }
 
+/// Same numbers as in make_test_models.py (the model of `gnntrack_ops.onnx`).
+const OPS_W: [f64; 6] = [0.5, -0.25, 0.75, -1.0, 0.3, -0.6];
+const OPS_B: f64 = 0.05;
+
+/// The model of `gnntrack_ops.onnx` in f64, with its gnntrack operators as defined (the
+/// kernels) or as its decoy function bodies: p = x[src] + x[dst] (decoy: -), g = sigmoid(p),
+/// rows = [sum into dst of g x[src], sum out of src of g x[dst], x] (decoy: the two sums
+/// swapped), score = sigmoid(w . rows[src] + b).
+fn gnntrack_ops_reference(ev: &Event, decoy: bool) -> Vec<f64> {
+    let x: Vec<f64> = ev.x.iter().map(|&v| v as f64).collect();
+    let mut rows = vec![0.0f64; 6 * ev.n];
+    for i in 0..ev.n {
+        rows[6 * i + 4..6 * i + 6].copy_from_slice(&x[2 * i..2 * i + 2]);
+    }
+    let (into, out_of) = if decoy { (2, 0) } else { (0, 2) };
+    for (&s, &d) in ev.src.iter().zip(&ev.dst) {
+        let (s, d) = (s as usize, d as usize);
+        for c in 0..2 {
+            let p = if decoy {
+                x[2 * s + c] - x[2 * d + c]
+            } else {
+                x[2 * s + c] + x[2 * d + c]
+            };
+            let g = sigmoid(p);
+            rows[6 * d + into + c] += g * x[2 * s + c];
+            rows[6 * s + out_of + c] += g * x[2 * d + c];
+        }
+    }
+    ev.src
+        .iter()
+        .map(|&s| {
+            let r = &rows[6 * s as usize..6 * s as usize + 6];
+            sigmoid(r.iter().zip(OPS_W).map(|(a, w)| a * w).sum::<f64>() + OPS_B)
+        })
+        .collect()
+}
+
+fn with_kernels(gnntrack_kernels: bool) -> InferenceConfig {
+    InferenceConfig {
+        gnntrack_kernels,
+        ..cpu()
+    }
+}
+
+#[test]
+fn gnntrack_kernels_run_in_place_of_the_function_bodies() {
+    let ev = event(21, 300, 2, 2000, 0);
+    let (kernels, bodies) = (
+        gnntrack_ops_reference(&ev, false),
+        gnntrack_ops_reference(&ev, true),
+    );
+    let apart = kernels
+        .iter()
+        .zip(&bodies)
+        .filter(|(a, b)| (*a - *b).abs() > 1e-3)
+        .count();
+    assert!(
+        apart > 1000,
+        "the decoy bodies should change the scores: {apart}"
+    );
+    let score = |name: &str, on: bool| {
+        let c = EdgeClassifier::load(model(name), &with_kernels(on), &registry(), None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        score_event(&c, &ev)
+    };
+    assert_close(&score("gnntrack_ops.onnx", true), &kernels, 1e-5);
+    assert_close(&score("gnntrack_ops.onnx", false), &bodies, 1e-5);
+    // Without function bodies the model needs the kernels.
+    assert_close(
+        &score("gnntrack_ops_no_functions.onnx", true),
+        &kernels,
+        1e-5,
+    );
+    let err = load_err(
+        "gnntrack_ops_no_functions.onnx",
+        &with_kernels(false),
+        &registry(),
+    );
+    assert!(
+        matches!(err, InferenceError::ModelLoad { .. }) && err.to_string().contains("gnntrack"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bundled_models_score_the_same_with_and_without_the_gnntrack_kernels() {
+    // The bundled edge classifiers are rewritten into the gnntrack operators: the kernels
+    // must give the scores of the function bodies bit for bit, in one run and in parts.
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    let features = gnntrack::features::FeatureTable::tracker();
+    let ev = event(23, 4000, 7, 15_000, 11);
+    for name in [
+        "gnntrack_in_small.onnx",
+        "gnntrack_in_fast.onnx",
+        "gnntrack_in_large.onnx",
+        "gnntrack_gat.onnx",
+    ] {
+        for part_edges in [0, 4096] {
+            let score = |on: bool| {
+                let config = InferenceConfig {
+                    part_edges,
+                    ..with_kernels(on)
+                };
+                let c = EdgeClassifier::load(dir.join(name), &config, &features, None)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                score_event(&c, &ev)
+            };
+            let (on, off) = (score(true), score(false));
+            let first = on
+                .iter()
+                .zip(&off)
+                .position(|(a, b)| a.to_bits() != b.to_bits());
+            assert!(
+                on.len() == ev.src.len() && first.is_none(),
+                "{name}, {part_edges} edges per part: first different edge {first:?}"
+            );
+            let spread = on
+                .iter()
+                .fold((1.0f32, 0.0f32), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+            assert!(spread.1 - spread.0 > 0.1, "{name}: scores {spread:?}");
+        }
+    }
+}
+
 #[test]
 fn a_model_right_on_one_thread_only_gets_one_thread() {
     // 2 M edges into 5 hits: onnxruntime's ScatterND sum loses updates of a hit when it runs

@@ -19,7 +19,9 @@ work is then counted from its shapes:
   Slice, Split, Tile, Transpose, Where): no FLOPs, but the bytes read and written are counted
   as "bytes moved";
 - shape-only operators (Shape, Reshape, Squeeze, Unsqueeze, Flatten, Identity, Cast of
-  integers, Constant): nothing.
+  integers, Constant): nothing;
+- operators the model defines as functions (the `gnntrack` domain of optimize_onnx.py): the
+  work of their bodies, inlined before counting.
 
 Only operators with a floating-point result count as FLOPs (the integer index arithmetic
 of the scatters does not). The work of these models is linear in the graph size,
@@ -41,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.inliner
 import onnxruntime as ort
 from onnx import helper, numpy_helper
 
@@ -183,7 +186,9 @@ def per_node_and_edge(values):
 
 def describe(path: Path):
     data = path.read_bytes()
-    model = onnx.load_from_string(data)
+    # Operators defined by functions in the model (the gnntrack domain of optimize_onnx.py)
+    # count as their bodies: the same work, whichever kernel runs it.
+    model = onnx.inliner.inline_local_functions(onnx.load_from_string(data))
     runs = [count(model, n, e) for n, e in SIZES]
     fa, fb, fc = per_node_and_edge([r[0] for r in runs])
     ma, mb, mc = per_node_and_edge([r[1] for r in runs])

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ort::ep::{CUDA, ExecutionProvider};
 use ort::session::builder::{PrepackedWeights, SessionBuilder};
@@ -439,6 +439,9 @@ fn builder(
     if config.intra_threads > 0 {
         b = b.with_intra_threads(config.intra_threads)?;
     }
+    if !cuda && config.gnntrack_kernels {
+        b = b.with_operators(super::kernels::domain()?)?;
+    }
     if cuda {
         b = b.with_execution_providers([CUDA::default()
             .with_device_id(config.device_id)
@@ -448,6 +451,12 @@ fn builder(
     Ok(b)
 }
 
+/// Whether a session with the gnntrack kernels was opened in this process. onnxruntime adds a
+/// custom operator domain to a process-wide table the first time a session registers it, after
+/// a lookup and without a lock: two such sessions opened at once may both add it, and the
+/// second then fails ("the domain is already exist"). So the first one is opened alone.
+static KERNELS_KNOWN: Mutex<bool> = Mutex::new(false);
+
 fn create_session(
     runtime: &OnnxRuntime,
     model: &[u8],
@@ -455,9 +464,23 @@ fn create_session(
     prepacked: &PrepackedWeights,
     cuda: bool,
 ) -> Result<Session, String> {
-    builder(runtime, config, prepacked, cuda)
-        .and_then(|mut b| b.commit_from_memory(model))
-        .map_err(|e| e.to_string().trim().to_string())
+    let open = || {
+        builder(runtime, config, prepacked, cuda)
+            .and_then(|mut b| b.commit_from_memory(model))
+            .map_err(|e| e.to_string().trim().to_string())
+    };
+    if cuda || !config.gnntrack_kernels {
+        return open();
+    }
+    let mut known = KERNELS_KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if *known {
+        drop(known);
+        return open();
+    }
+    let session = open();
+    // After a failure the domain may or may not be in the table: the next one is opened alone too.
+    *known = session.is_ok();
+    session
 }
 
 #[cfg(test)]

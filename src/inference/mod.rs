@@ -80,6 +80,7 @@
 pub mod contract;
 mod engine;
 mod graph_model;
+mod kernels;
 mod partition;
 mod pool;
 mod runtime;
@@ -209,6 +210,11 @@ pub struct InferenceConfig {
     /// side by side on the current rayon pool, with the same scores as one run over the whole
     /// graph (see `partition`); 0 scores every graph in one run. Default 4096.
     pub part_edges: usize,
+    /// Register the kernels of the `gnntrack` operator domain on CPU sessions (see `kernels`):
+    /// a model rewritten into those operators then runs them instead of their function bodies
+    /// in standard operators, with the same scores bit for bit (the default model's inference
+    /// about 25 % faster). False runs the bodies, as any other host does. Default true.
+    pub gnntrack_kernels: bool,
 }
 
 impl Default for InferenceConfig {
@@ -223,6 +229,7 @@ impl Default for InferenceConfig {
             pool_size: 0,
             graph_mismatch: GraphMismatch::Warn,
             part_edges: DEFAULT_PART_EDGES,
+            gnntrack_kernels: true,
         }
     }
 }

@@ -183,6 +183,84 @@ def message_passing_metadata():
     }
 
 
+# The gnntrack operator domain (models/train/optimize_onnx.py, rewrite 6) in a model whose
+# function bodies differ from the operators on purpose: the tracker's kernels compute the
+# operators, onnxruntime without them the bodies, so the scores tell which ran.
+# p = GatherPairSum(x, x, src, dst) [E, 2]; g = sigmoid(p); r = MessageSum(g, x, x, src, dst)
+# [N, 6]; score = sigmoid(w . r[src] + b), x [N, 2]
+OPS_W = [0.5, -0.25, 0.75, -1.0, 0.3, -0.6]
+OPS_B = 0.05
+
+
+def decoy_functions():
+    """GatherPairSum with a difference and MessageSum with its two sums swapped."""
+    imports = [helper.make_opsetid("", 18)]
+    pair = helper.make_function("gnntrack", "GatherPairSum", ["a", "b", "src", "dst"], ["sum"], [
+        helper.make_node("Gather", ["a", "src"], ["a_src"], axis=0),
+        helper.make_node("Gather", ["b", "dst"], ["b_dst"], axis=0),
+        helper.make_node("Sub", ["a_src", "b_dst"], ["sum"]),
+    ], imports)
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    column = helper.make_tensor("column", TensorProto.INT64, [1], [1])
+    messages = helper.make_function("gnntrack", "MessageSum", ["w", "m", "h", "src", "dst"], ["rows"], [
+        helper.make_node("Constant", [], ["zero"], value=zero),
+        helper.make_node("Constant", [], ["column"], value=column),
+        helper.make_node("Shape", ["h"], ["n"], start=0, end=1),
+        helper.make_node("Shape", ["m"], ["k"], start=1, end=2),
+        helper.make_node("Concat", ["n", "k"], ["n_k"], axis=0),
+        helper.make_node("Expand", ["zero", "n_k"], ["zeros"]),
+        helper.make_node("Gather", ["m", "src"], ["m_src"], axis=0),
+        helper.make_node("Mul", ["w", "m_src"], ["to_dst"]),
+        helper.make_node("Unsqueeze", ["dst", "column"], ["dst_column"]),
+        helper.make_node("ScatterND", ["zeros", "dst_column", "to_dst"], ["incoming"], reduction="add"),
+        helper.make_node("Gather", ["m", "dst"], ["m_dst"], axis=0),
+        helper.make_node("Mul", ["w", "m_dst"], ["to_src"]),
+        helper.make_node("Unsqueeze", ["src", "column"], ["src_column"]),
+        helper.make_node("ScatterND", ["zeros", "src_column", "to_src"], ["outgoing"], reduction="add"),
+        helper.make_node("Concat", ["outgoing", "incoming", "h"], ["rows"], axis=1),
+    ], imports)
+    return [pair, messages]
+
+
+def gnntrack_ops_model(functions=True):
+    """The model of OPS_W with the gnntrack operators (decoy bodies, or none)."""
+    nodes = [
+        helper.make_node("Gather", ["edges", "zero"], ["src"], axis=0),
+        helper.make_node("Gather", ["edges", "one"], ["dst"], axis=0),
+        helper.make_node("GatherPairSum", ["hits", "hits", "src", "dst"], ["pair"], domain="gnntrack"),
+        helper.make_node("Sigmoid", ["pair"], ["gate"]),
+        helper.make_node("MessageSum", ["gate", "hits", "hits", "src", "dst"], ["rows"], domain="gnntrack"),
+        helper.make_node("Gather", ["rows", "src"], ["rows_src"], axis=0),
+        helper.make_node("MatMul", ["rows_src", "w"], ["wx"]),
+        helper.make_node("Add", ["wx", "b"], ["z"]),
+        helper.make_node("Sigmoid", ["z"], ["edge_probability"]),
+    ]
+    initializers = [
+        const("w", OPS_W),
+        const("b", [OPS_B]),
+        const("zero", 0, np.int64),
+        const("one", 1, np.int64),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("edges", TensorProto.INT64, [2, "num_edges"]),
+        helper.make_tensor_value_info("hits", TensorProto.FLOAT, ["num_hits", 2]),
+    ]
+    outputs = [helper.make_tensor_value_info("edge_probability", TensorProto.FLOAT, ["num_edges"])]
+    graph = helper.make_graph(nodes, "gnntrack_ops_edge_classifier", inputs, outputs, initializers)
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("gnntrack", 1)],
+        producer_name="gnntrack-test-models",
+        functions=decoy_functions() if functions else None,
+    )
+    model.ir_version = IR_VERSION
+    metadata = with_value(message_passing_metadata(), "gnntrack.max_intra_threads", "1")
+    helper.set_model_props(model, with_value(metadata, "gnntrack.model_name", "gnntrack-ops-test"))
+    if functions:
+        onnx.checker.check_model(model, full_check=True)
+    return model
+
+
 # Generic graph models (models/README.md, "Generic graph models"); the Rust, C and C++ tests hold
 # the same numbers.
 # node level: h = x W (x [N, 3], W [3, 2]); out[i] = h[i] + sum of h[src] over the edges src -> i
@@ -648,6 +726,11 @@ def main():
         ),
     }
     models.update(graph_models())
+    models |= {
+        # the gnntrack operators with decoy function bodies, and without any
+        "gnntrack_ops.onnx": gnntrack_ops_model(),
+        "gnntrack_ops_no_functions.onnx": gnntrack_ops_model(functions=False),
+    }
     em = embedding_metadata()
     models |= {
         # the learned graph builder's embedding: valid, then with a feature the tracker does not

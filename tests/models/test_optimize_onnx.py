@@ -2,8 +2,9 @@
 the training export writes: row lookups by GatherND and a dense layer on two gathered node rows
 and an edge row (rewrites 1 and 2); gated messages summed into nodes through flat indices, one 4
 and one 8 columns wide (rewrites 3 and 4), both then by ScatterND when the model declares its
-receptive field (rewrite 5). The
-rewrites replace each pattern, keep the scores (the last three bit for bit on one thread), and
+receptive field (rewrite 5); and one round of an interaction network, whose node parts of the
+edge layer and whose incoming and outgoing messages become the gnntrack operators (rewrite 6).
+The rewrites replace each pattern, keep the scores (the last four bit for bit on one thread), and
 find nothing left to do on their own output or on the bundled models (which are shipped
 rewritten).
 
@@ -143,6 +144,104 @@ def message_passing_classifier(seed=5):
     return classifier(nodes, inits, "message_passing", opset=18)
 
 
+def interaction_round(seed=7):
+    """One round of an interaction network as the training export writes it: an edge layer on
+    [h[src], h[dst], e] (row lookups by GatherND), a one-column gate, a 2-wide message of the
+    hits summed into each edge's target (of its source's message) and into its source (of its
+    target's), both through flat indices, then the hits updated from [incoming, outgoing, h] and
+    the edges scored from the new states."""
+    rng = np.random.default_rng(seed)
+    f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)
+    inits = [numpy_helper.from_array(v, k) for k, v in {
+        "node.w": f32(4, 3), "node.b": f32(4), "edge.w": f32(4, 2), "edge.b": f32(4),
+        "layer.w": f32(4, 12), "layer.b": f32(4), "gate.w": f32(1, 4), "gate.b": f32(1),
+        "m.w": f32(2, 4), "m.b": f32(2), "update.w": f32(4, 8), "update.b": f32(4),
+        "score.w": f32(1, 8), "score.b": f32(1),
+    }.items()]
+    i64 = lambda v, name: numpy_helper.from_array(np.array(v, dtype=np.int64), name)
+    inits += [i64(0, "row0"), i64(1, "row1"), i64([1], "axis1"), i64([-1], "flat"), i64(2, "k2"),
+              i64(np.arange(2), "arange2"), i64([-1, 2], "rows2")]
+    nodes = [
+        helper.make_node("Gather", ["edge_index", "row0"], ["src"], axis=0),
+        helper.make_node("Gather", ["edge_index", "row1"], ["dst"], axis=0),
+        helper.make_node("Shape", ["node_features"], ["shape"], start=0, end=1),
+        helper.make_node("Gemm", ["node_features", "node.w", "node.b"], ["h_lin"], transB=1),
+        helper.make_node("Tanh", ["h_lin"], ["h"]),
+        helper.make_node("Gemm", ["edge_features", "edge.w", "edge.b"], ["e_lin"], transB=1),
+        helper.make_node("Tanh", ["e_lin"], ["e"]),
+        helper.make_node("Unsqueeze", ["src", "axis1"], ["src_col"]),
+        helper.make_node("Unsqueeze", ["dst", "axis1"], ["dst_col"]),
+        helper.make_node("GatherND", ["h", "src_col"], ["h_src"]),
+        helper.make_node("GatherND", ["h", "dst_col"], ["h_dst"]),
+        helper.make_node("Concat", ["h_src", "h_dst", "e"], ["cat"], axis=1),
+        helper.make_node("Gemm", ["cat", "layer.w", "layer.b"], ["layer"], transB=1),
+        helper.make_node("Tanh", ["layer"], ["e2"]),
+        helper.make_node("Gemm", ["e2", "gate.w", "gate.b"], ["gate_lin"], transB=1),
+        helper.make_node("Sigmoid", ["gate_lin"], ["gate"]),
+        helper.make_node("Gemm", ["h", "m.w", "m.b"], ["m"], transB=1),
+        helper.make_node("Mul", ["shape", "k2"], ["size"]),
+        helper.make_node("ConstantOfShape", ["size"], ["zeros"],
+                         value=helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])),
+    ]
+    for name, via, to in (("in", "src", "dst"), ("out", "dst", "src")):
+        nodes += [
+            helper.make_node("GatherND", ["m", f"{via}_col"], [f"{name}.m"]),
+            helper.make_node("Mul", ["gate", f"{name}.m"], [f"{name}.gated"]),
+            helper.make_node("Unsqueeze", [to, "axis1"], [f"{name}.col"]),
+            helper.make_node("Mul", [f"{name}.col", "k2"], [f"{name}.scaled"]),
+            helper.make_node("Add", [f"{name}.scaled", "arange2"], [f"{name}.at"]),
+            helper.make_node("Reshape", [f"{name}.at", "flat"], [f"{name}.flat_at"]),
+            helper.make_node("Reshape", [f"{name}.gated", "flat"], [f"{name}.flat"]),
+            helper.make_node("ScatterElements", ["zeros", f"{name}.flat_at", f"{name}.flat"], [f"{name}.sum_flat"],
+                             axis=0, reduction="add"),
+            helper.make_node("Reshape", [f"{name}.sum_flat", "rows2"], [f"{name}.sum"]),
+        ]
+    nodes += [
+        helper.make_node("Concat", ["in.sum", "out.sum", "h"], ["node_in"], axis=1),
+        helper.make_node("Gemm", ["node_in", "update.w", "update.b"], ["update"], transB=1),
+        helper.make_node("Tanh", ["update"], ["h2"]),
+        helper.make_node("Gather", ["h2", "src"], ["h2_src"], axis=0),
+        helper.make_node("Gather", ["h2", "dst"], ["h2_dst"], axis=0),
+        helper.make_node("Concat", ["h2_src", "h2_dst"], ["pair"], axis=1),
+        helper.make_node("Gemm", ["pair", "score.w", "score.b"], ["score_col"], transB=1),
+        helper.make_node("Reshape", ["score_col", "flat"], ["score"]),
+    ]
+    model = classifier(nodes, inits, "interaction_round", opset=18)
+    optimize_onnx.set_metadata(model, "gnntrack.receptive_hops", "2")
+    return model
+
+
+def check_gnntrack_operators():
+    """Rewrite 6 on an interaction round: the node parts of the edge layer summed by
+    GatherPairSum, the incoming and outgoing messages beside the states by MessageSum, their
+    function bodies in the model, no scatter left in its graph, and the scores of rewrites 1 to
+    5 bit for bit (onnxruntime runs the bodies here; tests/inference.rs compares the tracker's
+    kernels with them)."""
+    original = interaction_round()
+    rewritten = interaction_round()
+    counts = optimize_onnx.optimize(rewritten)
+    assert counts == (4, 1, 2, 1, 2, 2), counts
+    ops = [(n.domain, n.op_type) for n in rewritten.graph.node]
+    assert ops.count(("gnntrack", "GatherPairSum")) == 1 and ops.count(("gnntrack", "MessageSum")) == 1, ops
+    assert not any(op.startswith("Scatter") for _, op in ops), ops
+    assert {(f.domain, f.name) for f in rewritten.functions} == {
+        ("gnntrack", "GatherPairSum"), ("gnntrack", "MessageSum")}
+    assert any(o.domain == "gnntrack" for o in rewritten.opset_import)
+    assert optimize_onnx.check(original, rewritten), "scores differ"
+    # Bit for bit against rewrites 1 to 5 alone.
+    standard = interaction_round()
+    assert optimize_onnx.optimize(standard, operators=False) == counts[:5] + (0,)
+    feeds = optimize_onnx.random_feeds(original)
+    run = lambda m: optimize_onnx.single_thread_session(m).run(None, feeds)[0]
+    a, b = run(standard), run(rewritten)
+    assert np.array_equal(a, b), float(np.max(np.abs(a - b)))
+    assert optimize_onnx.optimize(rewritten) == (0,) * 6, "a second pass finds work"
+    # Run in one piece (no receptive field declared), the model keeps its standard operators.
+    whole = interaction_round()
+    whole.metadata_props.pop()
+    assert optimize_onnx.optimize(whole)[5] == 0
+
+
 def check_message_sums():
     """Rewrites 3, 4 and 5: the narrow sum by rows and then by ScatterND on the index column,
     the wide one with its index scaled as a vector and then by ScatterND over the zeros seen as
@@ -152,9 +251,9 @@ def check_message_sums():
     rewritten = message_passing_classifier()
     optimize_onnx.set_metadata(rewritten, "gnntrack.receptive_hops", "1")
     whole = message_passing_classifier()
-    assert optimize_onnx.optimize(whole) == (0, 0, 2, 1, 0), "ScatterND in a model run in one piece"
+    assert optimize_onnx.optimize(whole) == (0, 0, 2, 1, 0, 0), "ScatterND in a model run in one piece"
     counts = optimize_onnx.optimize(rewritten)
-    assert counts == (0, 0, 2, 1, 2), counts
+    assert counts == (0, 0, 2, 1, 2, 0), counts
     nodes = list(rewritten.graph.node)
     made = optimize_onnx.producers(rewritten.graph)
     scatters = sorted((n.op_type, made[n.input[1]].op_type) for n in nodes if n.op_type.startswith("Scatter"))
@@ -168,25 +267,26 @@ def check_message_sums():
     run = lambda m: optimize_onnx.single_thread_session(m).run(None, feeds)[0]
     a, b = run(original), run(rewritten)
     assert np.array_equal(a, b), float(np.max(np.abs(a - b)))
-    assert optimize_onnx.optimize(rewritten) == (0,) * 5, "a second pass finds work"
+    assert optimize_onnx.optimize(rewritten) == (0,) * 6, "a second pass finds work"
 
 
 def main():
     original = small_classifier()
     rewritten = small_classifier()
     counts = optimize_onnx.optimize(rewritten, version="1-fast")
-    assert counts == (2, 1, 0, 0, 0), counts
+    assert counts == (2, 1, 0, 0, 0, 0), counts
     ops = [n.op_type for n in rewritten.graph.node]
     assert "GatherND" not in ops and "Concat" not in ops, ops
     assert {p.key: p.value for p in rewritten.metadata_props}["gnntrack.model_version"] == "1-fast"
     assert optimize_onnx.check(original, rewritten), "scores differ"
-    assert optimize_onnx.optimize(rewritten) == (0,) * 5, "a second pass finds work"
+    assert optimize_onnx.optimize(rewritten) == (0,) * 6, "a second pass finds work"
     assert optimize_onnx.MAX_INTRA_THREADS not in {p.key for p in rewritten.metadata_props}
     check_message_sums()
+    check_gnntrack_operators()
     for path in sorted((REPO / "models").glob("*.onnx")):
         counts = optimize_onnx.optimize(onnx.load(path))
-        assert counts == (0,) * 5, f"{path.name} is not the rewritten form: {counts}"
-    print("optimize_onnx: rewrites checked on two small classifiers; bundled models are rewritten")
+        assert counts == (0,) * 6, f"{path.name} is not the rewritten form: {counts}"
+    print("optimize_onnx: rewrites checked on three small classifiers; bundled models are rewritten")
     return 0
 
 
