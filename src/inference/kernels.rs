@@ -50,7 +50,7 @@ impl std::fmt::Display for KernelError {
     }
 }
 
-/// A tensor input's shape and data, or an error naming the input.
+/// Input `k` of a kernel call, or an error naming it.
 fn input<'c>(ctx: &'c ComputeContext, op: &str, k: usize, name: &str) -> ort::Result<ValueRef<'c>> {
     ctx.input(k)?
         .ok_or_else(|| ort::Error::new(format!("{DOMAIN}.{op}: input `{name}` is missing")))
@@ -60,7 +60,7 @@ fn input<'c>(ctx: &'c ComputeContext, op: &str, k: usize, name: &str) -> ort::Re
 fn dims<const R: usize>(op: &str, name: &str, shape: &[i64]) -> Result<[usize; R], KernelError> {
     let bad = || {
         KernelError(format!(
-            "{DOMAIN}.{op}: input `{name}` has shape {shape:?}, expected rank {R}"
+            "{DOMAIN}.{op}: input `{name}` has shape {shape:?}: expected rank {R}"
         ))
     };
     if shape.len() != R {
@@ -164,8 +164,8 @@ fn pair_sum_fixed<const H: usize>(a: &[f32], b: &[f32], src: &[i64], dst: &[i64]
 }
 
 /// Rows `[sum over dst[e] = i of w[e] m[src[e]], sum over src[e] = i of w[e] m[dst[e]], h[i]]`
-/// of `2 k + h.width` values for the rows of `h` (gates `w` and messages `m` of width k); each
-/// sum takes its edges in order, from zero.
+/// of `2 k + h.width` values for the rows of `h` (gates `w` and messages `m` of width k, both
+/// widths at least 1); each sum takes its edges in order, from zero.
 pub(crate) fn message_sum(
     w: Rows<'_>,
     m: Rows<'_>,
@@ -178,6 +178,12 @@ pub(crate) fn message_sum(
     let k = m.width;
     let width = 2 * k + h.width;
     let nodes = h.count();
+    if k == 0 || h.width == 0 {
+        return Err(KernelError(format!(
+            "{DOMAIN}.{OP}: messages {k} wide and states {} wide: both need a column",
+            h.width
+        )));
+    }
     if w.width != k
         || dst.len() != src.len()
         || w.data.len() != src.len() * k
@@ -198,20 +204,16 @@ pub(crate) fn message_sum(
             out.len()
         )));
     }
-    if width == 0 {
-        return Ok(());
-    }
     check_index(OP, "src", src, nodes, "h")?;
     check_index(OP, "dst", dst, nodes, "h")?;
     for (row, state) in out
         .chunks_exact_mut(width)
-        .zip(h.data.chunks_exact(h.width.max(1)))
+        .zip(h.data.chunks_exact(h.width))
     {
         row[..2 * k].fill(0.0);
-        row[2 * k..].copy_from_slice(&state[..h.width]);
+        row[2 * k..].copy_from_slice(state);
     }
     match k {
-        0 => {}
         4 => messages_fixed::<4>(w.data, m.data, width, src, dst, out),
         8 => messages_fixed::<8>(w.data, m.data, width, src, dst, out),
         _ => {
@@ -312,10 +314,11 @@ fn run_pair_sum(ctx: &ComputeContext) -> ort::Result<()> {
     let (a_shape, a) = a.try_extract_tensor::<f32>()?;
     let (b_shape, b) = b.try_extract_tensor::<f32>()?;
     let (src_shape, src) = src.try_extract_tensor::<i64>()?;
-    let (_, dst) = dst.try_extract_tensor::<i64>()?;
+    let (dst_shape, dst) = dst.try_extract_tensor::<i64>()?;
     let [_, width] = dims::<2>(OP, "a", a_shape).map_err(to_ort)?;
     let [_, b_width] = dims::<2>(OP, "b", b_shape).map_err(to_ort)?;
     let [edges] = dims::<1>(OP, "src", src_shape).map_err(to_ort)?;
+    dims::<1>(OP, "dst", dst_shape).map_err(to_ort)?;
     let mut out = ctx
         .output(0, vec![edges as i64, width as i64])?
         .ok_or_else(|| ort::Error::new(format!("{DOMAIN}.{OP}: no output")))?;
@@ -375,8 +378,10 @@ fn run_message_sum(ctx: &ComputeContext) -> ort::Result<()> {
     let (w_shape, w) = w.try_extract_tensor::<f32>()?;
     let (m_shape, m) = m.try_extract_tensor::<f32>()?;
     let (h_shape, h) = h.try_extract_tensor::<f32>()?;
-    let (_, src) = src.try_extract_tensor::<i64>()?;
-    let (_, dst) = dst.try_extract_tensor::<i64>()?;
+    let (src_shape, src) = src.try_extract_tensor::<i64>()?;
+    let (dst_shape, dst) = dst.try_extract_tensor::<i64>()?;
+    dims::<1>(OP, "src", src_shape).map_err(to_ort)?;
+    dims::<1>(OP, "dst", dst_shape).map_err(to_ort)?;
     let [_, w_width] = dims::<2>(OP, "w", w_shape).map_err(to_ort)?;
     let [_, k] = dims::<2>(OP, "m", m_shape).map_err(to_ort)?;
     let [nodes, h_width] = dims::<2>(OP, "h", h_shape).map_err(to_ort)?;
@@ -537,6 +542,9 @@ mod tests {
         assert!(message_sum(rows(&w, 2), m4, h3, &[0, 2], &[1, 1], &mut out).is_err());
         assert!(message_sum(rows(&w, 4), m4, h3, &[0, 2], &[1, 1], &mut [0.0; 30]).is_err());
         assert!(message_sum(rows(&w, 4), m4, h3, &[0, 2], &[1, 1], &mut out).is_ok());
+        // Messages or states without a column.
+        assert!(message_sum(rows(&[], 0), rows(&[], 0), h3, &[], &[], &mut [0.0; 9]).is_err());
+        assert!(message_sum(rows(&w, 4), m4, rows(&[], 0), &[0, 2], &[1, 1], &mut []).is_err());
         assert!(dims::<2>("Op", "x", &[3, -1]).is_err());
         assert!(dims::<1>("Op", "x", &[3, 1]).is_err());
     }
