@@ -38,7 +38,8 @@
  *   final for the process (GNNTRACK_STATUS_ONNXRUNTIME from every later tracker).
  * - Configuration keys (gnntrack_config_set, or a TOML file): geometry, model, max_hits,
  *   max_edges, edge_cap, hits.*, graph.*, inference.* (provider, device_id, intra_threads,
- *   intra_spinning, memory_pattern, pool_size, graph_mismatch, library.path, library.search)
+ *   intra_spinning, memory_pattern, pool_size, graph_mismatch, part_edges, gnntrack_kernels,
+ *   library.path, library.search)
  *   and tracks.* (edge_cut, min_hits, ...); docs/configuration.md lists them all, and
  *   gnntrack_config_set names a key it does not know.
  * - Generic graph models, for hosts that build their own graphs (several small graphs at
@@ -557,8 +558,9 @@ void gnntrack_config_free(struct gnntrack_config *config);
  * `"max_edges"`) from its text, as steering parameters of a host framework arrive. The keys are
  * those of the configuration TOML: `geometry`, `model`, `max_hits`, `max_edges`, `edge_cap`,
  * `hits.*`, `graph.*`, `inference.*` (`provider`, `device_id`, `intra_threads`,
- * `intra_spinning`, `memory_pattern`, `pool_size`, `graph_mismatch`, `library.path`,
- * `library.search`) and `tracks.*`; `gnntrack_config_to_toml` prints them all
+ * `intra_spinning`, `memory_pattern`, `pool_size`, `graph_mismatch`, `part_edges`,
+ * `gnntrack_kernels`, `library.path`, `library.search`) and `tracks.*`;
+ * `gnntrack_config_to_toml` prints them all
  * with their values. The text is
  * read as a TOML value when it is one (`4`, `0.5`, `true`, `[1, 2]`), else as a string.
  * An unknown key or a value of the wrong type or range gives `GNNTRACK_STATUS_CONFIG` with the
