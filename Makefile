@@ -75,7 +75,7 @@ $(VENV_STAMP): tests/models/setup_venv.sh
 # Small ONNX models with known functions and broken variants, for tests/inference*.rs.
 test-models: $(TEST_MODELS)/.stamp
 
-$(TEST_MODELS)/.stamp: tests/models/make_test_models.py $(VENV_STAMP)
+$(TEST_MODELS)/.stamp: tests/models/make_test_models.py models/train/optimize_onnx.py $(VENV_STAMP)
 	$(VENV)/bin/python tests/models/make_test_models.py $(TEST_MODELS)
 	touch $@
 

@@ -36,8 +36,16 @@ pub(crate) const DOMAIN: &str = "gnntrack";
 /// The domain with both operators, for a session builder.
 pub(crate) fn domain() -> ort::Result<OperatorDomain> {
     OperatorDomain::new(DOMAIN)?
-        .add(GatherPairSum)?
-        .add(MessageSum)
+        .add(GnntrackOperator {
+            name: "GatherPairSum",
+            inputs: &PAIR_SUM_INPUTS,
+            run: run_pair_sum,
+        })?
+        .add(GnntrackOperator {
+            name: "MessageSum",
+            inputs: &MESSAGE_SUM_INPUTS,
+            run: run_message_sum,
+        })
 }
 
 /// A kernel's error: the operator, then what is wrong.
@@ -274,23 +282,40 @@ fn guarded(
     })
 }
 
-/// The operator `GatherPairSum` (see the module's documentation).
-struct GatherPairSum;
+/// One operator of the domain: its name, the element types of its inputs (one f32 output) and
+/// the function that computes it.
+struct GnntrackOperator {
+    name: &'static str,
+    inputs: &'static [TensorElementType],
+    run: fn(&ComputeContext) -> ort::Result<()>,
+}
 
-impl Operator for GatherPairSum {
+/// The inputs of `GatherPairSum`: `a`, `b`, `src`, `dst`.
+const PAIR_SUM_INPUTS: [TensorElementType; 4] = [
+    TensorElementType::Float32,
+    TensorElementType::Float32,
+    TensorElementType::Int64,
+    TensorElementType::Int64,
+];
+
+/// The inputs of `MessageSum`: `w`, `m`, `h`, `src`, `dst`.
+const MESSAGE_SUM_INPUTS: [TensorElementType; 5] = [
+    TensorElementType::Float32,
+    TensorElementType::Float32,
+    TensorElementType::Float32,
+    TensorElementType::Int64,
+    TensorElementType::Int64,
+];
+
+impl Operator for GnntrackOperator {
     type Kernel<'attr> = BoxedKernel<'attr>;
 
     fn name(&self) -> &str {
-        "GatherPairSum"
+        self.name
     }
 
     fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        [
-            OperatorInput::required(TensorElementType::Float32),
-            OperatorInput::required(TensorElementType::Float32),
-            OperatorInput::required(TensorElementType::Int64),
-            OperatorInput::required(TensorElementType::Int64),
-        ]
+        self.inputs.iter().map(|&t| OperatorInput::required(t))
     }
 
     fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
@@ -298,15 +323,14 @@ impl Operator for GatherPairSum {
     }
 
     fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
-        Ok(Box::new(|ctx: &ComputeContext| {
-            guarded(
-                "GatherPairSum",
-                std::panic::AssertUnwindSafe(|| run_pair_sum(ctx)),
-            )
+        let (name, run) = (self.name, self.run);
+        Ok(Box::new(move |ctx: &ComputeContext| {
+            guarded(name, std::panic::AssertUnwindSafe(|| run(ctx)))
         }))
     }
 }
 
+/// Computes `GatherPairSum` (see the module's documentation).
 fn run_pair_sum(ctx: &ComputeContext) -> ort::Result<()> {
     const OP: &str = "GatherPairSum";
     let (a, b) = (input(ctx, OP, 0, "a")?, input(ctx, OP, 1, "b")?);
@@ -333,40 +357,7 @@ fn run_pair_sum(ctx: &ComputeContext) -> ort::Result<()> {
     gather_pair_sum(a, b, src, dst, out).map_err(to_ort)
 }
 
-/// The operator `MessageSum` (see the module's documentation).
-struct MessageSum;
-
-impl Operator for MessageSum {
-    type Kernel<'attr> = BoxedKernel<'attr>;
-
-    fn name(&self) -> &str {
-        "MessageSum"
-    }
-
-    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        [
-            OperatorInput::required(TensorElementType::Float32),
-            OperatorInput::required(TensorElementType::Float32),
-            OperatorInput::required(TensorElementType::Float32),
-            OperatorInput::required(TensorElementType::Int64),
-            OperatorInput::required(TensorElementType::Int64),
-        ]
-    }
-
-    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
-        [OperatorOutput::required(TensorElementType::Float32)]
-    }
-
-    fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
-        Ok(Box::new(|ctx: &ComputeContext| {
-            guarded(
-                "MessageSum",
-                std::panic::AssertUnwindSafe(|| run_message_sum(ctx)),
-            )
-        }))
-    }
-}
-
+/// Computes `MessageSum` (see the module's documentation).
 fn run_message_sum(ctx: &ComputeContext) -> ort::Result<()> {
     const OP: &str = "MessageSum";
     let (w, m, h) = (

@@ -2,8 +2,10 @@
 """Write the small ONNX models the inference tests load.
 
 Only the `onnx` package is needed (no PyTorch): every graph is built node by node with
-`onnx.helper`. Two valid models compute simple known functions that the Rust tests recompute
-independently; the other models each break one rule of the model contract (models/README.md).
+`onnx.helper` (the function bodies of the gnntrack operators come from
+models/train/optimize_onnx.py). Two valid models compute simple known functions that the Rust
+tests recompute independently; the other models each break one rule of the model contract
+(models/README.md).
 
 Usage: make_test_models.py OUT_DIR
 """
@@ -14,6 +16,9 @@ import sys
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "train"))
+from optimize_onnx import gnntrack_functions  # noqa: E402
 
 IR_VERSION = 10  # onnxruntime 1.31 reads IR versions up to 13; onnx 1.23 writes newer by default
 OPSET = 17
@@ -193,33 +198,15 @@ OPS_B = 0.05
 
 
 def decoy_functions():
-    """GatherPairSum with a difference and MessageSum with its two sums swapped."""
-    imports = [helper.make_opsetid("", 18)]
-    pair = helper.make_function("gnntrack", "GatherPairSum", ["a", "b", "src", "dst"], ["sum"], [
-        helper.make_node("Gather", ["a", "src"], ["a_src"], axis=0),
-        helper.make_node("Gather", ["b", "dst"], ["b_dst"], axis=0),
-        helper.make_node("Sub", ["a_src", "b_dst"], ["sum"]),
-    ], imports)
-    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
-    column = helper.make_tensor("column", TensorProto.INT64, [1], [1])
-    messages = helper.make_function("gnntrack", "MessageSum", ["w", "m", "h", "src", "dst"], ["rows"], [
-        helper.make_node("Constant", [], ["zero"], value=zero),
-        helper.make_node("Constant", [], ["column"], value=column),
-        helper.make_node("Shape", ["h"], ["n"], start=0, end=1),
-        helper.make_node("Shape", ["m"], ["k"], start=1, end=2),
-        helper.make_node("Concat", ["n", "k"], ["n_k"], axis=0),
-        helper.make_node("Expand", ["zero", "n_k"], ["zeros"]),
-        helper.make_node("Gather", ["m", "src"], ["m_src"], axis=0),
-        helper.make_node("Mul", ["w", "m_src"], ["to_dst"]),
-        helper.make_node("Unsqueeze", ["dst", "column"], ["dst_column"]),
-        helper.make_node("ScatterND", ["zeros", "dst_column", "to_dst"], ["incoming"], reduction="add"),
-        helper.make_node("Gather", ["m", "dst"], ["m_dst"], axis=0),
-        helper.make_node("Mul", ["w", "m_dst"], ["to_src"]),
-        helper.make_node("Unsqueeze", ["src", "column"], ["src_column"]),
-        helper.make_node("ScatterND", ["zeros", "src_column", "to_src"], ["outgoing"], reduction="add"),
-        helper.make_node("Concat", ["outgoing", "incoming", "h"], ["rows"], axis=1),
-    ], imports)
-    return [pair, messages]
+    """The bodies optimize_onnx.py writes for the gnntrack operators, changed: GatherPairSum
+    subtracts, MessageSum swaps its two sums."""
+    pair_sum, message_sum = gnntrack_functions(18)
+    for node in pair_sum.node:
+        if node.op_type == "Add":
+            node.op_type = "Sub"
+    rows = next(n for n in message_sum.node if n.op_type == "Concat" and "h" in n.input)
+    rows.input[0], rows.input[1] = rows.input[1], rows.input[0]
+    return [pair_sum, message_sum]
 
 
 def gnntrack_ops_model(functions=True):
