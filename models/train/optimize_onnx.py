@@ -109,6 +109,19 @@ def replace_node(graph, old, new):
         graph.node.insert(at + k, n)
 
 
+def column_of(graph, unsq):
+    """The vector i when `unsq` is `Unsqueeze(i, [1])` (axes as an input or, before opset 13, an
+    attribute), otherwise None."""
+    if unsq is None or unsq.op_type != "Unsqueeze":
+        return None
+    if len(unsq.input) > 1:
+        axes_value = constant(graph, unsq.input[1])
+        axes = None if axes_value is None else axes_value.tolist()
+    else:
+        axes = next((list(a.ints) for a in unsq.attribute if a.name == "axes"), None)
+    return unsq.input[0] if axes in ([1], [-1]) else None
+
+
 def gathernd_to_gather(graph):
     """Rewrite 1; returns how many lookups it replaced."""
     made = producers(graph)
@@ -117,14 +130,7 @@ def gathernd_to_gather(graph):
         if node.op_type != "GatherND" or any(a.name == "batch_dims" and a.i != 0 for a in node.attribute):
             continue
         unsq = made.get(node.input[1])
-        if unsq is None or unsq.op_type != "Unsqueeze":
-            continue
-        if len(unsq.input) > 1:
-            axes_value = constant(graph, unsq.input[1])
-            axes = None if axes_value is None else axes_value.tolist()
-        else:
-            axes = next((list(a.ints) for a in unsq.attribute if a.name == "axes"), None)
-        if axes not in ([1], [-1]):
+        if column_of(graph, unsq) is None:
             continue
         gather = helper.make_node("Gather", [node.input[0], unsq.input[0]], list(node.output), axis=0,
                                   name=(node.name or f"gathernd_{i}") + "_as_gather")
@@ -460,12 +466,12 @@ def gnntrack_functions(opset):
     return [pair_sum, message_sum]
 
 
-def is_zeros(graph, name):
+def is_zeros(graph, made, name):
     """Whether `name` is all zeros: a zero scalar expanded, a `ConstantOfShape` of zero, or a
-    reshape of such."""
-    node = producers(graph).get(name)
+    reshape of such (`made`: the producer of each value)."""
+    node = made.get(name)
     while node is not None and node.op_type == "Reshape":
-        node = producers(graph).get(node.input[0])
+        node = made.get(node.input[0])
     if node is None:
         return False
     if node.op_type == "ConstantOfShape":
@@ -482,19 +488,9 @@ def standard(node, op_type):
     return node is not None and node.op_type == op_type and node.domain in ("", "ai.onnx")
 
 
-def unsqueezed_column(graph, name):
-    """The vector i of `Unsqueeze(i, [1])`, or None."""
-    node = producers(graph).get(name)
-    if not standard(node, "Unsqueeze") or len(node.input) != 2:
-        return None
-    axes = constant(graph, node.input[1])
-    return node.input[0] if axes is not None and axes.tolist() in ([1], [-1]) else None
-
-
-def gated_row_sum(graph, shapes, name):
+def gated_row_sum(graph, made, shapes, name):
     """For the rows `Reshape(..(ScatterND(zeros[N, K], Unsqueeze(to, 1), w * m[via], add)), [-1,
-    K])` (rewrite 5's row sum of a gated message): (w, m, via, to, the nodes); otherwise None."""
-    made = producers(graph)
+    K])` (rewrite 5's row sum of a gated message): (w, m, via, to); otherwise None."""
     chain = []
     node = made.get(name)
     while standard(node, "Reshape"):
@@ -507,9 +503,10 @@ def gated_row_sum(graph, shapes, name):
     data, column, updates = node.input
     k = row_width(graph, shapes, data)
     target = constant(graph, chain[0].input[1])
-    if k is None or target is None or target.tolist() != [-1, k] or not is_zeros(graph, data):
+    if k is None or target is None or target.tolist() != [-1, k] or not is_zeros(graph, made, data):
         return None
-    to = unsqueezed_column(graph, column)
+    unsq = made.get(column)
+    to = column_of(graph, unsq) if standard(unsq, "Unsqueeze") else None
     mul = made.get(updates)
     if to is None or not standard(mul, "Mul"):
         return None
@@ -517,7 +514,7 @@ def gated_row_sum(graph, shapes, name):
         gather = made.get(rows)
         if standard(gather, "Gather") and all(
                 a.i == 0 for a in gather.attribute if a.name == "axis"):
-            return w, gather.input[0], gather.input[1], to, chain + [node, mul, gather]
+            return w, gather.input[0], gather.input[1], to
     return None
 
 
@@ -548,13 +545,14 @@ def gnntrack_operators(model):
                     "GatherPairSum", [a, b, src, dst], list(node.output), domain=GNNTRACK_DOMAIN,
                     name=f"{node.output[0]}.pair_sum")])
                 count += 1
+                made, users = producers(graph), consumers(graph)
         elif standard(node, "Concat") and len(node.input) == 3 and all(
                 a.i in (1, -1) for a in node.attribute if a.name == "axis"):
-            incoming = gated_row_sum(graph, shapes, node.input[0])
-            outgoing = gated_row_sum(graph, shapes, node.input[1])
+            incoming = gated_row_sum(graph, made, shapes, node.input[0])
+            outgoing = gated_row_sum(graph, made, shapes, node.input[1])
             if incoming is None or outgoing is None:
                 continue
-            (w, m, src, dst, _), (w2, m2, via, to, _) = incoming, outgoing
+            (w, m, src, dst), (w2, m2, via, to) = incoming, outgoing
             if (w, m) != (w2, m2) or (via, to) != (dst, src):
                 continue
             if [rank(shapes, x) for x in (w, m, node.input[2], src, dst)] != [2, 2, 2, 1, 1]:
@@ -563,8 +561,7 @@ def gnntrack_operators(model):
                 "MessageSum", [w, m, node.input[2], src, dst], list(node.output), domain=GNNTRACK_DOMAIN,
                 name=f"{node.output[0]}.message_sum")])
             count += 1
-        made = producers(graph)
-        users = consumers(graph)
+            made, users = producers(graph), consumers(graph)
     if count:
         opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
         if not any(o.domain == GNNTRACK_DOMAIN for o in model.opset_import):

@@ -43,6 +43,27 @@ def classifier(nodes, inits, name, opset):
     return model
 
 
+def edge_layer(out):
+    """Hits and edges embedded (`h`, `e`), then a dense layer on [h[src], h[dst], e] with the
+    lookups as the training export writes them (GatherND), its tanh into `out`; weights
+    node.w/b, edge.w/b, layer.w/b; constants row0, row1, axis1."""
+    return [
+        helper.make_node("Gather", ["edge_index", "row0"], ["src"], axis=0),
+        helper.make_node("Gather", ["edge_index", "row1"], ["dst"], axis=0),
+        helper.make_node("Gemm", ["node_features", "node.w", "node.b"], ["h_lin"], transB=1),
+        helper.make_node("Tanh", ["h_lin"], ["h"]),
+        helper.make_node("Gemm", ["edge_features", "edge.w", "edge.b"], ["e_lin"], transB=1),
+        helper.make_node("Tanh", ["e_lin"], ["e"]),
+        helper.make_node("Unsqueeze", ["src", "axis1"], ["src_col"]),
+        helper.make_node("Unsqueeze", ["dst", "axis1"], ["dst_col"]),
+        helper.make_node("GatherND", ["h", "src_col"], ["h_src"]),
+        helper.make_node("GatherND", ["h", "dst_col"], ["h_dst"]),
+        helper.make_node("Concat", ["h_src", "h_dst", "e"], ["cat"], axis=1),
+        helper.make_node("Gemm", ["cat", "layer.w", "layer.b"], ["layer"], transB=1),
+        helper.make_node("Tanh", ["layer"], [out]),
+    ]
+
+
 def small_classifier(seed=3):
     rng = np.random.default_rng(seed)
     weights = {
@@ -62,20 +83,7 @@ def small_classifier(seed=3):
         numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
         numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"),
     ]
-    nodes = [
-        helper.make_node("Gather", ["edge_index", "row0"], ["src"], axis=0),
-        helper.make_node("Gather", ["edge_index", "row1"], ["dst"], axis=0),
-        helper.make_node("Gemm", ["node_features", "node.w", "node.b"], ["h_lin"], transB=1),
-        helper.make_node("Tanh", ["h_lin"], ["h"]),
-        helper.make_node("Gemm", ["edge_features", "edge.w", "edge.b"], ["e_lin"], transB=1),
-        helper.make_node("Tanh", ["e_lin"], ["e"]),
-        helper.make_node("Unsqueeze", ["src", "axis1"], ["src_col"]),
-        helper.make_node("Unsqueeze", ["dst", "axis1"], ["dst_col"]),
-        helper.make_node("GatherND", ["h", "src_col"], ["h_src"]),
-        helper.make_node("GatherND", ["h", "dst_col"], ["h_dst"]),
-        helper.make_node("Concat", ["h_src", "h_dst", "e"], ["cat"], axis=1),
-        helper.make_node("Gemm", ["cat", "layer.w", "layer.b"], ["layer"], transB=1),
-        helper.make_node("Tanh", ["layer"], ["hidden"]),
+    nodes = edge_layer("hidden") + [
         helper.make_node("Gemm", ["hidden", "score.w", "score.b"], ["score_col"], transB=1),
         helper.make_node("Reshape", ["score_col", "flat"], ["score"]),
     ]
@@ -161,21 +169,8 @@ def interaction_round(seed=7):
     i64 = lambda v, name: numpy_helper.from_array(np.array(v, dtype=np.int64), name)
     inits += [i64(0, "row0"), i64(1, "row1"), i64([1], "axis1"), i64([-1], "flat"), i64(2, "k2"),
               i64(np.arange(2), "arange2"), i64([-1, 2], "rows2")]
-    nodes = [
-        helper.make_node("Gather", ["edge_index", "row0"], ["src"], axis=0),
-        helper.make_node("Gather", ["edge_index", "row1"], ["dst"], axis=0),
+    nodes = edge_layer("e2") + [
         helper.make_node("Shape", ["node_features"], ["shape"], start=0, end=1),
-        helper.make_node("Gemm", ["node_features", "node.w", "node.b"], ["h_lin"], transB=1),
-        helper.make_node("Tanh", ["h_lin"], ["h"]),
-        helper.make_node("Gemm", ["edge_features", "edge.w", "edge.b"], ["e_lin"], transB=1),
-        helper.make_node("Tanh", ["e_lin"], ["e"]),
-        helper.make_node("Unsqueeze", ["src", "axis1"], ["src_col"]),
-        helper.make_node("Unsqueeze", ["dst", "axis1"], ["dst_col"]),
-        helper.make_node("GatherND", ["h", "src_col"], ["h_src"]),
-        helper.make_node("GatherND", ["h", "dst_col"], ["h_dst"]),
-        helper.make_node("Concat", ["h_src", "h_dst", "e"], ["cat"], axis=1),
-        helper.make_node("Gemm", ["cat", "layer.w", "layer.b"], ["layer"], transB=1),
-        helper.make_node("Tanh", ["layer"], ["e2"]),
         helper.make_node("Gemm", ["e2", "gate.w", "gate.b"], ["gate_lin"], transB=1),
         helper.make_node("Sigmoid", ["gate_lin"], ["gate"]),
         helper.make_node("Gemm", ["h", "m.w", "m.b"], ["m"], transB=1),
