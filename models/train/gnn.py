@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 
-ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "hardtanh": nn.Hardtanh}
 
 
 def mlp(n_in, n_hidden, n_out, layers=2, final_activation=True, activation="tanh"):

@@ -124,8 +124,8 @@ def main():
     ap.add_argument("--no-sharing", action="store_true", help="separate weights per iteration (in)")
     ap.add_argument("--messages", choices=["node", "edge"], default="node",
                     help="in: messages projected from the sending hit's state (gathered per edge) or from the edge's new state")
-    ap.add_argument("--activation", choices=["tanh", "relu"], default="tanh",
-                    help="activation of the dense layers (in): tanh, or relu (fused into onnxruntime's dense layers)")
+    ap.add_argument("--activation", choices=["tanh", "relu", "hardtanh"], default="tanh",
+                    help="activation of the dense layers (in): tanh, relu (fused into onnxruntime's dense layers) or hardtanh (exported as Clip)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--patience", type=int, default=5, help="early stopping on the validation loss")
     ap.add_argument("--lr", type=float, default=3e-3)
