@@ -46,6 +46,8 @@ pub(crate) struct Taken {
     /// The track numbers best first, the order in which they were taken: the tail exchange
     /// breaks its ties in that order, so that its result does not depend on the numbering.
     pub(crate) best_first: Vec<u32>,
+    /// The first hit of each track's path, in the order of the tracks.
+    pub(crate) first_hits: Vec<u32>,
 }
 
 /// The buffers of the assignment, kept from one crossing to the next (at xi = 7 they hold
@@ -139,6 +141,10 @@ pub(crate) fn take_paths(
         .filter(|&r| state.is_taken[r])
         .map(|r| number_of[order[r] as usize])
         .collect();
+    let first_hits = found
+        .iter()
+        .map(|&(q, _)| paths.path(q as usize)[0])
+        .collect();
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
     log::debug!(
         "assignment: order {:.1} ms, best first {:.1} ms, sharing {:.1} ms, collecting {:.1} ms",
@@ -147,7 +153,11 @@ pub(crate) fn take_paths(
         ms(t2, t3),
         ms(t3, std::time::Instant::now())
     );
-    Taken { tracks, best_first }
+    Taken {
+        tracks,
+        best_first,
+        first_hits,
+    }
 }
 
 /// Step 3 of the module docs, when `config.swap_tails`: the tracks exchange tails in place.
@@ -162,7 +172,9 @@ pub(crate) fn exchange_tails(
 ) {
     if config.swap_tails {
         let start = std::time::Instant::now();
-        let Taken { tracks, best_first } = taken;
+        let Taken {
+            tracks, best_first, ..
+        } = taken;
         swap_tails(hits, tracks, best_first, edges, scores, config, true);
         log::debug!(
             "tail exchange {:.1} ms",

@@ -16,6 +16,11 @@
 //! 5. Each candidate gets a weighted least-squares fit of x(z) and y(z) (tracks are straight in
 //!    the field-free tracker), optionally dropping outliers, and a momentum estimate p = k / x
 //!    at the reference plane (x * p is constant behind the dipole).
+//!
+//! No path, assignment, tail exchange or piece reaches beyond a connected component of the
+//! edges scoring at least the lower of `path_cut` and the edge cut, so steps 1 to 3 run in
+//! groups of whole components side by side, one per worker thread, and give what one search over
+//! all hits gives.
 
 mod assign;
 mod components;
@@ -232,8 +237,33 @@ pub fn build_candidates(
 /// keeps its buffers builds the same candidates without that cost.
 #[derive(Debug, Default)]
 pub struct TrackBuffers {
+    /// One set per group of hits searched side by side.
+    groups: Vec<GroupBuffers>,
+}
+
+/// The tables of steps 1 to 3 for one group of hits.
+#[derive(Debug, Default)]
+struct GroupBuffers {
+    search: SearchBuffers,
+    /// The group's edges that take part in steps 1 to 3, and their scores.
+    edges: Vec<(u32, u32)>,
+    scores: Vec<f32>,
+}
+
+/// The tables of the path search and the assignment.
+#[derive(Debug, Default)]
+struct SearchBuffers {
     paths: paths::PathBuffers,
     assign: assign::AssignBuffers,
+}
+
+impl GroupBuffers {
+    fn trim(&mut self) {
+        self.search.paths.trim();
+        self.search.assign.trim();
+        trim(&mut self.edges);
+        trim(&mut self.scores);
+    }
 }
 
 /// Gives back the memory of a buffer that holds over four times what the last crossing used
@@ -245,8 +275,18 @@ pub(crate) fn trim<T>(buffer: &mut Vec<T>) {
     }
 }
 
+/// Below this many edges a crossing's hits are searched as one group.
+const GROUPS_FROM_EDGES: usize = 4096;
+
+/// The most groups of hits searched side by side (one per worker thread up to this).
+const MAX_GROUPS: usize = 16;
+
 /// [`build_candidates`] in the memory of `buffers` (of an earlier crossing, or new): the same
 /// candidates.
+///
+/// Steps 1 to 3 (paths, assignment, tail exchange) and the pieces for the recovery run in
+/// groups of whole components side by side, one per worker thread (see the module docs): they
+/// take about half the time of track building, much of it sequential within a group.
 pub fn build_candidates_in(
     hits: &Hits,
     edges: &[(u32, u32)],
@@ -254,10 +294,34 @@ pub fn build_candidates_in(
     config: &TrackConfig,
     buffers: &mut TrackBuffers,
 ) -> Vec<Candidate> {
-    debug_assert_eq!(edges.len(), scores.len());
-    let t0 = std::time::Instant::now();
+    let max_groups = if edges.len() < GROUPS_FROM_EDGES {
+        1
+    } else {
+        rayon::current_num_threads().min(MAX_GROUPS)
+    };
+    build_in_groups(hits, edges, scores, config, buffers, max_groups)
+}
+
+/// The tracks and leftover pieces of steps 1 to 3 (see the module docs) in one group of hits.
+struct GroupTracks {
+    /// Tracks in the order of their paths' first hits.
+    tracks: Vec<Vec<u32>>,
+    /// The first hit of each track's path (its place in that order).
+    first_hits: Vec<u32>,
+    /// With `join_pieces`: the pieces of the hits no track took, joined by edges at or above
+    /// the edge cut, each sorted, ordered by their smallest hit.
+    pieces: Option<Vec<Vec<u32>>>,
+}
+
+/// Steps 1 to 3 and the leftover pieces on the given edges.
+fn find_tracks(
+    hits: &Hits,
+    edges: &[(u32, u32)],
+    scores: &[f32],
+    config: &TrackConfig,
+    buffers: &mut SearchBuffers,
+) -> GroupTracks {
     let paths = buffers.paths.find(hits, edges, scores, config);
-    let t1 = std::time::Instant::now();
     let mut taken = assign::take_paths(hits, paths, config, &mut buffers.assign);
     // Pieces of the hits no track took, joined by edges above the cut: the tail exchange never
     // frees or takes a hit, so they are found beside it, from the tracks before it.
@@ -283,10 +347,165 @@ pub fn build_candidates_in(
             Some(connected_components(hits.len(), loose_edges, 1))
         },
     );
+    GroupTracks {
+        tracks: taken.tracks,
+        first_hits: taken.first_hits,
+        pieces,
+    }
+}
+
+/// Splits the hits into at most `max_groups` groups, each a set of whole connected components
+/// of the edges scoring at least `cut`, the largest components first, each to the group with
+/// the fewest edges so far. Returns each hit's group (hits without such edges are in group 0)
+/// and the number of groups.
+///
+/// With `cut` the lower of `path_cut` and the edge cut, no path, assignment, tail exchange or
+/// piece reaches across components: the groups can be searched side by side, and each finds
+/// what one search over all hits finds among its hits.
+fn split_into_groups(
+    n_hits: usize,
+    edges: &[(u32, u32)],
+    scores: &[f32],
+    cut: f32,
+    max_groups: usize,
+) -> (Vec<u8>, usize) {
+    // Rem's union-find: each hit points to a hit of its component with a lower index (or to
+    // itself, a root), so one ascending pass then finds every root.
+    let mut parent: Vec<u32> = (0..n_hits as u32).collect();
+    let mut n_edges = vec![0u32; n_hits];
+    for (&(a, b), _) in edges.iter().zip(scores).filter(|&(_, &s)| s >= cut) {
+        n_edges[a as usize] += 1;
+        let (mut x, mut y) = (a as usize, b as usize);
+        while parent[x] != parent[y] {
+            if parent[x] < parent[y] {
+                std::mem::swap(&mut x, &mut y);
+            }
+            // parent[x] > parent[y]: x's link moves down to y's parent, then on from x's old one.
+            let up = parent[x] as usize;
+            parent[x] = parent[y];
+            if up == x {
+                break;
+            }
+            x = up;
+        }
+    }
+    // Each hit's root (its parent has a lower index, whose root is known by then), and the
+    // edges of each component at its root.
+    let mut root_of = parent;
+    for h in 0..n_hits {
+        let root = root_of[root_of[h] as usize];
+        root_of[h] = root;
+        if root as usize != h {
+            n_edges[root as usize] += std::mem::take(&mut n_edges[h]);
+        }
+    }
+    let mut sizes: Vec<(u32, u32)> = (0..n_hits as u32)
+        .filter(|&h| n_edges[h as usize] > 0)
+        .map(|h| (n_edges[h as usize], h))
+        .collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    let n_groups = max_groups
+        .clamp(1, usize::from(u8::MAX))
+        .min(sizes.len().max(1));
+    let mut load = vec![0u64; n_groups];
+    let mut group_of_root = vec![0u8; n_hits];
+    for &(size, root) in &sizes {
+        let g = (0..n_groups).min_by_key(|&g| load[g]).unwrap_or(0);
+        load[g] += u64::from(size);
+        group_of_root[root as usize] = g as u8;
+    }
+    let group = root_of.iter().map(|&r| group_of_root[r as usize]).collect();
+    (group, n_groups)
+}
+
+/// `lists`, each ordered by its key, merged into one list ordered by key; equal keys keep the
+/// order of the lists.
+fn merge_by_key<T>(lists: Vec<Vec<(u32, T)>>) -> Vec<T> {
+    let mut merged = Vec::with_capacity(lists.iter().map(Vec::len).sum());
+    let mut heads: Vec<_> = lists
+        .into_iter()
+        .map(|l| l.into_iter().peekable())
+        .collect();
+    while let Some((_, i)) = heads
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, h)| Some((h.peek()?.0, i)))
+        .min()
+    {
+        merged.extend(heads[i].next().map(|(_, item)| item));
+    }
+    merged
+}
+
+/// [`build_candidates_in`] with steps 1 to 3 in at most `max_groups` groups of hits.
+fn build_in_groups(
+    hits: &Hits,
+    edges: &[(u32, u32)],
+    scores: &[f32],
+    config: &TrackConfig,
+    buffers: &mut TrackBuffers,
+    max_groups: usize,
+) -> Vec<Candidate> {
+    debug_assert_eq!(edges.len(), scores.len());
+    let t0 = std::time::Instant::now();
+    // Edges below both cuts take no part in steps 1 to 3.
+    let cut = config.path_cut.min(config.edge_cut());
+    let (group_of, n_groups) = if max_groups > 1 {
+        split_into_groups(hits.len(), edges, scores, cut, max_groups)
+    } else {
+        (Vec::new(), 1)
+    };
+    buffers.groups.resize_with(n_groups, GroupBuffers::default);
+    let found: Vec<GroupTracks> = if n_groups == 1 {
+        let search = &mut buffers.groups[0].search;
+        vec![find_tracks(hits, edges, scores, config, search)]
+    } else {
+        let group_of = &group_of;
+        buffers
+            .groups
+            .par_iter_mut()
+            .enumerate()
+            .map(|(g, buffers)| {
+                let GroupBuffers {
+                    search,
+                    edges: group_edges,
+                    scores: group_scores,
+                } = buffers;
+                // Without branches (the tests pass at random): counted, then each edge
+                // written to the next place, which advances when the edge is the group's.
+                let g = g as u8;
+                let of_group = |(&(a, _), &s): (&(u32, u32), &f32)| {
+                    usize::from((s >= cut) & (group_of[a as usize] == g))
+                };
+                let n: usize = edges.iter().zip(scores).map(of_group).sum();
+                group_edges.clear();
+                group_edges.resize(n + 1, (0, 0));
+                group_scores.clear();
+                group_scores.resize(n + 1, 0.0);
+                let mut at = 0;
+                for edge in edges.iter().zip(scores) {
+                    (group_edges[at], group_scores[at]) = (*edge.0, *edge.1);
+                    at += of_group(edge);
+                }
+                group_edges.truncate(n);
+                group_scores.truncate(n);
+                find_tracks(hits, group_edges, group_scores, config, search)
+            })
+            .collect()
+    };
+    // The tracks of all groups in the order of their paths' first hits, then the pieces by
+    // their smallest hits: the order of one search over all hits, which the recovery's
+    // choices among equals follow.
+    let mut track_lists = Vec::with_capacity(found.len());
+    let mut piece_lists = Vec::with_capacity(found.len());
+    for f in found {
+        track_lists.push(f.first_hits.into_iter().zip(f.tracks).collect());
+        piece_lists.extend(f.pieces.map(|p| p.into_iter().map(|c| (c[0], c)).collect()));
+    }
+    let mut groups = merge_by_key(track_lists);
     let t2 = std::time::Instant::now();
-    let mut groups = taken.tracks;
-    if let Some(pieces) = pieces {
-        groups.extend(pieces);
+    if config.join_pieces {
+        groups.extend(merge_by_key(piece_lists));
         groups = join_pieces(hits, groups, config);
     }
     let t3 = std::time::Instant::now();
@@ -336,15 +555,13 @@ pub fn build_candidates_in(
     candidates.truncate(order.len());
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
     log::debug!(
-        "track building: {} paths in {:.1} ms, assignment {:.1} ms, recovery {:.1} ms, fits {:.1} ms",
-        paths.len(),
-        ms(t0, t1),
-        ms(t1, t2),
+        "track building: search in {} groups {:.1} ms, recovery {:.1} ms, fits {:.1} ms",
+        n_groups,
+        ms(t0, t2),
         ms(t2, t3),
         ms(t3, std::time::Instant::now())
     );
-    buffers.paths.trim();
-    buffers.assign.trim();
+    buffers.groups.iter_mut().for_each(GroupBuffers::trim);
     candidates
 }
 
@@ -630,6 +847,55 @@ mod tests {
         );
     }
 
+    /// A crossing of `n_lines` lines (`track_hits`) with the edges between consecutive layers
+    /// within 2 mm of the line in x and of the hit in y: the true ones and accidental ones,
+    /// scored at random, the true ones higher (from `true_low`).
+    fn random_crossing(
+        r: &mut impl rand::Rng,
+        n_lines: usize,
+        seed: u64,
+    ) -> (Hits, Vec<(u32, u32)>, Vec<f32>) {
+        random_crossing_in(r, n_lines, seed, 6.0, 0.4)
+    }
+
+    /// [`random_crossing`] with the lines within +-`y_max` mm in y and true edges scoring from
+    /// `true_low` (lower values give more tangles, cut edges and pieces).
+    fn random_crossing_in(
+        r: &mut impl rand::Rng,
+        n_lines: usize,
+        seed: u64,
+        y_max: f64,
+        true_low: f32,
+    ) -> (Hits, Vec<(u32, u32)>, Vec<f32>) {
+        let lines: Vec<(f64, f64, f64, f64)> = (0..n_lines)
+            .map(|_| {
+                let x0 = r.random_range(60.0..500.0);
+                (x0, x0 / 2000.0, r.random_range(-y_max..y_max), 0.0)
+            })
+            .collect();
+        let h = track_hits(&lines, 0.005, seed);
+        let (mut edges, mut scores) = (Vec::new(), Vec::new());
+        for a in 0..h.len() as u32 {
+            for b in 0..h.len() as u32 {
+                let (ia, ib) = (a as usize, b as usize);
+                // x grows by x0 / 20 per layer on these lines.
+                let l = f64::from(h.layer[ia]);
+                let expected = h.x[ia] * (1.0 + 0.05 * (l + 1.0)) / (1.0 + 0.05 * l);
+                let near = (h.x[ib] - expected).abs() < 2.0 && (h.y[ia] - h.y[ib]).abs() < 2.0;
+                if h.layer[ib] == h.layer[ia] + 1 && near {
+                    edges.push((a, b));
+                    let truth = a / 4 == b / 4;
+                    scores.push(if truth {
+                        r.random_range(true_low..1.0)
+                    } else {
+                        r.random_range(0.0..0.6)
+                    });
+                }
+            }
+        }
+        (h, edges, scores)
+    }
+
     #[test]
     fn buffers_kept_from_one_crossing_to_the_next_give_the_same_candidates() {
         // Crossings of very different sizes one after the other, in the same buffers: what an
@@ -638,34 +904,7 @@ mod tests {
         let mut buffers = TrackBuffers::default();
         let mut built = 0;
         for (round, n_lines) in [120usize, 3, 400, 0, 60, 400].into_iter().enumerate() {
-            let lines: Vec<(f64, f64, f64, f64)> = (0..n_lines)
-                .map(|_| {
-                    let x0 = r.random_range(60.0..500.0);
-                    (x0, x0 / 2000.0, r.random_range(-6.0..6.0), 0.0)
-                })
-                .collect();
-            let h = track_hits(&lines, 0.005, round as u64);
-            // Edges between consecutive layers within 2 mm of the line in x and of the hit in
-            // y: the true ones and accidental ones, scored at random, the true ones higher.
-            let (mut edges, mut scores) = (Vec::new(), Vec::new());
-            for a in 0..h.len() as u32 {
-                for b in 0..h.len() as u32 {
-                    let (ia, ib) = (a as usize, b as usize);
-                    // x grows by x0 / 20 per layer on these lines.
-                    let l = f64::from(h.layer[ia]);
-                    let expected = h.x[ia] * (1.0 + 0.05 * (l + 1.0)) / (1.0 + 0.05 * l);
-                    let near = (h.x[ib] - expected).abs() < 2.0 && (h.y[ia] - h.y[ib]).abs() < 2.0;
-                    if h.layer[ib] == h.layer[ia] + 1 && near {
-                        edges.push((a, b));
-                        let truth = a / 4 == b / 4;
-                        scores.push(if truth {
-                            r.random_range(0.4..1.0)
-                        } else {
-                            r.random_range(0.0..0.6)
-                        });
-                    }
-                }
-            }
+            let (h, edges, scores) = random_crossing(&mut r, n_lines, round as u64);
             let cfg = TrackConfig::default();
             let fresh = build_candidates(&h, &edges, &scores, &cfg);
             let reused = build_candidates_in(&h, &edges, &scores, &cfg, &mut buffers);
@@ -676,6 +915,112 @@ mod tests {
             built > 500,
             "crossings with candidates to compare ({built})"
         );
+    }
+
+    #[test]
+    fn groups_of_hits_give_the_candidates_of_one_search() {
+        // Dense crossings (tangles, shared hits, tail exchanges, pieces) searched in 2 to 7
+        // groups, then as one group in the same buffers, under settings that move the cuts.
+        let mut r = rng(12);
+        let configs = [
+            TrackConfig::default(),
+            TrackConfig {
+                edge_cut: Some(0.01),
+                path_cut: 0.3,
+                ..TrackConfig::default()
+            },
+            TrackConfig {
+                join_pieces: false,
+                swap_tails: false,
+                ..TrackConfig::default()
+            },
+        ];
+        let mut buffers = TrackBuffers::default();
+        let mut built = 0;
+        for (round, n_lines) in [300usize, 600].into_iter().enumerate() {
+            let (h, edges, scores) =
+                random_crossing_in(&mut r, n_lines, 20 + round as u64, 1.0, 0.0);
+            for (c, cfg) in configs.iter().enumerate() {
+                let one =
+                    build_candidates_in(&h, &edges, &scores, cfg, &mut TrackBuffers::default());
+                let cut = cfg.path_cut.min(cfg.edge_cut());
+                for max_groups in [2, 3, 7, 1] {
+                    let (_, n_groups) =
+                        split_into_groups(h.len(), &edges, &scores, cut, max_groups);
+                    assert_eq!(
+                        n_groups, max_groups,
+                        "round {round}, config {c}: components enough"
+                    );
+                    let grouped =
+                        build_in_groups(&h, &edges, &scores, cfg, &mut buffers, max_groups);
+                    assert_eq!(
+                        grouped, one,
+                        "round {round}, config {c}, {max_groups} groups"
+                    );
+                }
+                built += one.len();
+            }
+        }
+        assert!(built > 1500, "candidates to compare ({built})");
+    }
+
+    #[test]
+    fn groups_hold_whole_components_and_share_the_edges_out() {
+        let mut r = rng(13);
+        for trial in 0..100 {
+            let n = r.random_range(2..400usize);
+            let m = r.random_range(0..3 * n);
+            let edges: Vec<(u32, u32)> = (0..m)
+                .map(|_| (r.random_range(0..n as u32), r.random_range(0..n as u32)))
+                .collect();
+            let scores: Vec<f32> = edges.iter().map(|_| r.random_range(0.0..1.0)).collect();
+            let (cut, max_groups) = (0.3, 1 + trial % 5);
+            let (group, n_groups) = split_into_groups(n, &edges, &scores, cut, max_groups);
+            assert!((1..=max_groups).contains(&n_groups), "trial {trial}");
+            let kept: Vec<(u32, u32)> = edges
+                .iter()
+                .zip(&scores)
+                .filter(|&(_, &s)| s >= cut)
+                .map(|(&e, _)| e)
+                .collect();
+            let mut load = vec![0usize; n_groups];
+            for &(a, b) in &kept {
+                assert_eq!(
+                    group[a as usize], group[b as usize],
+                    "trial {trial}: edge {a}-{b}"
+                );
+                load[usize::from(group[a as usize])] += 1;
+            }
+            // Largest first to the least loaded group: no group exceeds another by more than
+            // the largest component.
+            let largest = connected_components(n, kept.iter().copied(), 1)
+                .iter()
+                .map(|c| {
+                    kept.iter()
+                        .filter(|&&(a, _)| c.binary_search(&a).is_ok())
+                        .count()
+                })
+                .max()
+                .unwrap_or(0);
+            let (lo, hi) = (load.iter().min().unwrap(), load.iter().max().unwrap());
+            assert!(
+                hi - lo <= largest,
+                "trial {trial}: loads {load:?}, largest {largest}"
+            );
+            if kept.is_empty() {
+                assert!(group.iter().all(|&g| g == 0), "trial {trial}");
+            }
+        }
+    }
+
+    #[test]
+    fn lists_merge_by_key_in_list_order_among_equals() {
+        let merged = merge_by_key(vec![
+            vec![(1, "a1"), (4, "a4"), (4, "a4b"), (9, "a9")],
+            vec![],
+            vec![(0, "c0"), (4, "c4"), (10, "c10")],
+        ]);
+        assert_eq!(merged, ["c0", "a1", "a4", "a4b", "c4", "a9", "c10"]);
     }
 
     #[test]
