@@ -19,8 +19,8 @@
 //!
 //! No path, assignment, tail exchange or piece reaches beyond a connected component of the
 //! edges scoring at least the lower of `path_cut` and the edge cut, so steps 1 to 3 run in
-//! groups of whole components side by side, one per worker thread, and give what one search over
-//! all hits gives.
+//! groups of whole components side by side, one per worker thread (up to four), and give what
+//! one search over all hits gives.
 
 mod assign;
 mod components;
@@ -278,15 +278,18 @@ pub(crate) fn trim<T>(buffer: &mut Vec<T>) {
 /// Below this many edges a crossing's hits are searched as one group.
 const GROUPS_FROM_EDGES: usize = 4096;
 
-/// The most groups of hits searched side by side (one per worker thread up to this).
-const MAX_GROUPS: usize = 16;
+/// The most groups of hits searched side by side (one per worker thread up to this): each
+/// group's tables are indexed by hit (a few MB at xi = 7), and beyond a few groups the
+/// sequential share left in each is small beside the parallel steps within the groups.
+const MAX_GROUPS: usize = 4;
 
 /// [`build_candidates`] in the memory of `buffers` (of an earlier crossing, or new): the same
 /// candidates.
 ///
 /// Steps 1 to 3 (paths, assignment, tail exchange) and the pieces for the recovery run in
-/// groups of whole components side by side, one per worker thread (see the module docs): they
-/// take about half the time of track building, much of it sequential within a group.
+/// groups of whole components side by side, one per worker thread up to four (see the module
+/// docs): they take about half the time of track building, much of it sequential within a
+/// group.
 pub fn build_candidates_in(
     hits: &Hits,
     edges: &[(u32, u32)],
