@@ -28,6 +28,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -42,7 +43,7 @@ use crate::graph::{
 };
 use crate::hits::{HitColumns, HitError, HitTolerance, Hits, ValidatedHits};
 use crate::inference::{EdgeClassifier, EdgeIndex, GraphModel, InferenceConfig, InferenceError};
-use crate::tracks::{Candidate, TrackBuffers, TrackConfig, build_candidates_in};
+use crate::tracks::{Candidate, TrackBuffers, TrackConfig, build_candidates_in_groups};
 
 /// The default model, compiled into the library: a small interaction network fast enough for
 /// the CPU (see `models/README.md`).
@@ -357,6 +358,8 @@ pub struct Tracker {
     /// Idle work spaces: a crossing takes one (or makes one when all are busy) and gives it
     /// back, so that its memory is allocated once per concurrent caller, not per crossing.
     workspaces: Mutex<Vec<Workspace>>,
+    /// Crossings being reconstructed now (work spaces lent out).
+    in_flight: AtomicUsize,
 }
 
 /// What one crossing works in: a graph builder with its search scratch, the feature tensors
@@ -387,9 +390,25 @@ impl Workspace {
 struct Lease<'a> {
     pool: &'a Mutex<Vec<Workspace>>,
     workspace: Option<Workspace>,
+    /// The tracker's count of crossings in flight, this one included until the drop.
+    in_flight: &'a AtomicUsize,
 }
 
-impl Lease<'_> {
+impl<'a> Lease<'a> {
+    /// Lends `workspace` (from `pool`, or new) for one crossing, counted in `in_flight`.
+    fn new(
+        pool: &'a Mutex<Vec<Workspace>>,
+        workspace: Workspace,
+        in_flight: &'a AtomicUsize,
+    ) -> Lease<'a> {
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        Lease {
+            pool,
+            workspace: Some(workspace),
+            in_flight,
+        }
+    }
+
     fn get(&mut self) -> &mut Workspace {
         self.workspace.as_mut().expect("held until dropped")
     }
@@ -400,6 +419,7 @@ impl Drop for Lease<'_> {
         if let Some(w) = self.workspace.take() {
             self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(w);
         }
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -476,6 +496,7 @@ impl Tracker {
             graph_models,
             candidate_classifier,
             workspaces,
+            in_flight: AtomicUsize::new(0),
         })
     }
 
@@ -584,10 +605,7 @@ impl Tracker {
                 self.graph_models.clone(),
             )?),
         };
-        let mut lease = Lease {
-            pool: &self.workspaces,
-            workspace: Some(workspace),
-        };
+        let mut lease = Lease::new(&self.workspaces, workspace, &self.in_flight);
         let Workspace {
             builder,
             features,
@@ -653,7 +671,16 @@ impl Tracker {
         let t3 = Instant::now();
         edge_pairs.clear();
         edge_pairs.extend(graph.pairs());
-        let candidates = build_candidates_in(hits, edge_pairs, &scores, &self.tracks, tracks);
+        // Track building searches groups of hits side by side when this is the only crossing
+        // in flight: the groups trade some CPU time for latency, a trade that crossings
+        // sharing the worker threads would pay without the gain.
+        let groups = if self.in_flight.load(Ordering::Relaxed) > 1 {
+            1
+        } else {
+            rayon::current_num_threads()
+        };
+        let candidates =
+            build_candidates_in_groups(hits, edge_pairs, &scores, &self.tracks, tracks, groups);
         crate::tracks::trim(edge_pairs);
         // The work space is free for another crossing from here on.
         drop(lease);
