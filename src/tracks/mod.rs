@@ -473,14 +473,16 @@ fn build_in_groups(
     } else {
         (Vec::new(), 1)
     };
-    buffers.groups.resize_with(n_groups, GroupBuffers::default);
+    // Buffers of more groups than this crossing uses stay for a later one.
+    if buffers.groups.len() < n_groups {
+        buffers.groups.resize_with(n_groups, GroupBuffers::default);
+    }
     let found: Vec<GroupTracks> = if n_groups == 1 {
         let search = &mut buffers.groups[0].search;
         vec![find_tracks(hits, edges, scores, config, search)]
     } else {
         let group_of = &group_of;
-        buffers
-            .groups
+        buffers.groups[..n_groups]
             .par_iter_mut()
             .enumerate()
             .map(|(g, buffers)| {
