@@ -301,25 +301,6 @@ pub fn build_candidates_in(
     build_candidates_in_groups(hits, edges, scores, config, buffers, threads)
 }
 
-/// [`build_candidates_in`] with steps 1 to 3 in at most `max_groups` groups of hits side by
-/// side (at most four; one for crossings of fewer than 4,096 edges): one group takes the least
-/// CPU time, more take less time on an otherwise idle thread pool. The same candidates.
-pub fn build_candidates_in_groups(
-    hits: &Hits,
-    edges: &[(u32, u32)],
-    scores: &[f32],
-    config: &TrackConfig,
-    buffers: &mut TrackBuffers,
-    max_groups: usize,
-) -> Vec<Candidate> {
-    let max_groups = if edges.len() < GROUPS_FROM_EDGES {
-        1
-    } else {
-        max_groups.min(MAX_GROUPS)
-    };
-    build_in_groups(hits, edges, scores, config, buffers, max_groups)
-}
-
 /// The tracks and leftover pieces of steps 1 to 3 (see the module docs) in one group of hits.
 struct GroupTracks {
     /// Tracks in the order of their paths' first hits.
@@ -455,8 +436,10 @@ fn merge_by_key<T>(lists: Vec<Vec<(u32, T)>>) -> Vec<T> {
     merged
 }
 
-/// [`build_candidates_in`] with steps 1 to 3 in at most `max_groups` groups of hits.
-fn build_in_groups(
+/// [`build_candidates_in`] with steps 1 to 3 in at most `max_groups` groups of hits side by
+/// side (at most four; one for crossings of fewer than 4,096 edges): one group takes the least
+/// CPU time, more take less time on an otherwise idle thread pool. The same candidates.
+pub fn build_candidates_in_groups(
     hits: &Hits,
     edges: &[(u32, u32)],
     scores: &[f32],
@@ -466,6 +449,11 @@ fn build_in_groups(
 ) -> Vec<Candidate> {
     debug_assert_eq!(edges.len(), scores.len());
     let t0 = std::time::Instant::now();
+    let max_groups = if edges.len() < GROUPS_FROM_EDGES {
+        1
+    } else {
+        max_groups.min(MAX_GROUPS)
+    };
     // Edges below both cuts take no part in steps 1 to 3.
     let cut = config.path_cut.min(config.edge_cut());
     let (group_of, n_groups) = if max_groups > 1 {
@@ -939,7 +927,7 @@ mod tests {
 
     #[test]
     fn groups_of_hits_give_the_candidates_of_one_search() {
-        // Dense crossings (tangles, shared hits, tail exchanges, pieces) searched in 2 to 7
+        // Dense crossings (tangles, shared hits, tail exchanges, pieces) searched in 2 to 4
         // groups, then as one group in the same buffers, under settings that move the cuts.
         let mut r = rng(12);
         let configs = [
@@ -957,22 +945,29 @@ mod tests {
         ];
         let mut buffers = TrackBuffers::default();
         let mut built = 0;
-        for (round, n_lines) in [300usize, 600].into_iter().enumerate() {
+        for (round, n_lines) in [450usize, 700].into_iter().enumerate() {
             let (h, edges, scores) =
                 random_crossing_in(&mut r, n_lines, 20 + round as u64, 1.0, 0.0);
+            assert!(edges.len() >= GROUPS_FROM_EDGES, "{} edges", edges.len());
             for (c, cfg) in configs.iter().enumerate() {
-                let one =
-                    build_candidates_in(&h, &edges, &scores, cfg, &mut TrackBuffers::default());
+                let fresh = &mut TrackBuffers::default();
+                let one = build_candidates_in_groups(&h, &edges, &scores, cfg, fresh, 1);
                 let cut = cfg.path_cut.min(cfg.edge_cut());
-                for max_groups in [2, 3, 7, 1] {
+                for max_groups in [2, 3, 4, 1] {
                     let (_, n_groups) =
                         split_into_groups(h.len(), &edges, &scores, cut, max_groups);
                     assert_eq!(
                         n_groups, max_groups,
                         "round {round}, config {c}: components enough"
                     );
-                    let grouped =
-                        build_in_groups(&h, &edges, &scores, cfg, &mut buffers, max_groups);
+                    let grouped = build_candidates_in_groups(
+                        &h,
+                        &edges,
+                        &scores,
+                        cfg,
+                        &mut buffers,
+                        max_groups,
+                    );
                     assert_eq!(
                         grouped, one,
                         "round {round}, config {c}, {max_groups} groups"
