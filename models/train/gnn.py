@@ -48,7 +48,7 @@ class InteractionNetwork(nn.Module):
     """
 
     def __init__(self, n_node, n_edge, hidden=32, iterations=3, shared=True, message=None,
-                 activation="tanh", messages="node"):
+                 activation="tanh", messages="node", node_activation=None):
         super().__init__()
         if messages not in ("node", "edge"):
             raise ValueError(f"messages={messages!r}: expected 'node' or 'edge'")
@@ -57,7 +57,8 @@ class InteractionNetwork(nn.Module):
         self.edge_messages = messages == "edge"
         message = message or hidden
         act = {"activation": activation}
-        self.node_in = mlp(n_node, hidden, hidden, **act)
+        node_act = {"activation": node_activation or activation}
+        self.node_in = mlp(n_node, hidden, hidden, **node_act)
         self.edge_in = mlp(n_edge, hidden, hidden, **act)
         n_nets = 1 if shared else iterations
         self.edge_nets = nn.ModuleList(mlp(3 * hidden, hidden, hidden, **act) for _ in range(n_nets))
@@ -65,7 +66,7 @@ class InteractionNetwork(nn.Module):
         # Messages are projected to `message` features before aggregation: the scatter is the
         # costly op on CPU, so its width is kept small.
         self.message_nets = nn.ModuleList(nn.Linear(hidden, message) for _ in range(n_nets))
-        self.node_nets = nn.ModuleList(mlp(hidden + 2 * message, hidden, hidden, **act) for _ in range(n_nets))
+        self.node_nets = nn.ModuleList(mlp(hidden + 2 * message, hidden, hidden, **node_act) for _ in range(n_nets))
         self.out = mlp(3 * hidden, hidden, 1, final_activation=False, **act)
 
     def receptive_hops(self):
