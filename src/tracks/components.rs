@@ -69,14 +69,39 @@ pub fn connected_components(
     components
 }
 
+/// The lowest node of each node's connected component (a node without edges is its own),
+/// by Rem's union-find: each node points to a lower node of its component or to itself, so one
+/// ascending pass then finds every root, and the root of a component is its lowest node.
+/// Faster than [`UnionFind`] on the crossings' edge lists, which are ordered by inner hit.
+pub(crate) fn lowest_in_component(n: usize, edges: impl Iterator<Item = (u32, u32)>) -> Vec<u32> {
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    for (a, b) in edges {
+        let (mut x, mut y) = (a as usize, b as usize);
+        while parent[x] != parent[y] {
+            if parent[x] < parent[y] {
+                std::mem::swap(&mut x, &mut y);
+            }
+            // parent[x] > parent[y]: x's link moves down to y's parent, then on from x's old one.
+            let up = parent[x] as usize;
+            parent[x] = parent[y];
+            if up == x {
+                break;
+            }
+            x = up;
+        }
+    }
+    // A node's parent is lower, so its root is known by the time the pass reaches the node.
+    for i in 0..n {
+        parent[i] = parent[parent[i] as usize];
+    }
+    parent
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{RngExt, SeedableRng};
-
-    fn rng(seed: u64) -> rand_chacha::ChaCha8Rng {
-        rand_chacha::ChaCha8Rng::seed_from_u64(seed)
-    }
+    use crate::tracks::test_support::{random_edges, rng};
+    use rand::RngExt;
 
     /// Components by depth-first search over an adjacency matrix.
     fn brute_components(n: usize, edges: &[(u32, u32)], min_size: usize) -> Vec<Vec<u32>> {
@@ -119,16 +144,30 @@ mod tests {
         let mut r = rng(1);
         for trial in 0..200 {
             let n = r.random_range(1..60usize);
-            let m = r.random_range(0..2 * n);
-            let edges: Vec<(u32, u32)> = (0..m)
-                .map(|_| (r.random_range(0..n as u32), r.random_range(0..n as u32)))
-                .collect();
+            let edges = random_edges(&mut r, n, 2 * n);
             let min = 1 + trial % 4;
             assert_eq!(
                 connected_components(n, edges.iter().copied(), min),
                 brute_components(n, &edges, min),
                 "trial {trial}"
             );
+        }
+    }
+
+    #[test]
+    fn the_lowest_node_of_each_component_is_its_label() {
+        let mut r = rng(2);
+        for trial in 0..200 {
+            let n = r.random_range(1..300usize);
+            let edges = random_edges(&mut r, n, 2 * n);
+            let lowest = lowest_in_component(n, edges.iter().copied());
+            let mut expected: Vec<u32> = (0..n as u32).collect();
+            for c in connected_components(n, edges.iter().copied(), 1) {
+                for &i in &c {
+                    expected[i as usize] = c[0];
+                }
+            }
+            assert_eq!(lowest, expected, "trial {trial}");
         }
     }
 }

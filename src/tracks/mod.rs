@@ -368,32 +368,15 @@ fn split_into_groups(
     cut: f32,
     max_groups: usize,
 ) -> (Vec<u8>, usize) {
-    // Rem's union-find: each hit points to a hit of its component with a lower index (or to
-    // itself, a root), so one ascending pass then finds every root.
-    let mut parent: Vec<u32> = (0..n_hits as u32).collect();
+    // The edges of each hit out, counted on the way, then of each component at its root.
     let mut n_edges = vec![0u32; n_hits];
-    for (&(a, b), _) in edges.iter().zip(scores).filter(|&(_, &s)| s >= cut) {
-        n_edges[a as usize] += 1;
-        let (mut x, mut y) = (a as usize, b as usize);
-        while parent[x] != parent[y] {
-            if parent[x] < parent[y] {
-                std::mem::swap(&mut x, &mut y);
-            }
-            // parent[x] > parent[y]: x's link moves down to y's parent, then on from x's old one.
-            let up = parent[x] as usize;
-            parent[x] = parent[y];
-            if up == x {
-                break;
-            }
-            x = up;
-        }
-    }
-    // Each hit's root (its parent has a lower index, whose root is known by then), and the
-    // edges of each component at its root.
-    let mut root_of = parent;
-    for h in 0..n_hits {
-        let root = root_of[root_of[h] as usize];
-        root_of[h] = root;
+    let kept = edges.iter().zip(scores).filter(|&(_, &s)| s >= cut);
+    let root_of = components::lowest_in_component(
+        n_hits,
+        kept.map(|(&e, _)| e)
+            .inspect(|&(a, _)| n_edges[a as usize] += 1),
+    );
+    for (h, &root) in root_of.iter().enumerate() {
         if root as usize != h {
             n_edges[root as usize] += std::mem::take(&mut n_edges[h]);
         }
@@ -577,7 +560,7 @@ pub fn build_candidates_in_groups(
 mod tests {
     use super::*;
     use crate::hits::Hit;
-    use crate::tracks::test_support::{rng, track_hits};
+    use crate::tracks::test_support::{random_edges, rng, track_hits};
     use rand::RngExt;
 
     /// Edges along each 4-hit track of `track_hits`, except the segments listed in `cut`
@@ -984,10 +967,7 @@ mod tests {
         let mut r = rng(13);
         for trial in 0..100 {
             let n = r.random_range(2..400usize);
-            let m = r.random_range(0..3 * n);
-            let edges: Vec<(u32, u32)> = (0..m)
-                .map(|_| (r.random_range(0..n as u32), r.random_range(0..n as u32)))
-                .collect();
+            let edges = random_edges(&mut r, n, 3 * n);
             let scores: Vec<f32> = edges.iter().map(|_| r.random_range(0.0..1.0)).collect();
             let (cut, max_groups) = (0.3, 1 + trial % 5);
             let (group, n_groups) = split_into_groups(n, &edges, &scores, cut, max_groups);

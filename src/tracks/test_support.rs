@@ -36,3 +36,13 @@ pub(crate) fn track_hits(lines: &[(f64, f64, f64, f64)], noise_sigma: f64, seed:
     }
     h
 }
+
+/// `m` edges between random nodes below `n` (loops and repeats included); none when `n` is 0.
+pub(crate) fn random_edges(r: &mut impl rand::Rng, n: usize, m: usize) -> Vec<(u32, u32)> {
+    if n == 0 {
+        return Vec::new();
+    }
+    (0..r.random_range(0..m.max(1)))
+        .map(|_| (r.random_range(0..n as u32), r.random_range(0..n as u32)))
+        .collect()
+}
