@@ -267,6 +267,64 @@ mod tests {
     }
 
     #[test]
+    fn large_graphs_lose_exactly_their_shortcuts() {
+        use rand::{RngExt, SeedableRng};
+        use std::collections::HashMap;
+        // Hits on 4 layers x 2 staves along a line, edges to nearby hits of the next stave or
+        // layer, checked against the rule itself on every edge.
+        for seed in 0..4u64 {
+            let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let n: usize = r.random_range(10_000..20_000);
+            let slot: Vec<u32> = (0..n).map(|_| r.random_range(0..8u32)).collect();
+            let mut edges = Vec::new();
+            for a in 0..n {
+                for b in a.saturating_sub(12)..(a + 12).min(n) {
+                    let (la, sa, lb, sb) = (slot[a] / 2, slot[a] % 2, slot[b] / 2, slot[b] % 2);
+                    let kind = if la == lb && sa == 0 && sb == 1 {
+                        EdgeKind::Overlap
+                    } else if lb == la + 1 {
+                        EdgeKind::Next
+                    } else {
+                        continue;
+                    };
+                    if r.random_bool(0.5) {
+                        edges.push((a as u32, b as u32, kind));
+                    }
+                }
+            }
+            let g = graph(n, &edges);
+            // Each next edge x -> y goes when an overlap edge gives a path of two edges.
+            let kind_of: HashMap<(u32, u32), EdgeKind> =
+                edges.iter().map(|&(a, b, k)| ((a, b), k)).collect();
+            let is = |a: u32, b: u32, k: EdgeKind| kind_of.get(&(a, b)) == Some(&k);
+            let mut out = vec![Vec::new(); n];
+            for &(a, b, k) in &edges {
+                out[a as usize].push((b, k));
+            }
+            let shortcut = |x: u32, y: u32| {
+                out[x as usize].iter().any(|&(w, k)| match k {
+                    EdgeKind::Overlap => is(w, y, EdgeKind::Next),
+                    _ => is(w, y, EdgeKind::Overlap),
+                })
+            };
+            let expected: Vec<(u32, u32)> = g
+                .pairs()
+                .zip(&g.kind)
+                .filter(|&((x, y), &k)| k != EdgeKind::Next || !shortcut(x, y))
+                .map(|(p, _)| p)
+                .collect();
+            assert!(expected.len() < g.len(), "seed {seed}: no shortcut to drop");
+            // Twice through the same scratch, whose tables are reused.
+            let mut scratch = Scratch::default();
+            for _ in 0..2 {
+                let mut pruned = g.clone();
+                drop_shortcuts(&mut pruned, &mut scratch);
+                assert_eq!(pruned.pairs().collect::<Vec<_>>(), expected, "seed {seed}");
+            }
+        }
+    }
+
+    #[test]
     fn graphs_without_overlap_edges_are_unchanged() {
         use EdgeKind::*;
         let g = graph(4, &[(0, 2, Skip), (0, 1, Next), (1, 2, Next), (3, 2, Next)]);
