@@ -500,22 +500,34 @@ pub fn build_candidates_in_groups(
         groups = join_pieces(hits, groups, config);
     }
     let t3 = std::time::Instant::now();
-    let candidates: Vec<Candidate> = groups
+    // One slot per group, each written in its place side by side: the candidates (about 150
+    // bytes each) are not gathered from the threads' lists into a new vector.
+    let min_hits = config.min_hits;
+    let mut slots: Vec<Option<Candidate>> = groups
         .into_par_iter()
-        .filter(|g| g.len() >= config.min_hits)
-        .filter_map(|g| fit::fit_candidate(hits, g, config))
-        .filter(|c| c.hits.len() >= config.min_hits)
+        .map(|g| {
+            (g.len() >= min_hits)
+                .then(|| fit::fit_candidate(hits, g, config))
+                .flatten()
+                .filter(|c| c.hits.len() >= min_hits)
+        })
         .collect();
     // Two candidates with the same hits are one track. Sorted through indices (a candidate is
     // too large to move around cheaply): first as plain integers, first hit then index, then
     // each run sharing a first hit (rare) by its whole hit list.
-    let hits_at = |key: u64| &candidates[(key & u64::from(u32::MAX)) as usize].hits;
-    let mut order: Vec<u64> = candidates
+    let hits_at = |key: u64| {
+        let slot = &slots[(key & u64::from(u32::MAX)) as usize];
+        slot.as_ref().map_or(&[][..], |c| &c.hits[..])
+    };
+    let mut order: Vec<u64> = slots
         .par_iter()
         .enumerate()
-        .map(|(k, c)| (u64::from(c.hits.first().copied().unwrap_or(0)) << 32) | k as u64)
+        .filter_map(|(k, c)| {
+            let first = c.as_ref()?.hits.first().copied().unwrap_or(0);
+            Some((u64::from(first) << 32) | k as u64)
+        })
         .collect();
-    order.sort_unstable();
+    order.par_sort_unstable();
     for run in order.chunk_by_mut(|a, b| a >> 32 == b >> 32) {
         if run.len() > 1 {
             run.sort_unstable_by(|&a, &b| hits_at(a).cmp(hits_at(b)).then(a.cmp(&b)));
@@ -523,11 +535,10 @@ pub fn build_candidates_in_groups(
     }
     // Only keys with the same first hit can have the same hits.
     order.dedup_by(|a, b| *a >> 32 == *b >> 32 && hits_at(*a) == hits_at(*b));
-    // The kept candidates put in that order in place, the others after them and dropped: a
-    // second vector of candidates would be fresh memory, whose first touch costs more than the
-    // moves (about 2,000 pages at xi = 7).
-    let mut candidates = candidates;
-    let mut place = vec![u32::MAX; candidates.len()];
+    // The kept candidates put in that order in place, the others after them; then the slots
+    // become the candidates in their own memory (a new vector would be fresh memory, whose
+    // first touch costs more than the moves: about 2,000 pages at xi = 7).
+    let mut place = vec![u32::MAX; slots.len()];
     for (k, &key) in order.iter().enumerate() {
         place[(key & u64::from(u32::MAX)) as usize] = k as u32;
     }
@@ -535,15 +546,17 @@ pub fn build_candidates_in_groups(
     for (at, p) in (order.len() as u32..).zip(dropped) {
         *p = at;
     }
-    for i in 0..candidates.len() {
+    for i in 0..slots.len() {
         // Follow the cycle through i until i holds the candidate that belongs there.
         while place[i] as usize != i {
             let j = place[i] as usize;
-            candidates.swap(i, j);
+            slots.swap(i, j);
             place.swap(i, j);
         }
     }
-    candidates.truncate(order.len());
+    slots.truncate(order.len());
+    let candidates: Vec<Candidate> = slots.into_iter().map_while(|c| c).collect();
+    debug_assert_eq!(candidates.len(), order.len());
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
     log::debug!(
         "track building: search ({} groups) {:.1} ms, recovery {:.1} ms, fits {:.1} ms",
