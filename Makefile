@@ -2,6 +2,14 @@
 CARGO ?= cargo
 PYTHON ?= python3
 
+# Empty: a portable build (the x86-64 baseline). A CPU name for rustc's `-C target-cpu`
+# (`x86-64-v3`, `native`, ...) builds everything for that CPU; the tracker then refuses to
+# start on a CPU without its extensions.
+GNNTRACK_TARGET_CPU ?=
+ifneq ($(strip $(GNNTRACK_TARGET_CPU)),)
+export RUSTFLAGS += -C target-cpu=$(GNNTRACK_TARGET_CPU)
+endif
+
 # Python tools of the tests: `onnx` writes the test models, the `onnxruntime` wheel provides
 # libonnxruntime.so (found by the library's own discovery in .venv). Nothing else uses Python.
 VENV := .venv

@@ -423,10 +423,25 @@ impl Drop for Lease<'_> {
     }
 }
 
+/// `Ok` when the CPU has every instruction-set extension the build uses (`missing` lists those
+/// it lacks), else the configuration error that names them.
+fn cpu_supports_build(missing: &[&str]) -> Result<(), TrackerError> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(TrackerError::Config(format!(
+        "this build of gnntrack uses {} (built with GNNTRACK_TARGET_CPU), but this CPU lacks {}: \
+         use a portable build or one for this CPU",
+        crate::build_cpu_features().join(", "),
+        missing.join(", ")
+    )))
+}
+
 impl Tracker {
     /// Loads the geometry and the model (checking its contract against this tracker's features
     /// and graph settings) and starts the execution provider.
     pub fn new(config: TrackerConfig) -> Result<Tracker, TrackerError> {
+        cpu_supports_build(&crate::missing_cpu_features())?;
         config.validate()?;
         let detector = Detector::from_name_or_path(&config.geometry)?;
         let graph_table = toml::Table::try_from(&config.graph)
@@ -709,5 +724,20 @@ impl Tracker {
                 },
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cpu_without_the_builds_extensions_is_refused_by_name() {
+        assert!(cpu_supports_build(&[]).is_ok());
+        let err = cpu_supports_build(&["avx2", "fma"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        let message = err.to_string();
+        assert!(message.contains("lacks avx2, fma"), "{message}");
+        assert!(message.contains("GNNTRACK_TARGET_CPU"), "{message}");
     }
 }

@@ -144,10 +144,11 @@ pub fn bench_pipeline(args: BenchPipelineArgs) -> CliResult {
     let rss_reset = perf::reset_peak_rss();
     let repeat = args.repeat.max(1);
     let model_line = format!(
-        "model {} on {}, {} threads available; times are medians of {repeat} warm runs",
+        "model {} on {}, {} threads available, {}; times are medians of {repeat} warm runs",
         info.name,
         tracker.classifier().provider(),
         rayon::current_num_threads(),
+        build_line(),
     );
     let limits_lines = [
         format!("peak f32 rate: {}", peak.describe()),
@@ -470,5 +471,16 @@ pub(super) fn print_columns(header: &[&str], rows: &[Vec<String>]) {
     println!("{}", line(header.to_vec()));
     for r in rows {
         println!("{}", line(r.iter().map(String::as_str).collect()));
+    }
+}
+
+/// What the library was compiled for: the portable x86-64 baseline, or the extensions of
+/// `GNNTRACK_TARGET_CPU`.
+fn build_line() -> String {
+    let features = gnntrack::build_cpu_features();
+    if features.is_empty() {
+        "portable build".to_string()
+    } else {
+        format!("build for {}", features.join(", "))
     }
 }
