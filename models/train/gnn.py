@@ -48,7 +48,7 @@ class InteractionNetwork(nn.Module):
     """
 
     def __init__(self, n_node, n_edge, hidden=32, iterations=3, shared=True, message=None,
-                 activation="tanh", messages="node", node_activation=None):
+                 activation="tanh", messages="node", node_activation=None, node_layers=2):
         super().__init__()
         if messages not in ("node", "edge"):
             raise ValueError(f"messages={messages!r}: expected 'node' or 'edge'")
@@ -66,7 +66,8 @@ class InteractionNetwork(nn.Module):
         # Messages are projected to `message` features before aggregation: the scatter is the
         # costly op on CPU, so its width is kept small.
         self.message_nets = nn.ModuleList(nn.Linear(hidden, message) for _ in range(n_nets))
-        self.node_nets = nn.ModuleList(mlp(hidden + 2 * message, hidden, hidden, **node_act) for _ in range(n_nets))
+        self.node_nets = nn.ModuleList(mlp(hidden + 2 * message, hidden, hidden, layers=node_layers, **node_act)
+                                       for _ in range(n_nets))
         self.out = mlp(3 * hidden, hidden, 1, final_activation=False, **act)
 
     def receptive_hops(self):

@@ -126,6 +126,8 @@ def main():
                     help="in: messages projected from the sending hit's state (gathered per edge) or from the edge's new state")
     ap.add_argument("--activation", choices=["tanh", "relu", "hardtanh"], default="tanh",
                     help="activation of the dense layers (in): tanh, relu (fused into onnxruntime's dense layers) or hardtanh (exported as Clip)")
+    ap.add_argument("--node-layers", type=int, default=2,
+                    help="dense layers of the hits' update network (in)")
     ap.add_argument("--node-activation", choices=["tanh", "relu", "hardtanh"], default=None,
                     help="activation of the hits' networks (in; default: --activation), the edges' keep --activation")
     ap.add_argument("--epochs", type=int, default=30)
@@ -157,7 +159,7 @@ def main():
     n_node = key(graphs[0], "node_features").shape[1]
     n_edge = key(graphs[0], "edge_features").shape[1]
     if args.arch == "in":
-        model = gnn.build("in", n_node, n_edge, hidden=args.hidden, iterations=args.iterations, shared=not args.no_sharing, message=args.message or None, activation=args.activation, messages=args.messages, node_activation=args.node_activation)
+        model = gnn.build("in", n_node, n_edge, hidden=args.hidden, iterations=args.iterations, shared=not args.no_sharing, message=args.message or None, activation=args.activation, messages=args.messages, node_activation=args.node_activation, node_layers=args.node_layers)
     else:
         model = gnn.build("gat", n_node, n_edge, hidden=args.hidden, heads=args.heads, layers=args.iterations)
     n_params = sum(p.numel() for p in model.parameters())
@@ -209,7 +211,8 @@ def main():
     if args.arch == "in":
         config |= {"iterations": args.iterations, "shared": not args.no_sharing, "message": args.message or None,
                    "activation": args.activation, "messages": args.messages,
-                   "node_activation": args.node_activation or args.activation}
+                   "node_activation": args.node_activation or args.activation,
+                   "node_layers": args.node_layers}
     else:
         config |= {"heads": args.heads, "layers": args.iterations}
     torch.save({"config": config, "weights": model.state_dict()}, out.with_suffix(".pt"))
