@@ -423,6 +423,13 @@ impl Drop for Lease<'_> {
     }
 }
 
+/// `Ok` when this CPU has every instruction-set extension the build uses, else the
+/// configuration error that names the missing ones: checked by every constructor that runs
+/// the library's code on data (trackers here; graph models and hit files in the C API).
+pub(crate) fn check_cpu() -> Result<(), TrackerError> {
+    cpu_supports_build(&crate::missing_cpu_features())
+}
+
 /// `Ok` when the CPU has every instruction-set extension the build uses (`missing` lists those
 /// it lacks), else the configuration error that names them.
 fn cpu_supports_build(missing: &[&str]) -> Result<(), TrackerError> {
@@ -441,7 +448,7 @@ impl Tracker {
     /// Loads the geometry and the model (checking its contract against this tracker's features
     /// and graph settings) and starts the execution provider.
     pub fn new(config: TrackerConfig) -> Result<Tracker, TrackerError> {
-        cpu_supports_build(&crate::missing_cpu_features())?;
+        check_cpu()?;
         config.validate()?;
         let detector = Detector::from_name_or_path(&config.geometry)?;
         let graph_table = toml::Table::try_from(&config.graph)

@@ -127,6 +127,7 @@ pub unsafe extern "C" fn gnntrack_graph_model_load(
         if out.is_null() {
             return Err(null("out"));
         }
+        crate::pipeline::check_cpu()?;
         // SAFETY: per the function's contract.
         let inference = match unsafe { config.as_ref() } {
             Some(c) => c.inner.inference.clone(),

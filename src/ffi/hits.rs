@@ -100,6 +100,7 @@ pub unsafe extern "C" fn gnntrack_hit_file_read(
         if out.is_null() {
             return Err(null("out"));
         }
+        crate::pipeline::check_cpu()?;
         let (hits, format) = read_hits(Path::new(path))?;
         let file = Box::new(gnntrack_hit_file {
             layer: hits.layer.iter().map(|&l| i32::from(l)).collect(),
