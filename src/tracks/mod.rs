@@ -555,6 +555,8 @@ pub fn build_candidates_in_groups(
         }
     }
     slots.truncate(order.len());
+    // Collected in place: an `Option<Candidate>` is the size of a candidate, and the standard
+    // library reuses the vector's memory for such a conversion.
     let candidates: Vec<Candidate> = slots.into_iter().map_while(|c| c).collect();
     debug_assert_eq!(candidates.len(), order.len());
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
