@@ -16,7 +16,7 @@
 //! How the parts are cut: connected components are packed whole into parts of up to `target`
 //! edges (they need no halo); a larger component is cut into consecutive slices of its
 //! breadth-first order, a banded order in which each slice touches few others, so the halos
-//! stay thin (about 14 % more edges in all at xi = 7 with 16 k edges per part). In denser
+//! stay thin (about 14 % more edges in all at xi = 7 with 8 k edges per part). In denser
 //! graphs the halos grow (a hit has more neighbours within k edges), and the caller takes
 //! larger parts (see [`Plan::halo_ratio`]).
 
