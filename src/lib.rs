@@ -34,53 +34,47 @@ pub mod tracks;
 /// Version of the library (the crate version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Each instruction-set extension beyond the x86-64 baseline that a build may use: its name,
+/// whether this build uses it and whether the CPU running this process has it.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+fn cpu_extensions() -> Vec<(&'static str, bool, bool)> {
+    macro_rules! extensions {
+        ($($name:tt),*) => {
+            vec![$((
+                $name,
+                cfg!(target_feature = $name),
+                std::arch::is_x86_feature_detected!($name),
+            )),*]
+        };
+    }
+    extensions!(
+        "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "avx", "avx2", "fma", "bmi1", "bmi2",
+        "f16c", "lzcnt", "movbe", "avx512f", "avx512bw", "avx512vl"
+    )
+}
+
+/// No extensions are listed off x86.
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+fn cpu_extensions() -> Vec<(&'static str, bool, bool)> {
+    Vec::new()
+}
+
 /// The instruction-set extensions beyond the x86-64 baseline that this build of the library
 /// uses throughout: none for the portable build, those of the CPU named at build time with
 /// `GNNTRACK_TARGET_CPU` (for example `x86-64-v3`: AVX2, FMA, BMI and the rest) otherwise.
 pub fn build_cpu_features() -> Vec<&'static str> {
-    let mut features = Vec::new();
-    macro_rules! compiled {
-        ($($name:tt),*) => {
-            $(if cfg!(target_feature = $name) {
-                features.push($name);
-            })*
-        };
-    }
-    compiled!(
-        "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "avx", "avx2", "fma", "bmi1", "bmi2",
-        "f16c", "lzcnt", "movbe", "avx512f", "avx512bw", "avx512vl"
-    );
-    features
+    cpu_extensions()
+        .into_iter()
+        .filter_map(|(name, built, _)| built.then_some(name))
+        .collect()
 }
 
 /// Those of [`build_cpu_features`] that the CPU running this process lacks: a tracker refuses
 /// to start on such a CPU, where the build's instructions would stop the process.
 pub fn missing_cpu_features() -> Vec<&'static str> {
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    let has = |name: &str| match name {
-        "sse3" => std::arch::is_x86_feature_detected!("sse3"),
-        "ssse3" => std::arch::is_x86_feature_detected!("ssse3"),
-        "sse4.1" => std::arch::is_x86_feature_detected!("sse4.1"),
-        "sse4.2" => std::arch::is_x86_feature_detected!("sse4.2"),
-        "popcnt" => std::arch::is_x86_feature_detected!("popcnt"),
-        "avx" => std::arch::is_x86_feature_detected!("avx"),
-        "avx2" => std::arch::is_x86_feature_detected!("avx2"),
-        "fma" => std::arch::is_x86_feature_detected!("fma"),
-        "bmi1" => std::arch::is_x86_feature_detected!("bmi1"),
-        "bmi2" => std::arch::is_x86_feature_detected!("bmi2"),
-        "f16c" => std::arch::is_x86_feature_detected!("f16c"),
-        "lzcnt" => std::arch::is_x86_feature_detected!("lzcnt"),
-        "movbe" => std::arch::is_x86_feature_detected!("movbe"),
-        "avx512f" => std::arch::is_x86_feature_detected!("avx512f"),
-        "avx512bw" => std::arch::is_x86_feature_detected!("avx512bw"),
-        "avx512vl" => std::arch::is_x86_feature_detected!("avx512vl"),
-        _ => true,
-    };
-    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
-    let has = |_: &str| true;
-    build_cpu_features()
+    cpu_extensions()
         .into_iter()
-        .filter(|&f| !has(f))
+        .filter_map(|(name, built, present)| (built && !present).then_some(name))
         .collect()
 }
 
