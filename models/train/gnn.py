@@ -15,12 +15,15 @@ from torch import nn
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "hardtanh": nn.Hardtanh}
 
 
-def mlp(n_in, n_hidden, n_out, layers=2, final_activation=True, activation="tanh"):
+def mlp(n_in, n_hidden, n_out, layers=2, final_activation=True, activation="tanh",
+        inner_activation=None):
+    """Dense layers; `inner_activation` (default: `activation`) follows the hidden layers."""
     act = ACTIVATIONS[activation]
+    inner = ACTIVATIONS[inner_activation or activation]
     mods = []
     d = n_in
     for _ in range(layers - 1):
-        mods += [nn.Linear(d, n_hidden), act()]
+        mods += [nn.Linear(d, n_hidden), inner()]
         d = n_hidden
     mods.append(nn.Linear(d, n_out))
     if final_activation:
@@ -48,7 +51,8 @@ class InteractionNetwork(nn.Module):
     """
 
     def __init__(self, n_node, n_edge, hidden=32, iterations=3, shared=True, message=None,
-                 activation="tanh", messages="node", node_activation=None, node_layers=2):
+                 activation="tanh", messages="node", node_activation=None, node_layers=2,
+                 inner_activation=None):
         super().__init__()
         if messages not in ("node", "edge"):
             raise ValueError(f"messages={messages!r}: expected 'node' or 'edge'")
@@ -56,8 +60,8 @@ class InteractionNetwork(nn.Module):
         self.shared = shared
         self.edge_messages = messages == "edge"
         message = message or hidden
-        act = {"activation": activation}
-        node_act = {"activation": node_activation or activation}
+        act = {"activation": activation, "inner_activation": inner_activation}
+        node_act = {"activation": node_activation or activation, "inner_activation": inner_activation}
         self.node_in = mlp(n_node, hidden, hidden, **node_act)
         self.edge_in = mlp(n_edge, hidden, hidden, **act)
         n_nets = 1 if shared else iterations

@@ -130,6 +130,8 @@ def main():
                     help="dense layers of the hits' update network (in)")
     ap.add_argument("--node-activation", choices=["tanh", "relu", "hardtanh"], default=None,
                     help="activation of the hits' networks (in; default: --activation), the edges' keep --activation")
+    ap.add_argument("--inner-activation", choices=["tanh", "relu", "hardtanh"], default=None,
+                    help="activation after the hidden layer of each network (in; default: the network's own), the last layer keeps it")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--patience", type=int, default=5, help="early stopping on the validation loss")
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -159,7 +161,7 @@ def main():
     n_node = key(graphs[0], "node_features").shape[1]
     n_edge = key(graphs[0], "edge_features").shape[1]
     if args.arch == "in":
-        model = gnn.build("in", n_node, n_edge, hidden=args.hidden, iterations=args.iterations, shared=not args.no_sharing, message=args.message or None, activation=args.activation, messages=args.messages, node_activation=args.node_activation, node_layers=args.node_layers)
+        model = gnn.build("in", n_node, n_edge, hidden=args.hidden, iterations=args.iterations, shared=not args.no_sharing, message=args.message or None, activation=args.activation, messages=args.messages, node_activation=args.node_activation, node_layers=args.node_layers, inner_activation=args.inner_activation)
     else:
         model = gnn.build("gat", n_node, n_edge, hidden=args.hidden, heads=args.heads, layers=args.iterations)
     n_params = sum(p.numel() for p in model.parameters())
@@ -199,10 +201,10 @@ def main():
     plot_loss(history, out.with_suffix(".loss.png"))
     name = args.name or out.stem
     export.to_onnx(model, graphs[0], manifest, out, name=name, version=args.version, edge_cut=args.edge_cut,
-                   description=f"{args.arch} hidden={args.hidden} iterations={args.iterations} message={args.message or args.hidden} activation={args.activation} node_activation={args.node_activation or args.activation} messages={args.messages} params={n_params}")
+                   description=f"{args.arch} hidden={args.hidden} iterations={args.iterations} message={args.message or args.hidden} activation={args.activation} node_activation={args.node_activation or args.activation} inner_activation={args.inner_activation or 'same'} messages={args.messages} params={n_params}")
     info = {"name": name, "arch": args.arch, "hidden": args.hidden, "iterations": args.iterations,
             "activation": args.activation, "node_activation": args.node_activation or args.activation,
-            "messages": args.messages,
+            "inner_activation": args.inner_activation, "messages": args.messages,
             "parameters": n_params, "epochs_run": len(history), "best_epoch": best[2],
             "train_seconds": round(train_seconds), "val_edge_efficiency": eff, "val_edge_purity": pur,
             "seed": args.seed, "graphs": len(graphs)}
@@ -212,7 +214,7 @@ def main():
         config |= {"iterations": args.iterations, "shared": not args.no_sharing, "message": args.message or None,
                    "activation": args.activation, "messages": args.messages,
                    "node_activation": args.node_activation or args.activation,
-                   "node_layers": args.node_layers}
+                   "node_layers": args.node_layers, "inner_activation": args.inner_activation}
     else:
         config |= {"heads": args.heads, "layers": args.iterations}
     torch.save({"config": config, "weights": model.state_dict()}, out.with_suffix(".pt"))
