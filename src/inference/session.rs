@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use ort::session::SessionInputValue;
 use ort::value::{Tensor, TensorRef};
@@ -442,21 +442,34 @@ impl EdgeClassifier {
         let n_edges = plan.src.len();
         // Every edge is the core edge of exactly one part, so each slot is written once.
         let scores: Vec<AtomicU32> = (0..n_edges).map(|_| AtomicU32::new(0)).collect();
-        let done: Vec<(usize, Result<(), InferenceError>)> = (0..parts.len())
+        // Each worker takes the next part in the plan's order until none is left. The plan
+        // puts the slices of large components first and ends with the packs of small ones,
+        // so the parts left at the end are short and the workers finish close together (a
+        // split of the list into halves, one per thread, left one idle for up to a part).
+        let next = AtomicUsize::new(0);
+        let workers = rayon::current_num_threads().clamp(1, parts.len().max(1));
+        let done: Vec<(usize, Result<(), InferenceError>)> = (0..workers)
             .into_par_iter()
-            .map(|k| {
-                let part = parts.part(k);
-                let out = self
-                    .run_part(&part, node_features, edge_features)
-                    .map(|mut out| {
-                        self.to_probabilities(&mut out);
-                        for ((&e, &core), s) in part.edges.iter().zip(&part.core).zip(out) {
-                            if core {
-                                scores[e as usize].store(s.to_bits(), Ordering::Relaxed);
+            .flat_map_iter(|_| {
+                std::iter::from_fn(|| {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    (k < parts.len()).then_some(k)
+                })
+                .map(|k| {
+                    let part = parts.part(k);
+                    let out = self
+                        .run_part(&part, node_features, edge_features)
+                        .map(|mut out| {
+                            self.to_probabilities(&mut out);
+                            for ((&e, &core), s) in part.edges.iter().zip(&part.core).zip(out) {
+                                if core {
+                                    scores[e as usize].store(s.to_bits(), Ordering::Relaxed);
+                                }
                             }
-                        }
-                    });
-                (part.edges.len(), out)
+                        });
+                    (part.edges.len(), out)
+                })
+                .collect::<Vec<_>>()
             })
             .collect();
         log::debug!(
