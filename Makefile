@@ -97,15 +97,16 @@ train-venv: .venv-train/.installed
 
 # The model, its report, loss plot and state go to MODEL_OUT; REPLACE_BUNDLED=1 also copies it
 # over the bundled models/gnntrack_in_small.onnx (compiled into the library). VARIANT=fast
-# trains models/gnntrack_in_fast.onnx instead (2 iterations, ReLU), VARIANT=filter the edge
-# filter of the graph stage, models/gnntrack_filter.onnx (also compiled in).
+# trains models/gnntrack_in_fast.onnx instead (2 iterations, ReLU, 8-wide messages),
+# VARIANT=filter the edge filter of the graph stage, models/gnntrack_filter.onnx (also compiled
+# in). SEED (default: that of the bundled model) seeds the training.
 MODEL_OUT ?= out/model
 REPLACE_BUNDLED ?= 0
 VARIANT ?= default
 MODEL_NAME = $(if $(filter fast,$(VARIANT)),gnntrack_in_fast,$(if $(filter filter,$(VARIANT)),gnntrack_filter,gnntrack_in_small))
 model: train-venv
 	TRAIN_PYTHON=$(CURDIR)/.venv-train/bin/python REPLACE_BUNDLED=$(REPLACE_BUNDLED) VARIANT=$(VARIANT) \
-	    models/train/make_model.sh $(MODEL_OUT)/$(MODEL_NAME).onnx 1
+	    models/train/make_model.sh $(MODEL_OUT)/$(MODEL_NAME).onnx $(SEED)
 
 # The hit embedding of the learned graph builder (models/train/make_embedding.sh) into
 # EMBEDDING_OUT; REPLACE_BUNDLED=1 also copies it over models/gnntrack_embedding.onnx.

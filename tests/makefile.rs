@@ -98,7 +98,7 @@ fn make_model_writes_into_an_output_folder_and_keeps_the_bundled_model() {
     assert!(run.status.success(), "{}", text(&run));
     let out = text(&run);
     assert!(
-        out.contains("gnntrack_in_fast (--iterations 2 --activation relu)")
+        out.contains("gnntrack_in_fast (--iterations 2 --activation relu --message 8")
             && out.contains("into out/model/gnntrack_in_fast.onnx"),
         "{out}"
     );
