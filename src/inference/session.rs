@@ -446,30 +446,33 @@ impl EdgeClassifier {
         // puts the slices of large components first and ends with the packs of small ones,
         // so the parts left at the end are short and the workers finish close together (a
         // split of the list into halves, one per thread, left one idle for up to a part).
+        // Scores part k into its core edges' slots; gives the part's edge count.
+        let score_part = |k: usize| {
+            let part = parts.part(k);
+            let out = self
+                .run_part(&part, node_features, edge_features)
+                .map(|mut out| {
+                    self.to_probabilities(&mut out);
+                    for ((&e, &core), s) in part.edges.iter().zip(&part.core).zip(out) {
+                        if core {
+                            scores[e as usize].store(s.to_bits(), Ordering::Relaxed);
+                        }
+                    }
+                });
+            (part.edges.len(), out)
+        };
         let next = AtomicUsize::new(0);
+        let next_part = || {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            (k < parts.len()).then_some(k)
+        };
         let workers = rayon::current_num_threads().clamp(1, parts.len().max(1));
         let done: Vec<(usize, Result<(), InferenceError>)> = (0..workers)
             .into_par_iter()
             .flat_map_iter(|_| {
-                std::iter::from_fn(|| {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    (k < parts.len()).then_some(k)
-                })
-                .map(|k| {
-                    let part = parts.part(k);
-                    let out = self
-                        .run_part(&part, node_features, edge_features)
-                        .map(|mut out| {
-                            self.to_probabilities(&mut out);
-                            for ((&e, &core), s) in part.edges.iter().zip(&part.core).zip(out) {
-                                if core {
-                                    scores[e as usize].store(s.to_bits(), Ordering::Relaxed);
-                                }
-                            }
-                        });
-                    (part.edges.len(), out)
-                })
-                .collect::<Vec<_>>()
+                std::iter::from_fn(next_part)
+                    .map(score_part)
+                    .collect::<Vec<_>>()
             })
             .collect();
         log::debug!(
