@@ -11,9 +11,9 @@
 
 use rayon::prelude::*;
 
-use super::fit::LineSums;
+use super::fit::{FittedLine, LineSums};
 use super::paths::Paths;
-use super::{TrackConfig, layer_bit, layer_mask};
+use super::{TrackConfig, layer_bit, layer_mask, stable_counting_sort};
 use crate::hits::Hits;
 
 const FREE: u32 = u32::MAX;
@@ -236,32 +236,6 @@ fn best_first_order(paths: &Paths, keys: &mut Vec<u64>, spare: &mut Vec<u64>, ou
     }
     out.clear();
     out.extend(keys.iter().map(|&k| k as u32));
-}
-
-/// Moves `keys` into `out` ordered by `bucket` (below `buckets`), keeping the order of equal
-/// buckets; false (and `out` untouched) when all keys share one bucket.
-fn stable_counting_sort(
-    keys: &[u64],
-    out: &mut [u64],
-    buckets: usize,
-    bucket: impl Fn(u64) -> usize,
-) -> bool {
-    let mut starts = vec![0u32; buckets + 1];
-    for &k in keys {
-        starts[bucket(k) + 1] += 1;
-    }
-    if starts.iter().any(|&c| c as usize == keys.len()) {
-        return false;
-    }
-    for b in 0..buckets {
-        starts[b + 1] += starts[b];
-    }
-    for &k in keys {
-        let at = &mut starts[bucket(k)];
-        out[*at as usize] = k;
-        *at += 1;
-    }
-    true
 }
 
 /// Owners of the hits while paths are taken.
@@ -499,13 +473,16 @@ fn swap_tails(
     };
     let chi2 =
         |members: &mut dyn Iterator<Item = u32>| sums_of(members)?.chi2(config).map(|(c, _)| c);
-    // Each track's line sums and chi2, kept up to date.
-    let mut current: Vec<Option<(LineSums, f64)>> = tracks
+    // A track's fitted line (its hits' pulls are measured against it) and chi2.
+    let fit_of = |members: &mut dyn Iterator<Item = u32>| {
+        let sums = sums_of(members)?;
+        let chi2 = sums.chi2(config)?.0;
+        Some((sums.fitted(config)?, chi2))
+    };
+    // Each track's line and chi2, kept up to date.
+    let mut current: Vec<Option<(FittedLine, f64)>> = tracks
         .par_iter()
-        .map(|t| {
-            let sums = sums_of(&mut t.iter().copied())?;
-            Some((sums, sums.chi2(config)?.0))
-        })
+        .map(|t| fit_of(&mut t.iter().copied()))
         .collect();
     // Most edges join a track to itself or to no track: a test cheap enough to inline in the
     // screen before the call below (1.1 M pairs of owners at xi = 7, 0.1 M of two tracks).
@@ -513,19 +490,19 @@ fn swap_tails(
     // Whether giving a the tail of b beyond u (v on) and b the tail of a lowers the summed chi2
     // (for two tracks).
     let gains = |tracks: &[Vec<u32>],
-                 current: &[Option<(LineSums, f64)>],
+                 current: &[Option<(FittedLine, f64)>],
                  ta: u32,
                  tb: u32,
                  u: u32,
                  v: u32| {
         let (a, b) = (&tracks[ta as usize], &tracks[tb as usize]);
-        let (Some((sums_a, ca)), Some((_, cb))) = (&current[ta as usize], &current[tb as usize])
+        let (Some((line_a, ca)), Some((_, cb))) = (&current[ta as usize], &current[tb as usize])
         else {
             return false;
         };
         let (ca, cb) = (*ca, *cb);
         // v must lie near a's line for a to take it (a quick test before the fits).
-        if sums_a.pull(hits, v, config).is_none_or(|p| p > SWAP_PULL) {
+        if line_a.pull(hits, v) > SWAP_PULL {
             return false;
         }
         let z_cut = hits.z[u as usize];
@@ -603,8 +580,7 @@ fn swap_tails(
                         changed_hit[h as usize] = true;
                     }
                     changed_track[t as usize] = true;
-                    current[t as usize] = sums_of(&mut tracks[t as usize].iter().copied())
-                        .and_then(|s| Some((s, s.chi2(config)?.0)));
+                    current[t as usize] = fit_of(&mut tracks[t as usize].iter().copied());
                 }
             }
         }

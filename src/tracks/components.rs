@@ -1,5 +1,9 @@
 //! Connected components by union-find, for grouping hits joined by edges.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rayon::prelude::*;
+
 /// Union-find with path halving and union by size.
 #[derive(Debug, Clone)]
 pub struct UnionFind {
@@ -73,28 +77,67 @@ pub fn connected_components(
 /// by Rem's union-find: each node points to a lower node of its component or to itself, so one
 /// ascending pass then finds every root, and the root of a component is its lowest node.
 /// Faster than [`UnionFind`] on the crossings' edge lists, which are ordered by inner hit.
-pub(crate) fn lowest_in_component(n: usize, edges: impl Iterator<Item = (u32, u32)>) -> Vec<u32> {
-    let mut parent: Vec<u32> = (0..n as u32).collect();
-    for (a, b) in edges {
-        let (mut x, mut y) = (a as usize, b as usize);
-        while parent[x] != parent[y] {
-            if parent[x] < parent[y] {
-                std::mem::swap(&mut x, &mut y);
+/// Only the edges `kept(e)` count; they are linked in chunks side by side on the current rayon
+/// pool, every change of a link a compare-and-swap, and the labels are the same whatever the
+/// thread count (the components do not depend on the order of the links).
+pub(crate) fn lowest_in_component(
+    n: usize,
+    edges: &[(u32, u32)],
+    kept: impl Fn(usize) -> bool + Sync,
+) -> Vec<u32> {
+    const EDGES_PER_TASK: usize = 16_384;
+    let parent: Vec<AtomicU32> = (0..n as u32).map(AtomicU32::new).collect();
+    edges
+        .par_chunks(EDGES_PER_TASK)
+        .enumerate()
+        .for_each(|(chunk, pairs)| {
+            let first = chunk * EDGES_PER_TASK;
+            for (e, &(a, b)) in (first..).zip(pairs) {
+                if kept(e) {
+                    link(&parent, a, b);
+                }
             }
-            // parent[x] > parent[y]: x's link moves down to y's parent, then on from x's old one.
-            let up = parent[x] as usize;
-            parent[x] = parent[y];
-            if up == x {
-                break;
-            }
-            x = up;
-        }
-    }
+        });
+    let mut parent: Vec<u32> = parent.into_iter().map(AtomicU32::into_inner).collect();
     // A node's parent is lower, so its root is known by the time the pass reaches the node.
     for i in 0..n {
         parent[i] = parent[parent[i] as usize];
     }
     parent
+}
+
+/// Joins the components of `a` and `b` in the forest of [`lowest_in_component`] (Rem's
+/// algorithm with splicing): of the two nodes, the one with the higher parent moves its link
+/// down to the other's parent and goes on from its old parent, until both have one parent or
+/// a root was linked. A link only ever moves down within what becomes one component, so a
+/// node's parent stays at or below it; where another thread changed a link in between, the
+/// compare-and-swap fails and the step is read again.
+fn link(parent: &[AtomicU32], a: u32, b: u32) {
+    let (mut x, mut y) = (a as usize, b as usize);
+    loop {
+        let mut px = parent[x].load(Ordering::Acquire);
+        let mut py = parent[y].load(Ordering::Acquire);
+        if px == py {
+            return;
+        }
+        if px < py {
+            std::mem::swap(&mut x, &mut y);
+            std::mem::swap(&mut px, &mut py);
+        }
+        // px > py: x's link moves down to y's parent.
+        let moved = parent[x]
+            .compare_exchange(px, py, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if px as usize == x {
+            // x was a root: linked, or read again.
+            if moved {
+                return;
+            }
+            continue;
+        }
+        // Then on from x's old parent (whether or not another thread moved x meanwhile).
+        x = px as usize;
+    }
 }
 
 #[cfg(test)]
@@ -154,20 +197,59 @@ mod tests {
         }
     }
 
+    /// Each node's lowest component member, from the sequential union-find.
+    fn lowest_by_union_find(
+        n: usize,
+        edges: &[(u32, u32)],
+        kept: impl Fn(usize) -> bool,
+    ) -> Vec<u32> {
+        let kept_edges = edges.iter().enumerate().filter(|&(e, _)| kept(e));
+        let mut expected: Vec<u32> = (0..n as u32).collect();
+        for c in connected_components(n, kept_edges.map(|(_, &p)| p), 1) {
+            for &i in &c {
+                expected[i as usize] = c[0];
+            }
+        }
+        expected
+    }
+
+    #[test]
+    fn links_made_side_by_side_give_the_components_of_the_kept_edges() {
+        // Many chunks of edges on four threads, so that links race; long chains (edges
+        // between neighbours) and random edges, some of them left out.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        let mut r = rng(3);
+        for trial in 0..6 {
+            let n = 20_000 + 10_000 * trial;
+            let mut edges = random_edges(&mut r, n, n);
+            edges.extend((0..n as u32 - 1).map(|i| (i + 1, i)));
+            edges.extend((0..n as u32 / 2).map(|i| (i, n as u32 - 1 - i)));
+            let skip = 2 + trial % 3;
+            let kept = |e: usize| !e.is_multiple_of(skip);
+            let lowest = pool.install(|| lowest_in_component(n, &edges, kept));
+            assert_eq!(
+                lowest,
+                lowest_by_union_find(n, &edges, kept),
+                "trial {trial}"
+            );
+        }
+    }
+
     #[test]
     fn the_lowest_node_of_each_component_is_its_label() {
         let mut r = rng(2);
         for trial in 0..200 {
             let n = r.random_range(1..300usize);
             let edges = random_edges(&mut r, n, 2 * n);
-            let lowest = lowest_in_component(n, edges.iter().copied());
-            let mut expected: Vec<u32> = (0..n as u32).collect();
-            for c in connected_components(n, edges.iter().copied(), 1) {
-                for &i in &c {
-                    expected[i as usize] = c[0];
-                }
-            }
-            assert_eq!(lowest, expected, "trial {trial}");
+            let lowest = lowest_in_component(n, &edges, |_| true);
+            assert_eq!(
+                lowest,
+                lowest_by_union_find(n, &edges, |_| true),
+                "trial {trial}"
+            );
         }
     }
 }

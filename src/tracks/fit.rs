@@ -165,6 +165,29 @@ pub(crate) struct LineSums {
     syy: f64,
 }
 
+/// The line of [`LineSums::fitted`]: kept where many hits are measured against one line.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FittedLine {
+    origin: [f64; 3],
+    /// (x, dx/dz, y, dy/dz) at the origin's z, relative to its x and y.
+    line: [f64; 4],
+    sigma: f64,
+}
+
+impl FittedLine {
+    /// Distance in x and y of hit `h` from the line, in units of the scattering-widened
+    /// uncertainty.
+    #[inline]
+    pub(crate) fn pull(&self, hits: &Hits, h: u32) -> f64 {
+        let [ax, tx, ay, ty] = self.line;
+        let i = h as usize;
+        let d = hits.z[i] - self.origin[2];
+        let dx = hits.x[i] - self.origin[0] - ax - tx * d;
+        let dy = hits.y[i] - self.origin[1] - ay - ty * d;
+        (dx * dx + dy * dy).sqrt() / self.sigma
+    }
+}
+
 impl LineSums {
     /// Sums of the single hit `h`.
     #[inline]
@@ -215,17 +238,25 @@ impl LineSums {
         ])
     }
 
-    /// Distance in x and y of hit `h` from the fitted line, in units of the scattering-widened
-    /// uncertainty; `None` without a line.
-    pub(crate) fn pull(&self, hits: &Hits, h: u32, config: &TrackConfig) -> Option<f64> {
-        let [ax, tx, ay, ty] = self.line()?;
-        let i = h as usize;
-        let d = hits.z[i] - self.origin[2];
-        let dx = hits.x[i] - self.origin[0] - ax - tx * d;
-        let dy = hits.y[i] - self.origin[1] - ay - ty * d;
+    /// The fitted line with its scattering-widened uncertainty, to measure the pulls of hits;
+    /// `None` without a line.
+    pub(crate) fn fitted(&self, config: &TrackConfig) -> Option<FittedLine> {
+        let line = self.line()?;
+        let [ax, tx, ..] = line;
         let x_ref = self.origin[0] + ax + tx * (config.momentum_reference_z - self.origin[2]);
         let sigma = config.hit_sigma_mm * scattering_scale_of(momentum(x_ref, config), config);
-        Some((dx * dx + dy * dy).sqrt() / sigma)
+        Some(FittedLine {
+            origin: self.origin,
+            line,
+            sigma,
+        })
+    }
+
+    /// Distance in x and y of hit `h` from the fitted line, in units of the scattering-widened
+    /// uncertainty; `None` without a line.
+    #[cfg(test)]
+    pub(crate) fn pull(&self, hits: &Hits, h: u32, config: &TrackConfig) -> Option<f64> {
+        Some(self.fitted(config)?.pull(hits, h))
     }
 
     /// Chi2 with the scattering-widened uncertainty and its ndf (2 n - 4); `None` for fewer
