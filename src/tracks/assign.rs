@@ -387,6 +387,22 @@ fn share(state: &mut State, hits: &Hits, config: &TrackConfig) {
     }
 }
 
+/// The line sums of `members`, if they lie on at least `min_hits` layers (a generic function,
+/// not a closure over an iterator object: the tail exchange sums about 100 k hit lists at
+/// xi = 7, and each hit would be a call through a pointer).
+fn line_sums(hits: &Hits, members: impl Iterator<Item = u32>, min_hits: u32) -> Option<LineSums> {
+    let mut sums: Option<LineSums> = None;
+    let mut layers = 0u64;
+    for h in members {
+        layers |= layer_bit(hits, h);
+        match &mut sums {
+            None => sums = Some(LineSums::start(hits, h)),
+            Some(s) => s.add(hits, h),
+        }
+    }
+    sums.filter(|_| layers.count_ones() >= min_hits)
+}
+
 /// The hits of `keep` up to `z_cut` followed by those of `give` beyond it (`z`: the hits' z):
 /// one side of a tail exchange.
 fn exchanged<'t>(
@@ -459,31 +475,16 @@ fn swap_tails(
             }
         }
     }
-    let sums_of = |members: &mut dyn Iterator<Item = u32>| {
-        let mut sums: Option<LineSums> = None;
-        let mut layers = 0u64;
-        for h in members {
-            layers |= layer_bit(hits, h);
-            match &mut sums {
-                None => sums = Some(LineSums::start(hits, h)),
-                Some(s) => s.add(hits, h),
-            }
-        }
-        sums.filter(|_| layers.count_ones() >= config.min_hits as u32)
-    };
-    let chi2 =
-        |members: &mut dyn Iterator<Item = u32>| sums_of(members)?.chi2(config).map(|(c, _)| c);
+    let min_hits = config.min_hits as u32;
     // A track's fitted line (its hits' pulls are measured against it) and chi2.
-    let fit_of = |members: &mut dyn Iterator<Item = u32>| {
-        let sums = sums_of(members)?;
+    let fit_of = |members: &[u32]| {
+        let sums = line_sums(hits, members.iter().copied(), min_hits)?;
         let chi2 = sums.chi2(config)?.0;
         Some((sums.fitted(config)?, chi2))
     };
     // Each track's line and chi2, kept up to date.
-    let mut current: Vec<Option<(FittedLine, f64)>> = tracks
-        .par_iter()
-        .map(|t| fit_of(&mut t.iter().copied()))
-        .collect();
+    let mut current: Vec<Option<(FittedLine, f64)>> =
+        tracks.par_iter().map(|t| fit_of(t)).collect();
     // Most edges join a track to itself or to no track: a test cheap enough to inline in the
     // screen before the call below (1.1 M pairs of owners at xi = 7, 0.1 M of two tracks).
     let two_tracks = |ta: u32, tb: u32| ta != FREE && tb != FREE && ta != tb;
@@ -513,13 +514,18 @@ fn swap_tails(
             return false;
         }
         // A chi2 is never negative, so a's new chi2 alone at or above both old ones settles it.
-        let Some(na) = chi2(&mut exchanged(&hits.z, a, b, z_cut)) else {
+        let chi2 = |members| {
+            line_sums(hits, members, min_hits)?
+                .chi2(config)
+                .map(|(c, _)| c)
+        };
+        let Some(na) = chi2(exchanged(&hits.z, a, b, z_cut)) else {
             return false;
         };
         if na >= ca + cb {
             return false;
         }
-        let nb = chi2(&mut exchanged(&hits.z, b, a, z_cut));
+        let nb = chi2(exchanged(&hits.z, b, a, z_cut));
         nb.is_some_and(|nb| na + nb < ca + cb)
     };
     // Screen every edge in parallel against the tracks as they are. An edge whose two hits
@@ -580,7 +586,7 @@ fn swap_tails(
                         changed_hit[h as usize] = true;
                     }
                     changed_track[t as usize] = true;
-                    current[t as usize] = fit_of(&mut tracks[t as usize].iter().copied());
+                    current[t as usize] = fit_of(&tracks[t as usize]);
                 }
             }
         }
