@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::fit::{FittedLine, LineSums};
 use super::paths::Paths;
-use super::{TrackConfig, layer_bit, layer_mask, stable_counting_sort};
+use super::{TrackConfig, layer_bit, layer_mask, radix_sort_by_bits, stable_counting_sort};
 use crate::hits::Hits;
 
 const FREE: u32 = u32::MAX;
@@ -218,21 +218,8 @@ fn best_first_order(paths: &Paths, keys: &mut Vec<u64>, spare: &mut Vec<u64>, ou
             group.sort_unstable();
             continue;
         }
-        let mut in_group = true;
-        for shift in [32, 43, 54] {
-            let digit = |k: u64| ((k >> shift) & 0x7ff) as usize;
-            let (from, to) = if in_group {
-                (&*group, &mut *aside)
-            } else {
-                (&*aside, &mut *group)
-            };
-            if stable_counting_sort(from, to, 1 << 11, digit) {
-                in_group = !in_group;
-            }
-        }
-        if !in_group {
-            group.copy_from_slice(aside);
-        }
+        // The cost's 32 bits.
+        radix_sort_by_bits(group, aside, 32..64);
     }
     out.clear();
     out.extend(keys.iter().map(|&k| k as u32));

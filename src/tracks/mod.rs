@@ -431,28 +431,36 @@ pub(crate) fn stable_counting_sort(
     true
 }
 
-/// `keys` ordered by their high 32 bits, all below `bound`, keeping the order of keys with
-/// equal high bits: a radix sort in digits of 11 bits (two passes for up to 4 M hits), where a
-/// comparison sort of the candidates' keys took 1-2 ms at xi = 7.
-fn sort_by_high_word(keys: &mut Vec<u64>, bound: usize) {
+/// `keys` ordered by their bits `bits` (`spare` as wide, for the passes), keeping the order of
+/// keys equal in those bits: a radix sort in digits of 11 bits from the lowest, each pass
+/// skipped when all keys share its digit.
+pub(crate) fn radix_sort_by_bits(keys: &mut [u64], spare: &mut [u64], bits: std::ops::Range<u32>) {
     const DIGIT: u32 = 11;
-    let bits = (usize::BITS - bound.leading_zeros()).min(32);
-    let mut spare = vec![0u64; keys.len()];
     let mut in_keys = true;
-    for shift in (0..bits).step_by(DIGIT as usize) {
-        let digit = |k: u64| ((k >> (32 + shift)) & ((1 << DIGIT) - 1)) as usize;
+    for shift in bits.clone().step_by(DIGIT as usize) {
+        let width = DIGIT.min(bits.end - shift);
+        let digit = |k: u64| ((k >> shift) & ((1 << width) - 1)) as usize;
         let (from, to) = if in_keys {
-            (&keys[..], &mut spare[..])
+            (&*keys, &mut *spare)
         } else {
-            (&spare[..], &mut keys[..])
+            (&*spare, &mut *keys)
         };
-        if stable_counting_sort(from, to, 1 << DIGIT, digit) {
+        if stable_counting_sort(from, to, 1 << width, digit) {
             in_keys = !in_keys;
         }
     }
     if !in_keys {
-        *keys = spare;
+        keys.copy_from_slice(spare);
     }
+}
+
+/// `keys` ordered by their high 32 bits, all below `bound`, keeping the order of keys with
+/// equal high bits (two passes for up to 4 M hits), where a comparison sort of the
+/// candidates' keys took 1-2 ms at xi = 7.
+fn sort_by_high_word(keys: &mut [u64], bound: usize) {
+    let bits = (usize::BITS - bound.leading_zeros()).min(32);
+    let mut spare = vec![0u64; keys.len()];
+    radix_sort_by_bits(keys, &mut spare, 32..32 + bits);
 }
 
 /// `lists`, each ordered by its key, merged into one list ordered by key; equal keys keep the
