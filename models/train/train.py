@@ -84,7 +84,31 @@ def sample(g, max_edges, rng):
     return as_tensors(g, keep)
 
 
-def epoch_loss(model, graphs, max_edges, rng, optimiser=None, pos_weight=None):
+class Teacher:
+    """A trained edge classifier (ONNX) whose scores the network learns beside the truth
+    (knowledge distillation): the loss is (1 - weight) times the weighted cross-entropy against
+    the labels plus weight times the cross-entropy against the teacher's probabilities, the
+    teacher scoring the same sampled sub-graph as the network. That term is not weighted: the
+    teacher was trained with the same positive weight, which its probabilities carry already."""
+
+    def __init__(self, path, weight):
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        # The bundled models sum messages with ScatterND, which loses updates on more than one
+        # onnxruntime thread (onnxruntime issue 18048).
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.weight = weight
+
+    def loss(self, logits, x, ei, ea, truth_loss):
+        feeds = {"node_features": x.numpy(), "edge_index": ei.numpy(), "edge_features": ea.numpy()}
+        teacher = torch.from_numpy(self.session.run(None, feeds)[0].astype(np.float32))
+        soft = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.sigmoid(teacher))
+        return (1 - self.weight) * truth_loss + self.weight * soft
+
+
+def epoch_loss(model, graphs, max_edges, rng, optimiser=None, pos_weight=None, teacher=None):
     total, n = 0.0, 0
     for g in graphs:
         x, ei, ea, y = sample(g, max_edges, rng)
@@ -92,6 +116,8 @@ def epoch_loss(model, graphs, max_edges, rng, optimiser=None, pos_weight=None):
             continue
         logits = model(x, ei, ea)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
+        if teacher is not None:
+            loss = teacher.loss(logits, x, ei, ea, loss)
         if optimiser is not None:
             optimiser.zero_grad()
             loss.backward()
@@ -132,6 +158,10 @@ def main():
                     help="activation of the hits' networks (in; default: --activation), the edges' keep --activation")
     ap.add_argument("--inner-activation", choices=["tanh", "relu", "hardtanh"], default=None,
                     help="activation after the hidden layer of each network (in; default: the network's own), the last layer keeps it")
+    ap.add_argument("--teacher", default=None,
+                    help="ONNX edge classifier whose scores the network also learns (distillation)")
+    ap.add_argument("--teacher-weight", type=float, default=0.5,
+                    help="share of the teacher's term in the loss (with --teacher)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--patience", type=int, default=5, help="early stopping on the validation loss")
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -171,6 +201,9 @@ def main():
     print(f"{len(train)} training / {len(val)} validation crossings, {n_params} parameters, "
           f"positive share {pos / tot:.3f}, pos_weight {pos_weight.item():.2f}")
 
+    if not 0.0 <= args.teacher_weight <= 1.0:
+        raise SystemExit(f"--teacher-weight {args.teacher_weight}: expected a share between 0 and 1")
+    teacher = Teacher(args.teacher, args.teacher_weight) if args.teacher else None
     optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=args.epochs)
     history = []
@@ -179,10 +212,10 @@ def main():
     bar = tqdm(range(args.epochs), desc="epochs")
     for epoch in bar:
         model.train()
-        tl = epoch_loss(model, train, args.max_edges, rng, optimiser, pos_weight)
+        tl = epoch_loss(model, train, args.max_edges, rng, optimiser, pos_weight, teacher)
         model.eval()
         with torch.no_grad():
-            vl = epoch_loss(model, val, args.max_edges, np.random.default_rng(0), None, pos_weight)
+            vl = epoch_loss(model, val, args.max_edges, np.random.default_rng(0), None, pos_weight, teacher)
         schedule.step()
         history.append((tl, vl))
         bar.set_postfix(train=f"{tl:.4f}", val=f"{vl:.4f}")
@@ -207,7 +240,9 @@ def main():
             "inner_activation": args.inner_activation, "messages": args.messages,
             "parameters": n_params, "epochs_run": len(history), "best_epoch": best[2],
             "train_seconds": round(train_seconds), "val_edge_efficiency": eff, "val_edge_purity": pur,
-            "seed": args.seed, "graphs": len(graphs)}
+            "seed": args.seed, "graphs": len(graphs),
+            "teacher": pathlib.Path(args.teacher).name if args.teacher else None,
+            "teacher_weight": args.teacher_weight if args.teacher else None}
     out.with_suffix(".train.json").write_text(json.dumps(info, indent=2) + "\n")
     config = {"arch": args.arch, "n_node": n_node, "n_edge": n_edge, "hidden": args.hidden}
     if args.arch == "in":
