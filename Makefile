@@ -96,14 +96,15 @@ train-venv: .venv-train/.installed
 	touch $@
 
 # The model, its report, loss plot and state go to MODEL_OUT; REPLACE_BUNDLED=1 also copies it
-# over the bundled models/gnntrack_in_small.onnx (compiled into the library). VARIANT=fast
-# trains models/gnntrack_in_fast.onnx instead (2 iterations, ReLU, 8-wide messages),
-# VARIANT=filter the edge filter of the graph stage, models/gnntrack_filter.onnx (also compiled
-# in). SEED (default: that of the bundled model) seeds the training.
+# over the bundled models/gnntrack_in_fast.onnx, the default (compiled into the library: 2
+# iterations, ReLU, 8-wide messages, distilled from gnntrack_in_small). VARIANT=small trains
+# its teacher models/gnntrack_in_small.onnx instead (3 iterations, tanh), VARIANT=filter the
+# edge filter of the graph stage, models/gnntrack_filter.onnx (also compiled in). SEED
+# (default: that of the bundled model) seeds the training.
 MODEL_OUT ?= out/model
 REPLACE_BUNDLED ?= 0
-VARIANT ?= default
-MODEL_NAME = $(if $(filter fast,$(VARIANT)),gnntrack_in_fast,$(if $(filter filter,$(VARIANT)),gnntrack_filter,gnntrack_in_small))
+VARIANT ?= fast
+MODEL_NAME = $(if $(filter small,$(VARIANT)),gnntrack_in_small,$(if $(filter filter,$(VARIANT)),gnntrack_filter,gnntrack_in_fast))
 model: train-venv
 	TRAIN_PYTHON=$(CURDIR)/.venv-train/bin/python REPLACE_BUNDLED=$(REPLACE_BUNDLED) VARIANT=$(VARIANT) \
 	    models/train/make_model.sh $(MODEL_OUT)/$(MODEL_NAME).onnx $(SEED)

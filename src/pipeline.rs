@@ -45,11 +45,11 @@ use crate::hits::{HitColumns, HitError, HitTolerance, Hits, ValidatedHits};
 use crate::inference::{EdgeClassifier, EdgeIndex, GraphModel, InferenceConfig, InferenceError};
 use crate::tracks::{Candidate, TrackBuffers, TrackConfig, build_candidates_in_groups};
 
-/// The default model, compiled into the library: a small interaction network fast enough for
-/// the CPU (see `models/README.md`).
-pub const DEFAULT_MODEL: &[u8] = include_bytes!("../models/gnntrack_in_small.onnx");
+/// The default model, compiled into the library: a small interaction network of two rounds,
+/// distilled from `gnntrack_in_small.onnx` for the CPU (see `models/README.md`).
+pub const DEFAULT_MODEL: &[u8] = include_bytes!("../models/gnntrack_in_fast.onnx");
 /// Label of the bundled default model in messages.
-pub const DEFAULT_MODEL_LABEL: &str = "bundled gnntrack_in_small.onnx";
+pub const DEFAULT_MODEL_LABEL: &str = "bundled gnntrack_in_fast.onnx";
 
 /// Where the installed models are, relative to the `bin` or `lib` folder of an installation.
 const INSTALLED_MODELS: &str = "../share/gnntrack/models";

@@ -47,7 +47,7 @@ fn make_model_writes_into_an_output_folder_and_keeps_the_bundled_model() {
     let run = make(&["-n", "model", "PYTHON=python3"]);
     assert!(run.status.success(), "{}", text(&run));
     let out = text(&run);
-    assert!(out.contains("out/model/gnntrack_in_small.onnx"), "{out}");
+    assert!(out.contains("out/model/gnntrack_in_fast.onnx"), "{out}");
     assert!(
         out.contains("TRAIN_PYTHON=") && out.contains(".venv-train/bin/python"),
         "{out}"
@@ -61,7 +61,7 @@ fn make_model_writes_into_an_output_folder_and_keeps_the_bundled_model() {
     ]);
     let out = text(&run);
     assert!(
-        out.contains("/tmp/elsewhere/gnntrack_in_small.onnx") && out.contains("REPLACE_BUNDLED=1"),
+        out.contains("/tmp/elsewhere/gnntrack_in_fast.onnx") && out.contains("REPLACE_BUNDLED=1"),
         "{out}"
     );
 
@@ -83,23 +83,32 @@ fn make_model_writes_into_an_output_folder_and_keeps_the_bundled_model() {
     assert!(run.status.success(), "{}", text(&run));
     let out = text(&run);
     assert!(
-        out.contains("/python3 into out/model/gnntrack_in_small.onnx")
+        out.contains("/python3 into out/model/gnntrack_in_fast.onnx")
             && out.contains("replace the bundled model: 0"),
         "{out}"
     );
-    // The fast variant: its own name, output and network shape; an unknown one is refused.
-    let run = make(&["-n", "model", "VARIANT=fast"]);
-    let out = text(&run);
-    assert!(
-        out.contains("out/model/gnntrack_in_fast.onnx") && out.contains("VARIANT=fast"),
-        "{out}"
-    );
-    let run = dry(&[("TRAIN_PYTHON", "python3"), ("VARIANT", "fast")], &[]);
-    assert!(run.status.success(), "{}", text(&run));
+    // The default variant is the fast model, distilled from the bundled small one.
+    let run = dry(&[("TRAIN_PYTHON", "python3")], &[]);
     let out = text(&run);
     assert!(
         out.contains("gnntrack_in_fast (--iterations 2 --activation relu --message 8")
-            && out.contains("into out/model/gnntrack_in_fast.onnx"),
+            && out.contains("--teacher-weight 0.5")
+            && out.contains("models/gnntrack_in_small.onnx"),
+        "{out}"
+    );
+    // The small model (the teacher): its own name, output and network shape.
+    let run = make(&["-n", "model", "VARIANT=small"]);
+    let out = text(&run);
+    assert!(
+        out.contains("out/model/gnntrack_in_small.onnx") && out.contains("VARIANT=small"),
+        "{out}"
+    );
+    let run = dry(&[("TRAIN_PYTHON", "python3"), ("VARIANT", "small")], &[]);
+    assert!(run.status.success(), "{}", text(&run));
+    let out = text(&run);
+    assert!(
+        out.contains("gnntrack_in_small (--iterations 3)")
+            && out.contains("into out/model/gnntrack_in_small.onnx"),
         "{out}"
     );
     // The edge filter of the graph stage: its own name, output and training options.
@@ -120,7 +129,7 @@ fn make_model_writes_into_an_output_folder_and_keeps_the_bundled_model() {
     let run = dry(&[("TRAIN_PYTHON", "python3"), ("VARIANT", "huge")], &[]);
     assert!(!run.status.success());
     assert!(
-        text(&run).contains("expected default, fast or filter"),
+        text(&run).contains("expected fast, small or filter"),
         "{}",
         text(&run)
     );

@@ -445,13 +445,13 @@ mod tests {
             assert!(f.flops_per_node > 0.0 && f.flops_per_edge > 0.0, "{f:?}");
         }
         let (found, source) = ModelFlops::find(gnntrack::pipeline::DEFAULT_MODEL, None).expect(
-            "models/gnntrack_in_small.flops.json is stale: run \
+            "models/gnntrack_in_fast.flops.json is stale: run \
              `.venv/bin/python models/train/count_flops.py --write models/*.onnx`",
         );
-        assert_eq!(found.model, "gnntrack_in_small.onnx");
+        assert_eq!(found.model, "gnntrack_in_fast.onnx");
         assert_eq!(
             source.to_string(),
-            "models/gnntrack_in_small.flops.json, compiled in"
+            "models/gnntrack_in_fast.flops.json, compiled in"
         );
         assert!(ModelFlops::find(b"not a model", None).is_err());
     }

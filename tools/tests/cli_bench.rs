@@ -53,10 +53,7 @@ fn bench_pipeline_reports_the_machine_limits_and_the_throughput() {
         assert!(printed.contains(words), "{words}: {printed}");
     }
     // The default model's count is compiled in.
-    assert!(
-        printed.contains("gnntrack_in_small.flops.json"),
-        "{printed}"
-    );
+    assert!(printed.contains("gnntrack_in_fast.flops.json"), "{printed}");
     let text = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
     let title = "### `gnntrack bench pipeline --xi 3 --repeat 1 --throughput-xi 3 \
                  --throughput-crossings 3 --stream-mib 4`";
