@@ -91,8 +91,10 @@ class Teacher:
     teacher scoring the same sampled sub-graph as the network. That term is not weighted: the
     teacher was trained with the same positive weight, which its probabilities carry already."""
 
-    def __init__(self, path, weight):
+    def __init__(self, path, weight, manifest):
         import onnxruntime as ort
+        if not 0.0 <= weight <= 1.0:
+            raise SystemExit(f"--teacher-weight {weight}: expected a share between 0 and 1")
         options = ort.SessionOptions()
         # The bundled models sum messages with ScatterND, which loses updates on more than one
         # onnxruntime thread (onnxruntime issue 18048).
@@ -100,6 +102,13 @@ class Teacher:
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.weight = weight
+        # The teacher must read the columns of the exported graphs in their order.
+        meta = self.session.get_modelmeta().custom_metadata_map
+        for kind in ("node_features", "edge_features"):
+            wanted = ",".join(f["name"] for f in manifest[kind])
+            found = meta.get(f"gnntrack.{kind}", "")
+            if found != wanted:
+                raise SystemExit(f"--teacher {path}: gnntrack.{kind} is `{found}`, the graphs have `{wanted}`")
 
     def loss(self, logits, x, ei, ea, truth_loss):
         feeds = {"node_features": x.numpy(), "edge_index": ei.numpy(), "edge_features": ea.numpy()}
@@ -201,9 +210,7 @@ def main():
     print(f"{len(train)} training / {len(val)} validation crossings, {n_params} parameters, "
           f"positive share {pos / tot:.3f}, pos_weight {pos_weight.item():.2f}")
 
-    if not 0.0 <= args.teacher_weight <= 1.0:
-        raise SystemExit(f"--teacher-weight {args.teacher_weight}: expected a share between 0 and 1")
-    teacher = Teacher(args.teacher, args.teacher_weight) if args.teacher else None
+    teacher = Teacher(args.teacher, args.teacher_weight, manifest) if args.teacher else None
     optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=args.epochs)
     history = []
