@@ -96,36 +96,32 @@ fn make_model_writes_into_an_output_folder_and_keeps_the_bundled_model() {
             && out.contains("models/gnntrack_in_small.onnx"),
         "{out}"
     );
-    // The small model (the teacher): its own name, output and network shape.
-    let run = make(&["-n", "model", "VARIANT=small"]);
-    let out = text(&run);
-    assert!(
-        out.contains("out/model/gnntrack_in_small.onnx") && out.contains("VARIANT=small"),
-        "{out}"
-    );
-    let run = dry(&[("TRAIN_PYTHON", "python3"), ("VARIANT", "small")], &[]);
-    assert!(run.status.success(), "{}", text(&run));
-    let out = text(&run);
-    assert!(
-        out.contains("gnntrack_in_small (--iterations 3)")
-            && out.contains("into out/model/gnntrack_in_small.onnx"),
-        "{out}"
-    );
-    // The edge filter of the graph stage: its own name, output and training options.
-    let run = make(&["-n", "model", "VARIANT=filter"]);
-    let out = text(&run);
-    assert!(
-        out.contains("out/model/gnntrack_filter.onnx") && out.contains("VARIANT=filter"),
-        "{out}"
-    );
-    let run = dry(&[("TRAIN_PYTHON", "python3"), ("VARIANT", "filter")], &[]);
-    assert!(run.status.success(), "{}", text(&run));
-    let out = text(&run);
-    assert!(
-        out.contains("gnntrack_filter (--hidden 16 --layers 1 --keep 0.9999)")
-            && out.contains("into out/model/gnntrack_filter.onnx"),
-        "{out}"
-    );
+    // The small model (the teacher) and the edge filter of the graph stage: each its own
+    // name, output and training options.
+    for (variant, name, options) in [
+        ("small", "gnntrack_in_small", "(--iterations 3)"),
+        (
+            "filter",
+            "gnntrack_filter",
+            "(--hidden 16 --layers 1 --keep 0.9999)",
+        ),
+    ] {
+        let run = make(&["-n", "model", &format!("VARIANT={variant}")]);
+        let out = text(&run);
+        assert!(
+            out.contains(&format!("out/model/{name}.onnx"))
+                && out.contains(&format!("VARIANT={variant}")),
+            "{out}"
+        );
+        let run = dry(&[("TRAIN_PYTHON", "python3"), ("VARIANT", variant)], &[]);
+        assert!(run.status.success(), "{}", text(&run));
+        let out = text(&run);
+        assert!(
+            out.contains(&format!("{name} {options}"))
+                && out.contains(&format!("into out/model/{name}.onnx")),
+            "{out}"
+        );
+    }
     let run = dry(&[("TRAIN_PYTHON", "python3"), ("VARIANT", "huge")], &[]);
     assert!(!run.status.success());
     assert!(
