@@ -232,14 +232,21 @@ impl<'a> Plan<'a> {
     /// Cuts the parts anew for about `target` core edges each (the components and their order
     /// stay).
     pub(crate) fn cut(&mut self, target: usize) {
-        let target = target.max(1);
+        self.cut_sized(target, target);
+    }
+
+    /// Cuts the parts anew: components of more than `slice` edges into slices of about `slice`
+    /// core edges each, the others packed whole into parts of up to `pack` edges (a component
+    /// larger than that alone).
+    pub(crate) fn cut_sized(&mut self, pack: usize, slice: usize) {
+        let (target, slice) = (pack.max(1), slice.max(1));
         let parts = &mut self.parts;
         parts.clear();
         // The open part of whole components: where it starts in `order`, its edges.
         let mut pack = (0usize, 0usize);
         for (range, edges) in &self.components {
             let (start, end, edges) = (range.start, range.end, *edges);
-            if edges > target {
+            if edges > slice {
                 // Slices of about `target` edges by source; a short remainder joins the last.
                 // The component sits between the open pack and what follows: close the pack.
                 if pack.0 < start {
@@ -250,14 +257,14 @@ impl<'a> Plan<'a> {
                 while from < end {
                     let mut to = from;
                     let mut taken = 0;
-                    while to < end && taken < target {
+                    while to < end && taken < slice {
                         taken += self.adj.out_degree(self.order[to]);
                         to += 1;
                     }
                     left -= taken;
                     // A short remainder, or hits without out-edges, join this slice: every part
                     // has core edges.
-                    if left < target.div_ceil(4) {
+                    if left < slice.div_ceil(4) {
                         to = end;
                     }
                     parts.push((from..to, true));
@@ -501,6 +508,35 @@ mod tests {
         assert_eq!(plan.halo_ratio(), Some(1.4));
         // Everything fits whole: no halo.
         assert_eq!(Plan::new(n, &src, &dst, 2, 1000).halo_ratio(), None);
+    }
+
+    #[test]
+    fn small_components_are_packed_by_one_size_and_large_ones_sliced_by_another() {
+        // A chain of 99 edges and two components of one edge each.
+        let (n, src, dst) = chain_and_pairs(100);
+        let mut plan = Plan::new(n, &src, &dst, 2, 10);
+        let sliced = |plan: &Plan| (0..plan.len()).filter(|&k| plan.parts[k].1).count();
+        let edges_of = |plan: &Plan, k: usize| {
+            let part = plan.part(k);
+            part.core.iter().filter(|&&c| c).count()
+        };
+        // Slices of 40 edges, the pairs in one pack.
+        plan.cut_sized(2, 40);
+        assert_eq!((sliced(&plan), plan.len()), (3, 4));
+        let core: Vec<usize> = (0..4).map(|k| edges_of(&plan, k)).collect();
+        assert_eq!(core, [40, 40, 19, 2]);
+        assert_eq!(plan.halo_ratio(), Some(44.0 / 40.0));
+        // A remainder under a quarter of a slice joins the last slice.
+        plan.cut_sized(2, 45);
+        let core: Vec<usize> = (0..plan.len()).map(|k| edges_of(&plan, k)).collect();
+        assert_eq!(core, [45, 54, 2]);
+        // Slices larger than the chain: the chain is a part of its own, without a halo.
+        plan.cut_sized(2, 100);
+        assert_eq!((sliced(&plan), plan.len()), (0, 2));
+        assert_eq!(edges_of(&plan, 0) + edges_of(&plan, 1), 101);
+        // Packs of one edge: each pair alone.
+        plan.cut_sized(1, 100);
+        assert_eq!(plan.len(), 3);
     }
 
     #[test]
