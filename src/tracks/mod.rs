@@ -563,66 +563,7 @@ pub fn build_candidates_in_groups(
         groups = join_pieces(hits, groups, config);
     }
     let t3 = std::time::Instant::now();
-    // One slot per group, each written in its place side by side: the candidates (about 150
-    // bytes each) are not gathered from the threads' lists into a new vector.
-    let min_hits = config.min_hits;
-    let mut slots: Vec<Option<Candidate>> = groups
-        .into_par_iter()
-        .map(|g| {
-            (g.len() >= min_hits)
-                .then(|| fit::fit_candidate(hits, g, config))
-                .flatten()
-                .filter(|c| c.hits.len() >= min_hits)
-        })
-        .collect();
-    // Two candidates with the same hits are one track. Sorted through indices (a candidate is
-    // too large to move around cheaply): first as plain integers, first hit then index, then
-    // each run sharing a first hit (rare) by its whole hit list.
-    let hits_at = |key: u64| {
-        let slot = &slots[(key & u64::from(u32::MAX)) as usize];
-        slot.as_ref().map_or(&[][..], |c| &c.hits[..])
-    };
-    let mut order: Vec<u64> = slots
-        .par_iter()
-        .enumerate()
-        .filter_map(|(k, c)| {
-            let first = c.as_ref()?.hits.first().copied().unwrap_or(0);
-            Some((u64::from(first) << 32) | k as u64)
-        })
-        .collect();
-    // The keys come in slot order; a stable sort by first hit orders them by the whole key.
-    sort_by_high_word(&mut order, hits.len());
-    for run in order.chunk_by_mut(|a, b| a >> 32 == b >> 32) {
-        if run.len() > 1 {
-            run.sort_unstable_by(|&a, &b| hits_at(a).cmp(hits_at(b)).then(a.cmp(&b)));
-        }
-    }
-    // Only keys with the same first hit can have the same hits.
-    order.dedup_by(|a, b| *a >> 32 == *b >> 32 && hits_at(*a) == hits_at(*b));
-    // The kept candidates put in that order in place, the others after them; then the slots
-    // become the candidates in their own memory (a new vector would be fresh memory, whose
-    // first touch costs more than the moves: about 2,000 pages at xi = 7).
-    let mut place = vec![u32::MAX; slots.len()];
-    for (k, &key) in order.iter().enumerate() {
-        place[(key & u64::from(u32::MAX)) as usize] = k as u32;
-    }
-    let dropped = place.iter_mut().filter(|p| **p == u32::MAX);
-    for (at, p) in (order.len() as u32..).zip(dropped) {
-        *p = at;
-    }
-    for i in 0..slots.len() {
-        // Follow the cycle through i until i holds the candidate that belongs there.
-        while place[i] as usize != i {
-            let j = place[i] as usize;
-            slots.swap(i, j);
-            place.swap(i, j);
-        }
-    }
-    slots.truncate(order.len());
-    // Collected in place: an `Option<Candidate>` is the size of a candidate, and the standard
-    // library reuses the vector's memory for such a conversion.
-    let candidates: Vec<Candidate> = slots.into_iter().map_while(|c| c).collect();
-    debug_assert_eq!(candidates.len(), order.len());
+    let candidates = fits_in_order(hits, groups, config);
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1e3;
     log::debug!(
         "track building: search ({} groups) {:.1} ms, recovery {:.1} ms, fits {:.1} ms",
@@ -633,6 +574,63 @@ pub fn build_candidates_in_groups(
     );
     buffers.groups.iter_mut().for_each(GroupBuffers::trim);
     candidates
+}
+
+/// The candidates of `groups` (fitted side by side, those under `min_hits` hits left out),
+/// ordered by their hits (first hit, then the whole list), each set of hits once.
+fn fits_in_order(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> Vec<Candidate> {
+    use std::sync::Mutex;
+    let min_hits = config.min_hits;
+    // Each fit in a slot of its own, taken once below from whichever thread places it.
+    let slots: Vec<Mutex<Option<Candidate>>> = groups
+        .into_par_iter()
+        .map(|g| {
+            let fitted = (g.len() >= min_hits)
+                .then(|| fit::fit_candidate(hits, g, config))
+                .flatten()
+                .filter(|c| c.hits.len() >= min_hits);
+            Mutex::new(fitted)
+        })
+        .collect();
+    // The candidates are ordered through keys, first hit then slot: a candidate is too large to
+    // move around while sorting. The slots are only read until the candidates are taken.
+    let read = |k: usize| slots[k].lock().unwrap_or_else(|e| e.into_inner());
+    let mut order: Vec<u64> = (0..slots.len())
+        .into_par_iter()
+        .filter_map(|k| {
+            let first = read(k).as_ref()?.hits.first().copied().unwrap_or(0);
+            Some((u64::from(first) << 32) | k as u64)
+        })
+        .collect();
+    // The keys come in slot order; a stable sort by first hit orders them by the whole key.
+    sort_by_high_word(&mut order, hits.len());
+    let slot_of = |key: u64| (key & u64::from(u32::MAX)) as usize;
+    // Each run sharing a first hit (rare) by the whole hit list.
+    for run in order.chunk_by_mut(|a, b| a >> 32 == b >> 32) {
+        if run.len() > 1 {
+            run.sort_unstable_by(|&a, &b| {
+                let (x, y) = (read(slot_of(a)), read(slot_of(b)));
+                hits_of(&x).cmp(&hits_of(&y)).then(a.cmp(&b))
+            });
+        }
+    }
+    // Two candidates with the same hits are one track; only keys with the same first hit can
+    // have the same hits.
+    order.dedup_by(|a, b| {
+        *a >> 32 == *b >> 32 && hits_of(&read(slot_of(*a))) == hits_of(&read(slot_of(*b)))
+    });
+    // Taken in that order, side by side, into the candidates' vector (moving them within the
+    // slots instead, one cycle of the permutation after another, took 3-5 ms at xi = 7 on one
+    // thread: each move reads a candidate from far away).
+    order
+        .par_iter()
+        .filter_map(|&key| read(slot_of(key)).take())
+        .collect()
+}
+
+/// The hits of a fitted slot.
+fn hits_of(slot: &Option<Candidate>) -> Option<&[u32]> {
+    slot.as_ref().map(|c| c.hits.as_slice())
 }
 
 #[cfg(test)]
