@@ -609,6 +609,10 @@ fn fits_in_order(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> Ve
     for run in order.chunk_by_mut(|a, b| a >> 32 == b >> 32) {
         if run.len() > 1 {
             run.sort_unstable_by(|&a, &b| {
+                if a == b {
+                    // One slot is locked once.
+                    return std::cmp::Ordering::Equal;
+                }
                 let (x, y) = (read(slot_of(a)), read(slot_of(b)));
                 hits_of(&x).cmp(&hits_of(&y)).then(a.cmp(&b))
             });
@@ -1143,6 +1147,25 @@ mod tests {
             candidate_sets(&h, &edges, &scores, &TrackConfig::default()),
             vec![vec![0, 1, 2, 3]]
         );
+    }
+
+    #[test]
+    fn many_candidates_sharing_a_first_hit_come_out_ordered_by_their_hits_once() {
+        // 30 lines from one point: each group is hit 0 (on line 0) and the last three hits of
+        // its own line, so all share their first hit; some groups come twice.
+        let lines: Vec<_> = (0..30)
+            .map(|k| (150.0, 0.08 + 0.001 * f64::from(k), 0.0, 0.0))
+            .collect();
+        let h = track_hits(&lines, 0.0, 3);
+        let group = |k: u32| vec![4 * k + 3, 0, 4 * k + 1, 4 * k + 2];
+        let mut groups: Vec<Vec<u32>> = (0..30).rev().map(group).collect();
+        groups.extend([group(5), group(29), group(5)]);
+        let candidates = fits_in_order(&h, groups, &TrackConfig::default());
+        let found: Vec<Vec<u32>> = candidates.into_iter().map(|c| c.hits).collect();
+        let expected: Vec<Vec<u32>> = (0..30)
+            .map(|k| vec![0, 4 * k + 1, 4 * k + 2, 4 * k + 3])
+            .collect();
+        assert_eq!(found, expected);
     }
 
     #[test]
