@@ -1,6 +1,6 @@
-//! `gnntrack bench pipeline` and `gnntrack bench scaling` on tiny settings: the columns of the
-//! machine's limits, the throughput and the power-law fits exist and hold positive numbers.
-//! No timing is asserted.
+//! `gnntrack bench pipeline`, `gnntrack bench scaling` and `gnntrack bench compare` on tiny
+//! settings: the columns of the machine's limits, the throughput, the power-law fits and the
+//! two configurations' stage times exist and hold positive numbers. No timing is asserted.
 
 mod common;
 
@@ -168,4 +168,76 @@ fn bench_scaling_fits_power_laws_and_draws_them() {
             || printed.contains("plot skipped"),
         "{printed}"
     );
+}
+
+#[test]
+fn bench_compare_times_two_configurations_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    // Scored in parts or in one run: the same candidates.
+    let args = [
+        "bench",
+        "compare",
+        "--xi",
+        "3",
+        "--rounds",
+        "3",
+        "--with",
+        "inference.part_edges=0",
+    ];
+    let printed = common::gnntrack_ok(dir.path(), &args);
+    assert!(
+        printed.contains("B: A with inference.part_edges=0; 3 rounds"),
+        "{printed}"
+    );
+    assert!(printed.contains("the same candidates"), "{printed}");
+    // A row of five stage cells, `median (quartile, minimum)`, per configuration.
+    for label in ["A", "B"] {
+        let row = printed
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(label))
+            .unwrap_or_else(|| panic!("no row {label}: {printed}"));
+        let medians: Vec<f64> = row
+            .split(')')
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| {
+                let median = c.split('(').next().unwrap().split_whitespace().last();
+                median.unwrap().parse().unwrap()
+            })
+            .collect();
+        assert_eq!(medians.len(), 5, "{row}");
+        assert!(medians[4] > 0.0, "{row}");
+    }
+    assert!(printed.contains("B faster in"), "{printed}");
+    // Other tracks settings: other candidates, said so.
+    let args = [
+        "bench",
+        "compare",
+        "--xi",
+        "3",
+        "--rounds",
+        "1",
+        "--with",
+        "tracks.min_hits=4",
+    ];
+    let printed = common::gnntrack_ok(dir.path(), &args);
+    assert!(printed.contains("other candidates"), "{printed}");
+}
+
+#[test]
+fn bench_compare_names_a_bad_key_before_any_crossing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (with, words) in [
+        ("nonsense", "--with `nonsense`: expected KEY=VALUE"),
+        ("tracks.min_hits=abc", "--with `tracks.min_hits=abc`"),
+    ] {
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_gnntrack"))
+            .current_dir(dir.path())
+            .args(["bench", "compare", "--xi", "3", "--with", with])
+            .output()
+            .expect("the binary runs");
+        assert!(!run.status.success());
+        let e = String::from_utf8_lossy(&run.stderr);
+        assert!(e.contains(words), "{e}");
+        assert!(String::from_utf8_lossy(&run.stdout).is_empty());
+    }
 }

@@ -3,6 +3,7 @@
 pub mod alloc;
 mod bench;
 mod candidates;
+mod compare;
 mod eval;
 mod graph;
 mod markdown;
@@ -108,6 +109,9 @@ pub enum Bench {
     /// How the stage times and the peak memory grow with the crossing size (xi = 3..7, 2 and 5
     /// times xi = 7): power-law exponents and a log-log plot.
     Scaling(scaling::BenchScalingArgs),
+    /// Two configurations timed side by side, crossing by crossing in one process: per-stage
+    /// times of each and the paired differences, robust to a machine whose speed drifts.
+    Compare(compare::BenchCompareArgs),
 }
 
 /// Runs one subcommand.
@@ -135,6 +139,7 @@ pub fn run(command: Command) -> CliResult {
         Command::Bench(Bench::Graph(args)) => graph::bench_graph(args),
         Command::Bench(Bench::Pipeline(args)) => bench::bench_pipeline(args),
         Command::Bench(Bench::Scaling(args)) => scaling::bench_scaling(args),
+        Command::Bench(Bench::Compare(args)) => compare::bench_compare(args),
         Command::Reconstruct(args) => reconstruct::reconstruct(args),
         Command::Demo(args) => reconstruct::demo(args),
         Command::Eval(args) => eval::eval(args),
