@@ -173,18 +173,12 @@ fn bench_scaling_fits_power_laws_and_draws_them() {
 #[test]
 fn bench_compare_times_two_configurations_side_by_side() {
     let dir = tempfile::tempdir().unwrap();
+    let compare = |line: &str| {
+        let args: Vec<&str> = line.split(' ').collect();
+        common::gnntrack_ok(dir.path(), &args)
+    };
     // Scored in parts or in one run: the same candidates.
-    let args = [
-        "bench",
-        "compare",
-        "--xi",
-        "3",
-        "--rounds",
-        "3",
-        "--with",
-        "inference.part_edges=0",
-    ];
-    let printed = common::gnntrack_ok(dir.path(), &args);
+    let printed = compare("bench compare --xi 3 --rounds 3 --with inference.part_edges=0");
     assert!(
         printed.contains("B: A with inference.part_edges=0; 3 rounds"),
         "{printed}"
@@ -209,17 +203,7 @@ fn bench_compare_times_two_configurations_side_by_side() {
     }
     assert!(printed.contains("B faster in"), "{printed}");
     // Other tracks settings: other candidates, said so.
-    let args = [
-        "bench",
-        "compare",
-        "--xi",
-        "3",
-        "--rounds",
-        "1",
-        "--with",
-        "tracks.min_hits=4",
-    ];
-    let printed = common::gnntrack_ok(dir.path(), &args);
+    let printed = compare("bench compare --xi 3 --rounds 1 --with tracks.min_hits=4");
     assert!(printed.contains("other candidates"), "{printed}");
 }
 
