@@ -9,7 +9,7 @@ use clap::Args;
 use gnntrack::pipeline::{StageTimes, Tracker, TrackerConfig};
 use gnntrack_tools::sim::{SimConfig, simulate_bx};
 
-use super::reconstruct::TrackerArgs;
+use super::reconstruct::{TrackerArgs, key_values};
 use super::{CliResult, SIMULATION_GEOMETRY};
 
 /// Options of `gnntrack bench compare`.
@@ -37,12 +37,9 @@ pub struct BenchCompareArgs {
 /// The second configuration: `base` with the `--with` keys set.
 fn with_keys(base: &TrackerConfig, keys: &[String]) -> Result<TrackerConfig, String> {
     let mut config = base.clone();
-    for kv in keys {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| format!("--with `{kv}`: expected KEY=VALUE"))?;
+    for (kv, (k, v)) in keys.iter().zip(key_values("--with", keys)?) {
         config
-            .set(k.trim(), v.trim())
+            .set(k, v)
             .map_err(|e| format!("--with `{kv}`: {e}"))?;
     }
     Ok(config)
@@ -51,6 +48,11 @@ fn with_keys(base: &TrackerConfig, keys: &[String]) -> Result<TrackerConfig, Str
 /// The stage times of a run, in ms: graph, features, inference, tracks, total.
 fn stages_ms(t: &StageTimes) -> [f64; 5] {
     [t.graph, t.features, t.inference, t.tracks, t.total()].map(|s| 1e3 * s)
+}
+
+/// Stage `s` of [`stages_ms`] over the runs.
+fn column(runs: &[[f64; 5]], s: usize) -> Vec<f64> {
+    runs.iter().map(|t| t[s]).collect()
 }
 
 /// Median, lower quartile and minimum of `values`.
@@ -115,7 +117,7 @@ pub fn bench_compare(args: BenchCompareArgs) -> CliResult {
         println!("   {}", names.map(|n| format!("{n:>22}")).join(""));
         for (label, runs) in ["A", "B"].iter().zip(&times) {
             let cells = (0..5).map(|s| {
-                let (median, q1, min) = summary(&runs.iter().map(|t| t[s]).collect::<Vec<_>>());
+                let (median, q1, min) = summary(&column(runs, s));
                 format!("{:>22}", format!("{median:.1} ({q1:.1}, {min:.1})"))
             });
             println!("{label:>3}{}", cells.collect::<String>());
@@ -131,7 +133,7 @@ pub fn bench_compare(args: BenchCompareArgs) -> CliResult {
         println!(
             "B - A: median of the paired differences of the total {median:+.1} ms \
              ({:+.1} %), B faster in {faster} of {rounds} rounds",
-            100.0 * median / summary(&times[0].iter().map(|t| t[4]).collect::<Vec<_>>()).0
+            100.0 * median / summary(&column(&times[0], 4)).0
         );
     }
     Ok(ExitCode::SUCCESS)

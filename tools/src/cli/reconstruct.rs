@@ -59,14 +59,27 @@ impl TrackerArgs {
         if let Some(p) = &self.provider {
             config.set("inference.provider", p)?;
         }
-        for kv in &self.overrides {
-            let (k, v) = kv
-                .split_once('=')
-                .ok_or_else(|| format!("--set `{kv}`: expected KEY=VALUE"))?;
-            config.set(k.trim(), v.trim())?;
+        for (k, v) in key_values("--set", &self.overrides)? {
+            config.set(k, v)?;
         }
         Ok(config)
     }
+}
+
+/// The `KEY=VALUE` arguments of `option`, trimmed; an argument without `=` is an error naming
+/// the option and the argument.
+pub(super) fn key_values<'a>(
+    option: &str,
+    arguments: &'a [String],
+) -> Result<Vec<(&'a str, &'a str)>, String> {
+    arguments
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim(), v.trim()))
+                .ok_or_else(|| format!("{option} `{kv}`: expected KEY=VALUE"))
+        })
+        .collect()
 }
 
 /// Options of `gnntrack reconstruct`.
