@@ -214,12 +214,20 @@ pub(crate) fn message_sum(
     }
     check_index(OP, "src", src, nodes, "h")?;
     check_index(OP, "dst", dst, nodes, "h")?;
-    for (row, state) in out
-        .chunks_exact_mut(width)
-        .zip(h.data.chunks_exact(h.width))
-    {
-        row[..2 * k].fill(0.0);
-        row[2 * k..].copy_from_slice(state);
+    // Each row starts as zeros, then the hit's state (rows of the bundled models' widths are
+    // copied as a few moves, where a copy of a run-time width is a call to `memcpy`).
+    match (2 * k, h.width) {
+        (8, 16) => start_rows::<8, 16>(h.data, width, out),
+        (16, 16) => start_rows::<16, 16>(h.data, width, out),
+        _ => {
+            for (row, state) in out
+                .chunks_exact_mut(width)
+                .zip(h.data.chunks_exact(h.width))
+            {
+                row[..2 * k].fill(0.0);
+                row[2 * k..].copy_from_slice(state);
+            }
+        }
     }
     match k {
         4 => messages_fixed::<4>(w.data, m.data, width, src, dst, out),
@@ -240,6 +248,19 @@ pub(crate) fn message_sum(
         }
     }
     Ok(())
+}
+
+/// The rows of [`message_sum`]'s output before the sums: `Z` zeros, then the hit's state of
+/// `H` values (`width` is `Z + H`).
+fn start_rows<const Z: usize, const H: usize>(h: &[f32], width: usize, out: &mut [f32]) {
+    let (states, _) = h.as_chunks::<H>();
+    for (row, state) in out.chunks_exact_mut(width).zip(states) {
+        let (zeros, rest) = row.split_at_mut(Z);
+        let zeros: &mut [f32; Z] = zeros.try_into().expect("width is Z + H");
+        let rest: &mut [f32; H] = rest.try_into().expect("width is Z + H");
+        *zeros = [0.0; Z];
+        *rest = *state;
+    }
 }
 
 /// The sums of [`message_sum`] for messages of `K`, indices checked, into rows of `width`.
@@ -454,9 +475,10 @@ mod tests {
 
     #[test]
     fn message_sums_take_the_edges_in_order_and_keep_the_state() {
-        // Message widths of the general loop and of both fixed-width loops.
-        for k in [3, 4, 8] {
-            let (n, hw, e) = (6, 5, 40);
+        // Message widths of the general loop and of both fixed-width loops, with states of a
+        // width the rows start with in general and of the fixed width.
+        for (k, hw) in [(3, 5), (4, 5), (8, 5), (4, 16), (8, 16), (3, 16)] {
+            let (n, e) = (6, 40);
             let (w, m, h) = (values(e * k, 5), values(n * k, 6), values(n * hw, 7));
             let (src, dst) = (indices(e, n, 8), indices(e, n, 9));
             let width = 2 * k + hw;

@@ -16,7 +16,7 @@ use super::engine::{
 use super::partition::{self, Part};
 use super::runtime::OnnxRuntime;
 use super::{InferenceConfig, InferenceError, Provider};
-use crate::features::{FeatureSpec, FeatureTable};
+use crate::features::{FeatureSpec, FeatureTable, gather_rows};
 
 /// The edges to score: `E` pairs of node indices, from the inner (source) to the outer (target)
 /// hit.
@@ -503,16 +503,9 @@ impl EdgeClassifier {
         if part.edges.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = |values: &[f32], ids: &[u32], width: usize| -> Vec<f32> {
-            let mut out = Vec::with_capacity(ids.len() * width);
-            for &i in ids {
-                let i = i as usize;
-                out.extend_from_slice(&values[i * width..(i + 1) * width]);
-            }
-            out
-        };
-        let nodes = rows(node_features, &part.nodes, self.info.node_features.len());
-        let edges = edge_features.map(|v| rows(v, &part.edges, self.info.edge_features.len()));
+        let nodes = gather_rows(node_features, self.info.node_features.len(), &part.nodes);
+        let edges =
+            edge_features.map(|v| gather_rows(v, self.info.edge_features.len(), &part.edges));
         let e = part.edges.len();
         let index = TensorRef::from_array_view(([2, e], &part.index[..]))
             .map_err(|err| self.engine.run_error(err))?;
