@@ -429,11 +429,17 @@ fn measure_throughput(
     }
     let sequential = start.elapsed().as_secs_f64();
     let sequential_cpu = cpu_per_crossing(cpu);
+    let all_at_once = || -> Result<Vec<f64>, gnntrack::pipeline::TrackerError> {
+        crossings
+            .par_iter()
+            .map(|hits| tracker.reconstruct(hits).map(|r| r.times.total()))
+            .collect()
+    };
+    // Warm-up: crossings in flight together each take a work space of the tracker, which the
+    // first of them allocate (as the one crossing before the sequential run did for one).
+    all_at_once()?;
     let (start, cpu) = (Instant::now(), perf::process_cpu_seconds());
-    let together: Vec<f64> = crossings
-        .par_iter()
-        .map(|hits| tracker.reconstruct(hits).map(|r| r.times.total()))
-        .collect::<Result<_, _>>()?;
+    let together = all_at_once()?;
     let concurrent = start.elapsed().as_secs_f64();
     let concurrent_cpu = cpu_per_crossing(cpu);
     let ms = |v: Vec<f64>| median_of(v).map_or("-".into(), |m| format!("{:.1}", 1e3 * m));
