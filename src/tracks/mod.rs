@@ -625,11 +625,19 @@ fn fits_in_order(hits: &Hits, groups: Vec<Vec<u32>>, config: &TrackConfig) -> Ve
     });
     // Taken in that order, side by side, into the candidates' vector (moving them within the
     // slots instead, one cycle of the permutation after another, took 3-5 ms at xi = 7 on one
-    // thread: each move reads a candidate from far away).
+    // thread: each move reads a candidate from far away). The keys are unique and each came
+    // from a filled slot, so each candidate is written once, into its place (a filtered
+    // collect gathered them in lists and then copied them again: 2.2 against 0.9 ms at xi = 7).
+    let mut candidates = Vec::with_capacity(order.len());
     order
         .par_iter()
-        .filter_map(|&key| read(slot_of(key)).take())
-        .collect()
+        .map(|&key| {
+            read(slot_of(key))
+                .take()
+                .expect("each key's slot holds its candidate, and keys are unique")
+        })
+        .collect_into_vec(&mut candidates);
+    candidates
 }
 
 /// The hits of a fitted slot.
