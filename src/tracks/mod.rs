@@ -1,17 +1,17 @@
 //! Track building: scored edges to track candidates with a straight-line fit.
 //!
-//! 1. **Paths** ([`paths`]): every chain of hits along edges scoring at least `path_cut` (the
+//! 1. **Paths** (module `paths`): every chain of hits along edges scoring at least `path_cut` (the
 //!    `max_branches` best per hit), with hits on at least `min_hits` layers and a line fit within
 //!    `path_chi2_ndf`, is a candidate, and so is each such piece of it. A junction-free
 //!    component gives one path and its pieces; where tracks cross, every pairing is a candidate.
 //! 2. **Quality**: each path has a cost, its chi2 / ndf (errors from resolution and multiple
 //!    scattering at the momentum of its line, see `scattering_momentum_gev`) plus
 //!    `score_weight` times one minus the mean score of its edges.
-//! 3. **Exclusive assignment** ([`assign`]): best first (more layers, more hits, then lower cost) with each
+//! 3. **Exclusive assignment** (module `assign`): best first (more layers, more hits, then lower cost) with each
 //!    hit used once; then hits merged from two positrons are shared (one) or split (two) between
 //!    two well-fitting tracks, and two tracks linked by an edge swap their downstream parts
 //!    where that lowers their summed chi2.
-//! 4. **Recovery** ([`join`]): tracks and the pieces left over take the loose hits their line
+//! 4. **Recovery** ([`join_pieces`]): tracks and the pieces left over take the loose hits their line
 //!    passes through on the layers they lack (a missing hit, an edge the classifier cut).
 //! 5. Each candidate gets a weighted least-squares fit of x(z) and y(z) (tracks are straight in
 //!    the field-free tracker), optionally dropping outliers, and a momentum estimate p = k / x
