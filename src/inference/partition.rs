@@ -239,18 +239,18 @@ impl<'a> Plan<'a> {
     /// core edges each, the others packed whole into parts of up to `pack` edges (a component
     /// larger than that alone).
     pub(crate) fn cut_sized(&mut self, pack: usize, slice: usize) {
-        let (target, slice) = (pack.max(1), slice.max(1));
+        let (pack, slice) = (pack.max(1), slice.max(1));
         let parts = &mut self.parts;
         parts.clear();
         // The open part of whole components: where it starts in `order`, its edges.
-        let mut pack = (0usize, 0usize);
+        let mut open = (0usize, 0usize);
         for (range, edges) in &self.components {
             let (start, end, edges) = (range.start, range.end, *edges);
             if edges > slice {
-                // Slices of about `target` edges by source; a short remainder joins the last.
+                // Slices of about `slice` edges by source; a short remainder joins the last.
                 // The component sits between the open pack and what follows: close the pack.
-                if pack.0 < start {
-                    parts.push((pack.0..start, false));
+                if open.0 < start {
+                    parts.push((open.0..start, false));
                 }
                 let mut from = start;
                 let mut left = edges;
@@ -270,17 +270,17 @@ impl<'a> Plan<'a> {
                     parts.push((from..to, true));
                     from = to;
                 }
-                pack = (end, 0);
+                open = (end, 0);
                 continue;
             }
-            if pack.1 + edges > target && pack.0 < start {
-                parts.push((pack.0..start, false));
-                pack = (start, 0);
+            if open.1 + edges > pack && open.0 < start {
+                parts.push((open.0..start, false));
+                open = (start, 0);
             }
-            pack.1 += edges;
+            open.1 += edges;
         }
-        if pack.0 < self.order.len() {
-            parts.push((pack.0..self.order.len(), false));
+        if open.0 < self.order.len() {
+            parts.push((open.0..self.order.len(), false));
         }
     }
 
