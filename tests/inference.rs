@@ -824,6 +824,79 @@ fn gnntrack_kernels_run_in_place_of_the_function_bodies() {
     );
 }
 
+/// The scores of `gnntrack_dense.onnx` (tests/models/make_test_models.py, the DENSE_*
+/// numbers) with its operators (the kernels) or its decoy bodies: h = relu(W1 x + b1) (decoy:
+/// no ReLU), y = W2 h[src] + h[dst] (decoy: with a ReLU), score = sigmoid(v . y + b).
+fn gnntrack_dense_reference(ev: &Event, decoy: bool) -> Vec<f64> {
+    const W1: [[f64; 2]; 8] = [
+        [0.5, -1.0],
+        [-0.75, 0.25],
+        [1.5, 0.5],
+        [-0.25, -0.5],
+        [0.125, 1.0],
+        [-1.25, 0.75],
+        [0.625, -0.375],
+        [-0.5, 1.25],
+    ];
+    const B1: [f64; 8] = [0.1, -0.2, 0.0, 0.3, -0.4, 0.05, -0.15, 0.25];
+    const V: [f64; 8] = [0.5, -0.5, 0.25, -0.25, 0.75, -0.75, 1.0, -1.0];
+    const B: f64 = -0.05;
+    let w2 = |i: usize, j: usize| 0.25 * (((3 * i + 5 * j) % 7) as f64 - 3.0);
+    let h: Vec<[f64; 8]> = (0..ev.n)
+        .map(|i| {
+            let x = [ev.x[2 * i] as f64, ev.x[2 * i + 1] as f64];
+            std::array::from_fn(|j| {
+                let p = W1[j][0] * x[0] + W1[j][1] * x[1] + B1[j];
+                if decoy { p } else { p.max(0.0) }
+            })
+        })
+        .collect();
+    ev.src
+        .iter()
+        .zip(&ev.dst)
+        .map(|(&s, &d)| {
+            let (hs, hd) = (&h[s as usize], &h[d as usize]);
+            let z = (0..8)
+                .map(|i| {
+                    let y = (0..8).map(|j| w2(i, j) * hs[j]).sum::<f64>() + hd[i];
+                    V[i] * if decoy { y.max(0.0) } else { y }
+                })
+                .sum::<f64>();
+            sigmoid(z + B)
+        })
+        .collect()
+}
+
+#[test]
+fn dense_kernels_run_in_place_of_the_function_bodies() {
+    let ev = event(22, 300, 2, 2000, 0);
+    let (kernels, bodies) = (
+        gnntrack_dense_reference(&ev, false),
+        gnntrack_dense_reference(&ev, true),
+    );
+    let apart = kernels
+        .iter()
+        .zip(&bodies)
+        .filter(|(a, b)| (*a - *b).abs() > 1e-3)
+        .count();
+    assert!(
+        apart > 500,
+        "the decoy bodies should change the scores: {apart}"
+    );
+    let score = |on: bool| {
+        let c = EdgeClassifier::load(
+            model("gnntrack_dense.onnx"),
+            &with_kernels(on),
+            &registry(),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        score_event(&c, &ev)
+    };
+    assert_close(&score(true), &kernels, 1e-5);
+    assert_close(&score(false), &bodies, 1e-5);
+}
+
 #[test]
 fn bundled_models_score_the_same_with_and_without_the_gnntrack_kernels() {
     // The bundled edge classifiers are rewritten into the gnntrack operators: the kernels

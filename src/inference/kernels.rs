@@ -30,6 +30,8 @@ use ort::operator::{
 };
 use ort::value::{TensorElementType, ValueRef};
 
+use super::dense::{self, Bias};
+
 /// The domain's name, as the models' nodes and opset imports spell it.
 pub(crate) const DOMAIN: &str = "gnntrack";
 
@@ -45,6 +47,16 @@ pub(crate) fn domain() -> ort::Result<OperatorDomain> {
             name: "MessageSum",
             inputs: &MESSAGE_SUM_INPUTS,
             run: run_message_sum,
+        })?
+        .add(GnntrackOperator {
+            name: "Dense",
+            inputs: &DENSE_INPUTS,
+            run: |ctx| run_dense(ctx, "Dense", false),
+        })?
+        .add(GnntrackOperator {
+            name: "DenseRelu",
+            inputs: &DENSE_INPUTS,
+            run: |ctx| run_dense(ctx, "DenseRelu", true),
         })
 }
 
@@ -413,6 +425,53 @@ fn run_message_sum(ctx: &ComputeContext) -> ort::Result<()> {
     .map_err(to_ort)
 }
 
+/// The inputs of `Dense` and `DenseRelu`: `x`, `w`, `c`.
+const DENSE_INPUTS: [TensorElementType; 3] = [TensorElementType::Float32; 3];
+
+/// Computes `Dense` or (`relu`) `DenseRelu` (see the module's documentation).
+fn run_dense(ctx: &ComputeContext, op: &str, relu: bool) -> ort::Result<()> {
+    let (x, w, c) = (
+        input(ctx, op, 0, "x")?,
+        input(ctx, op, 1, "w")?,
+        input(ctx, op, 2, "c")?,
+    );
+    let (x_shape, x) = x.try_extract_tensor::<f32>()?;
+    let (w_shape, w) = w.try_extract_tensor::<f32>()?;
+    let (c_shape, c) = c.try_extract_tensor::<f32>()?;
+    let [rows, k] = dims::<2>(op, "x", x_shape).map_err(to_ort)?;
+    let [n, w_k] = dims::<2>(op, "w", w_shape).map_err(to_ort)?;
+    let bias = dense_bias(op, rows, n, c_shape, c).map_err(to_ort)?;
+    if w_k != k {
+        return Err(to_ort(KernelError(format!(
+            "{DOMAIN}.{op}: `x` has {k} columns, `w` {w_k}"
+        ))));
+    }
+    let mut out = ctx
+        .output(0, vec![rows as i64, n as i64])?
+        .ok_or_else(|| ort::Error::new(format!("{DOMAIN}.{op}: no output")))?;
+    let (_, out) = out.try_extract_tensor_mut::<f32>()?;
+    dense::dense(x, k, w, n, bias, relu, out);
+    Ok(())
+}
+
+/// The bias `c` of a dense layer of `rows` rows of `n`: `[n]` or `[1, n]` for every row, or
+/// `[rows, n]`.
+fn dense_bias<'a>(
+    op: &str,
+    rows: usize,
+    n: usize,
+    shape: &[i64],
+    c: &'a [f32],
+) -> Result<Bias<'a>, KernelError> {
+    match *shape {
+        [w] | [1, w] if w as usize == n => Ok(Bias::Shared(c)),
+        [m, w] if m as usize == rows && w as usize == n => Ok(Bias::PerRow(c)),
+        _ => Err(KernelError(format!(
+            "{DOMAIN}.{op}: input `c` has shape {shape:?}: expected [{n}] or [{rows}, {n}]"
+        ))),
+    }
+}
+
 fn to_ort(e: KernelError) -> ort::Error {
     ort::Error::new(e.0)
 }
@@ -559,6 +618,26 @@ mod tests {
         assert!(message_sum(rows(&[], 0), rows(&[], 0), h3, &[], &[], &mut [0.0; 9]).is_err());
         assert!(message_sum(rows(&w, 4), m4, rows(&[], 0), &[0, 2], &[1, 1], &mut []).is_err());
         assert!(dims::<2>("Op", "x", &[3, -1]).is_err());
+        // A dense layer's bias: a row for all rows or one per row, nothing else.
+        let c = values(8, 6);
+        assert!(matches!(
+            dense_bias("Dense", 4, 2, &[2], &c[..2]),
+            Ok(Bias::Shared(_))
+        ));
+        assert!(matches!(
+            dense_bias("Dense", 4, 2, &[1, 2], &c[..2]),
+            Ok(Bias::Shared(_))
+        ));
+        assert!(matches!(
+            dense_bias("Dense", 4, 2, &[4, 2], &c),
+            Ok(Bias::PerRow(_))
+        ));
+        let err = dense_bias("Dense", 4, 2, &[4, 1], &c[..4]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "gnntrack.Dense: input `c` has shape [4, 1]: expected [2] or [4, 2]"
+        );
+        assert!(dense_bias("Dense", 4, 2, &[3], &c[..3]).is_err());
         assert!(dims::<1>("Op", "x", &[3, 1]).is_err());
     }
 }

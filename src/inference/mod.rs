@@ -78,6 +78,7 @@
 //! the parts only keep the intermediate tensors in the caches and the cores busy.
 
 pub mod contract;
+mod dense;
 mod engine;
 mod graph_model;
 mod kernels;

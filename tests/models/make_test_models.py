@@ -200,7 +200,7 @@ OPS_B = 0.05
 def decoy_functions():
     """The bodies optimize_onnx.py writes for the gnntrack operators, changed: GatherPairSum
     subtracts, MessageSum swaps its two sums."""
-    pair_sum, message_sum = gnntrack_functions(18)
+    pair_sum, message_sum, *_ = gnntrack_functions(18)
     for node in pair_sum.node:
         if node.op_type == "Add":
             node.op_type = "Sub"
@@ -245,6 +245,68 @@ def gnntrack_ops_model(functions=True):
     helper.set_model_props(model, with_value(metadata, "gnntrack.model_name", "gnntrack-ops-test"))
     if functions:
         onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+# The dense operators (rewrite 7) in a model whose function bodies differ from the operators:
+# h = DenseRelu(x, W1, b1) [N, 8] (decoy body: no ReLU); y = Dense(h[src], W2, h[dst]) [E, 8]
+# (decoy body: with a ReLU); score = sigmoid(v . y + b), x [N, 2]
+DENSE_W1 = [[0.5, -1.0], [-0.75, 0.25], [1.5, 0.5], [-0.25, -0.5], [0.125, 1.0], [-1.25, 0.75], [0.625, -0.375], [-0.5, 1.25]]
+DENSE_B1 = [0.1, -0.2, 0.0, 0.3, -0.4, 0.05, -0.15, 0.25]
+DENSE_W2 = [[0.25 * ((3 * i + 5 * j) % 7 - 3) for j in range(8)] for i in range(8)]
+DENSE_V = [0.5, -0.5, 0.25, -0.25, 0.75, -0.75, 1.0, -1.0]
+DENSE_B = -0.05
+
+
+def decoy_dense_functions():
+    """The bodies optimize_onnx.py writes for the dense operators, changed: DenseRelu without
+    its ReLU, Dense with one."""
+    *_, dense, dense_relu = gnntrack_functions(18)
+    dense_relu.node.pop()
+    dense_relu.node[0].output[0] = "y"
+    dense.node[0].output[0] = "xw_c"
+    dense.node.append(helper.make_node("Relu", ["xw_c"], ["y"]))
+    return [dense, dense_relu]
+
+
+def gnntrack_dense_model():
+    """The model of DENSE_W1 .. DENSE_B with the dense operators and decoy bodies."""
+    nodes = [
+        helper.make_node("Gather", ["edges", "zero"], ["src"], axis=0),
+        helper.make_node("Gather", ["edges", "one"], ["dst"], axis=0),
+        helper.make_node("DenseRelu", ["hits", "w1", "b1"], ["h"], domain="gnntrack"),
+        helper.make_node("Gather", ["h", "src"], ["h_src"], axis=0),
+        helper.make_node("Gather", ["h", "dst"], ["h_dst"], axis=0),
+        helper.make_node("Dense", ["h_src", "w2", "h_dst"], ["y"], domain="gnntrack"),
+        helper.make_node("MatMul", ["y", "v"], ["vy"]),
+        helper.make_node("Add", ["vy", "b"], ["z"]),
+        helper.make_node("Sigmoid", ["z"], ["edge_probability"]),
+    ]
+    initializers = [
+        const("w1", DENSE_W1),
+        const("b1", DENSE_B1),
+        const("w2", DENSE_W2),
+        const("v", DENSE_V),
+        const("b", [DENSE_B]),
+        const("zero", 0, np.int64),
+        const("one", 1, np.int64),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("edges", TensorProto.INT64, [2, "num_edges"]),
+        helper.make_tensor_value_info("hits", TensorProto.FLOAT, ["num_hits", 2]),
+    ]
+    outputs = [helper.make_tensor_value_info("edge_probability", TensorProto.FLOAT, ["num_edges"])]
+    graph = helper.make_graph(nodes, "gnntrack_dense_edge_classifier", inputs, outputs, initializers)
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("gnntrack", 1)],
+        producer_name="gnntrack-test-models",
+        functions=decoy_dense_functions(),
+    )
+    model.ir_version = IR_VERSION
+    metadata = with_value(message_passing_metadata(), "gnntrack.max_intra_threads", "1")
+    helper.set_model_props(model, with_value(metadata, "gnntrack.model_name", "gnntrack-dense-test"))
+    onnx.checker.check_model(model, full_check=True)
     return model
 
 
@@ -717,6 +779,8 @@ def main():
         # the gnntrack operators with decoy function bodies, and without any
         "gnntrack_ops.onnx": gnntrack_ops_model(),
         "gnntrack_ops_no_functions.onnx": gnntrack_ops_model(functions=False),
+        # the dense operators with decoy function bodies
+        "gnntrack_dense.onnx": gnntrack_dense_model(),
     }
     em = embedding_metadata()
     models |= {

@@ -2,9 +2,11 @@
 the training export writes: row lookups by GatherND and a dense layer on two gathered node rows
 and an edge row (rewrites 1 and 2); gated messages summed into nodes through flat indices, one 4
 and one 8 columns wide (rewrites 3 and 4), both then by ScatterND when the model declares its
-receptive field (rewrite 5); and one round of an interaction network, whose node parts of the
-edge layer and whose incoming and outgoing messages become the gnntrack operators (rewrite 6).
-The rewrites replace each pattern, keep the scores (the last four bit for bit on one thread), and
+receptive field (rewrite 5); one round of an interaction network, whose node parts of the
+edge layer and whose incoming and outgoing messages become the gnntrack operators (rewrite 6);
+and dense layers of 8 and 16 outputs with and without their ReLU, one with a matrix for a bias,
+which become the operators Dense and DenseRelu (rewrite 7). The rewrites replace each pattern,
+keep the scores (the last five bit for bit on one thread), and
 find nothing left to do on their own output or on the bundled models (which are shipped
 rewritten).
 
@@ -215,7 +217,7 @@ def check_gnntrack_operators():
     original = interaction_round()
     rewritten = interaction_round()
     counts = optimize_onnx.optimize(rewritten)
-    assert counts == (4, 1, 2, 1, 2, 2), counts
+    assert counts == (4, 1, 2, 1, 2, 2, 0), counts
     ops = [(n.domain, n.op_type) for n in rewritten.graph.node]
     assert ops.count(("gnntrack", "GatherPairSum")) == 1 and ops.count(("gnntrack", "MessageSum")) == 1, ops
     assert not any(op.startswith("Scatter") for _, op in ops), ops
@@ -225,16 +227,73 @@ def check_gnntrack_operators():
     assert optimize_onnx.check(original, rewritten), "scores differ"
     # Bit for bit against rewrites 1 to 5 alone.
     standard = interaction_round()
-    assert optimize_onnx.optimize(standard, operators=False) == counts[:5] + (0,)
+    assert optimize_onnx.optimize(standard, operators=False) == counts[:5] + (0, 0)
     feeds = optimize_onnx.random_feeds(original)
     run = lambda m: optimize_onnx.single_thread_session(m).run(None, feeds)[0]
     a, b = run(standard), run(rewritten)
     assert np.array_equal(a, b), float(np.max(np.abs(a - b)))
-    assert optimize_onnx.optimize(rewritten) == (0,) * 6, "a second pass finds work"
+    assert optimize_onnx.optimize(rewritten) == (0,) * 7, "a second pass finds work"
     # Run in one piece (no receptive field declared), the model keeps its standard operators.
     whole = interaction_round()
     whole.metadata_props.pop()
     assert optimize_onnx.optimize(whole)[5] == 0
+
+
+def dense_round(seed=11):
+    """Hits embedded by a 16-wide dense layer and its ReLU, an edge layer on the edge features
+    with the node parts as its bias matrix and a ReLU, an 8-wide layer without activation, then
+    one score per edge (a one-column layer, which rewrite 7 leaves)."""
+    rng = np.random.default_rng(seed)
+    f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)
+    inits = [numpy_helper.from_array(v, k) for k, v in {
+        "node.w": f32(16, 3), "node.b": f32(16), "edge.w": f32(16, 2), "mid.w": f32(8, 16),
+        "mid.b": f32(8), "score.w": f32(1, 8), "score.b": f32(1),
+    }.items()]
+    inits += [numpy_helper.from_array(np.array(v, dtype=np.int64), name)
+              for v, name in ((0, "row0"), (1, "row1"), ([-1], "flat"))]
+    nodes = [
+        helper.make_node("Gather", ["edge_index", "row0"], ["src"], axis=0),
+        helper.make_node("Gather", ["edge_index", "row1"], ["dst"], axis=0),
+        helper.make_node("Gemm", ["node_features", "node.w", "node.b"], ["h_lin"], transB=1),
+        helper.make_node("Relu", ["h_lin"], ["h"]),
+        helper.make_node("Gather", ["h", "src"], ["h_src"], axis=0),
+        helper.make_node("Gather", ["h", "dst"], ["h_dst"], axis=0),
+        helper.make_node("Add", ["h_src", "h_dst"], ["pair"]),
+        helper.make_node("Gemm", ["edge_features", "edge.w", "pair"], ["e_lin"], transB=1),
+        helper.make_node("Relu", ["e_lin"], ["e"]),
+        helper.make_node("Gemm", ["e", "mid.w", "mid.b"], ["mid"], transB=1),
+        helper.make_node("Gemm", ["mid", "score.w", "score.b"], ["score_col"], transB=1),
+        helper.make_node("Reshape", ["score_col", "flat"], ["score"]),
+    ]
+    model = classifier(nodes, inits, "dense_round", opset=18)
+    optimize_onnx.set_metadata(model, "gnntrack.receptive_hops", "1")
+    return model
+
+
+def check_dense_layers():
+    """Rewrite 7 on dense_round: two DenseRelu (one with the bias matrix), one Dense, the
+    one-column layer left a Gemm, no Relu left, the bodies in the model and the scores bit for
+    bit on one thread (onnxruntime runs the bodies here; tests/inference.rs compares the
+    tracker's kernels with them)."""
+    original = dense_round()
+    rewritten = dense_round()
+    counts = optimize_onnx.optimize(rewritten)
+    assert counts == (0, 0, 0, 0, 0, 1, 3), counts
+    ops = [(n.domain, n.op_type) for n in rewritten.graph.node]
+    assert ops.count(("gnntrack", "DenseRelu")) == 2 and ops.count(("gnntrack", "Dense")) == 1, ops
+    assert ops.count(("", "Gemm")) == 1 and ("", "Relu") not in ops, ops
+    made = optimize_onnx.producers(rewritten.graph)
+    edge = next(n for n in rewritten.graph.node if n.op_type == "DenseRelu" and n.input[0] == "edge_features")
+    assert made[edge.input[2]].op_type == "GatherPairSum", edge
+    assert {("gnntrack", "Dense"), ("gnntrack", "DenseRelu")} <= {(f.domain, f.name) for f in rewritten.functions}
+    feeds = optimize_onnx.random_feeds(original)
+    run = lambda m: optimize_onnx.single_thread_session(m).run(None, feeds)[0]
+    a, b = run(original), run(rewritten)
+    assert np.array_equal(a, b), float(np.max(np.abs(a - b)))
+    assert optimize_onnx.optimize(rewritten) == (0,) * 7, "a second pass finds work"
+    whole = dense_round()
+    whole.metadata_props.pop()
+    assert optimize_onnx.optimize(whole)[6] == 0, "dense operators in a model run in one piece"
 
 
 def check_message_sums():
@@ -246,9 +305,9 @@ def check_message_sums():
     rewritten = message_passing_classifier()
     optimize_onnx.set_metadata(rewritten, "gnntrack.receptive_hops", "1")
     whole = message_passing_classifier()
-    assert optimize_onnx.optimize(whole) == (0, 0, 2, 1, 0, 0), "ScatterND in a model run in one piece"
+    assert optimize_onnx.optimize(whole) == (0, 0, 2, 1, 0, 0, 0), "ScatterND in a model run in one piece"
     counts = optimize_onnx.optimize(rewritten)
-    assert counts == (0, 0, 2, 1, 2, 0), counts
+    assert counts == (0, 0, 2, 1, 2, 0, 0), counts
     nodes = list(rewritten.graph.node)
     made = optimize_onnx.producers(rewritten.graph)
     scatters = sorted((n.op_type, made[n.input[1]].op_type) for n in nodes if n.op_type.startswith("Scatter"))
@@ -262,22 +321,23 @@ def check_message_sums():
     run = lambda m: optimize_onnx.single_thread_session(m).run(None, feeds)[0]
     a, b = run(original), run(rewritten)
     assert np.array_equal(a, b), float(np.max(np.abs(a - b)))
-    assert optimize_onnx.optimize(rewritten) == (0,) * 6, "a second pass finds work"
+    assert optimize_onnx.optimize(rewritten) == (0,) * 7, "a second pass finds work"
 
 
 def main():
     original = small_classifier()
     rewritten = small_classifier()
     counts = optimize_onnx.optimize(rewritten, version="1-fast")
-    assert counts == (2, 1, 0, 0, 0, 0), counts
+    assert counts == (2, 1, 0, 0, 0, 0, 0), counts
     ops = [n.op_type for n in rewritten.graph.node]
     assert "GatherND" not in ops and "Concat" not in ops, ops
     assert {p.key: p.value for p in rewritten.metadata_props}["gnntrack.model_version"] == "1-fast"
     assert optimize_onnx.check(original, rewritten), "scores differ"
-    assert optimize_onnx.optimize(rewritten) == (0,) * 6, "a second pass finds work"
+    assert optimize_onnx.optimize(rewritten) == (0,) * 7, "a second pass finds work"
     assert optimize_onnx.MAX_INTRA_THREADS not in {p.key for p in rewritten.metadata_props}
     check_message_sums()
     check_gnntrack_operators()
+    check_dense_layers()
     for path in sorted((REPO / "models").glob("*.onnx")):
         model = onnx.load(path)
         if any(o.domain == optimize_onnx.GNNTRACK_DOMAIN for o in model.opset_import):
@@ -286,8 +346,8 @@ def main():
                 None, optimize_onnx.random_feeds(model, n_nodes=500, n_edges=1500))[0]
             assert scores.shape[0] == 1500 and np.isfinite(scores).all(), path.name
         counts = optimize_onnx.optimize(model)
-        assert counts == (0,) * 6, f"{path.name} is not the rewritten form: {counts}"
-    print("optimize_onnx: rewrites checked on three small classifiers; bundled models are rewritten")
+        assert counts == (0,) * 7, f"{path.name} is not the rewritten form: {counts}"
+    print("optimize_onnx: rewrites checked on four small classifiers; bundled models are rewritten")
     return 0
 
 
