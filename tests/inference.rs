@@ -784,6 +784,20 @@ fn with_kernels(gnntrack_kernels: bool) -> InferenceConfig {
     }
 }
 
+/// Asserts that more than `at_least` scores of a test model with decoy function bodies differ
+/// between its operators and its bodies: the two references tell which of them ran.
+fn assert_decoys_differ(kernels: &[f64], bodies: &[f64], at_least: usize) {
+    let apart = kernels
+        .iter()
+        .zip(bodies)
+        .filter(|(a, b)| (*a - *b).abs() > 1e-3)
+        .count();
+    assert!(
+        apart > at_least,
+        "the decoy bodies should change the scores: {apart}"
+    );
+}
+
 #[test]
 fn gnntrack_kernels_run_in_place_of_the_function_bodies() {
     let ev = event(21, 300, 2, 2000, 0);
@@ -791,15 +805,7 @@ fn gnntrack_kernels_run_in_place_of_the_function_bodies() {
         gnntrack_ops_reference(&ev, false),
         gnntrack_ops_reference(&ev, true),
     );
-    let apart = kernels
-        .iter()
-        .zip(&bodies)
-        .filter(|(a, b)| (*a - *b).abs() > 1e-3)
-        .count();
-    assert!(
-        apart > 1000,
-        "the decoy bodies should change the scores: {apart}"
-    );
+    assert_decoys_differ(&kernels, &bodies, 1000);
     let score = |name: &str, on: bool| {
         let c = EdgeClassifier::load(model(name), &with_kernels(on), &registry(), None)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -874,15 +880,7 @@ fn dense_kernels_run_in_place_of_the_function_bodies() {
         gnntrack_dense_reference(&ev, false),
         gnntrack_dense_reference(&ev, true),
     );
-    let apart = kernels
-        .iter()
-        .zip(&bodies)
-        .filter(|(a, b)| (*a - *b).abs() > 1e-3)
-        .count();
-    assert!(
-        apart > 500,
-        "the decoy bodies should change the scores: {apart}"
-    );
+    assert_decoys_differ(&kernels, &bodies, 500);
     let score = |on: bool| {
         let c = EdgeClassifier::load(
             model("gnntrack_dense.onnx"),

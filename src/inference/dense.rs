@@ -19,22 +19,29 @@ pub(crate) enum Bias<'a> {
     PerRow(&'a [f32]),
 }
 
-/// `out[i] = act(sum over k of x[i][k] w[n][k] + c)` for the `m` rows of `x` (`k` values each)
-/// and the `n` rows of `w` (`k` values each); `out` holds `m` rows of `n`. The caller checks the
-/// sizes.
-pub(crate) fn dense(
-    x: &[f32],
-    k: usize,
-    w: &[f32],
-    n: usize,
-    bias: Bias<'_>,
-    relu: bool,
-    out: &mut [f32],
-) {
-    match (n, k) {
-        (8, 1..) => dense_fixed::<8>(x, k, w, bias, relu, out),
-        (16, 1..) => dense_fixed::<16>(x, k, w, bias, relu, out),
-        _ => dense_any(x, k, w, n, bias, relu, out),
+/// A dense layer: `n` outputs from `k` inputs, its weights `w` (`n` rows of `k`), its bias and
+/// whether the ReLU follows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layer<'a> {
+    /// The weights, `n` rows of `k` (the `w` of `Gemm(x, w, c, transB=1)`).
+    pub w: &'a [f32],
+    /// Outputs per row.
+    pub n: usize,
+    /// Inputs per row.
+    pub k: usize,
+    /// The bias, `[n]` or `[m, n]`.
+    pub bias: Bias<'a>,
+    /// Whether the ReLU follows.
+    pub relu: bool,
+}
+
+/// `out[i][j] = act(sum over t of x[i][t] w[j][t] + c)` for the rows of `x` (`layer.k` values
+/// each); `out` holds as many rows of `layer.n`. The caller checks the sizes.
+pub(crate) fn dense(layer: &Layer<'_>, x: &[f32], out: &mut [f32]) {
+    match (layer.n, layer.k) {
+        (8, 1..) => dense_fixed::<8>(layer, x, out),
+        (16, 1..) => dense_fixed::<16>(layer, x, out),
+        _ => dense_any(layer, x, out),
     }
 }
 
@@ -68,15 +75,14 @@ fn activate(y: f32, relu: bool) -> f32 {
 }
 
 /// Any width, one value at a time (the same operations as the fixed widths).
-fn dense_any(
-    x: &[f32],
-    k: usize,
-    w: &[f32],
-    n: usize,
-    bias: Bias<'_>,
-    relu: bool,
-    out: &mut [f32],
-) {
+fn dense_any(layer: &Layer<'_>, x: &[f32], out: &mut [f32]) {
+    let Layer {
+        w,
+        n,
+        k,
+        bias,
+        relu,
+    } = *layer;
     if n == 0 {
         return;
     }
@@ -105,44 +111,42 @@ fn dense_any(
 /// Rows of `N` outputs (8 or 16): the weights transposed into `k` rows of `N`, then the rows of
 /// `x` in blocks, each block's sums held in vector registers over `k`. The vector code is
 /// chosen at run time (the build stays portable); without it, [`dense_any`].
-fn dense_fixed<const N: usize>(
-    x: &[f32],
-    k: usize,
-    w: &[f32],
-    bias: Bias<'_>,
-    relu: bool,
-    out: &mut [f32],
-) {
+fn dense_fixed<const N: usize>(layer: &Layer<'_>, x: &[f32], out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
-        let transposed = || {
-            let mut wt = vec![[0.0f32; N]; k];
-            for (j, ws) in w.chunks_exact(k).enumerate() {
-                for (t, &v) in wt.iter_mut().zip(ws) {
-                    t[j] = v;
-                }
-            }
-            wt
-        };
+        let (w, k) = (layer.w, layer.k);
         if N == 16 && has!("avx512f") && has!("fma") {
-            let wt = transposed();
-            let (wt, _) = wt.as_flattened().as_chunks::<16>();
+            let wt = transposed::<16>(w, k);
             // SAFETY: the CPU has the extensions the function is compiled for.
-            unsafe { x86::rows_avx512(x, k, wt, bias, relu, out) };
+            unsafe { x86::rows_avx512(layer, &wt, x, out) };
             return;
         }
         if has!("avx2") && has!("fma") {
-            let wt = transposed();
+            let wt = transposed::<N>(w, k);
             // SAFETY: as above.
-            unsafe { x86::rows_avx2::<N>(x, k, &wt, bias, relu, out.as_chunks_mut::<N>().0) };
+            unsafe { x86::rows_avx2::<N>(layer, &wt, x, out.as_chunks_mut::<N>().0) };
             return;
         }
     }
-    dense_any(x, k, w, N, bias, relu, out)
+    dense_any(layer, x, out)
+}
+
+/// The weights (`N` rows of `k`) as `k` rows of `N`: row t holds input t's weight of each
+/// output.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn transposed<const N: usize>(w: &[f32], k: usize) -> Vec<[f32; N]> {
+    let mut wt = vec![[0.0f32; N]; k];
+    for (j, ws) in w.chunks_exact(k).enumerate() {
+        for (t, &v) in wt.iter_mut().zip(ws) {
+            t[j] = v;
+        }
+    }
+    wt
 }
 
 /// Row `i` of the bias (`N` values).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn bias_row<const N: usize>(bias: Bias<'_>, i: usize) -> &[f32; N] {
     let c = match bias {
@@ -154,20 +158,14 @@ fn bias_row<const N: usize>(bias: Bias<'_>, i: usize) -> &[f32; N] {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Bias, bias_row};
+    use super::{Layer, bias_row};
     use std::arch::x86_64::*;
 
     /// [`super::dense_fixed`] for rows of 16 with AVX-512: a row in one vector, eight rows at a
     /// time.
     #[target_feature(enable = "avx512f,fma")]
-    pub(super) fn rows_avx512(
-        x: &[f32],
-        k: usize,
-        wt: &[[f32; 16]],
-        bias: Bias<'_>,
-        relu: bool,
-        out: &mut [f32],
-    ) {
+    pub(super) fn rows_avx512(layer: &Layer<'_>, wt: &[[f32; 16]], x: &[f32], out: &mut [f32]) {
+        let Layer { k, bias, relu, .. } = *layer;
         const R: usize = 8;
         let m = out.len() / 16;
         assert!(x.len() >= m * k && wt.len() == k && out.len() == m * 16);
@@ -211,29 +209,26 @@ mod x86 {
     /// vectors of eight, `64 / N` rows at a time (eight sums in registers).
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn rows_avx2<const N: usize>(
-        x: &[f32],
-        k: usize,
+        layer: &Layer<'_>,
         wt: &[[f32; N]],
-        bias: Bias<'_>,
-        relu: bool,
+        x: &[f32],
         out: &mut [[f32; N]],
     ) {
         match N {
-            8 => rows_avx2_by::<N, 1, 8>(x, k, wt, bias, relu, out),
-            _ => rows_avx2_by::<N, 2, 4>(x, k, wt, bias, relu, out),
+            8 => rows_avx2_by::<N, 1, 8>(layer, wt, x, out),
+            _ => rows_avx2_by::<N, 2, 4>(layer, wt, x, out),
         }
     }
 
     /// [`rows_avx2`] with `H` vectors per row (`N = 8 H`), `R` rows at a time.
     #[target_feature(enable = "avx2,fma")]
     fn rows_avx2_by<const N: usize, const H: usize, const R: usize>(
-        x: &[f32],
-        k: usize,
+        layer: &Layer<'_>,
         wt: &[[f32; N]],
-        bias: Bias<'_>,
-        relu: bool,
+        x: &[f32],
         out: &mut [[f32; N]],
     ) {
+        let Layer { k, bias, relu, .. } = *layer;
         assert!(N == 8 * H, "rows of {N} in vectors of eight");
         let m = out.len();
         assert!(x.len() >= m * k && wt.len() == k);
@@ -350,16 +345,23 @@ mod tests {
                     for bias in [Bias::Shared(&shared), Bias::PerRow(&per_row)] {
                         for relu in [false, true] {
                             let expected = reference(&x, (rows, k), &w, n, bias, relu);
+                            let layer = Layer {
+                                w: &w,
+                                n,
+                                k,
+                                bias,
+                                relu,
+                            };
                             let mut out = vec![f32::NAN; rows * n];
-                            dense(&x, k, &w, n, bias, relu, &mut out);
+                            dense(&layer, &x, &mut out);
                             let case = format!("n {n}, k {k}, {rows} rows, {bias:?}, relu {relu}");
                             assert!(same_bits(&out, &expected), "{case}");
                             let mut any = vec![f32::NAN; rows * n];
-                            dense_any(&x, k, &w, n, bias, relu, &mut any);
+                            dense_any(&layer, &x, &mut any);
                             assert!(same_bits(&any, &expected), "{case}: one at a time");
                             #[cfg(target_arch = "x86_64")]
                             if k > 0 {
-                                avx2_paths(&x, k, &w, n, bias, relu, &expected, &case);
+                                avx2_paths(&layer, &x, &expected, &case);
                             }
                         }
                     }
@@ -370,42 +372,21 @@ mod tests {
 
     /// The AVX2 code for both widths, which a CPU with AVX-512 does not take for 16.
     #[cfg(target_arch = "x86_64")]
-    #[allow(clippy::too_many_arguments)]
-    fn avx2_paths(
-        x: &[f32],
-        k: usize,
-        w: &[f32],
-        n: usize,
-        bias: Bias<'_>,
-        relu: bool,
-        expected: &[f32],
-        case: &str,
-    ) {
-        fn run<const N: usize>(
-            x: &[f32],
-            k: usize,
-            w: &[f32],
-            bias: Bias<'_>,
-            relu: bool,
-        ) -> Vec<f32> {
-            let mut wt = vec![[0.0f32; N]; k];
-            for (j, ws) in w.chunks_exact(k).enumerate() {
-                for (t, &v) in wt.iter_mut().zip(ws) {
-                    t[j] = v;
-                }
-            }
-            let mut out = vec![[f32::NAN; N]; x.len() / k];
+    fn avx2_paths(layer: &Layer<'_>, x: &[f32], expected: &[f32], case: &str) {
+        fn run<const N: usize>(layer: &Layer<'_>, x: &[f32]) -> Vec<f32> {
+            let wt = transposed::<N>(layer.w, layer.k);
+            let mut out = vec![[f32::NAN; N]; x.len() / layer.k];
             // SAFETY: called only where the CPU has AVX2 and FMA.
-            unsafe { x86::rows_avx2::<N>(x, k, &wt, bias, relu, &mut out) };
+            unsafe { x86::rows_avx2::<N>(layer, &wt, x, &mut out) };
             out.into_flattened()
         }
         use std::arch::is_x86_feature_detected as has;
         if !(has!("avx2") && has!("fma")) {
             return;
         }
-        let out = match n {
-            8 => run::<8>(x, k, w, bias, relu),
-            16 => run::<16>(x, k, w, bias, relu),
+        let out = match layer.n {
+            8 => run::<8>(layer, x),
+            16 => run::<16>(layer, x),
             _ => return,
         };
         assert!(same_bits(&out, expected), "{case}: AVX2");
@@ -428,7 +409,14 @@ mod tests {
         let mut w = vec![0.0f32; 8];
         w[0] = 1.0;
         let mut out = vec![1.0f32; 8];
-        dense(&x, 1, &w, 8, Bias::PerRow(&per_row), true, &mut out);
+        let layer = Layer {
+            w: &w,
+            n: 8,
+            k: 1,
+            bias: Bias::PerRow(&per_row),
+            relu: true,
+        };
+        dense(&layer, &x, &mut out);
         let bits: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
         let expected = [0.0, 0.0, 0.0, f32::NAN, 2.0, 0.0, 0.0, 3.0];
         assert_eq!(bits, expected.map(f32::to_bits), "{out:?}");

@@ -30,7 +30,7 @@ use ort::operator::{
 };
 use ort::value::{TensorElementType, ValueRef};
 
-use super::dense::{self, Bias};
+use super::dense::{self, Bias, Layer};
 
 /// The domain's name, as the models' nodes and opset imports spell it.
 pub(crate) const DOMAIN: &str = "gnntrack";
@@ -450,7 +450,14 @@ fn run_dense(ctx: &ComputeContext, op: &str, relu: bool) -> ort::Result<()> {
         .output(0, vec![rows as i64, n as i64])?
         .ok_or_else(|| ort::Error::new(format!("{DOMAIN}.{op}: no output")))?;
     let (_, out) = out.try_extract_tensor_mut::<f32>()?;
-    dense::dense(x, k, w, n, bias, relu, out);
+    let layer = Layer {
+        w,
+        n,
+        k,
+        bias,
+        relu,
+    };
+    dense::dense(&layer, x, out);
     Ok(())
 }
 

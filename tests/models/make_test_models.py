@@ -222,27 +222,31 @@ def gnntrack_ops_model(functions=True):
         helper.make_node("Add", ["wx", "b"], ["z"]),
         helper.make_node("Sigmoid", ["z"], ["edge_probability"]),
     ]
-    initializers = [
-        const("w", OPS_W),
-        const("b", [OPS_B]),
-        const("zero", 0, np.int64),
-        const("one", 1, np.int64),
-    ]
+    initializers = [const("w", OPS_W), const("b", [OPS_B])]
+    functions = decoy_functions() if functions else None
+    return gnntrack_domain_model(nodes, initializers, "gnntrack_ops", functions)
+
+
+def gnntrack_domain_model(nodes, initializers, name, functions):
+    """An edge classifier of hits [N, 2] and edges in, edge probabilities out, whose `nodes`
+    use the gnntrack domain (with `functions` as its bodies, or none) and read the constants
+    `zero` and `one` besides `initializers`; checked in full when it has bodies."""
     inputs = [
         helper.make_tensor_value_info("edges", TensorProto.INT64, [2, "num_edges"]),
         helper.make_tensor_value_info("hits", TensorProto.FLOAT, ["num_hits", 2]),
     ]
     outputs = [helper.make_tensor_value_info("edge_probability", TensorProto.FLOAT, ["num_edges"])]
-    graph = helper.make_graph(nodes, "gnntrack_ops_edge_classifier", inputs, outputs, initializers)
+    initializers = initializers + [const("zero", 0, np.int64), const("one", 1, np.int64)]
+    graph = helper.make_graph(nodes, f"{name}_edge_classifier", inputs, outputs, initializers)
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("gnntrack", 1)],
         producer_name="gnntrack-test-models",
-        functions=decoy_functions() if functions else None,
+        functions=functions,
     )
     model.ir_version = IR_VERSION
     metadata = with_value(message_passing_metadata(), "gnntrack.max_intra_threads", "1")
-    helper.set_model_props(model, with_value(metadata, "gnntrack.model_name", "gnntrack-ops-test"))
+    helper.set_model_props(model, with_value(metadata, "gnntrack.model_name", f"{name.replace('_', '-')}-test"))
     if functions:
         onnx.checker.check_model(model, full_check=True)
     return model
@@ -288,26 +292,8 @@ def gnntrack_dense_model():
         const("w2", DENSE_W2),
         const("v", DENSE_V),
         const("b", [DENSE_B]),
-        const("zero", 0, np.int64),
-        const("one", 1, np.int64),
     ]
-    inputs = [
-        helper.make_tensor_value_info("edges", TensorProto.INT64, [2, "num_edges"]),
-        helper.make_tensor_value_info("hits", TensorProto.FLOAT, ["num_hits", 2]),
-    ]
-    outputs = [helper.make_tensor_value_info("edge_probability", TensorProto.FLOAT, ["num_edges"])]
-    graph = helper.make_graph(nodes, "gnntrack_dense_edge_classifier", inputs, outputs, initializers)
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("gnntrack", 1)],
-        producer_name="gnntrack-test-models",
-        functions=decoy_dense_functions(),
-    )
-    model.ir_version = IR_VERSION
-    metadata = with_value(message_passing_metadata(), "gnntrack.max_intra_threads", "1")
-    helper.set_model_props(model, with_value(metadata, "gnntrack.model_name", "gnntrack-dense-test"))
-    onnx.checker.check_model(model, full_check=True)
-    return model
+    return gnntrack_domain_model(nodes, initializers, "gnntrack_dense", decoy_dense_functions())
 
 
 # Generic graph models (models/README.md, "Generic graph models"); the Rust, C and C++ tests hold

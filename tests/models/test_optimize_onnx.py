@@ -208,6 +208,16 @@ def interaction_round(seed=7):
     return model
 
 
+def same_bits_and_done(original, reference, rewritten):
+    """Asserts that `rewritten` scores a random graph of `original`'s inputs as `reference`
+    does, bit for bit on one thread, and that a second pass of the rewrites finds no work."""
+    feeds = optimize_onnx.random_feeds(original)
+    run = lambda m: optimize_onnx.single_thread_session(m).run(None, feeds)[0]
+    a, b = run(reference), run(rewritten)
+    assert np.array_equal(a, b), float(np.max(np.abs(a - b)))
+    assert optimize_onnx.optimize(rewritten) == (0,) * 7, "a second pass finds work"
+
+
 def check_gnntrack_operators():
     """Rewrite 6 on an interaction round: the node parts of the edge layer summed by
     GatherPairSum, the incoming and outgoing messages beside the states by MessageSum, their
@@ -228,11 +238,7 @@ def check_gnntrack_operators():
     # Bit for bit against rewrites 1 to 5 alone.
     standard = interaction_round()
     assert optimize_onnx.optimize(standard, operators=False) == counts[:5] + (0, 0)
-    feeds = optimize_onnx.random_feeds(original)
-    run = lambda m: optimize_onnx.single_thread_session(m).run(None, feeds)[0]
-    a, b = run(standard), run(rewritten)
-    assert np.array_equal(a, b), float(np.max(np.abs(a - b)))
-    assert optimize_onnx.optimize(rewritten) == (0,) * 7, "a second pass finds work"
+    same_bits_and_done(original, standard, rewritten)
     # Run in one piece (no receptive field declared), the model keeps its standard operators.
     whole = interaction_round()
     whole.metadata_props.pop()
@@ -286,11 +292,7 @@ def check_dense_layers():
     edge = next(n for n in rewritten.graph.node if n.op_type == "DenseRelu" and n.input[0] == "edge_features")
     assert made[edge.input[2]].op_type == "GatherPairSum", edge
     assert {("gnntrack", "Dense"), ("gnntrack", "DenseRelu")} <= {(f.domain, f.name) for f in rewritten.functions}
-    feeds = optimize_onnx.random_feeds(original)
-    run = lambda m: optimize_onnx.single_thread_session(m).run(None, feeds)[0]
-    a, b = run(original), run(rewritten)
-    assert np.array_equal(a, b), float(np.max(np.abs(a - b)))
-    assert optimize_onnx.optimize(rewritten) == (0,) * 7, "a second pass finds work"
+    same_bits_and_done(original, original, rewritten)
     whole = dense_round()
     whole.metadata_props.pop()
     assert optimize_onnx.optimize(whole)[6] == 0, "dense operators in a model run in one piece"
@@ -317,11 +319,7 @@ def check_message_sums():
     assert [n.op_type for n in nodes].count("Sigmoid") == 1
     metadata = {p.key: p.value for p in rewritten.metadata_props}
     assert metadata[optimize_onnx.MAX_INTRA_THREADS] == "1", metadata
-    feeds = optimize_onnx.random_feeds(original)
-    run = lambda m: optimize_onnx.single_thread_session(m).run(None, feeds)[0]
-    a, b = run(original), run(rewritten)
-    assert np.array_equal(a, b), float(np.max(np.abs(a - b)))
-    assert optimize_onnx.optimize(rewritten) == (0,) * 7, "a second pass finds work"
+    same_bits_and_done(original, original, rewritten)
 
 
 def main():
