@@ -52,6 +52,8 @@ out=$(realpath -m "$out")
 if [ "$variant" = filter ]; then
   (cd models/train && "$py" train_filter.py --graphs "$work"/graphs/* "${shape[@]}" \
     --seed "$seed" --out "$out" --name "$name" --version "$version")
+  # Its dense layers as the tracker's dense operators (rewrite 7; checked against the export).
+  (cd models/train && "$py" optimize_onnx.py "$out" "$out" --dense --check)
 else
   # The variant's shape comes last: its options replace the defaults before it.
   (cd models/train && "$py" train.py --graphs "$work"/graphs/* --arch in --hidden 16 --message 4 \

@@ -44,7 +44,7 @@ last five give the same bits on onnxruntime's CPU kernels):
    scores bit for bit). The model also carries both operators as ONNX functions in standard
    operators, which any other host (Python's onnxruntime, the CUDA provider) runs instead: the
    scores of rewrite 5's graph bit for bit. Only for a model scored in parts, as rewrite 5.
-7. A dense layer of 8 or 16 outputs, `Gemm(X, W, c, transB=1)` with W a weight and c a bias
+7. A dense layer of 1, 8 or 16 outputs, `Gemm(X, W, c, transB=1)` with W a weight and c a bias
    row or a matrix of the output's shape, becomes `Dense(X, W, c)` of the `gnntrack` domain, and
    with the ReLU that alone reads it `DenseRelu(X, W, c)`. onnxruntime's Gemm copies the bias
    into every output row before it adds the product, which for rows this short takes about a
@@ -53,7 +53,9 @@ last five give the same bits on onnxruntime's CPU kernels):
    faster on an AVX-512 machine, the same scores bit for bit). The function bodies are the
    Gemm and the Relu. A layer whose output only another activation reads (tanh, sigmoid, ...)
    stays a Gemm: onnxruntime computes that activation inside its Gemm, where a separate pass
-   would cost more than the copy. Only for a model scored in parts, as rewrite 6.
+   would cost more than the copy. For a model scored in parts, as rewrite 6, and with `--dense`
+   for another model the tracker runs on one thread per session, the edge filter of the graph
+   stage (the kernel is one thread's work where onnxruntime's Gemm may use several).
 
 Only operators of the default ONNX domain are matched; the model's opset imports gain
 `gnntrack` version 1 when rewrite 6 or 7 applies. The model's inputs, outputs and weights stay as
@@ -62,7 +64,7 @@ they are, and its metadata but for
 model on a random graph, one intra-op thread each, and fails if the scores differ by more than
 1e-4.
 
-    python3 models/train/optimize_onnx.py IN.onnx OUT.onnx [--version V] [--check]
+    python3 models/train/optimize_onnx.py IN.onnx OUT.onnx [--version V] [--check] [--dense]
 """
 
 import argparse
@@ -596,8 +598,8 @@ def add_gnntrack_domain(model):
                            if f.name in used and (f.domain, f.name) not in present)
 
 
-# The output widths rewrite 7 takes: those the tracker's dense kernel has vector code for.
-DENSE_WIDTHS = (8, 16)
+# The output widths rewrite 7 takes: those the tracker's dense kernel has fast code for.
+DENSE_WIDTHS = (1, 8, 16)
 # Activations onnxruntime fuses into the Gemm before them (computed while the rows are in the
 # cache): a layer followed by one of these alone stays a Gemm.
 FUSED_ACTIVATIONS = ("Tanh", "Sigmoid", "LeakyRelu", "HardSigmoid", "Elu", "Selu", "Softplus")
@@ -660,9 +662,9 @@ def drop_unused(graph):
         graph.initializer.remove(t)
 
 
-def optimize(model, version=None, operators=True):
-    """Rewrites `model` in place (rewrites 6 and 7 only with `operators`); returns the count of
-    each rewrite."""
+def optimize(model, version=None, operators=True, dense=False):
+    """Rewrites `model` in place (rewrites 6 and 7 only with `operators`; rewrite 7 also in a
+    model not scored in parts with `dense`); returns the count of each rewrite."""
     inferred = shape_inference.infer_shapes(model)
     shapes = {v.name: v.type.tensor_type for v in list(inferred.graph.value_info) + list(inferred.graph.input)}
     g = model.graph
@@ -674,7 +676,7 @@ def optimize(model, version=None, operators=True):
     in_parts = any(p.key == "gnntrack.receptive_hops" for p in model.metadata_props)
     by_rows = sums_by_scatter_nd(g, shapes, opset) if in_parts else 0
     drop_unused(g)
-    dense = dense_layers(model) if in_parts and operators else 0
+    dense = dense_layers(model) if (in_parts or dense) and operators else 0
     operators = gnntrack_operators(model) if in_parts and operators else 0
     drop_unused(g)
     if by_rows:
@@ -729,10 +731,13 @@ def main():
     parser.add_argument("output")
     parser.add_argument("--version", help="new gnntrack.model_version")
     parser.add_argument("--check", action="store_true", help="compare the scores of both models")
+    parser.add_argument("--dense", action="store_true",
+                        help="rewrite 7 also in a model not scored in parts that the tracker runs on one "
+                             "onnxruntime thread per session (the edge filter of the graph stage)")
     args = parser.parse_args()
     original = onnx.load(args.input)
     model = onnx.load(args.input)
-    lookups, layers, sums, gates, by_rows, operators, dense = optimize(model, args.version)
+    lookups, layers, sums, gates, by_rows, operators, dense = optimize(model, args.version, dense=args.dense)
     print(f"{args.input}: {lookups} row lookups as Gather, {layers} edge layers split, "
           f"{sums} sums rewritten, {gates} gates widened, {by_rows} sums by ScatterND, "
           f"{operators} nodes as gnntrack operators, {dense} dense layers as gnntrack operators")

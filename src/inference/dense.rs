@@ -39,6 +39,7 @@ pub(crate) struct Layer<'a> {
 /// each); `out` holds as many rows of `layer.n`. The caller checks the sizes.
 pub(crate) fn dense(layer: &Layer<'_>, x: &[f32], out: &mut [f32]) {
     match (layer.n, layer.k) {
+        (1, 1..) => dense_single(layer, x, out),
         (8, 1..) => dense_fixed::<8>(layer, x, out),
         (16, 1..) => dense_fixed::<16>(layer, x, out),
         _ => dense_any(layer, x, out),
@@ -132,6 +133,18 @@ fn dense_fixed<const N: usize>(layer: &Layer<'_>, x: &[f32], out: &mut [f32]) {
     dense_any(layer, x, out)
 }
 
+/// One output per row (a score layer): with FMA, eight rows side by side
+/// ([`x86::single_fma`]); else [`dense_any`].
+fn dense_single(layer: &Layer<'_>, x: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if fused() {
+        // SAFETY: the CPU has the extension the function is compiled for.
+        unsafe { x86::single_fma(layer, x, out) };
+        return;
+    }
+    dense_any(layer, x, out)
+}
+
 /// The weights (`N` rows of `k`) as `k` rows of `N`: row t holds input t's weight of each
 /// output.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -158,8 +171,46 @@ fn bias_row<const N: usize>(bias: Bias<'_>, i: usize) -> &[f32; N] {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Layer, bias_row};
+    use super::{Bias, Layer, bias_row};
     use std::arch::x86_64::*;
+
+    /// [`super::dense_single`] with FMA: the sums of eight rows side by side, eight independent
+    /// chains of fused multiply-adds (one chain alone would wait on each addition).
+    #[target_feature(enable = "fma")]
+    pub(super) fn single_fma(layer: &Layer<'_>, x: &[f32], out: &mut [f32]) {
+        const R: usize = 8;
+        let Layer {
+            w, k, bias, relu, ..
+        } = *layer;
+        let w = &w[..k];
+        assert!(x.len() >= out.len() * k);
+        let c = |i: usize| match bias {
+            Bias::Shared(c) => c[0],
+            Bias::PerRow(c) => c[i],
+        };
+        let (blocks, rest) = out.as_chunks_mut::<R>();
+        for (b, block) in blocks.iter_mut().enumerate() {
+            let xs = &x[b * R * k..(b + 1) * R * k];
+            let mut acc = [0.0f32; R];
+            for (t, &wt) in w.iter().enumerate() {
+                for (r, s) in acc.iter_mut().enumerate() {
+                    *s = xs[r * k + t].mul_add(wt, *s);
+                }
+            }
+            for (r, (y, &s)) in block.iter_mut().zip(&acc).enumerate() {
+                *y = super::activate(s + c(b * R + r), relu);
+            }
+        }
+        let first = blocks.len() * R;
+        for (r, y) in rest.iter_mut().enumerate() {
+            let i = first + r;
+            let s = x[i * k..(i + 1) * k]
+                .iter()
+                .zip(w)
+                .fold(0.0f32, |s, (&a, &b)| a.mul_add(b, s));
+            *y = super::activate(s + c(i), relu);
+        }
+    }
 
     /// [`super::dense_fixed`] for rows of 16 with AVX-512: a row in one vector, eight rows at a
     /// time.
@@ -337,7 +388,7 @@ mod tests {
     #[test]
     fn every_width_and_path_gives_the_plain_loops_values_bit_for_bit() {
         // Widths with vector code and one without; row counts below, at and past the blocks.
-        for n in [8, 16, 5, 0] {
+        for n in [1, 8, 16, 5, 0] {
             for k in [0, 1, 7, 16, 32] {
                 for rows in [0, 1, 3, 4, 9, 17] {
                     let (x, w) = (values(rows * k, 1 + k as u64), values(n * k, 2 + n as u64));
