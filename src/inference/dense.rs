@@ -19,6 +19,17 @@ pub(crate) enum Bias<'a> {
     PerRow(&'a [f32]),
 }
 
+impl<'a> Bias<'a> {
+    /// The `n` values added to output row `i`.
+    #[inline(always)]
+    fn row(self, i: usize, n: usize) -> &'a [f32] {
+        match self {
+            Bias::Shared(c) => &c[..n],
+            Bias::PerRow(c) => &c[i * n..(i + 1) * n],
+        }
+    }
+}
+
 /// A dense layer: `n` outputs from `k` inputs, its weights `w` (`n` rows of `k`), its bias and
 /// whether the ReLU follows.
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +79,14 @@ fn madd<const FUSED: bool>(a: f32, b: f32, acc: f32) -> f32 {
     }
 }
 
+/// The sum of `xs[t] ws[t]` in order from zero, each step in one rounding when `FUSED`.
+#[inline(always)]
+fn dot<const FUSED: bool>(xs: &[f32], ws: &[f32]) -> f32 {
+    xs.iter()
+        .zip(ws)
+        .fold(0.0f32, |acc, (&a, &b)| madd::<FUSED>(a, b, acc))
+}
+
 /// The activation as onnxruntime's vector kernels compute the ReLU, `max(0, y)`: 0 where
 /// `0 > y`, else `y` (-0 and NaN kept).
 #[inline(always)]
@@ -90,19 +109,12 @@ fn dense_any(layer: &Layer<'_>, x: &[f32], out: &mut [f32]) {
     let fused = fused();
     for (i, row) in out.chunks_exact_mut(n).enumerate() {
         let xs = &x[i * k..(i + 1) * k];
-        for (j, y) in row.iter_mut().enumerate() {
+        for (j, (y, &c)) in row.iter_mut().zip(bias.row(i, n)).enumerate() {
             let ws = &w[j * k..(j + 1) * k];
-            let mut acc = 0.0f32;
-            for (&a, &b) in xs.iter().zip(ws) {
-                acc = if fused {
-                    madd::<true>(a, b, acc)
-                } else {
-                    madd::<false>(a, b, acc)
-                };
-            }
-            let c = match bias {
-                Bias::Shared(c) => c[j],
-                Bias::PerRow(c) => c[i * n + j],
+            let acc = if fused {
+                dot::<true>(xs, ws)
+            } else {
+                dot::<false>(xs, ws)
             };
             *y = activate(acc + c, relu);
         }
@@ -162,16 +174,12 @@ fn transposed<const N: usize>(w: &[f32], k: usize) -> Vec<[f32; N]> {
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn bias_row<const N: usize>(bias: Bias<'_>, i: usize) -> &[f32; N] {
-    let c = match bias {
-        Bias::Shared(c) => c,
-        Bias::PerRow(c) => &c[i * N..],
-    };
-    c.first_chunk::<N>().expect("bias rows of N values")
+    bias.row(i, N).try_into().expect("bias rows of N values")
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Bias, Layer, bias_row};
+    use super::{Layer, bias_row};
     use std::arch::x86_64::*;
 
     /// [`super::dense_single`] with FMA: the sums of eight rows side by side, eight independent
@@ -184,10 +192,7 @@ mod x86 {
         } = *layer;
         let w = &w[..k];
         assert!(x.len() >= out.len() * k);
-        let c = |i: usize| match bias {
-            Bias::Shared(c) => c[0],
-            Bias::PerRow(c) => c[i],
-        };
+        let c = |i: usize| bias.row(i, 1)[0];
         let (blocks, rest) = out.as_chunks_mut::<R>();
         for (b, block) in blocks.iter_mut().enumerate() {
             let xs = &x[b * R * k..(b + 1) * R * k];
@@ -204,10 +209,7 @@ mod x86 {
         let first = blocks.len() * R;
         for (r, y) in rest.iter_mut().enumerate() {
             let i = first + r;
-            let s = x[i * k..(i + 1) * k]
-                .iter()
-                .zip(w)
-                .fold(0.0f32, |s, (&a, &b)| a.mul_add(b, s));
+            let s = super::dot::<true>(&x[i * k..(i + 1) * k], w);
             *y = super::activate(s + c(i), relu);
         }
     }
